@@ -1,0 +1,1 @@
+"""The lightweight runtime apps embed: numpy + onnxruntime, never torch."""

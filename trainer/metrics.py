@@ -1,0 +1,94 @@
+"""Classification metrics in plain numpy (scikit-learn is a test reference, not a dependency)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def log_loss(y: np.ndarray, probabilities: np.ndarray, *, sample_weight: np.ndarray | None = None) -> float:
+    """Mean negative log-likelihood of the true class; probabilities are clipped to [1e-300, 1] before the log."""
+    p_true = probabilities[np.arange(len(y)), y].astype(np.float64)
+    losses = -np.log(np.clip(p_true, 1e-300, 1.0))
+    return float(np.average(losses, weights=sample_weight))
+
+
+def confusion_matrix(y: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts of shape (n_classes, n_classes): rows are true classes, columns predicted ones."""
+    return np.bincount(y * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def roc_auc(y: np.ndarray, probabilities: np.ndarray) -> float | None:
+    """Binary: AUC of the second class's probability. Multiclass: one-vs-rest AUC averaged over classes (macro).
+
+    ``None`` where it is undefined (a class absent from ``y``, or only one class present).
+    """
+    n_classes = probabilities.shape[1]
+    positives = [1] if n_classes == 2 else range(n_classes)
+    scores = [_binary_auc(y == k, probabilities[:, k]) for k in positives]
+    if any(s is None for s in scores):
+        return None
+    return float(np.mean(scores))
+
+
+def roc_curve(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False and true positive rates at every distinct threshold, from (0, 0) to (1, 1)."""
+    order = np.argsort(-score, kind="mergesort")
+    score, is_positive = score[order], is_positive[order]
+    last_of_each_threshold = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]
+    tps = np.cumsum(is_positive)[last_of_each_threshold]
+    fps = (last_of_each_threshold + 1) - tps
+    tpr = np.r_[0.0, tps / max(tps[-1], 1)]
+    fpr = np.r_[0.0, fps / max(fps[-1], 1)]
+    return fpr, tpr
+
+
+def classification_metrics(
+    y: np.ndarray, probabilities: np.ndarray, *, sample_weight: np.ndarray | None = None
+) -> dict[str, object]:
+    """All metrics of a run for one split, JSON-ready.
+
+    Binary precision, recall and f1 are those of the second class (the positive one); multiclass ones are macro
+    averages.
+    ``log_loss`` is weighted by ``sample_weight`` when given (the training objective); the others count rows.
+    """
+    n_classes = probabilities.shape[1]
+    predicted = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(y, predicted, n_classes)
+    true_positive = np.diag(matrix).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(matrix.sum(axis=0) > 0, true_positive / matrix.sum(axis=0), 0.0)
+        recall = np.where(matrix.sum(axis=1) > 0, true_positive / matrix.sum(axis=1), 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    pick = (lambda v: float(v[1])) if n_classes == 2 else (lambda v: float(v.mean()))
+    return {
+        "n_rows": len(y),
+        "log_loss": log_loss(y, probabilities, sample_weight=sample_weight),
+        "accuracy": float(np.mean(predicted == y)),
+        "roc_auc": roc_auc(y, probabilities),
+        "precision": pick(precision),
+        "recall": pick(recall),
+        "f1": pick(f1),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float | None:
+    n_pos = int(is_positive.sum())
+    n_neg = len(is_positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = _average_ranks(score)
+    # Mann-Whitney U: the chance that a random positive scores above a random negative, ties counting half.
+    return float((ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    starts = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
+    group = np.cumsum(starts) - 1
+    bounds = np.r_[np.flatnonzero(starts), len(values)]
+    average = (bounds[:-1] + bounds[1:] + 1) / 2.0  # mean of 1-based ranks start+1 .. end
+    ranks = np.empty(len(values))
+    ranks[order] = average[group]
+    return ranks

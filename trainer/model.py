@@ -1,0 +1,122 @@
+"""The logistic model as one torch.nn.Module (standardization, Linear, sigmoid or softmax) and its model.pt format."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from runtime.files import write_bytes_atomic
+
+from .errors import ModelFileError
+
+MODEL_FORMAT = "logreg-onnx/model"
+MODEL_FORMAT_VERSION = 1
+
+
+class LogisticModel(nn.Module):
+    """Raw features in, class probabilities out.
+
+    The training features' mean and scale are buffers, so the module carries its own preprocessing. Two classes use
+    one logit and a sigmoid (the classic binary model); more use one logit per class and a softmax.
+
+    Parameters
+    ----------
+    n_features : int
+    n_classes : int, at least 2
+    """
+
+    def __init__(self, n_features: int, n_classes: int) -> None:
+        super().__init__()
+        if n_classes < 2:
+            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+        self.n_features = n_features
+        self.n_classes = n_classes
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.linear = nn.Linear(n_features, 1 if n_classes == 2 else n_classes)
+
+    @property
+    def is_binary(self) -> bool:
+        return self.n_classes == 2
+
+    def standardize(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.mean) / self.scale
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (n, 1) for a binary model, (n, n_classes) otherwise."""
+        return self.linear(self.standardize(features))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Probabilities of shape (n, n_classes), columns in class order."""
+        z = self.logits(features)
+        if self.is_binary:
+            # sigmoid(-z) rather than 1 - sigmoid(z): exact in saturation, where 1 - p would round to 0 or 1.
+            return torch.cat([torch.sigmoid(-z), torch.sigmoid(z)], dim=1)
+        return torch.softmax(z, dim=1)
+
+
+def model_to_bytes(
+    model: LogisticModel, *, feature_names: list[str], class_names: list[str], extra: dict | None = None
+) -> bytes:
+    """Serialize to the model.pt format: plain tensors, strings and numbers only, loadable with weights_only=True."""
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "n_features": model.n_features,
+        "n_classes": model.n_classes,
+        "feature_names": list(feature_names),
+        "class_names": list(class_names),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "extra": dict(extra or {}),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def save_model(path: str | os.PathLike[str], model: LogisticModel, **kwargs) -> str:
+    """Write model.pt atomically; return the SHA-256 of its bytes."""
+    data = model_to_bytes(model, **kwargs)
+    write_bytes_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[LogisticModel, dict]:
+    """Load a model.pt written by :func:`save_model`; never unpickles arbitrary objects.
+
+    Returns the module (in eval mode, on the CPU) and the payload's other fields.
+    Raises :class:`ModelFileError` for a missing, corrupt or foreign file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path}: not a readable model.pt of this toolkit ({first_line})") from None
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{path}: not a model.pt written by logreg-onnx (no {MODEL_FORMAT!r} format marker)")
+    if payload.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model.pt format version {payload.get('format_version')!r}; this logreg-onnx reads version "
+            f"{MODEL_FORMAT_VERSION}"
+        )
+    try:
+        model = LogisticModel(int(payload["n_features"]), int(payload["n_classes"]))
+        model.load_state_dict(payload["state_dict"])
+        feature_names, class_names = list(payload["feature_names"]), list(payload["class_names"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: model.pt is incomplete or inconsistent ({exc})") from None
+    if len(feature_names) != model.n_features or len(class_names) != model.n_classes:
+        raise ModelFileError(
+            f"{path}: model.pt names {len(feature_names)} features and {len(class_names)} classes "
+            f"but its weights have {model.n_features} and {model.n_classes}"
+        )
+    model.eval()
+    return model, payload

@@ -1,0 +1,82 @@
+"""Pictures of a run: training progress (loss and accuracy per epoch) and, for binary models, the ROC curve."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from runtime.files import write_bytes_atomic
+
+from .metrics import roc_curve
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike[str]) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def plot_history(history: list[dict], path: str | os.PathLike[str], *, unit: str = "epoch") -> None:
+    """Two panels, log-loss and accuracy against the epoch (or L-BFGS iteration), training and validation."""
+    plt = _pyplot()
+    epochs = [r["epoch"] for r in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for key, label, style in (("train", "training (objective, with L2 penalty)", "-"), ("val", "validation", "--")):
+        losses = [r[f"{key}_loss"] for r in history]
+        if any(v is not None for v in losses):
+            loss_ax.plot(epochs, losses, style, label=label)
+            acc_ax.plot(epochs, [r[f"{key}_accuracy"] for r in history], style, label=label)
+    loss_ax.set(xlabel=unit, ylabel="loss", title="Loss")
+    if history and all(r["train_loss"] > 0 for r in history):
+        loss_ax.set_yscale("log")
+    acc_ax.set(xlabel=unit, ylabel="accuracy", title="Accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        if history:
+            ax.legend()
+        else:
+            ax.text(
+                0.5, 0.5, "converged at the start:\nno iterations", ha="center", va="center", transform=ax.transAxes
+            )
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_roc(
+    y: np.ndarray,
+    positive_probability: np.ndarray,
+    path: str | os.PathLike[str],
+    *,
+    auc: float | None,
+    positive_class: str,
+    split: str,
+) -> None:
+    """ROC curve of the positive (second) class."""
+    plt = _pyplot()
+    fpr, tpr = roc_curve(y == 1, positive_probability)
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    label = f"{split} (AUC {auc:.4f})" if auc is not None else split
+    ax.plot(fpr, tpr, label=label)
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
+    ax.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        title=f"ROC, positive class {positive_class!r}",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    _save(fig, path)
+    plt.close(fig)

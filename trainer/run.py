@@ -1,0 +1,102 @@
+"""A training run's directory: model.pt, metrics.json, history.csv, training.png, roc.png; each written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from runtime.files import write_text_atomic
+
+from .data import Dataset
+from .model import save_model
+from .plots import plot_history, plot_roc
+from .training import FitResult
+
+MODEL_FILE = "model.pt"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+
+def versions() -> dict[str, str]:
+    def version_of(distribution: str) -> str:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "logreg-onnx": version_of("logreg-onnx"),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def write_run(out_dir: str | os.PathLike[str], result: FitResult, dataset: Dataset, *, seconds: float) -> Path:
+    """Write every file of the run into ``out_dir`` (created if needed); metrics.json last, as the sign of a
+    complete run. Returns the directory."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    unit = "iteration" if result.options["optimizer"] == "lbfgs" else "epoch"
+    plot_history(result.history, out / "training.png", unit=unit)
+    if len(result.class_names) == 2:
+        split, rows = ("validation", result.val_indices) if len(result.val_indices) else ("train", result.train_indices)
+        with torch.no_grad():
+            probabilities = result.model(torch.from_numpy(dataset.X[rows])).numpy()
+        plot_roc(
+            dataset.y[rows],
+            probabilities[:, 1],
+            out / "roc.png",
+            auc=result.metrics[split]["roc_auc"],
+            positive_class=result.class_names[1],
+            split=split,
+        )
+    write_text_atomic(out / HISTORY_FILE, _history_csv(result.history))
+    model_sha256 = save_model(
+        out / MODEL_FILE,
+        result.model,
+        feature_names=result.feature_names,
+        class_names=result.class_names,
+        extra={"options": json.dumps(result.options), "data_sha256": dataset.sha256 or ""},
+    )
+    document = {
+        **result.metrics,
+        "class_names": result.class_names,
+        "feature_names": result.feature_names,
+        "options": result.options,
+        "training": {
+            "stop_reason": result.stop_reason,
+            "converged": result.converged,
+            "iterations" if unit == "iteration" else "epochs": len(result.history),
+            "interrupted": result.interrupted,
+            "seconds": round(seconds, 3),
+        },
+        "data": {
+            "path": dataset.source,
+            "sha256": dataset.sha256,
+            "n_rows": len(dataset.y),
+            "n_features": len(dataset.feature_names),
+        },
+        "model_sha256": model_sha256,
+        "versions": versions(),
+    }
+    write_text_atomic(out / METRICS_FILE, json.dumps(document, indent=2) + "\n")
+    return out
+
+
+def _history_csv(history: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for record in history:
+        writer.writerow(["" if record.get(c) is None else repr(record[c]) for c in HISTORY_COLUMNS])
+    return buffer.getvalue()
