@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import machine, table  # noqa: E402
+from _measure import machine, table
 
 
 def make_data(rows: int, features: int, seed: int = 0):
@@ -40,7 +40,6 @@ def worker(solver: str, rows: int, features: int, epochs: int) -> dict:
     import warnings
 
     import numpy as np
-
     from _measure import peak_memory
 
     X, y = make_data(rows, features)

@@ -162,7 +162,7 @@ def train(
         if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
             click.echo(f"warning: {warning.message}", err=True)
 
-    write_run(out_dir, result, dataset, seconds=seconds)
+    write_run(out_dir, result, dataset, seconds=seconds, label=label)
     if not quiet:
         click.echo(format_metrics(result.metrics))
         click.echo(f"\n{result.options['optimizer']}: {result.stop_reason} in {seconds:.2f} s")

@@ -41,7 +41,9 @@ def versions() -> dict[str, str]:
     }
 
 
-def write_run(out_dir: str | os.PathLike[str], result: FitResult, dataset: Dataset, *, seconds: float) -> Path:
+def write_run(
+    out_dir: str | os.PathLike[str], result: FitResult, dataset: Dataset, *, seconds: float, label: str | None = None
+) -> Path:
     """Write every file of the run into ``out_dir`` (created if needed); metrics.json last, as the sign of a
     complete run. Returns the directory."""
     out = Path(out_dir)
@@ -81,7 +83,9 @@ def write_run(out_dir: str | os.PathLike[str], result: FitResult, dataset: Datas
             "seconds": round(seconds, 3),
         },
         "data": {
-            "path": dataset.source,
+            # resolved, so that a later `logreg export` from another folder can still find the rows to verify on
+            "path": str(Path(dataset.source).resolve()) if dataset.source != "<array>" else None,
+            "label": label,
             "sha256": dataset.sha256,
             "n_rows": len(dataset.y),
             "n_features": len(dataset.feature_names),

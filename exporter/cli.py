@@ -1,0 +1,145 @@
+"""``logreg export`` and ``logreg verify``: thin shells over exporter.export_run and exporter.parity.verify_model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from runtime.cli import BadInput, Failed, require_extra
+
+from .graph import DEFAULT_OPSET
+from .verify import DEFAULT_ATOL, DEFAULT_RTOL
+
+_atol_option = click.option(
+    "--atol",
+    type=float,
+    default=DEFAULT_ATOL,
+    show_default=True,
+    help="Absolute tolerance on probabilities (16 float32 ulps of 0.5).",
+)
+_rtol_option = click.option(
+    "--rtol",
+    type=float,
+    default=DEFAULT_RTOL,
+    show_default=True,
+    help="Relative tolerance on probabilities (16 float32 ulps of 1).",
+)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the ONNX file. [default: RUN_DIR/model.onnx]",
+)
+@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True, help="ONNX opset to write.")
+@_atol_option
+@_rtol_option
+@click.option(
+    "--ort",
+    "ort_format",
+    is_flag=True,
+    help="Also write and verify MODEL.ort (onnxruntime's format for mobile and minimal builds).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the files written (the table still shows on failure).")
+def export(
+    run_dir: Path, out: Path | None, opset: int, atol: float, rtol: float, ort_format: bool, quiet: bool
+) -> None:
+    """Export the trained model in RUN_DIR to ONNX and prove it: PyTorch, onnxruntime and onnx's reference
+    evaluator must agree on thousands of probe rows, or no model is written.
+
+    Writes MODEL.onnx (one self-contained file: weights, standardization and metadata inside), MODEL.testvectors.json
+    and parity.json beside it. On a failed verification the candidate is kept as MODEL.rejected.onnx and the command
+    exits 1 with the table explaining why.
+
+    \b
+    Example:
+      logreg export artifacts/breast_cancer
+    """
+    export_run(run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, quiet=quiet)
+
+
+def export_run(
+    run_dir: Path,
+    *,
+    out: Path | None = None,
+    opset: int = DEFAULT_OPSET,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    ort_format: bool = False,
+    quiet: bool = False,
+) -> None:
+    """The export command's body, shared with ``logreg train --export``."""
+    require_extra("train", "torch", "onnx")
+    from .errors import ExporterError, VerificationFailed
+    from .export import export_run as export_and_verify
+    from .parity import format_report
+
+    try:
+        result = export_and_verify(run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format)
+    except VerificationFailed as failure:
+        click.echo(format_report(failure.report))
+        raise Failed(str(failure)) from None
+    except ExporterError as exc:
+        raise BadInput(str(exc)) from None
+    if not quiet:
+        click.echo(format_report(result.report))
+    written = [result.model_path, result.testvectors_path, result.parity_path]
+    if result.ort_path:
+        written.insert(1, result.ort_path)
+    click.echo(
+        f"wrote {', '.join(str(p) for p in written)} ({result.report['model']['bytes']:,} bytes of ONNX, "
+        f"exported and verified in {result.seconds:.1f} s)"
+    )
+
+
+@click.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@_atol_option
+@_rtol_option
+@click.option("--quiet", "-q", is_flag=True, help="Print only the verdict.")
+def verify(model: Path, run_dir: Path, atol: float, rtol: float, quiet: bool) -> None:
+    """Check that the ONNX file MODEL computes what the PyTorch model of RUN_DIR computes.
+
+    Runs MODEL in onnxruntime and in onnx's reference evaluator on the run's data and on synthetic probe rows
+    (random at several scales, near the decision boundary, one feature at a time, saturated, zeros), at batch sizes
+    1, 2 and large; prints the table and writes parity.json beside MODEL. Exit code 0 if it passes, 1 if not,
+    2 for bad input (a file that is not ONNX, or a model for other features or classes than the run's).
+
+    \b
+    Example:
+      logreg verify artifacts/breast_cancer/model.onnx artifacts/breast_cancer
+    """
+    require_extra("train", "torch", "onnx")
+    import onnx
+
+    from runtime.files import write_text_atomic
+
+    from .errors import ExporterError
+    from .export import PARITY_FILE
+    from .parity import format_report, verify_model
+    from .rundir import load_run
+
+    try:
+        run = load_run(run_dir)
+        try:
+            proto = onnx.load_model_from_string(model.read_bytes())
+            onnx.checker.check_model(proto)
+        except Exception as exc:
+            raise BadInput(f"{model}: not a valid ONNX model ({str(exc).strip().splitlines()[0][:200]})") from None
+        report = verify_model(proto, run.model, data_rows=run.data_rows(), atol=atol, rtol=rtol)
+    except ExporterError as exc:
+        raise BadInput(str(exc)) from None
+    report["model"] = {"path": str(model), "run": str(run.path), "model_pt_sha256": run.model_sha256}
+    write_text_atomic(model.parent / PARITY_FILE, json.dumps(report, indent=2) + "\n")
+    if not quiet or not report["passed"]:
+        click.echo(format_report(report))
+    if not report["passed"]:
+        raise Failed(
+            f"{model} does not compute what {run_dir}/model.pt computes (details in {model.parent / PARITY_FILE})"
+        )
+    click.echo(f"{model}: verified against {run_dir}")

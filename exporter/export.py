@@ -1,0 +1,216 @@
+"""exporter.export_run: export a run, verify the candidate in memory, and only then write the files (fail closed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from runtime import contract
+from runtime.files import write_bytes_atomic, write_text_atomic
+
+from .errors import ExportOptionError, VerificationFailed
+from .graph import DEFAULT_OPSET, add_metadata, export_graph
+from .parity import onnxruntime_runner, reference_runner, verify_model
+from .rundir import Run, load_run
+from .verify import DEFAULT_ATOL, DEFAULT_RTOL, float32_slack, make_probes, torch_reference
+
+PARITY_FILE = "parity.json"
+TESTVECTORS_ATOL = 1e-5  # for clients in other languages, whose exp and sums may round differently again
+TESTVECTORS_PER_GROUP = 6
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where the files went, the verification report, and how long it all took."""
+
+    model_path: Path
+    parity_path: Path
+    testvectors_path: Path
+    ort_path: Path | None
+    report: dict
+    seconds: float
+
+
+def export_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    opset: int = DEFAULT_OPSET,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    ort_format: bool = False,
+) -> ExportResult:
+    """Export ``run_dir``'s model to ``out`` (default ``RUN_DIR/model.onnx``), verified.
+
+    On success writes the model, ``<stem>.testvectors.json``, ``parity.json`` (and ``<stem>.ort`` with
+    ``ort_format``) beside it, each atomically. If verification fails, nothing is written at ``out``: the candidate is
+    kept as ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is raised.
+    Raises :class:`~exporter.errors.RunDirError` or :class:`ExportOptionError` for bad input.
+    """
+    started = time.perf_counter()
+    run = load_run(run_dir)
+    target = Path(out) if out is not None else run.path / "model.onnx"
+    if not target.parent.is_dir():
+        raise ExportOptionError(f"--out {target}: the folder {target.parent} does not exist")
+    if target.is_dir():
+        raise ExportOptionError(f"--out {target}: is a directory; give the path of the .onnx file to write")
+    if not (np.isfinite(atol) and np.isfinite(rtol) and atol >= 0 and rtol >= 0):
+        raise ExportOptionError(f"--atol and --rtol must be finite and not negative, got {atol} and {rtol}")
+
+    proto = build_model(run, opset=opset)
+    model_bytes = proto.SerializeToString()
+    try:
+        ort_runner = onnxruntime_runner(model_bytes)
+    except Exception as exc:
+        import onnxruntime
+
+        raise ExportOptionError(
+            f"onnxruntime {onnxruntime.__version__} cannot run this model at opset {opset} "
+            f"({_first_line(exc)}); use the default, --opset {DEFAULT_OPSET}"
+        ) from None
+    data_rows = run.data_rows()
+    report = verify_model(
+        proto,
+        run.model,
+        data_rows=data_rows,
+        atol=atol,
+        rtol=rtol,
+        runners={"onnxruntime": ort_runner, "onnx.reference": reference_runner(proto)},
+    )
+    ort_bytes = None
+    if ort_format and report["passed"]:
+        ort_bytes = to_ort_format(model_bytes)
+        ort_report = verify_model(
+            proto,
+            run.model,
+            data_rows=data_rows,
+            atol=atol,
+            rtol=rtol,
+            runners={"onnxruntime (.ort)": _ort_file_runner(ort_bytes)},
+        )
+        report["results"] += ort_report["results"]
+        report["passed"] = report["passed"] and ort_report["passed"]
+
+    report["model"] = {
+        "path": str(target),
+        "sha256": hashlib.sha256(model_bytes).hexdigest(),
+        "opset": opset,
+        "bytes": len(model_bytes),
+        "run": str(run.path),
+        "model_pt_sha256": run.model_sha256,
+    }
+    parity_path = target.parent / PARITY_FILE
+    if not report["passed"]:
+        rejected = target.with_name(f"{target.stem}.rejected.onnx")
+        write_bytes_atomic(rejected, model_bytes)
+        report["model"]["rejected_path"] = str(rejected)
+        write_text_atomic(parity_path, json.dumps(report, indent=2) + "\n")
+        raise VerificationFailed(
+            f"the exported model does not compute what the PyTorch model computes; nothing was "
+            f"written at {target}; the candidate is kept as {rejected}",
+            report,
+        )
+
+    testvectors_path = target.with_name(f"{target.stem}{contract.TESTVECTORS_SUFFIX}")
+    write_text_atomic(testvectors_path, json.dumps(test_vectors(run, model_bytes, data_rows), indent=1) + "\n")
+    ort_path = None
+    if ort_bytes is not None:
+        ort_path = target.with_suffix(".ort")
+        write_bytes_atomic(ort_path, ort_bytes)
+    write_text_atomic(parity_path, json.dumps(report, indent=2) + "\n")
+    write_bytes_atomic(target, model_bytes)  # last: its presence means everything beside it is complete
+    return ExportResult(target, parity_path, testvectors_path, ort_path, report, time.perf_counter() - started)
+
+
+def build_model(run: Run, *, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """The candidate ONNX model of a run: graph, metadata, and nothing that names this machine."""
+    proto = export_graph(run.model, opset=opset)
+    for node in proto.graph.node:
+        # The exporter records each node's Python stack trace and source path: noise for users, and a leak of paths.
+        del node.metadata_props[:]
+        node.doc_string = ""
+    proto = add_metadata(
+        proto,
+        feature_names=run.feature_names,
+        class_names=run.class_names,
+        metrics=run.metrics,
+        model_sha256=run.model_sha256,
+    )
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    return proto
+
+
+def to_ort_format(model_bytes: bytes) -> bytes:
+    """Convert to onnxruntime's .ort format (for mobile and minimal builds), as its converter tool does: a session
+    that saves its optimized model in ORT format. Basic optimizations only, which every execution provider runs."""
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.ort")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = path
+        options.add_session_config_entry("session.save_model_format", "ORT")
+        options.log_severity_level = 3
+        ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def _ort_file_runner(ort_bytes: bytes):
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.ort")
+        with open(path, "wb") as handle:
+            handle.write(ort_bytes)
+        return onnxruntime_runner(path)  # the session has read the file; the folder may go
+
+
+def test_vectors(run: Run, model_bytes: bytes, data_rows: np.ndarray | None) -> dict:
+    """Input rows with PyTorch's expected outputs, for clients in any language to check themselves against.
+
+    Rows come from every probe group, among those where float32 rounding cannot move a probability by more than
+    a small fraction of :data:`TESTVECTORS_ATOL`.
+    """
+    probes = make_probes(run.model, data_rows, seed=1)
+    labels, probabilities = torch_reference(run.model, probes.rows)
+    slack = float32_slack(run.model, probes.rows, probabilities).max(axis=1)
+    cases = []
+    for group in dict.fromkeys(probes.groups):
+        members = [i for i, g in enumerate(probes.groups) if g == group and slack[i] < TESTVECTORS_ATOL / 10]
+        for i in members[:TESTVECTORS_PER_GROUP]:
+            cases.append(
+                {
+                    "group": group,
+                    "features": [float(v) for v in probes.rows[i]],
+                    "label": int(labels[i]),
+                    "class_name": run.class_names[int(labels[i])],
+                    "probabilities": [float(v) for v in probabilities[i]],
+                }
+            )
+    return {
+        "format": "logreg-onnx/testvectors",
+        "format_version": 1,
+        "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
+        "input": contract.INPUT_NAME,
+        "outputs": list(contract.OUTPUT_NAMES),
+        "feature_names": run.feature_names,
+        "class_names": run.class_names,
+        "atol": TESTVECTORS_ATOL,
+        "rule": "for each case: label equal (unless the top two expected probabilities are within 2*atol), and "
+        "|probability - expected| <= atol for every class",
+        "cases": cases,
+    }
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,148 @@
+"""Build the ONNX graph of a trained model: the toolkit's contract, metadata inside, weights inline, one file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from importlib import metadata as importlib_metadata
+
+import onnx
+import torch
+from torch import nn
+
+from runtime import contract
+from trainer.model import LogisticModel
+
+from .errors import ExportOptionError
+
+# Pinned so that a toolkit upgrade never changes the files it writes by accident. 18 is the lowest opset the
+# torch.export-based exporter targets, and what onnxruntime-node and onnxruntime-web of the last two years run.
+DEFAULT_OPSET = 18
+MIN_OPSET = 18
+
+
+class ContractModule(nn.Module):
+    """The graph that gets exported: raw features in, ``(label, probabilities)`` out.
+
+    Standardization stays as its own Sub and Div nodes rather than folded into the weights: folding computes
+    ``b - sum(w * mean / scale)``, which loses digits in float32 when a feature's mean is large next to its spread.
+    Both classes of a binary model come from one softmax over the logits ``[0, z]`` (a first weight row of zeros):
+    softmax subtracts the row maximum first, so every probability is in [0, 1] and each row sums to 1 even when
+    ``|z|`` is in the thousands, where a float32 Sigmoid is reported to return slightly negative values on some
+    platforms. ``label`` is the argmax, i.e. the second class when its probability is above 0.5.
+    """
+
+    def __init__(self, model: LogisticModel) -> None:
+        super().__init__()
+        self.register_buffer("mean", model.mean.detach().clone())
+        self.register_buffer("scale", model.scale.detach().clone())
+        weight = model.linear.weight.detach()
+        bias = model.linear.bias.detach()
+        if model.is_binary:
+            weight = torch.cat([torch.zeros_like(weight), weight])
+            bias = torch.cat([torch.zeros_like(bias), bias])
+        self.linear = nn.Linear(model.n_features, model.n_classes)
+        with torch.no_grad():
+            self.linear.weight.copy_(weight)
+            self.linear.bias.copy_(bias)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probabilities = torch.softmax(self.linear((features - self.mean) / self.scale), dim=1)
+        return torch.argmax(probabilities, dim=1), probabilities
+
+
+def check_opset(opset: int) -> None:
+    latest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= latest:
+        raise ExportOptionError(
+            f"--opset {opset} is not supported: this exporter writes opsets {MIN_OPSET} to "
+            f"{latest} (the installed onnx's newest); {DEFAULT_OPSET} is the default"
+        )
+
+
+def export_graph(model: LogisticModel, *, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """Trace ``model`` into an ONNX model following :mod:`runtime.contract` (no metadata yet).
+
+    Uses the torch.export-based exporter (``dynamo=True``): it is the one PyTorch maintains, while the TorchScript
+    exporter is deprecated; its dynamic shapes are declared, not inferred from a trace, so the batch dimension is
+    dynamic by construction. ``external_data=False`` keeps the weights inside the one file.
+    """
+    check_opset(opset)
+    module = ContractModule(model).eval()
+    example = torch.zeros(2, model.n_features)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its notes on skipped torchvision ops and deprecations are not ours
+        quiet = logging.getLogger("torch.onnx")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                input_names=[contract.INPUT_NAME],
+                output_names=list(contract.OUTPUT_NAMES),
+                dynamic_shapes={"features": {0: torch.export.Dim("batch", min=1)}},
+                opset_version=opset,
+                external_data=False,
+                optimize=True,
+                verbose=False,
+            )
+        finally:
+            quiet.setLevel(level)
+    proto = program.model_proto
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def add_metadata(
+    proto: onnx.ModelProto, *, feature_names: list[str], class_names: list[str], metrics: dict, model_sha256: str
+) -> onnx.ModelProto:
+    """Make the file self-describing: names, threshold, metrics, versions, and a doc_string in words."""
+    versions = {
+        "logreg-onnx": _version("logreg-onnx"),
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+    }
+    entries = {
+        contract.KEY_FORMAT: contract.FORMAT_VERSION,
+        contract.KEY_FEATURE_NAMES: json.dumps(feature_names),
+        contract.KEY_CLASS_NAMES: json.dumps(class_names),
+        contract.KEY_THRESHOLD: "0.5",
+        contract.KEY_MODEL_SHA256: model_sha256,
+        contract.KEY_METRICS: json.dumps({k: metrics[k] for k in ("train", "validation") if k in metrics}),
+        contract.KEY_VERSIONS: json.dumps(versions),
+    }
+    del proto.metadata_props[:]
+    for key, value in entries.items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.producer_name = contract.PRODUCER
+    proto.producer_version = versions["logreg-onnx"]
+    proto.doc_string = describe(feature_names, class_names)
+    proto.graph.name = "logistic_regression"
+    return proto
+
+
+def describe(feature_names: list[str], class_names: list[str]) -> str:
+    kind = "binary (sigmoid-equivalent)" if len(class_names) == 2 else "multinomial (softmax)"
+    rule = (
+        "the second class when its probability is above 0.5, else the first"
+        if len(class_names) == 2
+        else "the class of highest probability"
+    )
+    return (
+        f"Logistic regression, {kind}, written by logreg-onnx. "
+        f"Input '{contract.INPUT_NAME}': float32 [batch, {len(feature_names)}], raw (unstandardized) values of the "
+        f"features {json.dumps(feature_names)} in this order; standardization is inside the graph. "
+        f"Output '{contract.LABEL_OUTPUT}': int64 [batch], index into the classes {json.dumps(class_names)}: {rule}. "
+        f"Output '{contract.PROBABILITIES_OUTPUT}': float32 [batch, {len(class_names)}], one column per class in that "
+        "order, each row summing to 1."
+    )
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib_metadata.version(distribution)
+    except importlib_metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,150 @@
+"""The exported file: contract, metadata, one self-contained file, values equal to an independent computation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx.reference import ReferenceEvaluator
+
+from runtime import contract
+from trainer.model import load_model
+
+
+def _session(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _numpy_probabilities(run) -> callable:
+    """The model's arithmetic redone in float64 numpy from model.pt's tensors: independent of torch and ONNX."""
+    payload = torch.load(run / "model.pt", weights_only=True)
+    state = {k: v.double().numpy() for k, v in payload["state_dict"].items()}
+    W, b = state["linear.weight"], state["linear.bias"]
+
+    def probabilities(X):
+        z = ((X - state["mean"]) / state["scale"]) @ W.T + b
+        if W.shape[0] == 1:
+            z = np.concatenate([np.zeros_like(z), z], axis=1)
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    return probabilities
+
+
+@pytest.mark.parametrize("which", ["binary", "multiclass"])
+def test_file_follows_the_contract(which, binary_run, multiclass_run):
+    run = binary_run if which == "binary" else multiclass_run
+    path = run / "model.onnx"
+    assert not list(run.glob("*.data")), "weights must be inside the one file"
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
+    assert [o.name for o in proto.graph.output] == ["label", "probabilities"]
+    assert [op.version for op in proto.opset_import if op.domain == ""] == [18]
+    assert {n.op_type for n in proto.graph.node} <= {"Sub", "Div", "Gemm", "Softmax", "ArgMax"}
+    session = _session(path)
+    (features,) = session.get_inputs()
+    metrics = json.loads((run / "metrics.json").read_text())
+    n_features, n_classes = len(metrics["feature_names"]), len(metrics["class_names"])
+    assert (features.name, features.type, features.shape[1]) == ("features", "tensor(float)", n_features)
+    assert isinstance(features.shape[0], str)  # symbolic: the batch is dynamic
+    label, probabilities = session.get_outputs()
+    assert (label.name, label.type, len(label.shape)) == ("label", "tensor(int64)", 1)
+    assert (probabilities.name, probabilities.type, probabilities.shape[1]) == (
+        "probabilities",
+        "tensor(float)",
+        n_classes,
+    )
+
+    meta = session.get_modelmeta()
+    props = meta.custom_metadata_map
+    assert json.loads(props["feature_names"]) == metrics["feature_names"]
+    assert json.loads(props["class_names"]) == metrics["class_names"]
+    assert props["threshold"] == "0.5"
+    assert props["model_sha256"] == hashlib.sha256((run / "model.pt").read_bytes()).hexdigest()
+    assert json.loads(props["metrics"])["train"]["log_loss"] == metrics["train"]["log_loss"]
+    versions = json.loads(props["versions"])
+    assert versions["torch"] == torch.__version__ and versions["onnx"] == onnx.__version__ and versions["logreg-onnx"]
+    assert props[contract.KEY_FORMAT] == contract.FORMAT_VERSION
+    assert meta.producer_name == "logreg-onnx"
+    assert f"float32 [batch, {n_features}]" in meta.description and metrics["feature_names"][0] in meta.description
+    assert all(not n.metadata_props and not n.doc_string for n in proto.graph.node), "no stack traces or paths"
+
+
+@pytest.mark.parametrize("which", ["binary", "multiclass"])
+def test_values_equal_an_independent_float64_computation(which, binary_run, multiclass_run):
+    run = binary_run if which == "binary" else multiclass_run
+    model, _ = load_model(run / "model.pt")
+    rng = np.random.default_rng(0)
+    X = (model.mean.numpy() + model.scale.numpy() * rng.standard_normal((500, model.n_features))).astype(np.float32)
+    expected = _numpy_probabilities(run)(X.astype(np.float64))
+    label, probabilities = _session(run / "model.onnx").run(None, {"features": X})
+    np.testing.assert_allclose(probabilities, expected, atol=2e-6, rtol=1e-5)
+    clear = np.sort(expected, axis=1)[:, -1] - np.sort(expected, axis=1)[:, -2] > 1e-5
+    assert np.array_equal(label[clear], expected.argmax(axis=1)[clear])
+    reference_label, reference_p = ReferenceEvaluator(str(run / "model.onnx")).run(None, {"features": X})
+    np.testing.assert_allclose(reference_p, expected, atol=2e-6, rtol=1e-5)
+    assert np.array_equal(reference_label[clear], expected.argmax(axis=1)[clear])
+
+
+@pytest.mark.parametrize("which", ["binary", "multiclass"])
+def test_extreme_logits_stay_probabilities(which, binary_run, multiclass_run):
+    run = binary_run if which == "binary" else multiclass_run
+    model, _ = load_model(run / "model.pt")
+    W = model.linear.weight.detach().double().numpy()
+    mean, scale = model.mean.double().numpy(), model.scale.double().numpy()
+    rows = []
+    for target in (100, 150, 500, 1e4, 1e6):
+        for sign in (1, -1):
+            direction = W[0] if W.shape[0] == 1 else W[1] - W.mean(axis=0)
+            rows.append(mean + scale * sign * target * direction / (direction @ direction))
+    X = np.array(rows, dtype=np.float32)
+    z = ((X.astype(np.float64) - mean) / scale) @ W.T
+    assert np.abs(z).max() > 100
+    label, p = _session(run / "model.onnx").run(None, {"features": X})
+    assert p.min() >= 0.0 and p.max() <= 1.0
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(label, p.argmax(axis=1))
+
+
+def test_dynamic_batch_sizes(binary_run):
+    session = _session(binary_run / "model.onnx")
+    X = np.random.default_rng(1).normal(10, 5, size=(5000, 30)).astype(np.float32)
+    _, full = session.run(None, {"features": X})
+    for n in (1, 2, 3, 4999):
+        _, part = session.run(None, {"features": X[:n]})
+        np.testing.assert_allclose(part, full[:n], atol=1e-7)
+
+
+@pytest.mark.parametrize("which", ["binary", "multiclass"])
+def test_test_vectors_replay(which, binary_run, multiclass_run):
+    run = binary_run if which == "binary" else multiclass_run
+    vectors = json.loads((run / "model.testvectors.json").read_text())
+    assert vectors["model_sha256"] == hashlib.sha256((run / "model.onnx").read_bytes()).hexdigest()
+    groups = {c["group"] for c in vectors["cases"]}
+    assert {"random x1", "near boundary", "saturated", "all zeros"} <= groups
+    X = np.array([c["features"] for c in vectors["cases"]], dtype=np.float32)
+    label, p = _session(run / "model.onnx").run(None, {"features": X})
+    np.testing.assert_allclose(p, [c["probabilities"] for c in vectors["cases"]], atol=vectors["atol"])
+    np.testing.assert_array_equal(label, [c["label"] for c in vectors["cases"]])
+    expected = _numpy_probabilities(run)(X.astype(np.float64))
+    np.testing.assert_allclose([c["probabilities"] for c in vectors["cases"]], expected, atol=vectors["atol"])
+
+
+def test_parity_report_beside_the_model(binary_run):
+    report = json.loads((binary_run / "parity.json").read_text())
+    assert report["passed"] is True
+    assert report["probes"]["training data"] == 569
+    runtimes = {(r["runtime"], r["batch"]) for r in report["results"]}
+    assert {("onnxruntime", "1"), ("onnxruntime", "2"), ("onnx.reference", "1")} <= runtimes
+    assert any(int(batch) > 1000 for _, batch in runtimes)
+    for result in report["results"]:
+        if result["output"] == "probabilities":
+            assert result["max_abs"] < 1e-5 and result["in_unit_interval"] and result["rows_sum_to_one"]
