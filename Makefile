@@ -7,7 +7,9 @@ LOGREG := $(VENV)/bin/logreg
 STAMP := $(VENV)/.installed
 DATA := examples/breast_cancer/breast_cancer.csv
 
-.PHONY: install demo test lint bench clean
+EXAMPLE := artifacts/example
+
+.PHONY: install demo test test-runtime lint bench example clean
 
 install: $(STAMP)
 
@@ -16,14 +18,36 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build on this machine's disk; any other spec pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[train,dev]'
+	$(PY) -m pip install -q -e '.[train,dev,fast]'
 	touch $(STAMP)
+
+# The torch-free proof: a second environment with the base install only (what an app embedding the runtime gets).
+RUNTIME_VENV := .venv-runtime
+RUNTIME_PY := $(RUNTIME_VENV)/bin/python
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
+
+$(RUNTIME_STAMP): pyproject.toml
+	rm -rf $(RUNTIME_VENV)
+	$(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_PY) -m pip install -q --upgrade pip setuptools wheel pytest
+	$(RUNTIME_PY) -m pip install -q .
+	touch $(RUNTIME_STAMP)
 
 demo: install
 	$(LOGREG) train $(DATA) --label diagnosis --out artifacts/breast_cancer
+	$(LOGREG) export artifacts/breast_cancer
+	@echo "\nPredictions for examples/breast_cancer/new_patients.csv, through the torch-free runtime:"
+	$(LOGREG) predict artifacts/breast_cancer/model.onnx examples/breast_cancer/new_patients.csv --keep patient
 
-test: install
+test: install test-runtime
 	$(PY) -m pytest -q
+
+test-runtime: $(RUNTIME_STAMP)
+	# this checkout's code, reinstalled without its dependencies (they are fixed by pyproject.toml)
+	$(RUNTIME_PY) -m pip install -q --no-deps --no-build-isolation --force-reinstall .
+	$(RUNTIME_PY) -c "import importlib.util as u, sys; found = [m for m in ('torch', 'onnx', 'onnxscript') if u.find_spec(m)]; sys.exit(f'the base install pulled in {found}') if found else print('base install: torch and onnx are not installed')"
+	cd /tmp && $(CURDIR)/$(RUNTIME_VENV)/bin/logreg info $(CURDIR)/artifacts/example/model.onnx > /dev/null
+	$(RUNTIME_PY) -m pytest -q -p no:cacheprovider tests/runtime
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -31,6 +55,14 @@ lint: install
 
 bench: install
 	$(PY) bench/train.py
+	$(PY) bench/runtime.py
+
+# The committed example model: the demo model of the bundled dataset, with its test vectors.
+example: install
+	rm -rf build/example-run
+	$(LOGREG) train $(DATA) --label diagnosis --out build/example-run --quiet --export
+	mkdir -p $(EXAMPLE)
+	cp build/example-run/model.onnx build/example-run/model.testvectors.json build/example-run/parity.json $(EXAMPLE)/
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,1 +1,14 @@
-"""The lightweight runtime apps embed: numpy + onnxruntime, never torch."""
+"""The lightweight runtime apps embed: numpy + onnxruntime, never torch.
+
+import runtime
+model = runtime.load("model.onnx")
+model.predict_one({"mean_radius": 14.1, ...})   # {"benign": 0.97, "malignant": 0.03}
+model.predict_proba(X)                          # float32 array (n_rows, n_classes)
+"""
+
+from __future__ import annotations
+
+from .errors import InputError, ModelError, RuntimeBaseError
+from .model import Model, load
+
+__all__ = ["InputError", "Model", "ModelError", "RuntimeBaseError", "load"]

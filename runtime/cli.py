@@ -19,7 +19,6 @@ LAZY_COMMANDS = {
     "verify": "exporter.cli:verify",
     "predict": "runtime.commands:predict",
     "info": "runtime.commands:info",
-    "serve": "runtime.commands:serve",
 }
 
 

@@ -1,0 +1,158 @@
+"""Validate once, at the edge: every accepted input form becomes one float32, C-contiguous, 2-D array of the right
+width, or an :class:`InputError` that names the row, the column and what is wrong."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .errors import InputError
+
+_NUMERIC_KINDS = "fiub"
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32 = np.dtype(np.float32)
+
+
+def to_matrix(X: object, feature_names: Sequence[str]) -> np.ndarray:
+    """Turn ``X`` into a float32 array of shape (n_rows, n_features).
+
+    Accepts a 2-D or 1-D (one row) array, a list of lists, a dict of feature name to value (one row), a list of such
+    dicts, or a pandas DataFrame with the model's feature names as columns. Dict keys and DataFrame columns are
+    matched by name, whatever their order. Values must be numbers (bools count); NaN and infinity are left for
+    :func:`find_nonfinite`, which runs only when the model's output shows they are there.
+    """
+    n_features = len(feature_names)
+    if type(X) is np.ndarray and X.dtype is _FLOAT32 and X.flags.c_contiguous:  # already what the model takes
+        if X.ndim == 2 and X.shape[1] == n_features:
+            return X
+        if X.ndim == 1 and X.shape[0] == n_features:
+            return X.reshape(1, n_features)
+    if isinstance(X, np.ndarray) and X.dtype.kind in _NUMERIC_KINDS:
+        array = X
+    elif isinstance(X, Mapping):
+        array = _rows_from_dicts([X], feature_names)
+    elif _is_dataframe(X):
+        array = _from_dataframe(X, feature_names)
+    elif isinstance(X, (list, tuple)) and X and isinstance(X[0], Mapping):
+        array = _rows_from_dicts(X, feature_names)
+    elif isinstance(X, (str, bytes)) or X is None or isinstance(X, numbers.Number):
+        raise InputError(f"features must be a row or rows of {n_features} numbers, got {type(X).__name__} {X!r:.80}")
+    else:
+        array = _numeric_array(X, feature_names)
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2:
+        raise InputError(f"features must be 2-D (rows x {n_features} features) or one 1-D row, got shape {array.shape}")
+    if array.shape[1] != n_features:
+        raise InputError(
+            f"expected {n_features} features per row ({describe_names(feature_names)}), got {array.shape[1]}"
+        )
+    if array.dtype != np.float32 and array.dtype.kind == "f" and array.size:
+        _check_float32_range(array, feature_names)
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def find_nonfinite(X: object, matrix: np.ndarray, feature_names: Sequence[str]) -> InputError | None:
+    """The error for the first NaN or infinite value of ``matrix``, or ``None`` if there is none."""
+    bad = ~np.isfinite(matrix)
+    if not bad.any():
+        return None
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    return InputError(
+        f"row {row}, column {col} ({feature_names[col]!r}) is {float(matrix[row, col])}; features "
+        "must be finite numbers"
+    )
+
+
+def describe_names(names: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, ... ({len(names)} in all)"
+
+
+def _is_dataframe(X: object) -> bool:
+    # duck-typed: pandas is not a dependency, and importing it to check would cost 100+ ms
+    return type(X).__name__ == "DataFrame" and hasattr(X, "columns") and hasattr(X, "to_numpy")
+
+
+def _check_names(keys: Sequence[object], feature_names: Sequence[str], where: str) -> None:
+    expected = set(feature_names)
+    present = {str(k) for k in keys}
+    missing = [name for name in feature_names if name not in present]
+    if missing:
+        raise InputError(
+            f"{where}missing feature{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
+    unknown = [str(k) for k in keys if str(k) not in expected]
+    if unknown:
+        raise InputError(
+            f"{where}unknown feature{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(u) for u in unknown[:5])}; the model's features are "
+            f"{describe_names(feature_names)}"
+        )
+
+
+def _rows_from_dicts(rows: Sequence[Mapping], feature_names: Sequence[str]) -> np.ndarray:
+    values = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise InputError(
+                f"row {index}: expected a dict of feature name to value like the rows before it, got "
+                f"{type(row).__name__}"
+            )
+        try:
+            values.append([row[name] for name in feature_names])
+        except KeyError:
+            _check_names(list(row), feature_names, f"row {index}: ")
+            raise
+        if len(row) != len(feature_names):
+            _check_names(list(row), feature_names, f"row {index}: ")
+    return _numeric_array(values, feature_names)
+
+
+def _from_dataframe(frame, feature_names: Sequence[str]) -> np.ndarray:
+    _check_names(list(frame.columns), feature_names, "DataFrame: ")
+    try:
+        return frame[list(feature_names)].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        return _numeric_array(frame[list(feature_names)].to_numpy(dtype=object), feature_names)
+
+
+def _numeric_array(values: object, feature_names: Sequence[str]) -> np.ndarray:
+    try:
+        array = np.asarray(values)
+    except ValueError as exc:  # ragged rows
+        raise InputError(f"rows of different lengths; each row needs {len(feature_names)} values ({exc})") from None
+    if array.dtype.kind in _NUMERIC_KINDS:
+        return array
+    # strings, None, objects: find the first cell that is not a real number and say so, in the caller's own terms
+    try:
+        cells = np.asarray(values, dtype=object)
+    except ValueError:
+        cells = array.astype(object)
+    cells = cells.reshape(-1, cells.shape[-1]) if cells.ndim >= 1 else cells.reshape(1, 1)
+    for row_index, row in enumerate(cells):
+        for col, value in enumerate(row):
+            if not isinstance(value, (numbers.Real, np.number)) or isinstance(value, (str, np.datetime64)):
+                name = f" ({feature_names[col]!r})" if col < len(feature_names) else ""
+                raise InputError(
+                    f"row {row_index}, column {col}{name}: {value!r:.60} is "
+                    f"{'a ' + type(value).__name__ if value is not None else 'missing'}, not a number"
+                )
+    return array.astype(np.float64)
+
+
+def _check_float32_range(array: np.ndarray, feature_names: Sequence[str]) -> None:
+    with np.errstate(invalid="ignore"):
+        too_big = np.abs(array) > _FLOAT32_MAX
+    if too_big.any():
+        row, col = (int(i) for i in np.argwhere(too_big)[0])
+        value = float(array[row, col])
+        if math.isfinite(value):
+            raise InputError(
+                f"row {row}, column {col} ({feature_names[col]!r}) is {value}, beyond float32's range "
+                f"(+-{_FLOAT32_MAX:.4g}); the model computes in float32"
+            )

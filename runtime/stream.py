@@ -1,0 +1,393 @@
+"""Streaming input and output for ``logreg predict``: CSV or JSON lines, a chunk of rows at a time, constant memory.
+
+Two CSV engines. The base one needs nothing beyond numpy: each chunk of lines goes through numpy's C ``loadtxt``, and
+only a chunk that fails is parsed again line by line to name the bad line and column. The fast one uses pyarrow's
+multithreaded CSV reader and writer when pyarrow is installed (``pip install 'logreg-onnx[fast]'``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CHUNK_ROWS = 16384  # rows per chunk: large enough to amortize the per-call costs, small enough to keep memory flat
+
+
+class BadRow(ValueError):
+    """A row that cannot be scored, with its 1-based line number in the input."""
+
+    def __init__(self, source: str, line: int, problem: str) -> None:
+        super().__init__(f"{source}:{line}: {problem}")
+        self.line = line
+        self.problem = problem
+
+
+@dataclass
+class Chunk:
+    """Rows ready to score: features (float32, n x n_features), the kept columns (one list per column) and the
+    input line of each row."""
+
+    features: np.ndarray
+    kept: list[list[object]]
+    lines: np.ndarray
+
+
+@dataclass
+class Skipped:
+    """Rows left out under ``--on-error skip``."""
+
+    rows: list[BadRow] = field(default_factory=list)
+
+    def add(self, bad: BadRow) -> None:
+        self.rows.append(bad)
+
+
+def has_pyarrow() -> bool:
+    try:
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
+    """Read ahead in a background thread: the next chunk is parsed while this one is scored and written.
+
+    pyarrow's parser and onnxruntime release the GIL, so the two really run at once on two cores. An exception in
+    the reader comes out here, in order, after the chunks before it.
+    """
+    import queue
+    import threading
+
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        slots.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(done)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            slots.put(exc)
+
+    reader = threading.Thread(target=read, name="logreg-predict-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+
+
+# -- CSV -------------------------------------------------------------------------------------------------------
+def read_csv_header(lines: Iterator[str], source: str) -> list[str]:
+    for line in lines:
+        if line.strip():
+            return [name.strip() for name in next(csv.reader([line]))]
+    raise BadRow(source, 1, "empty input; expected a CSV header line naming the columns")
+
+
+def column_indices(header: Sequence[str], wanted: Sequence[str], source: str, what: str) -> list[int]:
+    duplicates = sorted({name for name in header if header.count(name) > 1} & set(wanted))
+    if duplicates:
+        raise BadRow(source, 1, f"column {duplicates[0]!r} appears more than once in the header")
+    missing = [name for name in wanted if name not in header]
+    if missing:
+        raise BadRow(
+            source,
+            1,
+            f"no {what} column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing[:5])}{' ...' if len(missing) > 5 else ''}; "
+            f"the header has {', '.join(header[:12])}{' ...' if len(header) > 12 else ''}",
+        )
+    return [header.index(name) for name in wanted]
+
+
+def csv_chunks(
+    lines: Iterator[str], source: str, feature_names: Sequence[str], keep: Sequence[str], skipped: Skipped | None
+) -> Iterator[Chunk]:
+    """Chunks of CSV lines whose header names the features (any order, extra columns ignored)."""
+    lines = iter(lines)
+    header = read_csv_header(lines, source)
+    feature_cols = column_indices(header, feature_names, source, "feature")
+    keep_cols = column_indices(header, keep, source, "--keep")
+    n_fields = len(header)
+    line_no = 1
+    while True:
+        block = list(itertools.islice(lines, CHUNK_ROWS))
+        if not block:
+            return
+        numbers = np.arange(line_no + 1, line_no + 1 + len(block))
+        line_no += len(block)
+        present = [i for i, text in enumerate(block) if text.strip()]
+        if len(present) != len(block):
+            block, numbers = [block[i] for i in present], numbers[present]
+        if not block:
+            continue
+        chunk = _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields)
+        if chunk is None:
+            chunk = _careful_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, header, source, skipped)
+        yield chunk
+
+
+def _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields) -> Chunk | None:
+    """numpy's C parser on the whole block; None if anything is unusual (quotes, wrong field counts, bad cells)."""
+    text = "".join(block)
+    if '"' in text or any(line.count(",") != n_fields - 1 for line in block):
+        return None
+    try:
+        features = np.loadtxt(
+            io.StringIO(text),
+            delimiter=",",
+            usecols=feature_cols,
+            dtype=np.float32,
+            ndmin=2,
+            comments=None,
+            encoding=None,
+        )
+    except ValueError:
+        return None
+    if len(features) != len(block):
+        return None
+    kept: list[list[object]] = []
+    if keep_cols:
+        last = max(keep_cols)
+        split = [line.rstrip("\r\n").split(",", last + 1) for line in block]  # only as far as the kept columns
+        kept = [[row[c] for row in split] for c in keep_cols]
+    return Chunk(features, kept, numbers)
+
+
+def _careful_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, header, source, skipped) -> Chunk:
+    features, kept_rows, lines = [], [], []
+    for line_no, fields in zip(numbers.tolist(), csv.reader(block), strict=True):
+        try:
+            if len(fields) != n_fields:
+                raise BadRow(source, line_no, f"expected {n_fields} fields as in the header, got {len(fields)}")
+            features.append([_number(fields[c], header[c], source, line_no) for c in feature_cols])
+        except BadRow as bad:
+            if skipped is None:
+                raise
+            skipped.add(bad)
+            continue
+        kept_rows.append([fields[c] for c in keep_cols])
+        lines.append(line_no)
+    array = np.array(features, dtype=np.float32).reshape(len(features), len(feature_cols))
+    return Chunk(
+        array,
+        [list(column) for column in zip(*kept_rows, strict=True)] if keep_cols else [],
+        np.array(lines, dtype=np.int64),
+    )
+
+
+def _number(cell: str, column: str, source: str, line_no: int) -> float:
+    text = cell.strip()
+    if not text:
+        raise BadRow(source, line_no, f"column {column!r}: empty cell")
+    try:
+        return float(text)
+    except ValueError:
+        raise BadRow(source, line_no, f"column {column!r}: {cell!r} is not a number") from None
+
+
+def arrow_csv_chunks(path: str, feature_names: Sequence[str], keep: Sequence[str]) -> Iterator[Chunk]:
+    """pyarrow's streaming reader (multithreaded parsing); conversion errors propagate as pyarrow.ArrowInvalid."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with open(path, encoding="utf-8-sig") as handle:
+        header = read_csv_header(handle, path)  # a file iterates its lines
+    column_indices(header, feature_names, path, "feature")
+    column_indices(header, keep, path, "--keep")
+    types = {name: pa.float32() for name in feature_names} | {name: pa.string() for name in keep}
+    reader = pacsv.open_csv(
+        pa.OSFile(path),  # a plain file stream: a path would be memory-mapped, and the mapped pages count as RSS
+        read_options=pacsv.ReadOptions(block_size=1 << 22),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=list(dict.fromkeys([*feature_names, *keep])), column_types=types, strings_can_be_null=False
+        ),
+    )
+    line_no = 1
+    for batch in reader:
+        columns = [batch.column(batch.schema.get_field_index(name)) for name in feature_names]
+        if any(column.null_count for column in columns):
+            raise ValueError("empty cell in a feature column")  # the careful engine then names the line
+        features = np.empty((batch.num_rows, len(feature_names)), dtype=np.float32)
+        for j, column in enumerate(columns):
+            features[:, j] = column.to_numpy(zero_copy_only=False)
+        kept = [batch.column(batch.schema.get_field_index(name)) for name in keep]  # stay Arrow arrays
+        yield Chunk(features, kept, np.arange(line_no + 1, line_no + 1 + batch.num_rows))
+        line_no += batch.num_rows
+
+
+# -- JSON lines ------------------------------------------------------------------------------------------------
+def jsonl_chunks(
+    text_lines: Iterator[str], source: str, feature_names: Sequence[str], keep: Sequence[str], skipped: Skipped | None
+) -> Iterator[Chunk]:
+    """Chunks of JSON lines, one object per line with the features (and --keep keys) as keys."""
+    line_no = 0
+    text_lines = iter(text_lines)
+    while True:
+        block = list(itertools.islice(text_lines, CHUNK_ROWS))
+        if not block:
+            return
+        features, kept_rows, lines = [], [], []
+        for text in block:
+            line_no += 1
+            if not text.strip():
+                continue
+            try:
+                features.append(_json_row(text, feature_names, keep, source, line_no))
+            except BadRow as bad:
+                if skipped is None:
+                    raise
+                skipped.add(bad)
+                continue
+            record = json.loads(text)
+            kept_rows.append([record[k] for k in keep])
+            lines.append(line_no)
+        if lines:
+            yield Chunk(
+                np.array(features, dtype=np.float32).reshape(len(lines), len(feature_names)),
+                [list(c) for c in zip(*kept_rows, strict=True)] if keep else [],
+                np.array(lines, dtype=np.int64),
+            )
+
+
+def _json_row(text: str, feature_names, keep, source: str, line_no: int) -> list[float]:
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise BadRow(source, line_no, f"not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise BadRow(source, line_no, f"expected a JSON object of feature name to value, got {type(record).__name__}")
+    missing = [name for name in (*feature_names, *keep) if name not in record]
+    if missing:
+        raise BadRow(source, line_no, f"missing key {missing[0]!r}")
+    values = []
+    for name in feature_names:
+        value = record[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadRow(source, line_no, f"key {name!r}: {value!r:.60} is not a number")
+        values.append(float(value))
+    return values
+
+
+# -- output ----------------------------------------------------------------------------------------------------
+def output_columns(keep: Sequence[str], classes: Sequence[str]) -> list[str]:
+    return [*keep, "label", *(f"p_{name}" for name in classes)]
+
+
+class CsvOutput:
+    """CSV with a header: the --keep columns, ``label`` (a class name), one ``p_<class>`` column per class."""
+
+    def __init__(self, stream: io.TextIOBase, keep: Sequence[str], classes: Sequence[str]) -> None:
+        self.stream = stream
+        self.columns = output_columns(keep, classes)
+        self.class_array = np.array(classes, dtype=object)
+        csv.writer(stream, lineterminator="\n").writerow(self.columns)
+
+    def write(self, kept: list[list[object]], labels: np.ndarray, probabilities: np.ndarray) -> None:
+        labels = self.class_array[labels].tolist()
+        # float32 to text by numpy's shortest round-trip repr: every digit printed is meaningful, none missing
+        columns = [
+            *([str(v) for v in column] for column in kept),
+            labels,
+            *(probabilities[:, k].astype(str) for k in range(probabilities.shape[1])),
+        ]
+        if any(_needs_quoting(column) for column in columns[: len(kept) + 1]):
+            csv.writer(self.stream, lineterminator="\n").writerows(zip(*columns, strict=True))
+        else:
+            self.stream.write("\n".join(map(",".join, zip(*columns, strict=True))) + "\n")
+
+
+def _needs_quoting(values: Sequence[str]) -> bool:
+    return any(("," in v or '"' in v or "\n" in v or "\r" in v) for v in set(values))
+
+
+class JsonlOutput:
+    """One JSON object per row: the --keep keys, ``label``, and one ``p_<class>`` key per class."""
+
+    def __init__(self, stream: io.TextIOBase, keep: Sequence[str], classes: Sequence[str]) -> None:
+        self.stream = stream
+        self.keys = [json.dumps(name) for name in output_columns(keep, classes)]
+        self.quoted_classes = np.array([json.dumps(name) for name in classes], dtype=object)
+
+    def write(self, kept: list[list[object]], labels: np.ndarray, probabilities: np.ndarray) -> None:
+        text_columns = [
+            *([json.dumps(v) for v in column] for column in kept),
+            self.quoted_classes[labels].tolist(),
+            *(_json_numbers(probabilities[:, k]) for k in range(probabilities.shape[1])),
+        ]
+        lines = (
+            "{" + ", ".join(f"{key}: {value}" for key, value in zip(self.keys, row, strict=True)) + "}"
+            for row in zip(*text_columns, strict=True)
+        )
+        self.stream.write("\n".join(lines) + "\n")
+
+
+def _json_numbers(values: np.ndarray) -> list[str]:
+    texts = values.astype(str).tolist()
+    return [t if math.isfinite(float(t)) else "null" for t in texts]
+
+
+class ArrowCsvOutput:
+    """The same CSV as :class:`CsvOutput`, with each chunk written by pyarrow's C++ writer, never leaving Arrow."""
+
+    def __init__(self, binary_stream, keep: Sequence[str], classes: Sequence[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+
+        self.pa, self.pc, self.pacsv, self.stream = pa, pc, pacsv, binary_stream
+        names = output_columns(keep, classes)
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow(names)
+        binary_stream.write(header.getvalue().encode("utf-8"))
+        self.class_names = pa.array(list(classes), pa.string())
+        self.classes_need_quotes = _needs_quoting(list(classes))
+        fields = [pa.field(n, pa.string()) for n in names[: len(keep) + 1]]
+        fields += [pa.field(n, pa.float32()) for n in names[len(keep) + 1 :]]
+        self.schema = pa.schema(fields)
+
+    def write(self, kept: list, labels: np.ndarray, probabilities: np.ndarray) -> None:
+        pa, pc = self.pa, self.pc
+        arrays = [
+            column if isinstance(column, (pa.Array, pa.ChunkedArray)) else pa.array([str(v) for v in column])
+            for column in kept
+        ]
+        arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
+        arrays.append(self.class_names.take(pa.array(labels)))
+        arrays += [pa.array(np.ascontiguousarray(probabilities[:, k])) for k in range(probabilities.shape[1])]
+        # quote only when a value needs it, as CsvOutput does (pyarrow's "needed" quotes every string)
+        needs = self.classes_need_quotes or any(
+            pc.any(pc.match_substring_regex(a, '[,"\r\n]')).as_py() for a in arrays[: len(kept)]
+        )
+        self.pacsv.write_csv(
+            pa.RecordBatch.from_arrays(arrays, schema=self.schema),
+            self.stream,
+            write_options=self.pacsv.WriteOptions(include_header=False, quoting_style="needed" if needs else "none"),
+        )
+
+    def close(self) -> None:
+        """Nothing to flush: every chunk is written whole."""
