@@ -23,6 +23,24 @@ class TrainingState:
     history: list[dict] = field(default_factory=list)
 
 
+def end_epoch(state: TrainingState, callbacks, *, train_loss: float, train_accuracy: float, validation) -> None:
+    """Count the epoch (or iteration), record its losses and accuracies, validation included, and call every hook.
+
+    ``validation`` is a function returning ``(val_loss, val_accuracy)``, ``(None, None)`` without a validation split.
+    """
+    state.epoch += 1
+    val_loss, val_accuracy = validation()
+    record = {
+        "epoch": state.epoch,
+        "train_loss": train_loss,
+        "train_accuracy": train_accuracy,
+        "val_loss": val_loss,
+        "val_accuracy": val_accuracy,
+    }
+    for callback in callbacks:
+        callback.on_epoch_end(state, record)
+
+
 class Callback:
     """No-op hooks; subclasses override what they need."""
 

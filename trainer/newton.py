@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .callbacks import end_epoch
 from .optim import Objective
 
 # Parameters above which the Hessian (params^2 memory, rows * params^2 work) costs more than L-BFGS saves.
@@ -121,15 +122,7 @@ def run_newton(
         V = candidate
         on_update(V)
         loss, grad, H, correct = newton_terms(objective, V, chunk_rows, hessian=True)
-        state.epoch += 1
-        val_loss, val_accuracy = evaluate_validation()
-        record = {
-            "epoch": state.epoch,
-            "train_loss": loss,
-            "train_accuracy": correct / len(objective.y),
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-        }
-        for callback in callbacks:
-            callback.on_epoch_end(state, record)
+        end_epoch(
+            state, callbacks, train_loss=loss, train_accuracy=correct / len(objective.y), validation=evaluate_validation
+        )
     return False

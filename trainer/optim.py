@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .callbacks import Callback, TrainingState
+from .callbacks import Callback, TrainingState, end_epoch
 
 # float32 cannot see a relative change in the loss below a few units of its epsilon (1.2e-7).
 _FLOAT32_FLAT = 1e-7
@@ -136,17 +136,9 @@ def _lbfgs_phase(state, objective, linear, callbacks, evaluate_validation, dtype
         loss, correct = closure.value()
         if not math.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss} at iteration {state.epoch + 1}; try --l2 > 0")
-        state.epoch += 1
-        val_loss, val_accuracy = evaluate_validation()
-        record = {
-            "epoch": state.epoch,
-            "train_loss": loss,
-            "train_accuracy": correct / len(objective.y),
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-        }
-        for callback in callbacks:
-            callback.on_epoch_end(state, record)
+        end_epoch(
+            state, callbacks, train_loss=loss, train_accuracy=correct / len(objective.y), validation=evaluate_validation
+        )
         flat_streak = flat_streak + 1 if abs(previous - loss) <= flat * max(abs(loss), 1e-30) else 0
         previous = loss
         if flat_streak >= _FLAT_STREAK:
@@ -225,19 +217,11 @@ def run_minibatch(
                 loss = loss + 0.5 * objective.l2 * (linear.weight**2).sum()
             loss.backward()
             optimizer.step()
-        state.epoch += 1
         with torch.no_grad():
             train_loss, correct = objective.evaluate(linear)
-        val_loss, val_accuracy = evaluate_validation()
-        record = {
-            "epoch": state.epoch,
-            "train_loss": float(train_loss),
-            "train_accuracy": correct / n,
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-        }
-        if not math.isfinite(record["train_loss"]):
-            raise FloatingPointError(f"the loss became {record['train_loss']} in epoch {state.epoch}; lower --lr")
-        for callback in callbacks:
-            callback.on_epoch_end(state, record)
+        if not math.isfinite(float(train_loss)):
+            raise FloatingPointError(f"the loss became {float(train_loss)} in epoch {state.epoch + 1}; lower --lr")
+        end_epoch(
+            state, callbacks, train_loss=float(train_loss), train_accuracy=correct / n, validation=evaluate_validation
+        )
     return False

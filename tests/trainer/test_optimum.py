@@ -114,3 +114,25 @@ def test_same_seed_is_bit_for_bit_repeatable_and_another_seed_differs():
     assert np.array_equal(weights[0], weights[1])
     assert not np.array_equal(weights[0], weights[2])
     assert [r["train_loss"] for r in runs[0].history] == [r["train_loss"] for r in runs[1].history]
+
+
+def test_ctrl_c_ends_training_cleanly_and_final_hooks_run():
+    from trainer.callbacks import Callback
+
+    class InterruptAtThree(Callback):
+        ended = False
+
+        def on_epoch_end(self, state, record):
+            if record["epoch"] == 3:
+                raise KeyboardInterrupt
+
+        def on_train_end(self, state):
+            InterruptAtThree.ended = True
+
+    X, y = synthetic(500, 3, 2, seed=13)
+    result = trainer.fit(X, y, optimizer="adam", epochs=50, callbacks=[InterruptAtThree()])
+    assert result.interrupted and "interrupted (Ctrl-C) after 3 epochs" in result.stop_reason
+    assert [r["epoch"] for r in result.history] == [1, 2, 3]  # History, a hook before ours, kept the third epoch
+    assert InterruptAtThree.ended
+    assert np.isfinite(result.model.linear.weight.detach().numpy()).all()
+    assert result.metrics["train"]["n_rows"] == 400
