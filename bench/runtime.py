@@ -189,11 +189,16 @@ def folded_model_bytes(path: Path) -> bytes:
     W = weights["linear.weight"].astype(np.float64) / weights["scale"].astype(np.float64)
     b = weights["linear.bias"].astype(np.float64) - W @ weights["mean"].astype(np.float64)
     graph = helper.make_graph(
-        [helper.make_node("Gemm", ["features", "W", "b"], ["logits"], transB=1),
-         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-         helper.make_node("ArgMax", ["probabilities"], ["label"], axis=1, keepdims=0)],
-        "folded", [proto.graph.input[0]], list(proto.graph.output),
-        [numpy_helper.from_array(W.astype(np.float32), "W"), numpy_helper.from_array(b.astype(np.float32), "b")])
+        [
+            helper.make_node("Gemm", ["features", "W", "b"], ["logits"], transB=1),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+            helper.make_node("ArgMax", ["probabilities"], ["label"], axis=1, keepdims=0),
+        ],
+        "folded",
+        [proto.graph.input[0]],
+        list(proto.graph.output),
+        [numpy_helper.from_array(W.astype(np.float32), "W"), numpy_helper.from_array(b.astype(np.float32), "b")],
+    )
     folded = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     folded.ir_version = proto.ir_version
     return folded.SerializeToString()
@@ -214,9 +219,11 @@ def graph_variants(row: np.ndarray, X: np.ndarray, rng: np.random.Generator) -> 
     exact /= exact.sum(axis=1, keepdims=True)
     sessions = {
         "exported: Sub, Div, Gemm, Softmax, ArgMax": ort.InferenceSession(
-            str(MODEL), session_options(None), providers=["CPUExecutionProvider"]),
+            str(MODEL), session_options(None), providers=["CPUExecutionProvider"]
+        ),
         "folded: Gemm, Softmax, ArgMax": ort.InferenceSession(
-            folded_model_bytes(MODEL), session_options(None), providers=["CPUExecutionProvider"]),
+            folded_model_bytes(MODEL), session_options(None), providers=["CPUExecutionProvider"]
+        ),
     }
     one_row = interleaved({name: raw_iobinding(sess, row) for name, sess in sessions.items()}, rounds=5, calls=3000)
     rows = []
@@ -384,8 +391,11 @@ def main() -> None:
     print(table(["options", "1-row us", "batch rows/s", "CPU us / 64-row call"], session_option_variants(row, X)))
     print()
     print("## Graph: standardization as nodes (exported) or folded into the weights (raw onnxruntime)")
-    print(table(["graph", "1-row us", "batch rows/s", "max |p - float64 exact|, 20,000 rows"],
-                graph_variants(row, X, rng)))
+    print(
+        table(
+            ["graph", "1-row us", "batch rows/s", "max |p - float64 exact|, 20,000 rows"], graph_variants(row, X, rng)
+        )
+    )
     print()
     del X
 

@@ -107,26 +107,28 @@ def _check_external_data(path: Path, locations: list[str]) -> None:
 class Model:
     """A loaded model. Use :func:`load`; all methods are safe to call from several threads at once.
 
-    Attributes
-    ----------
+    Read-only properties
+    --------------------
     feature_names : tuple of str, the input columns in order
     classes : tuple of str, the class names in probability-column order
     metadata : read-only mapping of the file's metadata, JSON values decoded
     sha256 : str, SHA-256 of the file's bytes
     path : pathlib.Path
+    threshold : float, the binary decision threshold the file was exported with
+    n_features : int
     """
 
     def __init__(self, session: ort.InferenceSession, *, path: Path, sha256: str) -> None:
         self._session = session
-        self.path = path
-        self.sha256 = sha256
+        self._path = path
+        self._sha256 = sha256
         raw = session.get_modelmeta().custom_metadata_map
         self._check_contract(raw)
-        self.metadata = MappingProxyType({key: _decode(value) for key, value in raw.items()})
-        self.feature_names: tuple[str, ...] = tuple(self.metadata[contract.KEY_FEATURE_NAMES])
-        self.classes: tuple[str, ...] = tuple(self.metadata[contract.KEY_CLASS_NAMES])
-        self.threshold = float(self.metadata[contract.KEY_THRESHOLD])
-        self._n_features = len(self.feature_names)
+        self._metadata = MappingProxyType({key: _decode(value) for key, value in raw.items()})
+        self._feature_names: tuple[str, ...] = tuple(self._metadata[contract.KEY_FEATURE_NAMES])
+        self._classes: tuple[str, ...] = tuple(self._metadata[contract.KEY_CLASS_NAMES])
+        self._threshold = float(self._metadata[contract.KEY_THRESHOLD])
+        self._n_features = len(self._feature_names)
         self._class_array = np.array(self.classes)
         self._output_names = list(contract.OUTPUT_NAMES)
         self._local = threading.local()
@@ -139,6 +141,31 @@ class Model:
             f"<Model {self.path.name}: {len(self.feature_names)} features -> {len(self.classes)} classes "
             f"{list(self.classes)}>"
         )
+
+    # read-only facts: predictions rely on them, so they cannot be reassigned
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256
+
+    @property
+    def metadata(self) -> Mapping[str, object]:
+        return self._metadata
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self._feature_names
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._classes
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
 
     @property
     def n_features(self) -> int:
@@ -200,7 +227,7 @@ class Model:
             raise find_nonfinite(row, matrix, self.feature_names) or _overflow_error()
         if self._binary:
             return {self._first_class: values[0], self._second_class: values[1]}
-        return dict(zip(self.classes, values))  # noqa: B905 (equal lengths by construction; strict= costs time here)
+        return dict(zip(self._classes, values))  # noqa: B905 (equal lengths by construction; strict= costs time here)
 
     # -- internals ---------------------------------------------------------------------------------------------
     def _probabilities(self, X: object, matrix: np.ndarray, check_finite: bool) -> tuple[np.ndarray, np.ndarray]:

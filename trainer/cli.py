@@ -12,7 +12,7 @@ import click
 from runtime.cli import BadInput, require_extra
 
 
-def _float_list(text: str | None) -> list[str] | None:
+def _column_names(text: str | None) -> list[str] | None:
     if text is None:
         return None
     names = [name.strip() for name in text.split(",") if name.strip()]
@@ -132,7 +132,7 @@ def train(
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir}: exists and is not a directory")
     try:
-        dataset = load_dataset(data, label=label, features=_float_list(features))
+        dataset = load_dataset(data, label=label, features=_column_names(features))
     except TrainerError as exc:
         raise BadInput(str(exc)) from None
 

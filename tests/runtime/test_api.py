@@ -22,6 +22,11 @@ def test_facts(model, example_path, vectors):
     assert model.metadata["threshold"] == 0.5
     assert model.metadata["metrics"]["validation"]["accuracy"] > 0.9
     assert model.n_features == 30 and "30 features -> 2 classes" in repr(model)
+    for name in ("feature_names", "classes", "metadata", "sha256", "path", "threshold"):
+        with pytest.raises(AttributeError):
+            setattr(model, name, None)
+    with pytest.raises(TypeError):
+        model.metadata["threshold"] = 0.9
 
 
 def test_predict_proba_matches_pytorch(model, vectors):

@@ -136,3 +136,13 @@ def test_ctrl_c_ends_training_cleanly_and_final_hooks_run():
     assert InterruptAtThree.ended
     assert np.isfinite(result.model.linear.weight.detach().numpy()).all()
     assert result.metrics["train"]["n_rows"] == 400
+
+
+def test_constant_column_gets_scale_one_and_changes_nothing():
+    X, y = synthetic(800, 3, 2, seed=14)
+    with_constant = np.column_stack([X, np.full(len(X), 7.5)])
+    result = trainer.fit(with_constant, y, l2=1e-2, val_fraction=0)
+    assert result.model.scale[3].item() == 1.0 and result.model.mean[3].item() == pytest.approx(7.5)
+    assert np.isfinite(result.model.linear.weight.detach().numpy()).all()
+    baseline = trainer.fit(X, y, l2=1e-2, val_fraction=0)
+    assert result.metrics["train"]["objective"] == pytest.approx(baseline.metrics["train"]["objective"], rel=1e-9)
