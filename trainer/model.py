@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -96,10 +97,17 @@ def load_model(path: str | os.PathLike[str]) -> tuple[LogisticModel, dict]:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"{path}: not a readable model.pt of this toolkit ({first_line})") from None
+        with warnings.catch_warnings():
+            # torch's weights-only unpickler comments on foreign files ("Detected pickle protocol ..."); we refuse
+            # those with our own one-line error below, so its advice would only be noise
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        # torch's own message suggests weights_only=False, i.e. running whatever the file contains: never relay that
+        raise ModelFileError(
+            f"{path}: not a readable model.pt of this toolkit (corrupt, truncated, or holding objects other than "
+            "tensors, which logreg-onnx never unpickles); train again to get one"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{path}: not a model.pt written by logreg-onnx (no {MODEL_FORMAT!r} format marker)")
     if payload.get("format_version") != MODEL_FORMAT_VERSION:
