@@ -183,22 +183,10 @@ def _score(model, chunks, writer, name: str, threshold: float | None, skipped) -
         labels, probabilities = model.run(chunk.features, check_finite=False)
         bad = np.flatnonzero(np.isnan(probabilities[:, 0]))
         if len(bad):
-            problems = []
-            for row in bad.tolist():
-                col = (
-                    int(np.flatnonzero(~np.isfinite(chunk.features[row]))[0])
-                    if not np.isfinite(chunk.features[row]).all()
-                    else None
-                )
-                problem = (
-                    (
-                        f"column {model.feature_names[col]!r} is {float(chunk.features[row, col])}; features must "
-                        "be finite numbers"
-                    )
-                    if col is not None
-                    else "features so large the logits overflow"
-                )
-                problems.append(BadRow(name, int(chunk.lines[row]), problem))
+            problems = [
+                BadRow(name, int(chunk.lines[row]), _nonfinite_problem(model, chunk.features[row]))
+                for row in bad.tolist()
+            ]
             if skipped is None:
                 raise problems[0]
             for problem in problems:
@@ -213,6 +201,15 @@ def _score(model, chunks, writer, name: str, threshold: float | None, skipped) -
     return rows
 
 
+def _nonfinite_problem(model, features: np.ndarray) -> str:
+    """Why a row scored NaN: its first NaN or infinite feature, or (all finite) logits beyond float32's range."""
+    columns = np.flatnonzero(~np.isfinite(features))
+    if not len(columns):
+        return "the features are so large that the model's float32 logits overflow"
+    col = int(columns[0])
+    return f"column {model.feature_names[col]!r} is {float(features[col])}; features must be finite numbers"
+
+
 def _locate_error(source: str, model, keep_columns):
     """Re-read a CSV that pyarrow could not convert with the careful engine, to name the bad line and column."""
     from . import stream
@@ -223,13 +220,7 @@ def _locate_error(source: str, model, keep_columns):
                 bad = np.flatnonzero(~np.isfinite(chunk.features).all(axis=1))
                 if len(bad):
                     row = int(bad[0])
-                    col = int(np.flatnonzero(~np.isfinite(chunk.features[row]))[0])
-                    return stream.BadRow(
-                        source,
-                        int(chunk.lines[row]),
-                        f"column {model.feature_names[col]!r} is "
-                        f"{float(chunk.features[row, col])}; features must be finite numbers",
-                    )
+                    return stream.BadRow(source, int(chunk.lines[row]), _nonfinite_problem(model, chunk.features[row]))
         except stream.BadRow as bad:
             return bad
     return None
