@@ -103,6 +103,19 @@ def _boundary_rows(W: np.ndarray, b: np.ndarray, rng: np.random.Generator, n: in
     return z + correction * np.minimum(1.0, cap / np.maximum(size, 1e-300))
 
 
+# How far (in units of a feature's spread) a probe may move one feature: a weight so small that it would need more
+# to show has a 5th significant digit no float32 computation could observe, and rows beyond this magnitude are so
+# ill-conditioned that float32 rounding exceeds its typical bound.
+_MAX_MOVE = 1e3
+
+
+def _capped(correction: np.ndarray, move: float) -> np.ndarray:
+    """A least-squares correction, shrunk if needed so that no feature moves further than the probed one does."""
+    largest = float(np.abs(correction).max(initial=0.0))
+    limit = max(move, 1.0)
+    return correction if largest <= limit else correction * (limit / largest)
+
+
 def _one_feature_rows(W: np.ndarray, b: np.ndarray, reach: float = 10.0) -> np.ndarray:
     """For each feature: a row where it alone moves the logits by up to ``reach``, and the other features (least
     squares, smallest move) bring them back near the decision boundary.
@@ -124,9 +137,9 @@ def _one_feature_rows(W: np.ndarray, b: np.ndarray, reach: float = 10.0) -> np.n
         others = np.delete(np.arange(n_features), j)
         for sign in (1.0, -1.0):
             row = np.zeros(n_features)
-            row[j] = sign * reach / largest
+            row[j] = sign * min(reach / largest, _MAX_MOVE)
             residual = target - b - column * row[j]
-            row[others] = np.linalg.lstsq(W[:, others], residual, rcond=None)[0]
+            row[others] = _capped(np.linalg.lstsq(W[:, others], residual, rcond=None)[0], abs(row[j]))
             rows.append(row)
     return np.array(rows) if rows else np.zeros((0, n_features))
 

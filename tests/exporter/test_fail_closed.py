@@ -209,3 +209,30 @@ def test_verify_rejects_a_non_onnx_file(binary_run):
     (binary_run / "junk.onnx").write_bytes(b"not a protobuf at all")
     result = _cli_verify(binary_run / "junk.onnx", binary_run)
     assert result.exit_code == 2 and "not a valid ONNX model" in result.output
+
+
+@pytest.mark.parametrize(
+    "n_features, n_classes, offset, l2",
+    [
+        (30, 2, 1000.0, 1e-3),  # features far from zero: standardization matters in float32
+        (200, 2, 5.0, 1e-4),  # many features: long float32 dot products
+        (60, 3, 100.0, 1e-2),
+        (10, 5, 0.0, 0.0),  # unpenalized softmax: over-parameterized, nearly singular weights
+    ],
+)
+def test_a_correct_export_is_never_rejected(n_features, n_classes, offset, l2):
+    """The other side of the tight tolerance: honest float32 differences must pass, on every probe seed."""
+    import trainer
+    from exporter.graph import export_graph
+
+    from ..conftest import synthetic
+
+    X, y = synthetic(3000, n_features, n_classes, seed=n_features + n_classes)
+    result = trainer.fit(X + offset, y, l2=l2, val_fraction=0)
+    proto = export_graph(result.model)
+    for seed in range(3):
+        report = verify_model(proto, result.model, data_rows=(X + offset).astype(np.float32)[:2000], seed=seed)
+        failures = [r for r in report["results"] if not r["passed"]] + [
+            c for c in report["contract"] if not c["passed"]
+        ]
+        assert report["passed"], failures
