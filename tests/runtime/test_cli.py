@@ -208,3 +208,18 @@ def test_runtime_commands_work_with_torch_and_onnx_blocked(tmp_path, example_pat
     )
     assert train.returncode == 2
     assert "pip install 'logreg-onnx[train]'" in train.stderr and "Traceback" not in train.stderr
+
+
+def test_the_readme_embedding_example_runs(example_path):
+    """examples/embed.py is the README's embedding snippet; it must run as shown, from the repository root."""
+    repo = example_path.parents[2]
+    result = subprocess.run([sys.executable, "examples/embed.py"], capture_output=True, text=True, cwd=repo)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["P001", "malignant"],
+        ["P002", "benign"],
+        ["P003", "benign"],
+        ["P004", "malignant"],
+        ["P005", "malignant"],
+    ]
