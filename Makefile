@@ -56,6 +56,7 @@ lint: install
 bench: install
 	$(PY) bench/train.py
 	$(PY) bench/runtime.py
+	$(PY) bench/verify_strength.py
 
 # The committed example model: the demo model of the bundled dataset, with its test vectors.
 example: install
