@@ -161,8 +161,6 @@ def predict(
             if not arrow or type(exc).__name__ not in ("ArrowInvalid", "ValueError"):
                 raise
             raise BadInput(str(_locate_error(source, model, keep_columns) or exc)) from None
-        if arrow:
-            writer.close()
     if skipped and skipped.rows:
         skipped.rows.sort(key=lambda bad: bad.line)
         shown = "; ".join(f"line {bad.line}: {bad.problem}" for bad in skipped.rows[:10])

@@ -244,8 +244,7 @@ class Model:
             return label.copy(), probabilities.reshape(1, -1).copy()
         if n_rows == 0:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(self.classes)), dtype=np.float32)
-        else:
-            labels, p = self._session.run(self._output_names, {contract.INPUT_NAME: matrix})
+        labels, p = self._session.run(self._output_names, {contract.INPUT_NAME: matrix})
         # A NaN or infinite feature always reaches the output as NaN: NaN propagates through Sub, Div and Gemm, and an
         # infinite one makes 0 * inf = NaN in the binary graph's zero row, or an infinite logit, which the softmax
         # turns into NaN; a NaN logit makes the softmax's sum, and so every column, NaN. So checking the first column

@@ -388,6 +388,3 @@ class ArrowCsvOutput:
             self.stream,
             write_options=self.pacsv.WriteOptions(include_header=False, quoting_style="needed" if needs else "none"),
         )
-
-    def close(self) -> None:
-        """Nothing to flush: every chunk is written whole."""

@@ -173,7 +173,8 @@ class _CachedClosure:
     def value(self) -> tuple[float, int]:
         """Loss and correct count at the current parameters (usually a cache hit)."""
         self()
-        return self._cache_entry()[2], self._cache_entry()[3]
+        _, _, loss, correct = self._cache_entry()
+        return loss, correct
 
     def _cache_entry(self):
         params = torch.cat([self.linear.weight.detach().ravel(), self.linear.bias.detach()])
