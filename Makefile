@@ -21,16 +21,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[train,dev,fast]'
 	touch $(STAMP)
 
-# The torch-free proof: a second environment with the base install only (what an app embedding the runtime gets).
+# The torch-free proof: a second environment with the base install only (what an app embedding the runtime gets),
+# at the OLDEST versions pyproject.toml allows, so that its lower bounds are tested, not just claimed.
 RUNTIME_VENV := .venv-runtime
 RUNTIME_PY := $(RUNTIME_VENV)/bin/python
 RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
+OLDEST := onnxruntime==1.25.0 numpy==1.26.4 click==8.2.0
 
 $(RUNTIME_STAMP): pyproject.toml
 	rm -rf $(RUNTIME_VENV)
 	$(PYTHON) -m venv $(RUNTIME_VENV)
 	$(RUNTIME_PY) -m pip install -q --upgrade pip setuptools wheel pytest
-	$(RUNTIME_PY) -m pip install -q .
+	$(RUNTIME_PY) -m pip install -q $(OLDEST) .
 	touch $(RUNTIME_STAMP)
 
 demo: install
@@ -46,6 +48,7 @@ test-runtime: $(RUNTIME_STAMP)
 	# this checkout's code, reinstalled without its dependencies (they are fixed by pyproject.toml)
 	$(RUNTIME_PY) -m pip install -q --no-deps --no-build-isolation --force-reinstall .
 	$(RUNTIME_PY) -c "import importlib.util as u, sys; found = [m for m in ('torch', 'onnx', 'onnxscript') if u.find_spec(m)]; sys.exit(f'the base install pulled in {found}') if found else print('base install: torch and onnx are not installed')"
+	$(RUNTIME_PY) -c "import onnxruntime, numpy, click; print('oldest allowed: onnxruntime', onnxruntime.__version__, 'numpy', numpy.__version__, 'click', click.__version__)"
 	cd /tmp && $(CURDIR)/$(RUNTIME_VENV)/bin/logreg info $(CURDIR)/artifacts/example/model.onnx > /dev/null
 	$(RUNTIME_PY) -m pytest -q -p no:cacheprovider tests/runtime
 

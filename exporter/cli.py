@@ -105,7 +105,8 @@ def export_run(
 def verify(model: Path, run_dir: Path, atol: float, rtol: float, quiet: bool) -> None:
     """Check that the ONNX file MODEL computes what the PyTorch model of RUN_DIR computes.
 
-    Runs MODEL in onnxruntime and in onnx's reference evaluator on the run's data and on synthetic probe rows
+    Loads MODEL with runtime.load (the path apps run: integrity digest, graph contract, onnxruntime) and runs it, and
+    onnx's reference evaluator, on the run's data and on synthetic probe rows
     (random at several scales, near the decision boundary, one feature at a time, saturated, zeros), at batch sizes
     1, 2 and large; prints the table and writes parity.json beside MODEL. Exit code 0 if it passes, 1 if not,
     2 for bad input (a file that is not ONNX, or a model for other features or classes than the run's).
@@ -115,23 +116,16 @@ def verify(model: Path, run_dir: Path, atol: float, rtol: float, quiet: bool) ->
       logreg verify artifacts/breast_cancer/model.onnx artifacts/breast_cancer
     """
     require_extra("train", "torch", "onnx")
-    import onnx
-
     from runtime.files import write_text_atomic
 
     from .errors import ExporterError
     from .export import PARITY_FILE
-    from .parity import format_report, verify_model
+    from .parity import format_report, verify_file
     from .rundir import load_run
 
     try:
         run = load_run(run_dir)
-        try:
-            proto = onnx.load_model_from_string(model.read_bytes())
-            onnx.checker.check_model(proto)
-        except Exception as exc:
-            raise BadInput(f"{model}: not a valid ONNX model ({str(exc).strip().splitlines()[0][:200]})") from None
-        report = verify_model(proto, run.model, data_rows=run.data_rows(), atol=atol, rtol=rtol)
+        report = verify_file(model, run.model, data_rows=run.data_rows(), atol=atol, rtol=rtol)
     except ExporterError as exc:
         raise BadInput(str(exc)) from None
     report["model"] = {"path": str(model), "run": str(run.path), "model_pt_sha256": run.model_sha256}

@@ -25,3 +25,7 @@ class VerificationFailed(ExporterError, RuntimeError):
     def __init__(self, message: str, report: dict) -> None:
         super().__init__(message)
         self.report = report
+
+
+class BadModelFileError(ExporterError, ValueError):
+    """A file given to verify that is not an ONNX model at all (not protobuf, truncated, not readable)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,8 +18,8 @@ from runtime import contract
 from runtime.files import write_bytes_atomic, write_text_atomic
 
 from .errors import ExportOptionError, VerificationFailed
-from .graph import DEFAULT_OPSET, add_metadata, export_graph
-from .parity import onnxruntime_runner, reference_runner, verify_model
+from .graph import DEFAULT_OPSET, add_metadata, export_graph, serialize
+from .parity import verify_file
 from .rundir import Run, load_run
 from .verify import DEFAULT_ATOL, DEFAULT_RTOL, float32_slack, make_probes, torch_reference
 
@@ -50,13 +51,37 @@ def export_run(
 ) -> ExportResult:
     """Export ``run_dir``'s model to ``out`` (default ``RUN_DIR/model.onnx``), verified.
 
-    On success writes the model, ``<stem>.testvectors.json``, ``parity.json`` (and ``<stem>.ort`` with
-    ``ort_format``) beside it, each atomically. If verification fails, nothing is written at ``out``: the candidate is
-    kept as ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is raised.
-    Raises :class:`~exporter.errors.RunDirError` or :class:`ExportOptionError` for bad input.
+    The candidate is written beside the target under a temporary name, loaded back with ``runtime.load`` (the path
+    users run) and compared with the PyTorch model; only then is it renamed into place, so the bytes verified are the
+    bytes shipped. On success ``<stem>.testvectors.json``, ``parity.json`` (and ``<stem>.ort`` with ``ort_format``) are
+    written beside it, each atomically, the model last. If verification fails, nothing is written at ``out``: the
+    candidate is kept as ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is
+    raised. Raises :class:`~exporter.errors.RunDirError` or :class:`ExportOptionError` for bad input.
     """
     started = time.perf_counter()
     run = load_run(run_dir)
+    target = _check_target(run, out, atol, rtol)
+    model_bytes = serialize(build_model(run, opset=opset))
+    data_rows = run.data_rows()
+    with _staged(target, model_bytes) as candidate:
+        report = _verify(candidate, run, data_rows, opset=opset, atol=atol, rtol=rtol)
+        ort_bytes = _ort_candidate(candidate, run, data_rows, report, atol=atol, rtol=rtol) if ort_format else None
+        report["model"] = _model_facts(target, model_bytes, opset, run)
+        parity_path = target.parent / PARITY_FILE
+        if not report["passed"]:
+            _reject(candidate, target, report, parity_path)
+        testvectors_path = target.with_name(f"{target.stem}{contract.TESTVECTORS_SUFFIX}")
+        write_text_atomic(testvectors_path, json.dumps(test_vectors(run, model_bytes, data_rows), indent=1) + "\n")
+        ort_path = None
+        if ort_bytes is not None:
+            ort_path = target.with_suffix(".ort")
+            write_bytes_atomic(ort_path, ort_bytes)
+        write_text_atomic(parity_path, json.dumps(report, indent=2) + "\n")
+        os.replace(candidate, target)  # last: its presence means everything beside it is complete
+    return ExportResult(target, parity_path, testvectors_path, ort_path, report, time.perf_counter() - started)
+
+
+def _check_target(run: Run, out, atol: float, rtol: float) -> Path:
     target = Path(out) if out is not None else run.path / "model.onnx"
     if not target.parent.is_dir():
         raise ExportOptionError(f"--out {target}: the folder {target.parent} does not exist")
@@ -64,42 +89,56 @@ def export_run(
         raise ExportOptionError(f"--out {target}: is a directory; give the path of the .onnx file to write")
     if not (np.isfinite(atol) and np.isfinite(rtol) and atol >= 0 and rtol >= 0):
         raise ExportOptionError(f"--atol and --rtol must be finite and not negative, got {atol} and {rtol}")
+    return target
 
-    proto = build_model(run, opset=opset)
-    model_bytes = proto.SerializeToString()
+
+@contextlib.contextmanager
+def _staged(target: Path, data: bytes):
+    """A temporary file beside ``target`` holding ``data``; removed on the way out unless renamed meanwhile."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".candidate.onnx", dir=target.parent)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
     try:
-        ort_runner = onnxruntime_runner(model_bytes)
-    except Exception as exc:
+        yield Path(name)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+
+def _verify(candidate: Path, run: Run, data_rows, *, opset: int, atol: float, rtol: float) -> dict:
+    from runtime.errors import ModelError
+
+    from .errors import BadModelFileError
+
+    try:
+        return verify_file(candidate, run.model, data_rows=data_rows, atol=atol, rtol=rtol)
+    except (BadModelFileError, ModelError) as exc:
         import onnxruntime
 
         raise ExportOptionError(
             f"onnxruntime {onnxruntime.__version__} cannot run this model at opset {opset} "
             f"({_first_line(exc)}); use the default, --opset {DEFAULT_OPSET}"
         ) from None
-    data_rows = run.data_rows()
-    report = verify_model(
-        proto,
-        run.model,
-        data_rows=data_rows,
-        atol=atol,
-        rtol=rtol,
-        runners={"onnxruntime": ort_runner, "onnx.reference": reference_runner(proto)},
-    )
-    ort_bytes = None
-    if ort_format and report["passed"]:
-        ort_bytes = to_ort_format(model_bytes)
-        ort_report = verify_model(
-            proto,
-            run.model,
-            data_rows=data_rows,
-            atol=atol,
-            rtol=rtol,
-            runners={"onnxruntime (.ort)": _ort_file_runner(ort_bytes)},
-        )
-        report["results"] += ort_report["results"]
-        report["passed"] = report["passed"] and ort_report["passed"]
 
-    report["model"] = {
+
+def _ort_candidate(candidate: Path, run: Run, data_rows, report: dict, *, atol: float, rtol: float) -> bytes | None:
+    """The .ort conversion, verified through runtime.load like the ONNX file; its results join ``report``."""
+    if not report["passed"]:
+        return None
+    ort_bytes = to_ort_format(candidate.read_bytes())
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.ort"
+        path.write_bytes(ort_bytes)
+        ort_report = verify_file(
+            path, run.model, data_rows=data_rows, atol=atol, rtol=rtol, reference=False, label="runtime.load (.ort)"
+        )
+    report["results"] += ort_report["results"]
+    report["passed"] = report["passed"] and ort_report["passed"]
+    return ort_bytes
+
+
+def _model_facts(target: Path, model_bytes: bytes, opset: int, run: Run) -> dict:
+    return {
         "path": str(target),
         "sha256": hashlib.sha256(model_bytes).hexdigest(),
         "opset": opset,
@@ -107,27 +146,18 @@ def export_run(
         "run": str(run.path),
         "model_pt_sha256": run.model_sha256,
     }
-    parity_path = target.parent / PARITY_FILE
-    if not report["passed"]:
-        rejected = target.with_name(f"{target.stem}.rejected.onnx")
-        write_bytes_atomic(rejected, model_bytes)
-        report["model"]["rejected_path"] = str(rejected)
-        write_text_atomic(parity_path, json.dumps(report, indent=2) + "\n")
-        raise VerificationFailed(
-            f"the exported model does not compute what the PyTorch model computes; nothing was "
-            f"written at {target}; the candidate is kept as {rejected}",
-            report,
-        )
 
-    testvectors_path = target.with_name(f"{target.stem}{contract.TESTVECTORS_SUFFIX}")
-    write_text_atomic(testvectors_path, json.dumps(test_vectors(run, model_bytes, data_rows), indent=1) + "\n")
-    ort_path = None
-    if ort_bytes is not None:
-        ort_path = target.with_suffix(".ort")
-        write_bytes_atomic(ort_path, ort_bytes)
+
+def _reject(candidate: Path, target: Path, report: dict, parity_path: Path) -> None:
+    rejected = target.with_name(f"{target.stem}.rejected.onnx")
+    os.replace(candidate, rejected)
+    report["model"]["rejected_path"] = str(rejected)
     write_text_atomic(parity_path, json.dumps(report, indent=2) + "\n")
-    write_bytes_atomic(target, model_bytes)  # last: its presence means everything beside it is complete
-    return ExportResult(target, parity_path, testvectors_path, ort_path, report, time.perf_counter() - started)
+    raise VerificationFailed(
+        f"the exported model does not compute what the PyTorch model computes; nothing was "
+        f"written at {target}; the candidate is kept as {rejected}",
+        report,
+    )
 
 
 def build_model(run: Run, *, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
@@ -166,14 +196,6 @@ def to_ort_format(model_bytes: bytes) -> bytes:
             return handle.read()
 
 
-def _ort_file_runner(ort_bytes: bytes):
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.ort")
-        with open(path, "wb") as handle:
-            handle.write(ort_bytes)
-        return onnxruntime_runner(path)  # the session has read the file; the folder may go
-
-
 def test_vectors(run: Run, model_bytes: bytes, data_rows: np.ndarray | None) -> dict:
     """Input rows with PyTorch's expected outputs, for clients in any language to check themselves against.
 
@@ -197,16 +219,15 @@ def test_vectors(run: Run, model_bytes: bytes, data_rows: np.ndarray | None) -> 
                 }
             )
     return {
-        "format": "logreg-onnx/testvectors",
-        "format_version": 1,
+        "format": contract.TESTVECTORS_FORMAT,
+        "format_version": contract.TESTVECTORS_VERSION,
         "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
         "input": contract.INPUT_NAME,
         "outputs": list(contract.OUTPUT_NAMES),
         "feature_names": run.feature_names,
         "class_names": run.class_names,
         "atol": TESTVECTORS_ATOL,
-        "rule": "for each case: label equal (unless the top two expected probabilities are within 2*atol), and "
-        "|probability - expected| <= atol for every class",
+        "rule": contract.TESTVECTORS_RULE,
         "cases": cases,
     }
 

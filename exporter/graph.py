@@ -11,7 +11,7 @@ import onnx
 import torch
 from torch import nn
 
-from runtime import contract
+from runtime import contract, integrity
 from trainer.model import LogisticModel
 
 from .errors import ExportOptionError
@@ -99,7 +99,8 @@ def export_graph(model: LogisticModel, *, opset: int = DEFAULT_OPSET) -> onnx.Mo
 def add_metadata(
     proto: onnx.ModelProto, *, feature_names: list[str], class_names: list[str], metrics: dict, model_sha256: str
 ) -> onnx.ModelProto:
-    """Make the file self-describing: names, threshold, metrics, versions, and a doc_string in words."""
+    """Make the file self-describing: names, threshold, opset, metrics, versions, a doc_string in words, and (last) a
+    placeholder for the integrity digest that :func:`serialize` fills in."""
     versions = {
         "logreg-onnx": _version("logreg-onnx"),
         "torch": torch.__version__,
@@ -110,9 +111,11 @@ def add_metadata(
         contract.KEY_FEATURE_NAMES: json.dumps(feature_names),
         contract.KEY_CLASS_NAMES: json.dumps(class_names),
         contract.KEY_THRESHOLD: "0.5",
+        contract.KEY_OPSET: str(opset_of(proto)),
         contract.KEY_MODEL_SHA256: model_sha256,
         contract.KEY_METRICS: json.dumps({k: metrics[k] for k in ("train", "validation") if k in metrics}),
         contract.KEY_VERSIONS: json.dumps(versions),
+        contract.KEY_DIGEST: integrity.PLACEHOLDER,  # last, by convention; its value is set by serialize()
     }
     del proto.metadata_props[:]
     for key, value in entries.items():
@@ -122,6 +125,20 @@ def add_metadata(
     proto.doc_string = describe(feature_names, class_names)
     proto.graph.name = "logistic_regression"
     return proto
+
+
+def opset_of(proto: onnx.ModelProto) -> int:
+    return next(op.version for op in proto.opset_import if op.domain in ("", "ai.onnx"))
+
+
+def serialize(proto: onnx.ModelProto) -> bytes:
+    """The file's bytes, with the integrity digest (see runtime/integrity.py) computed and filled in. The digest
+    entry must be the last metadata entry (:func:`add_metadata` puts it there); its old value is ignored."""
+    entry = proto.metadata_props[-1] if proto.metadata_props else None
+    if entry is None or entry.key != contract.KEY_DIGEST:
+        raise ValueError(f"the last metadata entry must be {contract.KEY_DIGEST!r}; use add_metadata()")
+    entry.value = integrity.PLACEHOLDER
+    return integrity.seal(proto.SerializeToString())
 
 
 def describe(feature_names: list[str], class_names: list[str]) -> str:

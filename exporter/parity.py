@@ -1,23 +1,26 @@
-"""Run a candidate ONNX model in onnxruntime and onnx's ReferenceEvaluator against PyTorch; report, as data and as
-a table."""
+"""Verify a model file the way users run it: load it with ``runtime.load`` and compare its outputs, and those of onnx's
+ReferenceEvaluator, with the PyTorch model's; report as data and as a table."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import onnx
 
+import runtime
 from runtime import contract
 from trainer.model import LogisticModel
 
+from .errors import BadModelFileError
 from .verify import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
     Probes,
     check_signature,
     compare,
-    contract_checks,
     float32_slack,
     make_probes,
     torch_reference,
@@ -25,20 +28,15 @@ from .verify import (
 
 Runner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 SMALL_BATCH_ROWS = 16  # rows run one at a time and two at a time, spread over every probe group
+RUNTIME = "runtime.load (onnxruntime)"
+REFERENCE = "onnx.reference"
 
 
-def onnxruntime_runner(model: bytes | str) -> Runner:
-    """onnxruntime on the CPU provider, pinned: the reference platform every other runtime is compared with."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
+def runtime_runner(model: runtime.Model) -> Runner:
+    """The runtime's own path: one row goes through its IOBinding fast path, several through ``session.run``."""
 
     def run(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        outputs = dict(zip(names, session.run(None, {session.get_inputs()[0].name: rows}), strict=True))
-        return outputs[contract.LABEL_OUTPUT], outputs[contract.PROBABILITIES_OUTPUT]
+        return model.run(rows, check_finite=False)
 
     return run
 
@@ -53,64 +51,62 @@ def reference_runner(proto: onnx.ModelProto) -> Runner:
 
     def run(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         outputs = dict(zip(names, evaluator.run(None, {input_name: rows}), strict=True))
-        return np.asarray(outputs[contract.LABEL_OUTPUT]), np.asarray(outputs[contract.PROBABILITIES_OUTPUT])
+        return np.asarray(outputs.get(contract.LABEL_OUTPUT)), np.asarray(outputs.get(contract.PROBABILITIES_OUTPUT))
 
     return run
 
 
-def verify_model(
-    proto: onnx.ModelProto,
+def verify_file(
+    path: str | Path,
     model: LogisticModel,
     *,
     data_rows: np.ndarray | None = None,
-    runners: dict[str, Runner] | None = None,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     seed: int = 0,
+    reference: bool = True,
+    label: str = RUNTIME,
 ) -> dict:
-    """Compare ``proto`` (run by each of ``runners``; default onnxruntime and the reference evaluator) with
-    ``model`` in PyTorch. Returns the report; ``report["passed"]`` says whether every check passed.
+    """Compare the model file at ``path`` with ``model`` in PyTorch: through ``runtime.load`` and (``reference``) onnx's
+    ReferenceEvaluator. Returns the report; ``report["passed"]`` says whether every check passed.
 
-    Raises :class:`~exporter.errors.SignatureMismatchError` when the file is for other features or classes.
+    Raises :class:`~exporter.errors.BadModelFileError` for a file that is not an ONNX model at all, and
+    :class:`~exporter.errors.SignatureMismatchError` for one made for other features or classes.
     """
-    check_signature(proto, model.n_features, model.n_classes)
+    path = Path(path)
+    runners: dict[str, Runner] = {}
+    checks: list[dict] = []
+    load_failure = None
+    try:
+        loaded = runtime.load(path)
+    except runtime.ContractError as exc:
+        checks, load_failure = [asdict(c) for c in exc.checks], str(exc)
+    except runtime.IntegrityError as exc:
+        checks, load_failure = [{"name": "integrity digest", "passed": False, "detail": str(exc)}], str(exc)
+    except runtime.ModelError as exc:
+        raise BadModelFileError(str(exc)) from None
+    else:
+        check_signature(
+            loaded.n_features, len(loaded.classes), run_features=model.n_features, run_classes=model.n_classes
+        )
+        checks = [{"name": "integrity digest", "passed": True, "detail": "matches"}]
+        checks += [asdict(c) for c in loaded.contract_checks]
+        runners[label] = runtime_runner(loaded)
+    if reference and path.suffix != ".ort":
+        try:
+            proto = onnx.load_model_from_string(path.read_bytes())
+        except Exception as exc:  # onnx raises protobuf's DecodeError and others
+            raise BadModelFileError(f"{path}: not a valid ONNX model ({exc})") from None
+        runners[REFERENCE] = reference_runner(proto)
+
     probes = make_probes(model, data_rows, seed=seed)
     expected = torch_reference(model, probes.rows)
     slack = float32_slack(model, probes.rows, expected[1])
-    if runners is None:
-        runners = {
-            "onnxruntime": onnxruntime_runner(proto.SerializeToString()),
-            "onnx.reference": reference_runner(proto),
-        }
-    everything = np.arange(len(probes.rows))
-    spread = np.linspace(0, len(probes.rows) - 1, SMALL_BATCH_ROWS).astype(int)
-    batchings = {
-        f"{len(everything)}": [everything],
-        "1": [spread[i : i + 1] for i in range(len(spread))],
-        "2": [spread[i : i + 2] for i in range(0, len(spread), 2)],
-    }
     results = []
-    for runtime_name, runner in runners.items():
-        for batch_name, batches in batchings.items():
-            rows = np.concatenate(batches)
-            try:
-                outputs = [runner(np.ascontiguousarray(probes.rows[b])) for b in batches]
-            except Exception as exc:  # a fixed batch size, a broken graph: the runtime's own words are the evidence
-                message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-                results.append(
-                    {
-                        "runtime": runtime_name,
-                        "batch": batch_name,
-                        "output": "(run)",
-                        "passed": False,
-                        "detail": f"{type(exc).__name__}: {message}",
-                    }
-                )
-                continue
-            got = (np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs]))
-            for entry in compare(probes, slack, expected, got, atol=atol, rtol=rtol, rows=rows):
-                results.append({"runtime": runtime_name, "batch": batch_name, **entry})
-    checks = contract_checks(proto)
+    if load_failure is not None:
+        results.append({"runtime": label, "batch": "-", "output": "(load)", "passed": False, "detail": load_failure})
+    for name, runner in runners.items():
+        results += _run_batches(name, runner, probes, slack, expected, atol=atol, rtol=rtol)
     return {
         "passed": all(c["passed"] for c in checks) and all(r["passed"] for r in results),
         "tolerance": {
@@ -125,6 +121,38 @@ def verify_model(
         "results": results,
         "notes": probes.notes,
     }
+
+
+def _run_batches(name, runner, probes, slack, expected, *, atol, rtol) -> list[dict]:
+    """All probes at once, then a spread of rows one at a time and two at a time."""
+    everything = np.arange(len(probes.rows))
+    spread = np.linspace(0, len(probes.rows) - 1, SMALL_BATCH_ROWS).astype(int)
+    batchings = {
+        f"{len(everything)}": [everything],
+        "1": [spread[i : i + 1] for i in range(len(spread))],
+        "2": [spread[i : i + 2] for i in range(0, len(spread), 2)],
+    }
+    results = []
+    for batch_name, batches in batchings.items():
+        rows = np.concatenate(batches)
+        try:
+            outputs = [runner(np.ascontiguousarray(probes.rows[b])) for b in batches]
+        except Exception as exc:  # a fixed batch size, a broken graph: the engine's own words are the evidence
+            message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            results.append(
+                {
+                    "runtime": name,
+                    "batch": batch_name,
+                    "output": "(run)",
+                    "passed": False,
+                    "detail": f"{type(exc).__name__}: {message}",
+                }
+            )
+            continue
+        got = (np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs]))
+        for entry in compare(probes, slack, expected, got, atol=atol, rtol=rtol, rows=rows):
+            results.append({"runtime": name, "batch": batch_name, **entry})
+    return results
 
 
 def _group_counts(probes: Probes) -> dict[str, int]:
@@ -143,9 +171,9 @@ def format_report(report: dict) -> str:
         lines.append(f"note: {note}")
     for check in report["contract"]:
         if not check["passed"]:
-            lines.append(f"FAIL contract: {check['check']}: {check['detail']}")
+            lines.append(f"FAIL contract: {check['name']}: {check['detail']}")
     header = (
-        f"{'runtime':<22}{'batch':>6}  {'output':<14}{'max abs':>10}{'max rel':>10}  {'label diff':>10}  "
+        f"{'runtime':<28}{'batch':>6}  {'output':<14}{'max abs':>10}{'max rel':>10}  {'label diff':>10}  "
         f"{'result':<6} worst row / detail"
     )
     lines += ["", header, "-" * len(header)]
@@ -153,13 +181,13 @@ def format_report(report: dict) -> str:
         result = "pass" if r["passed"] else "FAIL"
         if "detail" in r:
             lines.append(
-                f"{r['runtime']:<22}{r['batch']:>6}  {r['output']:<14}{'':>10}{'':>10}  {'':>10}  {result:<6} "
+                f"{r['runtime']:<28}{r['batch']:>6}  {r['output']:<14}{'':>10}{'':>10}  {'':>10}  {result:<6} "
                 f"{r['detail']}"
             )
         elif r["output"] == contract.LABEL_OUTPUT:
             diff = f"{r['disagreements']} ({r['disagreements_off_boundary']} off)"
             lines.append(
-                f"{r['runtime']:<22}{r['batch']:>6}  {r['output']:<14}{'':>10}{'':>10}  {diff:>10}  "
+                f"{r['runtime']:<28}{r['batch']:>6}  {r['output']:<14}{'':>10}{'':>10}  {diff:>10}  "
                 f"{result:<6} {r['worst_row'] or ''}"
             )
         else:
@@ -171,7 +199,7 @@ def format_report(report: dict) -> str:
             if r["violations"]:
                 extra.append(f"{r['violations']} values beyond tolerance")
             lines.append(
-                f"{r['runtime']:<22}{r['batch']:>6}  {r['output']:<14}{r['max_abs']:>10.2e}{r['max_rel']:>10.2e}"
+                f"{r['runtime']:<28}{r['batch']:>6}  {r['output']:<14}{r['max_abs']:>10.2e}{r['max_rel']:>10.2e}"
                 f"  {'':>10}  {result:<6} {r['worst_row'] or ''} {'; '.join(extra)}".rstrip()
             )
     tolerance = report["tolerance"]

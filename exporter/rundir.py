@@ -38,12 +38,26 @@ class Run:
         if not path or not digest or not Path(path).is_file():
             return None
         from trainer.data import file_sha256, load_dataset
+        from trainer.errors import TrainerError
+        from trainer.options import DEFAULT_NA_VALUES, ReadOptions
 
         if file_sha256(path) != digest:
             return None
+        options = self.metrics.get("options") or {}
+        read = self.metrics.get("read") or {}
         try:
-            dataset = load_dataset(path, label=data.get("label"), features=self.feature_names)
-        except Exception:
+            dataset = load_dataset(
+                path,
+                ReadOptions(
+                    label=data.get("label"),
+                    features=tuple(self.feature_names),
+                    delimiter=read.get("delimiter", "auto"),
+                    encoding=read.get("encoding", "utf-8"),
+                ),
+                missing=options.get("missing", "error"),
+                na_values=tuple(options.get("na_values", DEFAULT_NA_VALUES)),
+            )
+        except TrainerError:
             return None
         return dataset.X[:limit]
 

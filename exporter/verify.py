@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import onnx
 import torch
 
 from runtime import contract
@@ -187,72 +186,14 @@ def float32_slack(model: LogisticModel, rows: np.ndarray, probabilities: np.ndar
     return np.nan_to_num(np.maximum(highest - p, p - lowest), nan=1.0)
 
 
-def check_signature(proto: onnx.ModelProto, n_features: int, n_classes: int) -> None:
-    """Raise :class:`SignatureMismatchError` if the file is for another number of features or classes."""
-    inputs = [i for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
-    if len(inputs) != 1:
+def check_signature(n_features: int, n_classes: int, *, run_features: int, run_classes: int) -> None:
+    """Raise :class:`SignatureMismatchError` if a model file is for another number of features or classes."""
+    if n_features != run_features:
+        raise SignatureMismatchError(f"the model takes {n_features} features but the run has {run_features}")
+    if n_classes != run_classes:
         raise SignatureMismatchError(
-            f"the model has {len(inputs)} inputs; a logreg-onnx model has one, {contract.INPUT_NAME!r}"
+            f"the model gives {n_classes} class probabilities but the run has {run_classes} classes"
         )
-    width = _dims(inputs[0])[-1:] or [None]
-    if isinstance(width[0], int) and width[0] != n_features:
-        raise SignatureMismatchError(f"the model takes {width[0]} features but the run has {n_features}")
-    for output in proto.graph.output:
-        dims = _dims(output)
-        if (
-            output.name == contract.PROBABILITIES_OUTPUT
-            and len(dims) == 2
-            and isinstance(dims[1], int)
-            and dims[1] != n_classes
-        ):
-            raise SignatureMismatchError(
-                f"the model gives {dims[1]} class probabilities but the run has {n_classes} classes"
-            )
-
-
-def _dims(value_info: onnx.ValueInfoProto) -> list[int | str | None]:
-    dims = []
-    for d in value_info.type.tensor_type.shape.dim:
-        dims.append(d.dim_value if d.HasField("dim_value") else (d.dim_param or None))
-    return dims
-
-
-def contract_checks(proto: onnx.ModelProto) -> list[dict]:
-    """Names, order, element types and the dynamic batch dimension, as :mod:`runtime.contract` fixes them."""
-    checks = []
-
-    def check(name: str, ok: bool, detail: str) -> None:
-        checks.append({"check": name, "passed": bool(ok), "detail": detail})
-
-    initializers = {t.name for t in proto.graph.initializer}
-    inputs = [i for i in proto.graph.input if i.name not in initializers]
-    outputs = list(proto.graph.output)
-    check("input name", [i.name for i in inputs] == [contract.INPUT_NAME], f"inputs {[i.name for i in inputs]}")
-    check(
-        "output names and order",
-        [o.name for o in outputs] == list(contract.OUTPUT_NAMES),
-        f"outputs {[o.name for o in outputs]}, expected {list(contract.OUTPUT_NAMES)}",
-    )
-    if inputs:
-        dims = _dims(inputs[0])
-        elem = inputs[0].type.tensor_type.elem_type
-        check(
-            "input type float32", elem == onnx.TensorProto.FLOAT, f"element type {onnx.TensorProto.DataType.Name(elem)}"
-        )
-        check(
-            "dynamic batch",
-            len(dims) == 2 and not isinstance(dims[0], int),
-            f"input shape {dims}; the first dimension must be symbolic",
-        )
-    by_name = {o.name: o for o in outputs}
-    for name, expected in (
-        (contract.LABEL_OUTPUT, onnx.TensorProto.INT64),
-        (contract.PROBABILITIES_OUTPUT, onnx.TensorProto.FLOAT),
-    ):
-        if name in by_name:
-            elem = by_name[name].type.tensor_type.elem_type
-            check(f"{name} type", elem == expected, f"element type {onnx.TensorProto.DataType.Name(elem)}")
-    return checks
 
 
 def compare(

@@ -8,7 +8,7 @@ model.predict_proba(X)                          # float32 array (n_rows, n_class
 
 from __future__ import annotations
 
-from .errors import InputError, ModelError, RuntimeBaseError
+from .errors import ContractError, InputError, IntegrityError, ModelError, RuntimeBaseError
 from .model import Model, load
 
-__all__ = ["InputError", "Model", "ModelError", "RuntimeBaseError", "load"]
+__all__ = ["ContractError", "InputError", "IntegrityError", "Model", "ModelError", "RuntimeBaseError", "load"]

@@ -1,17 +1,28 @@
 """The ``logreg`` command line: one click group; each command is a thin shell over an importable function.
 
-The runtime must not import the trainer or exporter (they need torch), so their commands are named here as
-``module:attribute`` strings and imported only when invoked. ``logreg predict`` therefore never loads torch, and
-``logreg train`` in a runtime-only install can say which extra is missing.
+This module is also the one home of the CLI's error classes (:class:`BadInput`, exit 2; :class:`Failed`, exit 1),
+:func:`require_extra` and :func:`run_command`. The runtime must not import the trainer or exporter (they need torch),
+so their commands are named here as ``module:attribute`` strings and imported only when invoked. ``logreg predict``
+therefore never loads torch, and ``logreg train`` in a runtime-only install can say which extra is missing.
+
+Every failure ends in one line on stderr: bad input and usage errors exit 2, a failed verification 1, Ctrl-C 130. An
+exception nobody anticipated is a bug: it is reported in one line too, with exit code 70, and ``LOGREG_DEBUG=1`` shows
+its traceback.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import sys
 
 import click
 
-EXTRAS_HINT = {"train": "pip install 'logreg-onnx[train]'"}
+EXTRAS_HINT = {
+    "train": "pip install 'logreg-onnx[train]'",
+    "fast": "pip install 'logreg-onnx[fast]'",
+}
 
 LAZY_COMMANDS = {
     "train": "trainer.cli:train",
@@ -20,6 +31,8 @@ LAZY_COMMANDS = {
     "predict": "runtime.commands:predict",
     "info": "runtime.commands:info",
 }
+
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE
 
 
 class BadInput(click.ClickException):
@@ -35,18 +48,34 @@ class Failed(click.ClickException):
 
 
 def require_extra(extra: str, *modules: str) -> None:
-    """Raise :class:`BadInput` naming the extra to install if any of ``modules`` cannot be imported."""
+    """Raise :class:`BadInput` naming the extra to install if any of ``modules`` is not installed.
+
+    Only looks the modules up (``find_spec``): importing torch takes seconds, which the command pays when it needs it.
+    """
     for name in modules:
         try:
-            importlib.import_module(name)
-        except ImportError:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
             raise BadInput(
                 f"this command needs {name}, which is not installed; install the {extra!r} extra: {EXTRAS_HINT[extra]}"
-            ) from None
+            )
+
+
+def run_command(ctx: click.Context, name: str, **params) -> object:
+    """Invoke another ``logreg`` command by name (e.g. ``train --export`` runs ``export``), without importing it
+    here: the group imports it lazily, as it would for the user."""
+    root = ctx.find_root()
+    command = root.command.get_command(root, name)
+    if command is None:
+        raise BadInput(f"the {name!r} command is not available in this install")
+    return ctx.invoke(command, **params)
 
 
 class LazyGroup(click.Group):
-    """A group whose commands are imported on first use (click's documented lazy-loading pattern)."""
+    """A group whose commands are imported on first use (click's documented lazy-loading pattern), and whose
+    failures all end in one line (see the module docstring)."""
 
     def __init__(self, *args, lazy_commands: dict[str, str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -66,6 +95,36 @@ class LazyGroup(click.Group):
                 return None  # not built yet in this version
             return getattr(module, attribute)
         return super().get_command(ctx, name)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing more to say to it
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+            sys.exit(141)
+        except Exception as exc:
+            if os.environ.get("LOGREG_DEBUG"):
+                raise
+            text = " ".join(str(exc).split())[:300]
+            click.echo(
+                f"Error: internal error, a bug in logreg-onnx ({type(exc).__name__}: {text}); please report it. "
+                "LOGREG_DEBUG=1 shows the traceback",
+                err=True,
+            )
+            sys.exit(INTERNAL_ERROR_EXIT)
+        sys.exit(result if isinstance(result, int) else 0)
 
 
 @click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

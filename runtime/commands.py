@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import itertools
@@ -66,6 +67,20 @@ def _load(path: Path, threads: int | None = None):
     show_default=True,
     help="CSV engine; auto uses pyarrow (the 'fast' extra) for CSV files when it is installed.",
 )
+@click.option(
+    "--delimiter",
+    default="auto",
+    show_default=True,
+    metavar="CHAR",
+    help="CSV field separator; auto: ';' or tab when the header has that and no comma, else ','.",
+)
+@click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    metavar="NAME",
+    help="Text encoding of the input, e.g. latin-1 or cp1252 (a UTF-8 byte-order mark is skipped).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime threads. [default: one per core]")
 def predict(
     model_path: Path,
@@ -77,13 +92,17 @@ def predict(
     threshold: float | None,
     on_error: str,
     engine: str,
+    delimiter: str,
+    encoding: str,
     threads: int | None,
 ) -> None:
     """Score INPUT (a CSV with a header, or JSON lines; '-' or nothing for stdin) with MODEL.
 
     Feature columns are matched by name, in any order; other columns are ignored unless --keep passes them through.
     Writes the --keep columns, 'label' (the class name) and one 'p_<class>' probability column per class. Rows are
-    read, scored and written in chunks, so a file larger than memory is scored in constant memory.
+    read, scored and written in chunks, so a file larger than memory is scored in constant memory. A number in a CSV
+    cell is decimal notation with an optional exponent; spaces around it are ignored. Both CSV engines accept the
+    same files and write the same bytes.
 
     \b
     Examples:
@@ -93,90 +112,171 @@ def predict(
     from . import stream
 
     model = _load(model_path, threads)
+    request = _check_request(model, model_path, source, keep, threshold, engine, encoding)
+    name = "<stdin>" if source == "-" else source
+    with contextlib.ExitStack() as stack:
+        text_input = _open_text(stack, source, encoding)
+        first = _first_line(text_input, name, encoding)
+        detected = input_format
+        if detected == "auto":
+            detected = "jsonl" if (source.lower().endswith(JSONL_SUFFIXES) or first.lstrip().startswith("{")) else "csv"
+        separator = stream.sniff_delimiter(first, delimiter) if detected == "csv" else ","
+        lines = _decoded_lines(itertools.chain([first], text_input), name, encoding)
+        output_format = output_format or detected
+        arrow = (
+            engine != "python"
+            and stream.has_pyarrow()
+            and source != "-"
+            and detected == "csv"
+            and output_format == "csv"
+            and on_error == "fail"
+        )
+        skipped = stream.Skipped() if on_error == "skip" else None
+        try:
+            if arrow:
+                chunks = stream.prefetch(
+                    stream.open_arrow_csv(
+                        source, model.feature_names, request["keep"], delimiter=separator, encoding=encoding
+                    )
+                )
+            elif detected == "csv":
+                chunks = stream.open_csv(lines, name, model.feature_names, request["keep"], skipped, separator)
+            else:
+                chunks = stream.jsonl_chunks(lines, name, model.feature_names, request["keep"], skipped)
+        except stream.BadRow as bad:  # a wrong header: nothing has been written yet
+            raise BadInput(str(bad)) from None
+        except (ValueError, OSError) as exc:  # pyarrow reads its first block on opening; ArrowInvalid is a ValueError
+            if not arrow:
+                raise
+            raise BadInput(str(_locate_error(source, model, request["keep"], separator, encoding) or exc)) from None
+        sink = _sink(stack, output, binary=arrow)
+        writer = _writer_factory(sink, arrow, output_format, request["keep"], model.classes)
+        try:
+            rows = _score(model, chunks, writer, name, threshold, skipped)
+        except stream.BadRow as bad:
+            if arrow:
+                bad = _locate_error(source, model, request["keep"], separator, encoding) or bad
+            raise BadInput(str(bad)) from None
+        except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            if not arrow:
+                raise
+            raise BadInput(str(_locate_error(source, model, request["keep"], separator, encoding) or exc)) from None
+    _report_skipped(skipped, name)
+    if output is not None:
+        click.echo(f"wrote {rows:,} rows to {output}", err=True)
+
+
+def _check_request(model, model_path, source, keep, threshold, engine, encoding) -> dict:
+    """Everything about the command line that can be wrong before any input is read."""
+    from . import stream
+
     if threshold is not None and len(model.classes) != 2:
         raise BadInput(f"--threshold applies to binary models; {model_path} has {len(model.classes)} classes")
     keep_columns = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
     clash = [c for c in keep_columns if c in stream.output_columns([], model.classes)]
     if clash:
         raise BadInput(f"--keep column {clash[0]!r} has the name of an output column; rename it in the input")
-    use_stdin = source == "-"
-    if not use_stdin and not Path(source).is_file():
+    if source != "-" and not Path(source).is_file():
         raise BadInput(f"{source}: no such file")
-    name = "<stdin>" if use_stdin else source
     if engine == "pyarrow" and not stream.has_pyarrow():
         raise BadInput("--engine pyarrow needs pyarrow; install the 'fast' extra: pip install 'logreg-onnx[fast]'")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise BadInput(f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, latin-1)") from None
+    return {"keep": keep_columns}
 
-    with contextlib.ExitStack() as stack:
-        if use_stdin:
-            text_input = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-        else:
-            text_input = stack.enter_context(open(source, encoding="utf-8-sig", newline=""))
+
+def _open_text(stack: contextlib.ExitStack, source: str, encoding: str):
+    from .stream import _python_encoding
+
+    if source == "-":
+        return io.TextIOWrapper(sys.stdin.buffer, encoding=_python_encoding(encoding), newline="")
+    return stack.enter_context(open(source, encoding=_python_encoding(encoding), newline=""))
+
+
+def _first_line(text_input, name: str, encoding: str) -> str:
+    try:
         first = text_input.readline()
         while first and not first.strip():
             first = text_input.readline()
-        detected = input_format
-        if detected == "auto":
-            detected = "jsonl" if (source.lower().endswith(JSONL_SUFFIXES) or first.lstrip().startswith("{")) else "csv"
-        lines = itertools.chain([first], text_input)  # the sniffed first line, then the rest, iterated in C
-        output_format = output_format or detected
-        arrow = (
-            engine != "python"
-            and stream.has_pyarrow()
-            and not use_stdin
-            and detected == "csv"
-            and output_format == "csv"
-            and on_error == "fail"
-        )
-        skipped = stream.Skipped() if on_error == "skip" else None
-        if arrow:
-            chunks = stream.prefetch(stream.arrow_csv_chunks(source, model.feature_names, keep_columns))
-        elif detected == "csv":
-            chunks = stream.csv_chunks(lines, name, model.feature_names, keep_columns, skipped)
-        else:
-            chunks = stream.jsonl_chunks(lines, name, model.feature_names, keep_columns, skipped)
-
-        if output is not None:
-            from .files import atomic_open
-
-            if not output.parent.is_dir():
-                raise BadInput(f"-o {output}: the folder {output.parent} does not exist")
-            sink = stack.enter_context(
-                atomic_open(output, "wb" if arrow else "w", **({} if arrow else {"encoding": "utf-8", "newline": ""}))
-            )
-        else:
-            sink = sys.stdout.buffer if arrow else sys.stdout
-        if arrow:
-            writer = stream.ArrowCsvOutput(sink, keep_columns, model.classes)
-        elif output_format == "csv":
-            writer = stream.CsvOutput(sink, keep_columns, model.classes)
-        else:
-            writer = stream.JsonlOutput(sink, keep_columns, model.classes)
-        try:
-            rows = _score(model, chunks, writer, name, threshold, skipped)
-        except stream.BadRow as bad:
-            if arrow:
-                bad = _locate_error(source, model, keep_columns) or bad
-            raise BadInput(str(bad)) from None
-        except Exception as exc:
-            if not arrow or type(exc).__name__ not in ("ArrowInvalid", "ValueError"):
-                raise
-            raise BadInput(str(_locate_error(source, model, keep_columns) or exc)) from None
-    if skipped and skipped.rows:
-        skipped.rows.sort(key=lambda bad: bad.line)
-        shown = "; ".join(f"line {bad.line}: {bad.problem}" for bad in skipped.rows[:10])
-        more = f"; and {len(skipped.rows) - 10} more" if len(skipped.rows) > 10 else ""
-        click.echo(
-            f"skipped {len(skipped.rows)} bad row{'s' if len(skipped.rows) > 1 else ''} of {name}: {shown}{more}",
-            err=True,
-        )
-    if output is not None:
-        click.echo(f"wrote {rows:,} rows to {output}", err=True)
+    except UnicodeDecodeError as exc:
+        raise BadInput(_decode_message(name, 1, exc, encoding)) from None
+    return first
 
 
-def _score(model, chunks, writer, name: str, threshold: float | None, skipped) -> int:
+def _decoded_lines(lines, name: str, encoding: str):
+    """The input's lines; a byte that is not ``encoding`` text stops with a one-line error naming the line."""
+    line_no = 0
+    try:
+        for line_no, line in enumerate(lines, start=1):  # noqa: B007 (line_no is read after the loop)
+            yield line
+    except UnicodeDecodeError as exc:
+        raise BadInput(_decode_message(name, _bad_line(name, encoding) or line_no + 1, exc, encoding)) from None
+
+
+def _bad_line(name: str, encoding: str) -> int | None:
+    """The exact line of the first undecodable byte of a file (the text reader decodes ahead, in blocks)."""
+    from .stream import _python_encoding
+
+    if name == "<stdin>":
+        return None
+    with open(name, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                raw.decode(_python_encoding(encoding))
+            except UnicodeDecodeError:
+                return line_no
+    return None
+
+
+def _decode_message(name: str, line: int, exc: UnicodeDecodeError, encoding: str) -> str:
+    byte = exc.object[exc.start : exc.start + 1].hex()
+    return (
+        f"{name}:{line}: not {encoding} text (byte 0x{byte}); give the file's encoding, e.g. --encoding latin-1 or "
+        "--encoding cp1252"
+    )
+
+
+def _sink(stack: contextlib.ExitStack, output: Path | None, *, binary: bool):
+    if output is None:
+        return sys.stdout.buffer if binary else sys.stdout
+    from .files import atomic_open
+
+    if not output.parent.is_dir():
+        raise BadInput(f"-o {output}: the folder {output.parent} does not exist")
+    return stack.enter_context(atomic_open(output, "wb" if binary else "w", **({} if binary else {"newline": ""})))
+
+
+def _writer_factory(sink, arrow: bool, output_format: str, keep: list[str], classes: list[str]):
+    """A function making the writer, which writes the header: called once the first chunk has been scored, so that
+    an input failing at its first rows leaves no output behind."""
+    from . import stream
+
+    if arrow:
+        return lambda: stream.ArrowCsvOutput(sink, keep, classes)
+    if output_format == "csv":
+        return lambda: stream.CsvOutput(sink, keep, classes)
+    return lambda: stream.JsonlOutput(sink, keep, classes)
+
+
+def _report_skipped(skipped, name: str) -> None:
+    if not skipped or not skipped.rows:
+        return
+    skipped.rows.sort(key=lambda bad: bad.line)
+    shown = "; ".join(f"line {bad.line}: {bad.problem}" for bad in skipped.rows[:10])
+    more = f"; and {len(skipped.rows) - 10} more" if len(skipped.rows) > 10 else ""
+    click.echo(
+        f"skipped {len(skipped.rows)} bad row{'s' if len(skipped.rows) > 1 else ''} of {name}: {shown}{more}",
+        err=True,
+    )
+
+
+def _score(model, chunks, make_writer, name: str, threshold: float | None, skipped) -> int:
     from .stream import BadRow
 
     rows = 0
+    writer = None
     for chunk in chunks:
         labels, probabilities = model.run(chunk.features, check_finite=False)
         bad = np.flatnonzero(np.isnan(probabilities[:, 0]))
@@ -194,8 +294,11 @@ def _score(model, chunks, writer, name: str, threshold: float | None, skipped) -
             chunk.kept = [[column[i] for i in good.tolist()] for column in chunk.kept]
         if threshold is not None:
             labels = model.labels_at(probabilities, threshold)
+        writer = writer or make_writer()
         writer.write(chunk.kept, labels, probabilities)
         rows += len(labels)
+    if writer is None:
+        make_writer()  # no rows: the header alone
     return rows
 
 
@@ -208,13 +311,15 @@ def _nonfinite_problem(model, features: np.ndarray) -> str:
     return f"column {model.feature_names[col]!r} is {float(features[col])}; features must be finite numbers"
 
 
-def _locate_error(source: str, model, keep_columns):
-    """Re-read a CSV that pyarrow could not convert with the careful engine, to name the bad line and column."""
+def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: str):
+    """Re-read a CSV that pyarrow could not convert with the base engine, to name the bad line and column exactly as
+    the base engine would."""
     from . import stream
 
-    with open(source, encoding="utf-8-sig", newline="") as handle:
+    with open(source, encoding=stream._python_encoding(encoding), newline="") as handle:
+        lines = _decoded_lines(handle, source, encoding)
         try:
-            for chunk in stream.csv_chunks(handle, source, model.feature_names, keep_columns, None):
+            for chunk in stream.open_csv(lines, source, model.feature_names, keep_columns, None, delimiter):
                 bad = np.flatnonzero(~np.isfinite(chunk.features).all(axis=1))
                 if len(bad):
                     row = int(bad[0])

@@ -12,5 +12,17 @@ class InputError(RuntimeBaseError, ValueError):
 
 
 class ModelError(RuntimeBaseError, ValueError):
-    """A model file that cannot be used: missing, truncated, not ONNX, not written by logreg-onnx, not following the
-    graph contract, not matching the expected checksum, or with external data outside the model's folder."""
+    """A model file that cannot be used: missing, truncated, not ONNX, not written by logreg-onnx, changed since it
+    was written, or not matching the expected checksum."""
+
+
+class IntegrityError(ModelError):
+    """A model file whose bytes are not the ones the exporter wrote: its digest is missing or does not match."""
+
+
+class ContractError(ModelError):
+    """A model file that does not follow the graph contract; ``checks`` lists every check and whether it passed."""
+
+    def __init__(self, message: str, checks: list) -> None:
+        super().__init__(message)
+        self.checks = checks

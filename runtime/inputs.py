@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -20,9 +21,11 @@ def to_matrix(X: object, feature_names: Sequence[str]) -> np.ndarray:
     """Turn ``X`` into a float32 array of shape (n_rows, n_features).
 
     Accepts a 2-D or 1-D (one row) array, a list of lists, a dict of feature name to value (one row), a list of such
-    dicts, or a pandas DataFrame with the model's feature names as columns. Dict keys and DataFrame columns are
-    matched by name, whatever their order. Values must be numbers (bools count); NaN and infinity are left for
-    :func:`find_nonfinite`, which runs only when the model's output shows they are there.
+    dicts, or a pandas DataFrame with the model's feature names as columns (other columns are ignored). Dict keys and
+    DataFrame columns are matched by name, whatever their order. One rule for every form: a value must be a number
+    (int, float, bool, or a numpy number); a string is never read as a number, even "86", and None is a missing value,
+    which the model cannot score. NaN and infinity are left for :func:`find_nonfinite`, which runs only when the
+    model's output shows they are there.
     """
     n_features = len(feature_names)
     if type(X) is np.ndarray and X.dtype is _FLOAT32 and X.flags.c_contiguous:  # already what the model takes
@@ -73,8 +76,9 @@ def describe_names(names: Sequence[str], limit: int = 12) -> str:
 
 
 def _is_dataframe(X: object) -> bool:
-    # duck-typed: pandas is not a dependency, and importing it to check would cost 100+ ms
-    return type(X).__name__ == "DataFrame" and hasattr(X, "columns") and hasattr(X, "to_numpy")
+    # pandas is not a dependency: if it was never imported, X cannot be one of its DataFrames
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(X, pandas.DataFrame)
 
 
 def _check_names(keys: Sequence[object], feature_names: Sequence[str], where: str) -> None:
@@ -114,11 +118,40 @@ def _rows_from_dicts(rows: Sequence[Mapping], feature_names: Sequence[str]) -> n
 
 
 def _from_dataframe(frame, feature_names: Sequence[str]) -> np.ndarray:
-    _check_names(list(frame.columns), feature_names, "DataFrame: ")
-    try:
-        return frame[list(feature_names)].to_numpy(dtype=np.float64)
-    except (TypeError, ValueError):
-        return _numeric_array(frame[list(feature_names)].to_numpy(dtype=object), feature_names)
+    """The feature columns (selected by name; others ignored) as float64, or an :class:`InputError` naming the first
+    cell that is not a number by its row position, its index label and its column."""
+    missing = [name for name in feature_names if name not in frame.columns]
+    if missing:
+        _check_names(list(frame.columns), feature_names, "DataFrame: ")
+    out = np.empty((len(frame), len(feature_names)), dtype=np.float64)
+    for col, name in enumerate(feature_names):
+        column = frame[name]
+        if column.dtype.kind in _NUMERIC_KINDS:  # numpy-backed numbers and bools
+            out[:, col] = column.to_numpy(dtype=np.float64)
+            continue
+        try:  # pandas' nullable Int64, Float64 and boolean: missing cells become NaN, reported as missing below
+            out[:, col] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            if column.dtype.kind in "fiub" or str(column.dtype) in ("Int64", "Float64", "boolean"):
+                continue
+        except (TypeError, ValueError):
+            pass
+        for position, value in enumerate(column.tolist()):  # object, string, category: find the bad cell
+            if not _is_number(value):
+                label = frame.index[position]
+                where = f"row {position}" + ("" if label == position else f" (index {label!r})")
+                raise InputError(f"{where}, column {col} ({name!r}): {_describe(value)}")
+    return out
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (numbers.Real, np.number)) and not isinstance(value, (str, np.datetime64))
+
+
+def _describe(value: object) -> str:
+    pandas = sys.modules.get("pandas")
+    if value is None or (pandas is not None and (value is pandas.NA or value is pandas.NaT)):
+        return f"missing ({value}), not a number"
+    return f"{value!r:.60} is a {type(value).__name__}, not a number"
 
 
 def _numeric_array(values: object, feature_names: Sequence[str]) -> np.ndarray:
@@ -136,12 +169,9 @@ def _numeric_array(values: object, feature_names: Sequence[str]) -> np.ndarray:
     cells = cells.reshape(-1, cells.shape[-1]) if cells.ndim >= 1 else cells.reshape(1, 1)
     for row_index, row in enumerate(cells):
         for col, value in enumerate(row):
-            if not isinstance(value, (numbers.Real, np.number)) or isinstance(value, (str, np.datetime64)):
+            if not _is_number(value):
                 name = f" ({feature_names[col]!r})" if col < len(feature_names) else ""
-                raise InputError(
-                    f"row {row_index}, column {col}{name}: {value!r:.60} is "
-                    f"{'a ' + type(value).__name__ if value is not None else 'missing'}, not a number"
-                )
+                raise InputError(f"row {row_index}, column {col}{name}: {_describe(value)}")
     return array.astype(np.float64)
 
 

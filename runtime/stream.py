@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -101,14 +102,28 @@ def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
 
 
 # -- CSV -------------------------------------------------------------------------------------------------------
-def read_csv_header(lines: Iterator[str], source: str) -> list[str]:
+def read_csv_header(lines: Iterator[str], source: str, delimiter: str = ",") -> list[str]:
     for line in lines:
         if line.strip():
-            return [name.strip() for name in next(csv.reader([line]))]
+            return [name.strip() for name in next(csv.reader([line], delimiter=delimiter))]
     raise BadRow(source, 1, "empty input; expected a CSV header line naming the columns")
 
 
-def column_indices(header: Sequence[str], wanted: Sequence[str], source: str, what: str) -> list[int]:
+def sniff_delimiter(header_line: str, choice: str = "auto") -> str:
+    """``choice`` unless it is "auto": then ';' or tab when the header has it and no comma (nor the other), else ','.
+    (The trainer reads files with the same rule.)"""
+    if choice != "auto":
+        return "\t" if choice in ("\\t", "tab") else choice
+    if "," not in header_line:
+        found = [d for d in (";", "\t") if d in header_line]
+        if len(found) == 1:
+            return found[0]
+    return ","
+
+
+def column_indices(
+    header: Sequence[str], wanted: Sequence[str], source: str, what: str, delimiter: str = ","
+) -> list[int]:
     duplicates = sorted({name for name in header if header.count(name) > 1} & set(wanted))
     if duplicates:
         raise BadRow(source, 1, f"column {duplicates[0]!r} appears more than once in the header")
@@ -119,19 +134,38 @@ def column_indices(header: Sequence[str], wanted: Sequence[str], source: str, wh
             1,
             f"no {what} column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(m) for m in missing[:5])}{' ...' if len(missing) > 5 else ''}; "
-            f"the header has {', '.join(header[:12])}{' ...' if len(header) > 12 else ''}",
+            f"the header has {', '.join(header[:12])}{' ...' if len(header) > 12 else ''}"
+            f"{_glued_hint(header, delimiter)}",
         )
     return [header.index(name) for name in wanted]
 
 
-def csv_chunks(
-    lines: Iterator[str], source: str, feature_names: Sequence[str], keep: Sequence[str], skipped: Skipped | None
+def _glued_hint(header: Sequence[str], delimiter: str) -> str:
+    glued = [d for d in (";", "\t", ",", "|") if d != delimiter and any(d in name for name in header)]
+    if not glued:
+        return ""
+    shown = "\\t" if glued[0] == "\t" else glued[0]
+    return f"; the columns look glued together: is the separator {shown!r}? (--delimiter '{shown}')"
+
+
+def open_csv(
+    lines: Iterator[str],
+    source: str,
+    feature_names: Sequence[str],
+    keep: Sequence[str],
+    skipped: Skipped | None,
+    delimiter: str = ",",
 ) -> Iterator[Chunk]:
-    """Chunks of CSV lines whose header names the features (any order, extra columns ignored)."""
+    """Read and check the header now (so that a wrong one fails before any output), then return the chunks of the
+    CSV lines that follow; the header names the features in any order, extra columns are ignored."""
     lines = iter(lines)
-    header = read_csv_header(lines, source)
-    feature_cols = column_indices(header, feature_names, source, "feature")
-    keep_cols = column_indices(header, keep, source, "--keep")
+    header = read_csv_header(lines, source, delimiter)
+    feature_cols = column_indices(header, feature_names, source, "feature", delimiter)
+    keep_cols = column_indices(header, keep, source, "--keep", delimiter)
+    return _csv_chunks(lines, source, header, feature_cols, keep_cols, skipped, delimiter)
+
+
+def _csv_chunks(lines, source, header, feature_cols, keep_cols, skipped, delimiter) -> Iterator[Chunk]:
     n_fields = len(header)
     line_no = 1
     while True:
@@ -145,21 +179,23 @@ def csv_chunks(
             block, numbers = [block[i] for i in present], numbers[present]
         if not block:
             continue
-        chunk = _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields)
+        chunk = _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, delimiter)
         if chunk is None:
-            chunk = _careful_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, header, source, skipped)
+            chunk = _careful_csv_chunk(
+                block, numbers, feature_cols, keep_cols, n_fields, header, source, skipped, delimiter
+            )
         yield chunk
 
 
-def _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields) -> Chunk | None:
+def _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, delimiter) -> Chunk | None:
     """numpy's C parser on the whole block; None if anything is unusual (quotes, wrong field counts, bad cells)."""
     text = "".join(block)
-    if '"' in text or any(line.count(",") != n_fields - 1 for line in block):
+    if '"' in text or any(line.count(delimiter) != n_fields - 1 for line in block):
         return None
     try:
         features = np.loadtxt(
             io.StringIO(text),
-            delimiter=",",
+            delimiter=delimiter,
             usecols=feature_cols,
             dtype=np.float32,
             ndmin=2,
@@ -173,14 +209,14 @@ def _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields) -> Chunk 
     kept: list[list[object]] = []
     if keep_cols:
         last = max(keep_cols)
-        split = [line.rstrip("\r\n").split(",", last + 1) for line in block]  # only as far as the kept columns
+        split = [line.rstrip("\r\n").split(delimiter, last + 1) for line in block]  # only as far as the kept columns
         kept = [[row[c] for row in split] for c in keep_cols]
     return Chunk(features, kept, numbers)
 
 
-def _careful_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, header, source, skipped) -> Chunk:
+def _careful_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, header, source, skipped, delimiter) -> Chunk:
     features, kept_rows, lines = [], [], []
-    for line_no, fields in zip(numbers.tolist(), csv.reader(block), strict=True):
+    for line_no, fields in zip(numbers.tolist(), csv.reader(block, delimiter=delimiter), strict=True):
         try:
             if len(fields) != n_fields:
                 raise BadRow(source, line_no, f"expected {n_fields} fields as in the header, got {len(fields)}")
@@ -200,44 +236,74 @@ def _careful_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, header
     )
 
 
+# What a number looks like in a CSV cell, for both engines: decimal notation with an optional exponent, surrounding
+# spaces ignored (Python's float() would also take "1_000" and other scripts' digits, which pyarrow rejects).
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|\s*[+-]?(nan|inf|infinity)\s*", re.IGNORECASE)
+
+
 def _number(cell: str, column: str, source: str, line_no: int) -> float:
     text = cell.strip()
     if not text:
         raise BadRow(source, line_no, f"column {column!r}: empty cell")
-    try:
-        return float(text)
-    except ValueError:
-        raise BadRow(source, line_no, f"column {column!r}: {cell!r} is not a number") from None
+    if not _NUMBER.fullmatch(cell):
+        raise BadRow(source, line_no, f"column {column!r}: {cell!r} is not a number")
+    return float(text)
 
 
-def arrow_csv_chunks(path: str, feature_names: Sequence[str], keep: Sequence[str]) -> Iterator[Chunk]:
-    """pyarrow's streaming reader (multithreaded parsing); conversion errors propagate as pyarrow.ArrowInvalid."""
+def open_arrow_csv(
+    path: str, feature_names: Sequence[str], keep: Sequence[str], *, delimiter: str, encoding: str
+) -> Iterator[Chunk]:
+    """pyarrow's streaming reader (multithreaded parsing), after the header is read and checked like the base
+    engine's. Lines of only spaces are skipped, as the base engine does; anything else it cannot convert raises
+    pyarrow.ArrowInvalid, and the caller re-reads the file with the base engine to name the line."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    with open(path, encoding="utf-8-sig") as handle:
-        header = read_csv_header(handle, path)  # a file iterates its lines
-    column_indices(header, feature_names, path, "feature")
-    column_indices(header, keep, path, "--keep")
+    with open(path, encoding=_python_encoding(encoding), newline="") as handle:
+        header_lines = 0
+        for line in handle:
+            header_lines += 1
+            if line.strip():
+                header = [name.strip() for name in next(csv.reader([line], delimiter=delimiter))]
+                break
+        else:
+            raise BadRow(path, 1, "empty input; expected a CSV header line naming the columns")
+    column_indices(header, feature_names, path, "feature", delimiter)
+    column_indices(header, keep, path, "--keep", delimiter)
     types = {name: pa.float32() for name in feature_names} | {name: pa.string() for name in keep}
     reader = pacsv.open_csv(
         pa.OSFile(path),  # a plain file stream: a path would be memory-mapped, and the mapped pages count as RSS
-        read_options=pacsv.ReadOptions(block_size=1 << 22),
+        read_options=pacsv.ReadOptions(
+            block_size=1 << 22, column_names=header, skip_rows=header_lines, encoding=encoding
+        ),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=_skip_blank_rows),
         convert_options=pacsv.ConvertOptions(
             include_columns=list(dict.fromkeys([*feature_names, *keep])), column_types=types, strings_can_be_null=False
         ),
     )
-    line_no = 1
+    return _arrow_chunks(reader, feature_names, keep, header_lines)
+
+
+def _skip_blank_rows(row) -> str:
+    return "skip" if not row.text.strip() else "error"
+
+
+def _arrow_chunks(reader, feature_names, keep, header_lines) -> Iterator[Chunk]:
+    line_no = header_lines
     for batch in reader:
         columns = [batch.column(batch.schema.get_field_index(name)) for name in feature_names]
         if any(column.null_count for column in columns):
-            raise ValueError("empty cell in a feature column")  # the careful engine then names the line
+            raise ValueError("empty cell in a feature column")  # the caller re-reads with the base engine
         features = np.empty((batch.num_rows, len(feature_names)), dtype=np.float32)
         for j, column in enumerate(columns):
             features[:, j] = column.to_numpy(zero_copy_only=False)
         kept = [batch.column(batch.schema.get_field_index(name)) for name in keep]  # stay Arrow arrays
         yield Chunk(features, kept, np.arange(line_no + 1, line_no + 1 + batch.num_rows))
         line_no += batch.num_rows
+
+
+def _python_encoding(encoding: str) -> str:
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
 
 
 # -- JSON lines ------------------------------------------------------------------------------------------------
@@ -288,7 +354,7 @@ def _json_row(text: str, feature_names, keep, source: str, line_no: int) -> list
     for name in feature_names:
         value = record[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BadRow(source, line_no, f"key {name!r}: {value!r:.60} is not a number")
+            raise BadRow(source, line_no, f"key {name!r}: {json.dumps(value)[:60]} is not a number")
         values.append(float(value))
     return values
 
@@ -352,7 +418,12 @@ def _json_numbers(values: np.ndarray) -> list[str]:
 
 
 class ArrowCsvOutput:
-    """The same CSV as :class:`CsvOutput`, with each chunk written by pyarrow's C++ writer, never leaving Arrow."""
+    """The same bytes as :class:`CsvOutput`, with each chunk written by pyarrow's C++ writer, never leaving Arrow.
+
+    Probabilities are turned into text by numpy, as :class:`CsvOutput` does (pyarrow's own float formatting differs:
+    ``9.909546e-05`` against ``0.00009909546``), and a chunk with a value that needs quotes goes through Python's csv
+    module, whose quoting (only where needed) pyarrow's writer does not reproduce.
+    """
 
     def __init__(self, binary_stream, keep: Sequence[str], classes: Sequence[str]) -> None:
         import pyarrow as pa
@@ -366,9 +437,7 @@ class ArrowCsvOutput:
         binary_stream.write(header.getvalue().encode("utf-8"))
         self.class_names = pa.array(list(classes), pa.string())
         self.classes_need_quotes = _needs_quoting(list(classes))
-        fields = [pa.field(n, pa.string()) for n in names[: len(keep) + 1]]
-        fields += [pa.field(n, pa.float32()) for n in names[len(keep) + 1 :]]
-        self.schema = pa.schema(fields)
+        self.schema = pa.schema([pa.field(n, pa.string()) for n in names])
 
     def write(self, kept: list, labels: np.ndarray, probabilities: np.ndarray) -> None:
         pa, pc = self.pa, self.pc
@@ -377,14 +446,16 @@ class ArrowCsvOutput:
             for column in kept
         ]
         arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
+        needs = self.classes_need_quotes or any(pc.any(pc.match_substring_regex(a, '[,"\r\n]')).as_py() for a in arrays)
         arrays.append(self.class_names.take(pa.array(labels)))
-        arrays += [pa.array(np.ascontiguousarray(probabilities[:, k])) for k in range(probabilities.shape[1])]
-        # quote only when a value needs it, as CsvOutput does (pyarrow's "needed" quotes every string)
-        needs = self.classes_need_quotes or any(
-            pc.any(pc.match_substring_regex(a, '[,"\r\n]')).as_py() for a in arrays[: len(kept)]
-        )
+        arrays += [pa.array(probabilities[:, k].astype(str)) for k in range(probabilities.shape[1])]
+        if needs:
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(zip(*(a.to_pylist() for a in arrays), strict=True))
+            self.stream.write(text.getvalue().encode("utf-8"))
+            return
         self.pacsv.write_csv(
             pa.RecordBatch.from_arrays(arrays, schema=self.schema),
             self.stream,
-            write_options=self.pacsv.WriteOptions(include_header=False, quoting_style="needed" if needs else "none"),
+            write_options=self.pacsv.WriteOptions(include_header=False, quoting_style="none"),
         )

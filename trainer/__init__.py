@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__all__ = ["FitResult", "LogisticModel", "LogisticRegressionClassifier", "fit", "load_dataset", "load_model"]
+__all__ = [
+    "FitOptions",
+    "FitResult",
+    "LogisticModel",
+    "LogisticRegressionClassifier",
+    "ReadOptions",
+    "fit",
+    "load_dataset",
+    "load_model",
+]
 
 _LAZY = {
     "fit": "trainer.training",
@@ -17,12 +26,15 @@ _LAZY = {
     "load_model": "trainer.model",
     "LogisticRegressionClassifier": "trainer.estimator",
     "load_dataset": "trainer.data",
+    "FitOptions": "trainer.options",
+    "ReadOptions": "trainer.options",
 }
 
 if TYPE_CHECKING:
     from .data import load_dataset
     from .estimator import LogisticRegressionClassifier
     from .model import LogisticModel, load_model
+    from .options import FitOptions, ReadOptions
     from .training import FitResult, fit
 
 

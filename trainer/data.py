@@ -6,13 +6,23 @@ import csv
 import hashlib
 import math
 import os
+import sys
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError
+from .options import DEFAULT_NA_VALUES, ReadOptions
+
+FEW_ROWS = 10  # a class with fewer training rows than this gets a warning
+
+
+class DataWarning(UserWarning):
+    """Something in the data that is probably a mistake: an ID column, a class with very few rows, labels that
+    differ only in case."""
 
 
 @dataclass(frozen=True)
@@ -35,29 +45,40 @@ class Dataset:
     class_names: list[str]
     source: str = "<array>"
     sha256: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def load_dataset(
-    path: str | os.PathLike[str], *, label: str | None = None, features: Sequence[str] | None = None
+    path: str | os.PathLike[str],
+    read: ReadOptions | None = None,
+    *,
+    missing: str = "error",
+    na_values: Sequence[str] = DEFAULT_NA_VALUES,
 ) -> Dataset:
-    """Read a CSV (``label`` names the label column) or an ``.npz`` with arrays ``X`` and ``y``.
+    """Read a CSV (``read.label`` names the label column) or an ``.npz`` with arrays ``X`` and ``y``.
 
-    ``features`` selects and orders feature columns by name; by default every column but the label is a feature.
-    Raises :class:`DataError` with ``file:line:column`` for any unusable input.
+    ``read.features`` selects and orders feature columns by name; by default every column but the label and
+    ``read.drop`` is a feature. A missing value (an empty cell, or one of ``na_values``) stops with its place, or with
+    ``missing="drop"`` its row is left out and counted in ``Dataset.notes``. Raises :class:`DataError` with
+    ``file:line:column`` for any unusable input; warns (:class:`DataWarning`) about likely mistakes.
     """
+    read = read or ReadOptions()
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return _load_npz(path, features)
-    if suffix in (".csv", ".txt", ".tsv") or not suffix:
-        if label is None:
+        dataset = _load_npz(path, read.features, read.drop)
+    elif suffix in (".csv", ".txt", ".tsv") or not suffix:
+        if read.label is None:
             raise DataError(f"{path}: a CSV needs --label, the name of its label column")
-        return _load_csv(path, label, features)
-    raise DataError(
-        f"{path}: unsupported file type {suffix!r}; expected a .csv with a header or an .npz with arrays X, y"
-    )
+        dataset = _load_csv(path, read, missing, set(na_values))
+    else:
+        raise DataError(
+            f"{path}: unsupported file type {suffix!r}; expected a .csv with a header or an .npz with arrays X, y"
+        )
+    review(dataset)
+    return dataset
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -75,6 +96,13 @@ def encode_labels(values: Sequence[object] | np.ndarray, *, source: str = "label
     :class:`DataError` if fewer than two distinct values are present.
     """
     array = np.asarray(values)
+    if array.dtype.kind in "iu" and array.size and array.min() >= 0 and array.max() < 1 << 20:
+        # small non-negative integers (the usual 0/1 or class codes): counting beats sorting a million labels
+        present = np.flatnonzero(np.bincount(array.ravel()))
+        if len(present) >= 2:
+            lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+            lookup[present] = np.arange(len(present))
+            return lookup[array.ravel()], [str(v) for v in present.tolist()]
     if array.dtype.kind in "iub" or (array.dtype.kind == "f" and np.isfinite(array).all()):
         # numbers and booleans: vectorized, no Python object per row (a million labels are common)
         distinct_values, indices = np.unique(array.ravel(), return_inverse=True)
@@ -150,49 +178,53 @@ def _class_sort_key(names: set[str]):
     return lambda n: n
 
 
-def _load_csv(path: Path, label: str, features: Sequence[str] | None) -> Dataset:
-    with open(path, "rb") as handle:
-        raw = handle.read()
+def _load_csv(path: Path, read: ReadOptions, missing: str, na_values: set[str]) -> Dataset:
+    raw = path.read_bytes()
     if not raw.strip():
         raise DataError(f"{path}: the file is empty; expected a header line naming the columns, then data rows")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); is this really a CSV file?") from None
-    rows = csv.reader(text.splitlines())
+    lines = decode_text(path, raw, read.encoding).splitlines()
+    delimiter = sniff_delimiter(lines[0], read.delimiter)
+    rows = csv.reader(lines, delimiter=delimiter)
     header = [name.strip() for name in next(rows)]
     _check_header(path, header)
-    if label not in header:
-        raise DataError(f"{path}:1: no column named {label!r} for --label; columns are: {', '.join(header)}")
-    label_col = header.index(label)
-    if features is None:
-        feature_cols = [i for i in range(len(header)) if i != label_col]
+    label, label_col = read.label, _column(path, header, read.label, "--label", delimiter)
+    for name in read.drop:
+        _column(path, header, name, "--drop", delimiter)
+    if read.features is None:
+        feature_cols = [i for i, name in enumerate(header) if i != label_col and name not in read.drop]
     else:
-        unknown = [f for f in features if f not in header]
-        if unknown:
-            raise DataError(
-                f"{path}:1: no column named {unknown[0]!r} for --features; columns are: {', '.join(header)}"
-            )
-        if label in features:
+        feature_cols = [_column(path, header, name, "--features", delimiter) for name in read.features]
+        if label in read.features:
             raise DataError(f"{path}:1: column {label!r} cannot be both the label and a feature")
-        if len(set(features)) != len(features):
-            raise DataError(f"{path}: --features names a column twice: {', '.join(features)}")
-        feature_cols = [header.index(f) for f in features]
+        if len(set(read.features)) != len(read.features):
+            raise DataError(f"{path}: --features names a column twice: {', '.join(read.features)}")
     if not feature_cols:
         raise DataError(f"{path}:1: no feature columns besides the label {label!r}")
 
     values: list[list[float]] = []
     labels: list[str] = []
+    dropped = 0
     for line_no, row in enumerate(rows, start=2):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank lines, e.g. a trailing newline
         if len(row) != len(header):
             raise DataError(f"{path}:{line_no}: expected {len(header)} fields as in the header, got {len(row)}")
-        labels.append(_label_cell(path, line_no, label_col, header, row[label_col]))
-        values.append([_number_cell(path, line_no, c, header, row[c]) for c in feature_cols])
+        try:
+            label_value = _label_cell(path, line_no, label_col, header, row[label_col], na_values)
+            features = [_number_cell(path, line_no, c, header, row[c], na_values) for c in feature_cols]
+        except _MissingValue as gap:
+            if missing == "error":
+                raise DataError(str(gap)) from None
+            dropped += 1
+            continue
+        labels.append(label_value)
+        values.append(features)
     if not values:
+        if dropped:
+            raise DataError(f"{path}: no data rows left after dropping {dropped} with missing values")
         raise DataError(f"{path}: only a header, no data rows")
     y, class_names = encode_labels(labels, source=f"{path}: column {label!r}")
+    notes = [f"dropped {dropped} row{'s' if dropped != 1 else ''} with a missing value"] if dropped else []
     return Dataset(
         X=np.ascontiguousarray(values, dtype=np.float32),
         y=y,
@@ -200,7 +232,48 @@ def _load_csv(path: Path, label: str, features: Sequence[str] | None) -> Dataset
         class_names=class_names,
         source=str(path),
         sha256=hashlib.sha256(raw).hexdigest(),
+        notes=notes,
     )
+
+
+class _MissingValue(Exception):
+    """A missing label or feature cell; becomes a DataError, or a dropped row with missing='drop'."""
+
+
+def decode_text(path: Path, raw: bytes, encoding: str) -> str:
+    """The file's text; a decoding error names the line and byte, and suggests an encoding."""
+    try:
+        return raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        raise DataError(
+            f"{path}:{line}: not {encoding} text (byte 0x{byte}); give its encoding, e.g. encoding='latin-1' "
+            "or encoding='cp1252'"
+        ) from None
+
+
+def sniff_delimiter(header_line: str, choice: str) -> str:
+    """``choice`` unless it is "auto": then ';' or tab when the header has it and no comma (nor the other), else ','."""
+    if choice != "auto":
+        return "\t" if choice == "\\t" else choice
+    if "," not in header_line:
+        found = [d for d in (";", "\t") if d in header_line]
+        if len(found) == 1:
+            return found[0]
+    return ","
+
+
+def _column(path: Path, header: list[str], name: str, option: str, delimiter: str) -> int:
+    if name in header:
+        return header.index(name)
+    hint = ""
+    glued = [d for d in (";", "\t", ",", "|") if d != delimiter and any(d in h for h in header)]
+    if glued:
+        shown = "\\t" if glued[0] == "\t" else glued[0]
+        hint = f"; the columns look glued together: the separator may be {shown!r} (delimiter='{shown}')"
+    return_name = {"--label": "label", "--features": "features", "--drop": "drop"}[option]
+    raise DataError(f"{path}:1: no column named {name!r} for {return_name}; columns are: {', '.join(header)}{hint}")
 
 
 def _check_header(path: Path, header: list[str]) -> None:
@@ -213,11 +286,14 @@ def _check_header(path: Path, header: list[str]) -> None:
         seen[name] = col
 
 
-def _number_cell(path: Path, line_no: int, col: int, header: list[str], cell: str) -> float:
+def _number_cell(path: Path, line_no: int, col: int, header: list[str], cell: str, na_values: set[str]) -> float:
     where = f"{path}:{line_no}:{col + 1}: column {header[col]!r}"
     text = cell.strip()
-    if not text:
-        raise DataError(f"{where}: empty cell; every feature needs a value")
+    if not text or text in na_values:
+        what = "empty cell" if not text else f"{cell!r} is a missing value"
+        raise _MissingValue(
+            f"{where}: {what}; every feature needs a value (or leave such rows out with missing='drop')"
+        )
     try:
         number = float(text)
     except ValueError:
@@ -227,14 +303,18 @@ def _number_cell(path: Path, line_no: int, col: int, header: list[str], cell: st
     return number
 
 
-def _label_cell(path: Path, line_no: int, col: int, header: list[str], cell: str) -> str:
+def _label_cell(path: Path, line_no: int, col: int, header: list[str], cell: str, na_values: set[str]) -> str:
     text = cell.strip()
-    if not text:
-        raise DataError(f"{path}:{line_no}:{col + 1}: column {header[col]!r}: empty label")
+    if not text or text in na_values:
+        what = "empty label" if not text else f"label {cell!r} looks like a missing value"
+        raise _MissingValue(
+            f"{path}:{line_no}:{col + 1}: column {header[col]!r}: {what}, not a class; leave such rows out with "
+            "missing='drop' (or change na_values if it is a real class)"
+        )
     return text
 
 
-def _load_npz(path: Path, features: Sequence[str] | None) -> Dataset:
+def _load_npz(path: Path, features: Sequence[str] | None, drop: Sequence[str]) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -261,11 +341,89 @@ def _load_npz(path: Path, features: Sequence[str] | None) -> Dataset:
         names = [f"x{i}" for i in range(X.shape[1])]
     elif len(names) != X.shape[1] or len(set(names)) != len(names):
         raise DataError(f"{path}: 'feature_names' must give {X.shape[1]} distinct names, got {len(names)}")
+    if drop:
+        unknown = [f for f in drop if f not in names]
+        if unknown:
+            raise DataError(f"{path}: no feature named {unknown[0]!r} for drop; features are: {', '.join(names)}")
+        features = [n for n in (features or names) if n not in drop]
     if features is not None:
         unknown = [f for f in features if f not in names]
         if unknown:
-            raise DataError(f"{path}: no feature named {unknown[0]!r} for --features; features are: {', '.join(names)}")
+            raise DataError(f"{path}: no feature named {unknown[0]!r} for features; features are: {', '.join(names)}")
         cols = [names.index(f) for f in features]
         X, names = np.ascontiguousarray(X[:, cols]), list(features)
     y, class_names = encode_labels(y_raw, source=f"{path}: array 'y'")
     return Dataset(X=X, y=y, feature_names=names, class_names=class_names, source=str(path), sha256=file_sha256(path))
+
+
+def review(dataset: Dataset) -> None:
+    """Warn (:class:`DataWarning`) about what is probably a mistake: a class with very few rows, labels that differ
+    only in case, a feature that looks like a row ID."""
+    counts = np.bincount(dataset.y, minlength=len(dataset.class_names))
+    few = [
+        f"{name!r} ({count})"
+        for name, count in zip(dataset.class_names, counts.tolist(), strict=True)
+        if count < FEW_ROWS
+    ]
+    if few:
+        warnings.warn(
+            f"{'class' if len(few) == 1 else 'classes'} {', '.join(few)} "
+            f"{'has' if len(few) == 1 else 'have'} fewer than {FEW_ROWS} rows: "
+            "their estimates rest on very little data",
+            DataWarning,
+            stacklevel=3,
+        )
+    by_case: dict[str, list[str]] = {}
+    for name in dataset.class_names:
+        by_case.setdefault(name.casefold(), []).append(name)
+    for variants in by_case.values():
+        if len(variants) > 1:
+            warnings.warn(
+                f"labels {' and '.join(repr(v) for v in variants)} differ only in case and are separate classes; "
+                "if they mean the same, fix the data",
+                DataWarning,
+                stacklevel=3,
+            )
+    for name in id_like_columns(dataset.X, dataset.feature_names):
+        warnings.warn(
+            f"feature {name!r} has a different value on every row and grows with the row number, like a row ID: the "
+            f"model would learn the file's order, which will not hold for new rows. Leave it out with "
+            f"drop='{name}' unless it is a real feature",
+            DataWarning,
+            stacklevel=3,
+        )
+
+
+def id_like_columns(X: np.ndarray, names: Sequence[str], *, min_rows: int = 20) -> list[str]:
+    """Columns whose values are all distinct and strictly monotonic in row order (R's rownames, 1..n, a timestamp)."""
+    if len(X) < min_rows:
+        return []
+    head = X[: min(len(X), 1000)]
+    step = np.diff(head, axis=0)
+    candidates = np.flatnonzero((step > 0).all(axis=0) | (step < 0).all(axis=0))
+    found = []
+    for j in candidates.tolist():
+        step = np.diff(X[:, j])
+        if (step > 0).all() or (step < 0).all():
+            found.append(names[j])
+    return found
+
+
+def missing_labels(y: np.ndarray, na_values: set[str]) -> np.ndarray:
+    """Boolean mask of labels that are missing: None, NaN, pandas' NA, or a text in ``na_values`` (or empty)."""
+    if y.dtype.kind in "iub":
+        return np.zeros(len(y), dtype=bool)
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    pandas = sys.modules.get("pandas")
+    mask = np.zeros(len(y), dtype=bool)
+    for i, value in enumerate(y.tolist()):
+        is_text = isinstance(value, str)
+        if (
+            value is None
+            or (isinstance(value, float) and value != value)
+            or (is_text and (not value.strip() or value.strip() in na_values))
+            or (pandas is not None and (value is pandas.NA or value is pandas.NaT))
+        ):
+            mask[i] = True
+    return mask

@@ -15,7 +15,18 @@ class DataError(TrainerError, ValueError):
 
 
 class OptionError(TrainerError, ValueError):
-    """A training option is outside its allowed range."""
+    """A training option is outside its allowed range. ``parameter`` is the Python name (``val_fraction``); the
+    message names it so, and the command line replaces it with its flag (``--val-fraction``)."""
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        super().__init__(f"{parameter} {problem}")
+        self.parameter = parameter
+        self.problem = problem
+
+
+class TrainingError(TrainerError, FloatingPointError):
+    """Training diverged: the loss or the weights stopped being finite numbers (a learning rate too large, most
+    often). The message says which option to change."""
 
 
 class ModelFileError(TrainerError, ValueError):

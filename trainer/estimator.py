@@ -1,12 +1,24 @@
-"""A scikit-learn-style estimator over trainer.fit, for code that expects fit/predict/predict_proba/score."""
+"""A scikit-learn-style estimator over trainer.fit, for code that expects fit/predict/predict_proba/score.
+
+Its parameters are the fields of :class:`~trainer.options.FitOptions` (names, defaults; validated by ``fit``), so
+``get_params``, ``set_params``, ``sklearn.base.clone`` and grid searches see exactly the options of ``trainer.fit``.
+"""
 
 from __future__ import annotations
+
+import inspect
+from dataclasses import fields
 
 import numpy as np
 import torch
 
 from .data import check_features
-from .training import DEFAULT_L2, FitResult, fit
+from .options import FitOptions, defaults
+from .training import FitResult, fit
+
+# The estimator learns from all the rows it is given, as scikit-learn's do: no validation split unless asked.
+ESTIMATOR_DEFAULTS = {**defaults(FitOptions), "val_fraction": 0.0}
+PARAMETERS = tuple(f.name for f in fields(FitOptions))
 
 
 class NotFittedError(RuntimeError, AttributeError):
@@ -16,8 +28,8 @@ class NotFittedError(RuntimeError, AttributeError):
 class LogisticRegressionClassifier:
     """Logistic regression trained in PyTorch; binary (sigmoid) or multinomial (softmax) by the labels seen.
 
-    Parameters are those of :func:`trainer.fit` (see ``logreg train --help``). ``val_fraction`` defaults to 0 here:
-    the estimator learns from all the rows it is given, as scikit-learn's do.
+    Parameters are keyword-only, those of :func:`trainer.fit` (see ``logreg train --help``); ``val_fraction``
+    defaults to 0 here.
 
     Attributes (after ``fit``)
     -------------------------
@@ -29,60 +41,32 @@ class LogisticRegressionClassifier:
     result_ : trainer.FitResult (metrics, history)
     """
 
-    def __init__(
-        self,
-        *,
-        optimizer: str = "auto",
-        epochs: int | None = None,
-        batch_size: int = 256,
-        lr: float | None = None,
-        l2: float = DEFAULT_L2,
-        val_fraction: float = 0.0,
-        class_weight: str = "none",
-        seed: int = 0,
-        device: str = "auto",
-        patience: int = 10,
-    ) -> None:
-        self.optimizer = optimizer
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.l2 = l2
-        self.val_fraction = val_fraction
-        self.class_weight = class_weight
-        self.seed = seed
-        self.device = device
-        self.patience = patience
+    def __init__(self, **params) -> None:
+        unknown = sorted(set(params) - set(PARAMETERS))
+        if unknown:
+            raise TypeError(f"unknown parameter {unknown[0]!r}; parameters are {', '.join(PARAMETERS)}")
+        for name in PARAMETERS:  # store only, as scikit-learn's contract asks; fit validates
+            setattr(self, name, params.get(name, ESTIMATOR_DEFAULTS[name]))
 
     def get_params(self, deep: bool = True) -> dict:
-        return {
-            name: getattr(self, name)
-            for name in (
-                "optimizer",
-                "epochs",
-                "batch_size",
-                "lr",
-                "l2",
-                "val_fraction",
-                "class_weight",
-                "seed",
-                "device",
-                "patience",
-            )
-        }
+        return {name: getattr(self, name) for name in PARAMETERS}
 
     def set_params(self, **params) -> LogisticRegressionClassifier:
         for name, value in params.items():
-            if name not in self.get_params():
-                raise ValueError(f"unknown parameter {name!r}; parameters are {', '.join(self.get_params())}")
+            if name not in PARAMETERS:
+                raise ValueError(f"unknown parameter {name!r}; parameters are {', '.join(PARAMETERS)}")
             setattr(self, name, value)
         return self
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.get_params().items() if v != ESTIMATOR_DEFAULTS[k]}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def fit(self, X, y) -> LogisticRegressionClassifier:
         """Fit to X (array-like of shape (n_samples, n_features)) and y (array-like of shape (n_samples,))."""
         y = np.asarray(y)
         result: FitResult = fit(X, y, **self.get_params())
-        labels = np.unique(y)
+        labels = np.unique(y[~_missing(y)]) if y.dtype.kind in "fO" else np.unique(y)
         by_name = {
             str(v) if not isinstance(v, (float, np.floating)) or not float(v).is_integer() else str(int(v)): v
             for v in labels.tolist()
@@ -119,3 +103,17 @@ class LogisticRegressionClassifier:
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+
+
+def _missing(y: np.ndarray) -> np.ndarray:
+    from .data import missing_labels
+    from .options import DEFAULT_NA_VALUES
+
+    return missing_labels(y, set(DEFAULT_NA_VALUES))
+
+
+# The signature scikit-learn's clone() and inspect see: keyword-only parameters with their defaults.
+LogisticRegressionClassifier.__init__.__signature__ = inspect.Signature(
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=ESTIMATOR_DEFAULTS[n]) for n in PARAMETERS]
+)

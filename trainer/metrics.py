@@ -83,7 +83,7 @@ def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float | None:
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="mergesort")
+    order = np.argsort(values)  # ties are grouped below, so the sort need not be stable
     sorted_values = values[order]
     starts = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
     group = np.cumsum(starts) - 1

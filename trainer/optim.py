@@ -1,4 +1,10 @@
-"""The two ways to minimize the penalized log-loss: full-batch L-BFGS to the exact optimum, and mini-batch SGD/Adam."""
+"""The penalized log-loss on standardized data, and the ways to minimize it: full-batch L-BFGS and mini-batch SGD/Adam
+(Newton's method, the default for small models, is in trainer/newton.py).
+
+Parameters are one float64 matrix ``V`` of shape (out, n_features + 1): the Linear layer's weight with its bias as
+the last column (``out`` is 1 for a binary model). The data stay float32; each pass computes in float32 (fast) or,
+for the last digits, in float64 one chunk of rows at a time (no float64 copy of the data).
+"""
 
 from __future__ import annotations
 
@@ -9,53 +15,70 @@ import torch
 import torch.nn.functional as F
 
 from .callbacks import Callback, TrainingState, end_epoch
+from .errors import TrainingError
 
-# float32 cannot see a relative change in the loss below a few units of its epsilon (1.2e-7).
-_FLOAT32_FLAT = 1e-7
-_FLOAT64_FLAT = 1e-13
-_FLAT_STREAK = 3  # iterations in a row with no visible progress before a phase is over
-_POLISH_CHUNK_ROWS = 65536
-_MAX_NEWTON_ITERATIONS = 50  # from an L-BFGS start Newton needs a handful; more means separable data
+CHUNK_ROWS = 65536
+_FLAT_STREAK = 3  # L-BFGS iterations in a row with no visible progress before a phase is over
 
 
 class Objective:
-    """Weighted mean log-loss plus ``l2 / 2 * ||W||^2`` (not the bias) on standardized training data.
-
-    ``X`` stays float32 on its device. :meth:`evaluate` can compute in float64 one chunk of rows at a time, which
-    gives float64 accuracy without a float64 copy of the data.
-    """
+    """Weighted mean log-loss plus ``l2 / 2 * ||W||^2`` (not the bias), on standardized float32 data ``X``."""
 
     def __init__(self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None, *, binary: bool, l2: float):
         self.X, self.y, self.weights, self.binary, self.l2 = X, y, weights, binary, l2
         self.total_weight = float(weights.sum()) if weights is not None else float(len(y))
+        self.n_rows = len(y)
+        self._y_as: dict[torch.dtype, torch.Tensor] = {}
 
-    def row_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def labels_as(self, dtype: torch.dtype) -> torch.Tensor:
+        """The 0/1 labels of a binary model as floats, converted once per dtype."""
+        if dtype not in self._y_as:
+            self._y_as[dtype] = self.y.to(dtype)
+        return self._y_as[dtype]
+
+    def row_losses(self, logits: torch.Tensor, y: torch.Tensor, y_float: torch.Tensor | None = None) -> torch.Tensor:
         if self.binary:
-            return F.binary_cross_entropy_with_logits(logits[:, 0], y.to(logits.dtype), reduction="none")
+            target = y_float if y_float is not None else y.to(logits.dtype)
+            return F.binary_cross_entropy_with_logits(logits[:, 0], target, reduction="none")
         return F.cross_entropy(logits, y, reduction="none")
 
-    def evaluate(self, linear: torch.nn.Linear, *, chunk_rows: int | None = None) -> tuple[torch.Tensor, int]:
-        """Objective value (with gradients accumulated into ``linear``) and the count of correctly classified rows."""
-        dtype = linear.weight.dtype
-        n = len(self.y)
-        step = chunk_rows or n
-        data_loss = torch.zeros((), dtype=dtype, device=self.X.device)
+    def residuals(self, logits: torch.Tensor, y: torch.Tensor, y_float: torch.Tensor | None = None) -> torch.Tensor:
+        """d(row loss)/d(logits): ``p - y`` (binary) or ``softmax - one_hot`` (multiclass)."""
+        if self.binary:
+            target = y_float if y_float is not None else y.to(logits.dtype)
+            return (torch.sigmoid(logits[:, 0]) - target)[:, None]
+        return torch.softmax(logits, dim=1) - F.one_hot(y, logits.shape[1]).to(logits.dtype)
+
+    def loss_grad(self, V: torch.Tensor, *, float64: bool = False, keep_logits: bool = False):
+        """Objective, gradient (float64, shape of ``V``), count of correctly classified rows, and (``keep_logits``)
+        the logits of every row. ``float64`` computes in float64 a chunk at a time; else in float32, full batch."""
+        dtype = torch.float64 if float64 else torch.float32
+        step = CHUNK_ROWS if float64 else self.n_rows
+        W, b = V[:, :-1].to(dtype), V[:, -1].to(dtype)
+        loss = torch.zeros((), dtype=torch.float64, device=V.device)
+        grad = torch.zeros_like(V)
         correct = 0
-        for start in range(0, n, step):
-            rows = slice(start, min(start + step, n))
-            logits = linear(self.X[rows].to(dtype))
-            losses = self.row_losses(logits, self.y[rows])
+        kept = []
+        for start in range(0, self.n_rows, step):
+            rows = slice(start, min(start + step, self.n_rows))
+            X, y = self.X[rows].to(dtype), self.y[rows]
+            y_float = self.labels_as(dtype)[rows] if self.binary else None
+            logits = torch.addmm(b, X, W.T)
+            losses = self.row_losses(logits, y, y_float)
+            residual = self.residuals(logits, y, y_float)
             if self.weights is not None:
-                losses = losses * self.weights[rows].to(dtype)
-            chunk_loss = losses.sum() / self.total_weight
-            if torch.is_grad_enabled():
-                chunk_loss.backward()  # per chunk, so only one chunk's graph is alive at a time
-            data_loss += chunk_loss.detach()
-            correct += int(_count_correct(logits.detach(), self.y[rows], self.binary))
-        penalty = 0.5 * self.l2 * (linear.weight**2).sum()
-        if torch.is_grad_enabled() and self.l2:
-            penalty.backward()
-        return data_loss + penalty.detach(), correct
+                w = self.weights[rows].to(dtype)
+                losses, residual = losses * w, residual * w[:, None]
+            loss += losses.sum(dtype=torch.float64)
+            grad[:, :-1] += (residual.T @ X).double()
+            grad[:, -1] += residual.sum(dim=0, dtype=torch.float64)
+            correct += int(_count_correct(logits, y, self.binary))
+            if keep_logits:
+                kept.append(logits.double())
+        loss, grad = loss / self.total_weight, grad / self.total_weight
+        loss = loss + 0.5 * self.l2 * (V[:, :-1] ** 2).sum()
+        grad[:, :-1] += self.l2 * V[:, :-1]
+        return float(loss), grad, correct, (torch.cat(kept) if keep_logits else None)
 
 
 def _count_correct(logits: torch.Tensor, y: torch.Tensor, binary: bool) -> torch.Tensor:
@@ -63,127 +86,85 @@ def _count_correct(logits: torch.Tensor, y: torch.Tensor, binary: bool) -> torch
     return (predicted == y).sum()
 
 
+def check_finite(loss: float, V: torch.Tensor, where: str, hint: str) -> None:
+    if not math.isfinite(loss) or not bool(torch.isfinite(V).all()):
+        raise TrainingError("lr", f"is too large: training diverged {where} (the loss became {loss}); {hint}")
+
+
 def run_lbfgs(
     state: TrainingState,
     objective: Objective,
-    linear: torch.nn.Linear,
+    V: torch.Tensor,
     callbacks: Sequence[Callback],
     evaluate_validation: Callable[[], tuple[float | None, float | None]],
-) -> bool:
-    """Full-batch L-BFGS with a strong-Wolfe line search, run to convergence or ``state.max_epochs`` iterations.
-
-    Phase 1 works in float32 (fast, and where most of the descent happens). Phase 2 polishes in float64, the data
-    cast one chunk at a time (no float64 copy): Newton's method when the model has few parameters (quadratic
-    convergence, unbothered by the ill-conditioning that makes L-BFGS crawl), else more L-BFGS. The result is the
-    optimum to float64 accuracy rather than float32's. Returns whether it converged before the iteration cap.
-    """
-    converged = _lbfgs_phase(
-        state, objective, linear, callbacks, evaluate_validation, torch.float32, None, _FLOAT32_FLAT
-    )
-    if state.stop_training or state.epoch >= state.max_epochs:
-        return converged and not state.stop_training
-    from .newton import MAX_NEWTON_PARAMS, run_newton
-
-    if linear.weight.numel() + linear.bias.numel() <= MAX_NEWTON_PARAMS:
-
-        def write_back(V: torch.Tensor) -> None:
-            with torch.no_grad():
-                linear.weight.copy_(V[:, :-1])
-                linear.bias.copy_(V[:, -1])
-
-        return run_newton(
-            state,
-            objective,
-            linear,
-            callbacks,
-            evaluate_validation,
-            chunk_rows=_POLISH_CHUNK_ROWS,
-            max_iterations=_MAX_NEWTON_ITERATIONS,
-            on_update=write_back,
-        )
-    polish = torch.nn.Linear(linear.in_features, linear.out_features, dtype=torch.float64, device=linear.weight.device)
-    with torch.no_grad():
-        polish.weight.copy_(linear.weight)
-        polish.bias.copy_(linear.bias)
-    converged = _lbfgs_phase(
-        state, objective, polish, callbacks, evaluate_validation, torch.float64, _POLISH_CHUNK_ROWS, _FLOAT64_FLAT
-    )
-    with torch.no_grad():
-        linear.weight.copy_(polish.weight)
-        linear.bias.copy_(polish.bias)
-    return converged
+    *,
+    history_size: int = 20,
+) -> tuple[torch.Tensor, bool]:
+    """L-BFGS (two-loop recursion, backtracking to the Armijo condition) from ``V``: a float32 phase, then a float64
+    one for the last digits. Returns the parameters and whether it converged before ``state.max_epochs``."""
+    converged = False
+    for float64, flat in ((False, 1e-7), (True, 1e-13)):
+        V, converged = _lbfgs_phase(state, objective, V, callbacks, evaluate_validation, float64, flat, history_size)
+        if state.stop_training or state.epoch >= state.max_epochs:
+            return V, False
+    return V, converged
 
 
-def _lbfgs_phase(state, objective, linear, callbacks, evaluate_validation, dtype, chunk_rows, flat) -> bool:
-    optimizer = torch.optim.LBFGS(
-        linear.parameters(),
-        lr=1.0,
-        max_iter=1,  # one iteration per step() call, so every iteration is recorded and hooks can stop training
-        max_eval=25,
-        history_size=20,
-        tolerance_grad=1e-12 if dtype == torch.float64 else 1e-9,
-        tolerance_change=0.0,  # we judge progress ourselves, relative to the loss, below
-        line_search_fn="strong_wolfe",
-    )
-    closure = _CachedClosure(optimizer, objective, linear, chunk_rows)
-    previous = closure.value()[0]
+def _lbfgs_phase(state, objective, V, callbacks, evaluate_validation, float64, flat, history_size):
+    loss, grad, correct, _ = objective.loss_grad(V, float64=float64)
+    s_list: list[torch.Tensor] = []
+    y_list: list[torch.Tensor] = []
     flat_streak = 0
     while state.epoch < state.max_epochs and not state.stop_training:
-        n_iter_before = optimizer.state[linear.weight].get("n_iter", 0)
-        optimizer.step(closure)
-        if optimizer.state[linear.weight].get("n_iter", 0) == n_iter_before:
-            return True  # the gradient was already below tolerance: nothing left to do
-        loss, correct = closure.value()
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss} at iteration {state.epoch + 1}; try --l2 > 0")
+        g = grad.ravel()
+        if float(g.abs().max()) <= 1e-12:
+            return V, True
+        direction = -_two_loop(g, s_list, y_list)
+        slope = float(g @ direction)
+        if slope >= 0:  # not a descent direction (curvature pairs gone stale): restart from steepest descent
+            s_list.clear()
+            y_list.clear()
+            direction, slope = -g, -float(g @ g)
+        t = 1.0 if s_list else min(1.0, 1.0 / float(g.abs().sum()))
+        for _ in range(40):
+            candidate = V + t * direction.view_as(V)
+            new_loss, new_grad, new_correct, _ = objective.loss_grad(candidate, float64=float64)
+            if math.isfinite(new_loss) and new_loss <= loss + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        else:
+            return V, True  # no lower objective is representable along this direction
+        s, yv = (candidate - V).ravel(), (new_grad - grad).ravel()
+        if float(s @ yv) > 1e-12 * float(yv @ yv):
+            s_list.append(s)
+            y_list.append(yv)
+            if len(s_list) > history_size:
+                s_list.pop(0)
+                y_list.pop(0)
+        flat_streak = flat_streak + 1 if abs(loss - new_loss) <= flat * max(abs(new_loss), 1e-30) else 0
+        V, loss, grad, correct = candidate, new_loss, new_grad, new_correct
         end_epoch(
-            state, callbacks, train_loss=loss, train_accuracy=correct / len(objective.y), validation=evaluate_validation
+            state, callbacks, train_loss=loss, train_accuracy=correct / objective.n_rows, validation=evaluate_validation
         )
-        flat_streak = flat_streak + 1 if abs(previous - loss) <= flat * max(abs(loss), 1e-30) else 0
-        previous = loss
         if flat_streak >= _FLAT_STREAK:
-            return True
-    return False
+            return V, True
+    return V, False
 
 
-class _CachedClosure:
-    """The L-BFGS closure, remembering its last evaluations by parameter values.
-
-    ``LBFGS.step`` starts by evaluating the point where the previous line search ended, which that search has just
-    evaluated; the cache answers that call instead of making another pass over the data.
-    """
-
-    def __init__(self, optimizer, objective: Objective, linear: torch.nn.Linear, chunk_rows: int | None):
-        self.optimizer, self.objective, self.linear, self.chunk_rows = optimizer, objective, linear, chunk_rows
-        self._cache: list[tuple[torch.Tensor, torch.Tensor, float, int]] = []
-
-    def __call__(self) -> torch.Tensor:
-        params = torch.cat([self.linear.weight.detach().ravel(), self.linear.bias.detach()])
-        for cached_params, cached_grads, loss, _ in self._cache:
-            if torch.equal(cached_params, params):
-                self._set_grads(cached_grads)
-                return torch.tensor(loss, dtype=params.dtype)
-        self.optimizer.zero_grad()
-        with torch.enable_grad():
-            loss, correct = self.objective.evaluate(self.linear, chunk_rows=self.chunk_rows)
-        grads = torch.cat([self.linear.weight.grad.ravel(), self.linear.bias.grad]).clone()
-        self._cache = [*self._cache[-3:], (params.clone(), grads, float(loss), correct)]
-        return loss
-
-    def value(self) -> tuple[float, int]:
-        """Loss and correct count at the current parameters (usually a cache hit)."""
-        self()
-        _, _, loss, correct = self._cache_entry()
-        return loss, correct
-
-    def _cache_entry(self):
-        params = torch.cat([self.linear.weight.detach().ravel(), self.linear.bias.detach()])
-        return next(entry for entry in self._cache if torch.equal(entry[0], params))
-
-    def _set_grads(self, grads: torch.Tensor) -> None:
-        n_weight = self.linear.weight.numel()
-        self.linear.weight.grad = grads[:n_weight].view_as(self.linear.weight).clone()
-        self.linear.bias.grad = grads[n_weight:].clone()
+def _two_loop(g: torch.Tensor, s_list: list[torch.Tensor], y_list: list[torch.Tensor]) -> torch.Tensor:
+    """The L-BFGS approximation of ``H^-1 g`` (Nocedal and Wright, algorithm 7.4)."""
+    q = g.clone()
+    alphas = []
+    for s, y in zip(reversed(s_list), reversed(y_list), strict=True):
+        alpha = float(s @ q) / float(y @ s)
+        q -= alpha * y
+        alphas.append(alpha)
+    if s_list:
+        q *= float(s_list[-1] @ y_list[-1]) / float(y_list[-1] @ y_list[-1])
+    for (s, y), alpha in zip(zip(s_list, y_list, strict=True), reversed(alphas), strict=True):
+        beta = float(y @ q) / float(y @ s)
+        q += (alpha - beta) * s
+    return q
 
 
 def run_minibatch(
@@ -197,17 +178,17 @@ def run_minibatch(
     lr: float,
     batch_size: int,
     generator: torch.Generator,
-) -> bool:
-    """Classic mini-batch training: reshuffle every epoch, one optimizer step per batch. Returns False (no
-    convergence test; early stopping or the epoch count ends it)."""
-    if algorithm == "sgd":
-        optimizer = torch.optim.SGD(linear.parameters(), lr=lr)
-    else:
-        optimizer = torch.optim.Adam(linear.parameters(), lr=lr)
+) -> None:
+    """Classic mini-batch training with torch.optim: reshuffle every epoch, one optimizer step per batch. Early
+    stopping (a hook) or the epoch count ends it. Raises :class:`TrainingError` if it diverges."""
+    optimizer_class = torch.optim.SGD if algorithm == "sgd" else torch.optim.Adam
+    optimizer = optimizer_class(linear.parameters(), lr=lr)
     X, y, weights = objective.X, objective.y, objective.weights
     n = len(y)
+    hint = f"lower lr (now {lr:g})"
     while state.epoch < state.max_epochs and not state.stop_training:
         order = torch.randperm(n, generator=generator).to(X.device)
+        where = f"in epoch {state.epoch + 1}"
         for start in range(0, n, batch_size):
             batch = order[start : start + batch_size]
             optimizer.zero_grad()
@@ -217,12 +198,23 @@ def run_minibatch(
             if objective.l2:
                 loss = loss + 0.5 * objective.l2 * (linear.weight**2).sum()
             loss.backward()
-            optimizer.step()
+            try:
+                optimizer.step()
+            except RuntimeError:  # e.g. Adam's "value cannot be converted to type float without overflow"
+                check_finite(float("inf"), torch.zeros(1), where, hint)
+        V = parameters_of(linear)
         with torch.no_grad():
-            train_loss, correct = objective.evaluate(linear)
-        if not math.isfinite(float(train_loss)):
-            raise FloatingPointError(f"the loss became {float(train_loss)} in epoch {state.epoch + 1}; lower --lr")
-        end_epoch(
-            state, callbacks, train_loss=float(train_loss), train_accuracy=correct / n, validation=evaluate_validation
-        )
-    return False
+            train_loss, _, correct, _ = objective.loss_grad(V)
+        check_finite(train_loss, V, where, hint)
+        end_epoch(state, callbacks, train_loss=train_loss, train_accuracy=correct / n, validation=evaluate_validation)
+
+
+def parameters_of(linear: torch.nn.Linear) -> torch.Tensor:
+    """``[W | b]`` of a Linear layer as one float64 matrix."""
+    return torch.cat([linear.weight.detach(), linear.bias.detach()[:, None]], dim=1).double()
+
+
+def set_parameters(linear: torch.nn.Linear, V: torch.Tensor) -> None:
+    with torch.no_grad():
+        linear.weight.copy_(V[:, :-1])
+        linear.bias.copy_(V[:, -1])

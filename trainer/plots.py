@@ -1,8 +1,15 @@
-"""Pictures of a run: training progress (loss and accuracy per epoch) and, for binary models, the ROC curve."""
+"""Pictures of a run: training progress (loss and accuracy per epoch) and, for binary models, the ROC curve.
+
+matplotlib takes about a second to import and draw its first figure; :class:`Renderer` does that in a helper process
+started before the trainer imports torch, so on a machine with two cores or more the two start-ups overlap and the
+plots cost the user almost nothing.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
+import multiprocessing
 import os
 
 import numpy as np
@@ -10,6 +17,45 @@ import numpy as np
 from runtime.files import write_bytes_atomic
 
 from .metrics import roc_curve
+
+
+class Renderer:
+    """A helper process for plotting: ``with Renderer() as r: r.submit(plot_history, ...); r.wait()``.
+
+    Errors raised while plotting come back from :meth:`wait` (or on leaving the block).
+    """
+
+    def __enter__(self) -> Renderer:
+        # spawn, not fork: the caller may already run threads (torch's, a test runner's), and a forked child of a
+        # threaded process can deadlock
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
+        self._jobs = [self._pool.submit(warm_up)]
+        return self
+
+    def submit(self, function, /, *args, **kwargs) -> None:
+        self._jobs.append(self._pool.submit(function, *args, **kwargs))
+
+    def wait(self) -> None:
+        jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            job.result()
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            if exc_type is None:
+                self.wait()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def warm_up() -> None:
+    """Import matplotlib and draw a throwaway figure: what the first real plot would otherwise wait for."""
+    plt = _pyplot()
+    fig = plt.figure()
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
 
 
 def _pyplot():
@@ -27,16 +73,26 @@ def _save(fig, path: str | os.PathLike[str]) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
+_SPLIT_NAMES = {"train": "training", "val": "validation"}
+
+
 def plot_history(history: list[dict], path: str | os.PathLike[str], *, unit: str = "epoch") -> None:
     """Two panels, log-loss and accuracy against the epoch (or L-BFGS iteration), training and validation."""
     plt = _pyplot()
     epochs = [r["epoch"] for r in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for key, label, style in (("train", "training (objective, with L2 penalty)", "-"), ("val", "validation", "--")):
+    from matplotlib.ticker import MaxNLocator
+
+    for key, loss_label, style in (
+        ("train", "training (objective, with L2 penalty)", "-"),
+        ("val", "validation", "--"),
+    ):
         losses = [r[f"{key}_loss"] for r in history]
         if any(v is not None for v in losses):
-            loss_ax.plot(epochs, losses, style, label=label)
-            acc_ax.plot(epochs, [r[f"{key}_accuracy"] for r in history], style, label=label)
+            loss_ax.plot(epochs, losses, style, label=loss_label)
+            acc_ax.plot(epochs, [r[f"{key}_accuracy"] for r in history], style, label=_SPLIT_NAMES[key])
+    for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers
     loss_ax.set(xlabel=unit, ylabel="loss", title="Loss")
     if history and all(r["train_loss"] > 0 for r in history):
         loss_ax.set_yscale("log")

@@ -17,7 +17,8 @@ from runtime.files import write_text_atomic
 
 from .data import Dataset
 from .model import save_model
-from .plots import plot_history, plot_roc
+from .options import ReadOptions
+from .plots import Renderer, plot_history, plot_roc
 from .training import FitResult
 
 MODEL_FILE = "model.pt"
@@ -42,19 +43,28 @@ def versions() -> dict[str, str]:
 
 
 def write_run(
-    out_dir: str | os.PathLike[str], result: FitResult, dataset: Dataset, *, seconds: float, label: str | None = None
+    out_dir: str | os.PathLike[str],
+    result: FitResult,
+    dataset: Dataset,
+    *,
+    seconds: float,
+    label: str | None = None,
+    read: ReadOptions | None = None,
+    renderer: Renderer | None = None,
 ) -> Path:
     """Write every file of the run into ``out_dir`` (created if needed); metrics.json last, as the sign of a
-    complete run. Returns the directory."""
+    complete run. Plots go through ``renderer`` (a helper process) when given. Returns the directory."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    draw = renderer.submit if renderer is not None else _call
     unit = "iteration" if result.options["optimizer"] == "lbfgs" else "epoch"
-    plot_history(result.history, out / "training.png", unit=unit)
+    draw(plot_history, result.history, out / "training.png", unit=unit)
     if len(result.class_names) == 2:
         split, rows = ("validation", result.val_indices) if len(result.val_indices) else ("train", result.train_indices)
         with torch.no_grad():
             probabilities = result.model(torch.from_numpy(dataset.X[rows])).numpy()
-        plot_roc(
+        draw(
+            plot_roc,
             dataset.y[rows],
             probabilities[:, 1],
             out / "roc.png",
@@ -70,13 +80,18 @@ def write_run(
         class_names=result.class_names,
         extra={"options": json.dumps(result.options), "data_sha256": dataset.sha256 or ""},
     )
+    if renderer is not None:
+        renderer.wait()  # the plots are complete before metrics.json says the run is
     document = {
         **result.metrics,
         "class_names": result.class_names,
         "feature_names": result.feature_names,
         "options": result.options,
+        "read": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(read).items()} if read else None,
         "training": {
+            "solver": result.options.get("solver"),
             "stop_reason": result.stop_reason,
+            "separated_classes": result.separated_classes,
             "converged": result.converged,
             "iterations" if unit == "iteration" else "epochs": len(result.history),
             "interrupted": result.interrupted,
@@ -89,12 +104,24 @@ def write_run(
             "sha256": dataset.sha256,
             "n_rows": len(dataset.y),
             "n_features": len(dataset.feature_names),
+            "class_counts": dict(
+                zip(
+                    dataset.class_names,
+                    np.bincount(dataset.y, minlength=len(dataset.class_names)).tolist(),
+                    strict=True,
+                )
+            ),
+            "notes": dataset.notes,
         },
         "model_sha256": model_sha256,
         "versions": versions(),
     }
     write_text_atomic(out / METRICS_FILE, json.dumps(document, indent=2) + "\n")
     return out
+
+
+def _call(function, /, *args, **kwargs) -> None:
+    function(*args, **kwargs)
 
 
 def _history_csv(history: list[dict]) -> str:

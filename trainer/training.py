@@ -1,8 +1,7 @@
-"""trainer.fit: validate options and data, split, standardize, optimize, and measure the result."""
+"""trainer.fit: validate options and data, split, standardize, optimize, measure, and say what looks wrong."""
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,55 +11,20 @@ import torch
 
 from . import optim
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
-from .data import Dataset, check_features, encode_labels
+from .data import Dataset, check_features, encode_labels, missing_labels, review
 from .errors import DataError, OptionError
 from .metrics import classification_metrics, log_loss
 from .model import LogisticModel
+from .newton import MAX_NEWTON_PARAMS, run_newton
+from .options import FitOptions
 
-OPTIMIZERS = ("lbfgs", "sgd", "adam")
-CLASS_WEIGHTS = ("none", "balanced")
-DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_EPOCHS = {"lbfgs": 1000, "sgd": 100, "adam": 100}  # lbfgs: an iteration cap, rarely reached
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01}
-DEFAULT_L2 = 1e-3
+_MAX_NEWTON_ITERATIONS = 100  # from zeros Newton needs a handful; more means separable data
 
 
 class SeparableDataWarning(UserWarning):
-    """With ``l2=0`` the training data were classified perfectly: the maximum-likelihood weights are infinite."""
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    """Every training option, validated. See ``logreg train --help`` for their meaning."""
-
-    optimizer: str = "auto"
-    epochs: int | None = None
-    batch_size: int = 256
-    lr: float | None = None
-    l2: float = DEFAULT_L2
-    val_fraction: float = 0.2
-    class_weight: str = "none"
-    seed: int = 0
-    device: str = "auto"
-    patience: int = 10
-
-    def __post_init__(self) -> None:
-        def check(ok: bool, message: str) -> None:
-            if not ok:
-                raise OptionError(message)
-
-        check(
-            self.optimizer in ("auto", *OPTIMIZERS),
-            f"optimizer must be one of auto, {', '.join(OPTIMIZERS)}; got {self.optimizer!r}",
-        )
-        check(self.epochs is None or self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}")
-        check(self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}")
-        check(self.lr is None or (math.isfinite(self.lr) and self.lr > 0), f"lr must be positive, got {self.lr}")
-        check(math.isfinite(self.l2) and self.l2 >= 0, f"l2 must be zero or positive, got {self.l2}")
-        check(0 <= self.val_fraction < 1, f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        check(self.class_weight in CLASS_WEIGHTS, f"class_weight must be none or balanced, got {self.class_weight!r}")
-        check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        check(self.patience >= 1, f"patience must be at least 1, got {self.patience}")
+    """With ``l2=0`` a class is perfectly separated from the others: its maximum-likelihood weights are infinite."""
 
 
 @dataclass
@@ -71,12 +35,13 @@ class FitResult:
     ----------
     model : LogisticModel, on the CPU, in eval mode
     metrics : dict with "train" and (when a validation split exists) "validation" blocks
-    history : list of dict, one per epoch or L-BFGS iteration
+    history : list of dict, one per epoch or solver iteration
     feature_names, class_names : list of str
     options : dict, the resolved options (optimizer, epochs, lr filled in)
-    converged : bool, L-BFGS stopped by its convergence test rather than the iteration cap
+    converged : bool, the solver met its convergence test (never for separated classes with l2=0)
     stop_reason : str, why training ended
     interrupted : bool, ended by Ctrl-C
+    separated_classes : list of str, classes perfectly separated from the others (l2=0 only)
     train_indices, val_indices : ndarray of int, the rows of the input in each split
     """
 
@@ -89,6 +54,7 @@ class FitResult:
     converged: bool
     stop_reason: str
     interrupted: bool = False
+    separated_classes: list[str] = field(default_factory=list)
     train_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     val_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -105,27 +71,93 @@ def fit(
     """Fit a logistic model to ``X`` (array-like of shape (n_samples, n_features)) and labels ``y`` (any values).
 
     Two distinct labels give a binary sigmoid model, more a multinomial softmax model. ``options`` are the fields of
-    :class:`FitOptions`. Features are converted to float32, the precision of the model's input in ONNX: a column
-    whose spread is tiny next to its magnitude (1000 +- 0.01) loses digits there, in training and in use alike.
-    Raises :class:`~trainer.errors.DataError` or :class:`~trainer.errors.OptionError`.
+    :class:`~trainer.options.FitOptions`. Features are converted to float32, the precision of the model's input in
+    ONNX: a column whose spread is tiny next to its magnitude (1000 +- 0.01) loses digits there, in training and in
+    use alike. Raises :class:`~trainer.errors.DataError` or :class:`~trainer.errors.OptionError`.
     """
+    opts = FitOptions(**options)
+    return fit_dataset(dataset_from_arrays(X, y, feature_names, opts), opts, progress=progress, callbacks=callbacks)
+
+
+def dataset_from_arrays(X: object, y: object, feature_names: Sequence[str] | None, opts: FitOptions) -> Dataset:
+    """Validate arrays into a :class:`Dataset`; rows with a missing label (or NaN feature) are refused, or dropped
+    with ``missing="drop"``."""
+    y_array = np.asarray(y, dtype=object) if not isinstance(y, np.ndarray) else y
+    if y_array.ndim != 1:
+        raise DataError(f"y must be 1-D (one label per row), got shape {y_array.shape}")
+    gaps = missing_labels(y_array, set(opts.na_values))
+    if opts.missing == "drop":
+        X_array = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        if X_array.ndim == 2 and X_array.dtype.kind == "f" and len(X_array) == len(y_array):
+            gaps = gaps | np.isnan(X_array).any(axis=1)
+    notes = []
+    if gaps.any():
+        first = int(np.flatnonzero(gaps)[0])
+        if opts.missing == "error":
+            raise DataError(
+                f"y has {int(gaps.sum())} missing labels (the first at row {first}: {y_array[first]!r}); "
+                "leave such rows out with missing='drop'"
+            )
+        keep = np.flatnonzero(~gaps)
+        X, y_array = np.asarray(X)[keep], y_array[keep]
+        notes.append(f"dropped {int(gaps.sum())} rows with a missing value")
     X = check_features(X)
-    if len(y) != len(X):
-        raise DataError(f"y has {len(y)} labels but X has {len(X)} rows")
-    y_index, class_names = encode_labels(y, source="y")
+    if len(y_array) != len(X):
+        raise DataError(f"y has {len(y_array)} labels but X has {len(X)} rows")
+    y_index, class_names = encode_labels(y_array, source="y")
     names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
     if len(names) != X.shape[1] or len(set(names)) != len(names):
         raise DataError(f"feature_names must be {X.shape[1]} distinct names, got {names!r}")
-    dataset = Dataset(X=X, y=y_index, feature_names=names, class_names=class_names)
-    return fit_dataset(dataset, progress=progress, callbacks=callbacks, **options)
+    dataset = Dataset(X=X, y=y_index, feature_names=names, class_names=class_names, notes=notes)
+    review(dataset)
+    return dataset
 
 
 def fit_dataset(
-    dataset: Dataset, *, progress: bool = False, callbacks: Sequence[Callback] = (), **options
+    dataset: Dataset,
+    options: FitOptions | None = None,
+    *,
+    progress: bool = False,
+    callbacks: Sequence[Callback] = (),
+    **kwargs,
 ) -> FitResult:
-    """Fit on an already validated :class:`~trainer.data.Dataset` (what :func:`trainer.data.load_dataset` returns)."""
-    opts = FitOptions(**options)
+    """Fit on an already validated :class:`~trainer.data.Dataset` (what :func:`trainer.data.load_dataset` returns);
+    ``options`` or the keyword arguments give the :class:`FitOptions`."""
+    opts = options if options is not None else FitOptions(**kwargs)
     device = _resolve_device(opts.device)
+    plan = _plan(dataset, opts, device)
+    torch.manual_seed(opts.seed)
+    train_idx, val_idx = _stratified_split(dataset.y, opts.val_fraction, np.random.default_rng(opts.seed), dataset)
+    model, objective, weights = _prepare(dataset, train_idx, plan, opts, device)
+    evaluate_validation = _validation_evaluator(model, dataset, val_idx, device)
+    state = TrainingState(model=model, optimizer=plan["optimizer"], max_epochs=plan["epochs"])
+    hooks = _hooks(plan, opts, progress, callbacks)
+    outcome = _optimize(state, hooks, objective, model, plan, opts, evaluate_validation)
+    del objective
+    model = model.cpu().eval()
+    metrics = _split_metrics(model, dataset, train_idx, val_idx, weights, opts.l2, outcome.get("train_logits"))
+    separated = separated_classes(outcome.get("train_logits"), model, dataset, train_idx) if opts.l2 == 0 else []
+    converged, stop_reason = outcome["converged"] and not separated, outcome["stop_reason"]
+    if separated:
+        stop_reason = f"stopped after {state.epoch} iterations where floating-point precision ends (separated classes)"
+        warnings.warn(separation_message(separated, dataset.class_names), SeparableDataWarning, stacklevel=2)
+    return FitResult(
+        model=model,
+        metrics=metrics,
+        history=state.history,
+        feature_names=list(dataset.feature_names),
+        class_names=list(dataset.class_names),
+        options=plan["resolved"],
+        converged=converged,
+        stop_reason=stop_reason,
+        interrupted=outcome["interrupted"],
+        separated_classes=separated,
+        train_indices=train_idx,
+        val_indices=val_idx,
+    )
+
+
+def _plan(dataset: Dataset, opts: FitOptions, device: torch.device) -> dict:
     n_classes = len(dataset.class_names)
     if len(dataset.y) < n_classes:
         raise DataError(
@@ -134,109 +166,101 @@ def fit_dataset(
     optimizer = opts.optimizer if opts.optimizer != "auto" else _auto_optimizer(dataset.X, device)
     epochs = opts.epochs or DEFAULT_EPOCHS[optimizer]
     lr = opts.lr or DEFAULT_LR.get(optimizer)
-    resolved = {**vars(opts), "optimizer": optimizer, "epochs": epochs, "lr": lr, "device": str(device)}
+    n_params = (1 if n_classes == 2 else n_classes) * (dataset.X.shape[1] + 1)
+    solver = optimizer if optimizer != "lbfgs" else ("newton" if n_params <= MAX_NEWTON_PARAMS else "lbfgs")
+    resolved = {**vars(opts), "na_values": list(opts.na_values), "optimizer": optimizer, "solver": solver}
+    resolved |= {"epochs": epochs, "lr": lr, "device": str(device)}
+    return {"optimizer": optimizer, "solver": solver, "epochs": epochs, "lr": lr, "resolved": resolved}
 
-    torch.manual_seed(opts.seed)
-    rng = np.random.default_rng(opts.seed)
-    train_idx, val_idx = _stratified_split(dataset.y, opts.val_fraction, rng, dataset.source)
+
+def _prepare(dataset: Dataset, train_idx: np.ndarray, plan: dict, opts: FitOptions, device: torch.device):
+    """The model with its standardization set, and the objective over a standardized float32 copy of the rows."""
+    n_classes = len(dataset.class_names)
     model = LogisticModel(dataset.X.shape[1], n_classes)
-    train_X = dataset.X[train_idx]
-    mean, scale = _standardization(train_X)
+    whole = len(train_idx) == len(dataset.y)  # no split: use the rows in place, no gather
+    train_X = dataset.X if whole else dataset.X[train_idx]
+    mean, scale = standardization(train_X)
     with torch.no_grad():
         model.mean.copy_(torch.from_numpy(mean))
         model.scale.copy_(torch.from_numpy(scale))
         torch.nn.init.zeros_(model.linear.weight)  # the problem is convex: zeros is a fine, deterministic start
         torch.nn.init.zeros_(model.linear.bias)
     model.to(device)
-
-    # Train the Linear on standardized copies made once, in place, so the data are not standardized every pass.
-    train_X -= mean
-    train_X /= scale
-    y_train = dataset.y[train_idx]
+    # (x - mean) / scale exactly as the model computes it, in torch's multithreaded kernels; in place when the rows
+    # are already a private copy (a split), else into one new array
+    source = torch.from_numpy(train_X)
+    standardized = torch.sub(source, torch.from_numpy(mean), out=source if not whole else None)
+    standardized.div_(torch.from_numpy(scale))
+    y_train = dataset.y if whole else dataset.y[train_idx]
     weights = _class_weights(y_train, n_classes) if opts.class_weight == "balanced" else None
     objective = optim.Objective(
-        torch.from_numpy(train_X).to(device),
+        standardized.to(device),
         torch.from_numpy(y_train).to(device),
         None if weights is None else torch.from_numpy(weights[y_train]).to(device),
         binary=model.is_binary,
         l2=opts.l2,
     )
-    del train_X
-    evaluate_validation = _validation_evaluator(model, dataset, val_idx, device)
+    return model, objective, weights
 
-    state = TrainingState(model=model, optimizer=optimizer, max_epochs=epochs)
+
+def _hooks(plan: dict, opts: FitOptions, progress: bool, callbacks: Sequence[Callback]) -> list[Callback]:
     hooks: list[Callback] = [History()]
-    if optimizer != "lbfgs":
+    if plan["solver"] in ("sgd", "adam"):
         hooks.append(EarlyStopping(opts.patience))
     if progress:
         hooks.append(ProgressBar())
     hooks.extend(callbacks)
+    return hooks
 
-    interrupted = False
-    converged = False
+
+def _optimize(state, hooks, objective, model, plan, opts, evaluate_validation) -> dict:
+    """Run the solver with the hooks; Ctrl-C ends it cleanly and the final hooks still run."""
+    outcome = {"converged": False, "interrupted": False, "train_logits": None}
     for hook in hooks:
         hook.on_train_begin(state)
     try:
-        if optimizer == "lbfgs":
-            converged = optim.run_lbfgs(state, objective, model.linear, hooks, evaluate_validation)
+        V = optim.parameters_of(model.linear)
+        if plan["solver"] == "newton":
+            V, converged, final = run_newton(
+                state, objective, V, hooks, evaluate_validation, max_iterations=_MAX_NEWTON_ITERATIONS
+            )
+            optim.set_parameters(model.linear, V)
+            outcome["converged"] = converged
+            if final is not None:
+                # float64 logits at the solver's optimum; the saved float32 weights round it, which moves the log-loss
+                # by a second-order amount (below 1e-12 relative) since the gradient vanishes there
+                outcome["train_logits"] = final[3].cpu()
+        elif plan["solver"] == "lbfgs":
+            V, outcome["converged"] = optim.run_lbfgs(state, objective, V, hooks, evaluate_validation)
+            optim.set_parameters(model.linear, V)
         else:
-            generator = torch.Generator().manual_seed(opts.seed)
             optim.run_minibatch(
                 state,
                 objective,
                 model.linear,
                 hooks,
                 evaluate_validation,
-                algorithm=optimizer,
-                lr=lr,
+                algorithm=plan["solver"],
+                lr=plan["lr"],
                 batch_size=opts.batch_size,
-                generator=generator,
+                generator=torch.Generator().manual_seed(opts.seed),
             )
     except KeyboardInterrupt:
-        interrupted = True
-        state.stop_reason = (
-            f"interrupted (Ctrl-C) after {state.epoch} {'iterations' if optimizer == 'lbfgs' else 'epochs'}"
-        )
+        outcome["interrupted"] = True
+        unit = "epochs" if plan["solver"] in ("sgd", "adam") else "iterations"
+        state.stop_reason = f"interrupted (Ctrl-C) after {state.epoch} {unit}"
     finally:
         for hook in hooks:
             hook.on_train_end(state)
-    del objective
-
-    model = model.cpu().eval()
-    stop_reason = state.stop_reason or _stop_reason(optimizer, converged, state.epoch, epochs)
-    metrics = _split_metrics(model, dataset, train_idx, val_idx, weights, opts.l2)
-    if opts.l2 == 0 and metrics["train"]["accuracy"] == 1.0:
-        if converged:
-            stop_reason = f"stopped after {state.epoch} iterations at the limit of floating-point precision"
-        converged = False  # there is no finite optimum to have converged to
-        warnings.warn(
-            "the training data look linearly separable: every row is classified correctly, so with --l2 0 the "
-            "maximum-likelihood weights are infinite and training stopped at "
-            f"{'the iteration cap' if not converged else 'the limit of floating-point precision'} "
-            f"({state.epoch} iterations). Use --l2 > 0 (e.g. 1e-3) for finite, meaningful weights.",
-            SeparableDataWarning,
-            stacklevel=2,
-        )
-    return FitResult(
-        model=model,
-        metrics=metrics,
-        history=state.history,
-        feature_names=list(dataset.feature_names),
-        class_names=list(dataset.class_names),
-        options=resolved,
-        converged=converged,
-        stop_reason=stop_reason,
-        interrupted=interrupted,
-        train_indices=train_idx,
-        val_indices=val_idx,
-    )
+    outcome["stop_reason"] = state.stop_reason or _stop_reason(plan, outcome["converged"], state.epoch)
+    return outcome
 
 
 def _resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise OptionError(f"--device cuda, but this torch ({torch.__version__}) sees no CUDA GPU; use --device cpu")
+        raise OptionError("device", f"cuda, but this torch ({torch.__version__}) sees no CUDA GPU; use device='cpu'")
     return torch.device(device)
 
 
@@ -248,10 +272,10 @@ def _auto_optimizer(X: np.ndarray, device: torch.device) -> str:
     return "lbfgs" if 3 * X.nbytes < free else "adam"
 
 
-def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator, source: str):
+def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator, dataset: Dataset):
     """Shuffle each class and move ``fraction`` of it (rounded, at least one row kept for training) to validation."""
     if fraction == 0:
-        return rng.permutation(len(y)), np.zeros(0, dtype=np.int64)
+        return np.arange(len(y)), np.zeros(0, dtype=np.int64)
     train, val = [], []
     for k in np.unique(y):
         rows = rng.permutation(np.flatnonzero(y == k))
@@ -261,19 +285,20 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator, 
     train_idx, val_idx = np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
     if len(val_idx) == 0:
         raise DataError(
-            f"{source}: --val-fraction {fraction} of {len(y)} rows leaves no validation rows; "
+            f"{dataset.source}: val_fraction={fraction} of {len(y)} rows leaves no validation rows; "
             "use a larger fraction, or 0 for no validation split"
         )
     return train_idx, val_idx
 
 
-def _standardization(X: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+def standardization(X: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     """Column mean and population standard deviation, in float64, two passes a chunk at a time (np.std would
     make a float64 copy of the whole data)."""
     mean = X.mean(axis=0, dtype=np.float64)
     squares = np.zeros_like(mean)
     for start in range(0, len(X), chunk_rows):
-        squares += ((X[start : start + chunk_rows] - mean) ** 2).sum(axis=0)
+        centred = X[start : start + chunk_rows] - mean
+        squares += np.einsum("ij,ij->j", centred, centred)
     scale = np.sqrt(squares / len(X))
     scale[scale < 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0  # a constant column: leave it unscaled
     return mean.astype(np.float32), scale.astype(np.float32)
@@ -305,20 +330,30 @@ def _validation_evaluator(model: LogisticModel, dataset: Dataset, val_idx: np.nd
     return evaluate
 
 
-def _split_metrics(model, dataset, train_idx, val_idx, weights, l2) -> dict:
+def _split_metrics(model, dataset, train_idx, val_idx, weights, l2, train_logits) -> dict:
     """Metrics of the saved (float32) weights, computed in float64 for accurate log-losses."""
     blocks = {}
     for name, rows in (("train", train_idx), ("validation", val_idx)):
         if len(rows) == 0:
             continue
-        probabilities = predict_proba_float64(model, dataset.X, rows)
-        y = dataset.y[rows]
+        if name == "train" and train_logits is not None:
+            probabilities = _probabilities(train_logits, model.is_binary)
+        else:
+            probabilities = predict_proba_float64(model, dataset.X, rows)
+        y = dataset.y[rows] if len(rows) != len(dataset.y) else dataset.y
         blocks[name] = classification_metrics(y, probabilities)
         if name == "train":
             row_weights = None if weights is None else weights[y].astype(np.float64)
             penalty = 0.5 * l2 * float((model.linear.weight.detach().double() ** 2).sum())
             blocks[name]["objective"] = log_loss(y, probabilities, sample_weight=row_weights) + penalty
     return blocks
+
+
+def _probabilities(logits: torch.Tensor, binary: bool) -> np.ndarray:
+    if binary:
+        z = logits[:, 0]
+        return torch.stack([torch.sigmoid(-z), torch.sigmoid(z)], dim=1).numpy()
+    return torch.softmax(logits, dim=1).numpy()
 
 
 def predict_proba_float64(model: LogisticModel, X: np.ndarray, rows: np.ndarray, chunk_rows: int = 65536):
@@ -333,7 +368,51 @@ def predict_proba_float64(model: LogisticModel, X: np.ndarray, rows: np.ndarray,
     return out
 
 
-def _stop_reason(optimizer: str, converged: bool, epoch: int, epochs: int) -> str:
-    if optimizer == "lbfgs":
-        return f"converged after {epoch} iterations" if converged else f"reached the iteration cap ({epochs})"
-    return f"ran all {epochs} epochs"
+def separated_classes(train_logits, model: LogisticModel, dataset: Dataset, train_idx: np.ndarray) -> list[str]:
+    """Classes that the fitted unpenalized model classifies perfectly against all the others on the training rows,
+    every row with a margin of at least 5 in log-odds: the signature of (quasi-)complete separation, where the
+    likelihood keeps rising as that class's weights grow without bound. Binary data are one such "class" pair."""
+    if train_logits is None:
+        with torch.no_grad():
+            logits = model.logits(torch.from_numpy(dataset.X[train_idx])).double()
+    else:
+        logits = train_logits
+    y = torch.from_numpy(dataset.y[train_idx] if len(train_idx) != len(dataset.y) else dataset.y)
+    if model.is_binary:
+        margin = torch.where(y == 1, logits[:, 0], -logits[:, 0])
+        return list(dataset.class_names) if bool((margin >= 5).all()) else []
+    found = []
+    for k, name in enumerate(dataset.class_names):
+        others = torch.cat([logits[:, :k], logits[:, k + 1 :]], dim=1).logsumexp(dim=1)
+        log_odds = logits[:, k] - others
+        mine = y == k
+        if bool((log_odds[mine] >= 5).all()) and bool((log_odds[~mine] <= -5).all()):
+            found.append(name)
+    return found
+
+
+def separation_message(separated: list[str], class_names: list[str]) -> str:
+    if len(class_names) == 2:
+        what = "the training data look linearly separable: every row is classified correctly"
+    else:
+        what = (
+            f"class{'es' if len(separated) > 1 else ''} {', '.join(repr(c) for c in separated)} "
+            f"{'are' if len(separated) > 1 else 'is'} perfectly separated from the others on the training rows"
+        )
+    return (
+        f"{what}, so with l2=0 the maximum-likelihood weights are infinite and training stopped where floating-point "
+        "precision ends; the probabilities near 0 and 1 are overconfident and the weights meaningless. Use l2 > 0 "
+        "(e.g. l2=1e-3) for finite, meaningful weights"
+    )
+
+
+def _stop_reason(plan: dict, converged: bool, epoch: int) -> str:
+    if plan["solver"] in ("newton", "lbfgs"):
+        if converged:
+            return f"converged after {epoch} iterations"
+        return (
+            f"reached the iteration cap ({plan['epochs']})"
+            if epoch >= plan["epochs"]
+            else f"stopped after {epoch} iterations"
+        )
+    return f"ran all {plan['epochs']} epochs"

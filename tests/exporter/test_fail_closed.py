@@ -15,9 +15,18 @@ from onnx import numpy_helper
 
 import exporter.export
 from exporter.errors import VerificationFailed
-from exporter.parity import verify_model
+from exporter.graph import serialize
+from exporter.parity import verify_file
 from runtime.cli import main
 from trainer.model import load_model
+
+
+def _verify(proto, model, folder, **kwargs):
+    """Verify ``proto`` as the exporter would ship it: sealed with a correct digest (an exporter bug would seal its
+    wrong graph just as well), written to a file, loaded by the runtime."""
+    path = folder / "candidate.onnx"
+    path.write_bytes(serialize(proto))
+    return verify_file(path, model, **kwargs)
 
 
 def _weights(proto):
@@ -41,11 +50,13 @@ def _fifth_digit_changed(w: float) -> float:
 def test_every_weight_changed_in_its_fifth_significant_digit_is_caught_binary(binary_run):
     proto = onnx.load(binary_run / "model.onnx")
     model, _ = load_model(binary_run / "model.pt")
-    assert verify_model(proto, model)["passed"]
+    assert _verify(proto, model, binary_run)["passed"]
     W = numpy_helper.to_array(_weights(proto))
     for col in range(W.shape[1]):  # row 0 is the constant zero logit of the binary graph
         tampered = _with_weight(proto, 1, col, _fifth_digit_changed(float(W[1, col])))
-        assert not verify_model(tampered, model)["passed"], f"weight {col} ({W[1, col]}) changed but not caught"
+        report = _verify(tampered, model, binary_run)
+        assert not report["passed"], f"weight {col} ({W[1, col]}) changed but not caught"
+        assert all(c["passed"] for c in report["contract"]), "caught by the values, not the digest or contract"
 
 
 def test_largest_weight_of_each_class_changed_in_fifth_digit_is_caught_multiclass(multiclass_run):
@@ -55,7 +66,7 @@ def test_largest_weight_of_each_class_changed_in_fifth_digit_is_caught_multiclas
     for row in range(W.shape[0]):
         col = int(np.abs(W[row]).argmax())
         tampered = _with_weight(proto, row, col, _fifth_digit_changed(float(W[row, col])))
-        assert not verify_model(tampered, model)["passed"]
+        assert not _verify(tampered, model, multiclass_run)["passed"]
 
 
 def _cli_verify(model_path, run):
@@ -66,7 +77,7 @@ def test_wrong_operator_is_caught(binary_run):
     proto = onnx.load(binary_run / "model.onnx")
     node = next(n for n in proto.graph.node if n.op_type == "Div")
     node.op_type = "Mul"  # multiplies by the scale instead of dividing
-    onnx.save(proto, binary_run / "wrong_op.onnx")
+    (binary_run / "wrong_op.onnx").write_bytes(serialize(proto))
     result = _cli_verify(binary_run / "wrong_op.onnx", binary_run)
     assert result.exit_code == 1, result.output
     assert "FAIL" in result.output and "verification FAILED" in result.output
@@ -78,10 +89,24 @@ def test_wrong_output_order_is_caught(binary_run):
     outputs = list(proto.graph.output)
     del proto.graph.output[:]
     proto.graph.output.extend([outputs[1], outputs[0]])
-    onnx.save(proto, binary_run / "swapped.onnx")
+    (binary_run / "swapped.onnx").write_bytes(serialize(proto))
     result = _cli_verify(binary_run / "swapped.onnx", binary_run)
     assert result.exit_code == 1
     assert "FAIL contract: output names and order" in result.output
+    assert "runtime.load" in result.output and "(load)" in result.output
+
+
+def test_a_file_changed_after_export_is_caught_by_its_digest(binary_run):
+    data = bytearray((binary_run / "model.onnx").read_bytes())
+    proto = onnx.load_model_from_string(bytes(data))
+    W = numpy_helper.to_array(_weights(proto))
+    needle = W[1].tobytes()[:8]
+    at = bytes(data).find(needle)
+    data[at] ^= 0x01  # the lowest bit of one weight: a change no float32 comparison could see
+    (binary_run / "flipped.onnx").write_bytes(bytes(data))
+    result = _cli_verify(binary_run / "flipped.onnx", binary_run)
+    assert result.exit_code == 1
+    assert "FAIL contract: integrity digest" in result.output and "do not match its integrity digest" in result.output
 
 
 def test_fixed_batch_size_is_caught(binary_run):
@@ -89,11 +114,11 @@ def test_fixed_batch_size_is_caught(binary_run):
     dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
     dim.ClearField("dim_param")
     dim.dim_value = 4
-    onnx.save(proto, binary_run / "fixed.onnx")
+    (binary_run / "fixed.onnx").write_bytes(serialize(proto))
     result = _cli_verify(binary_run / "fixed.onnx", binary_run)
     assert result.exit_code == 1
     assert "FAIL contract: dynamic batch" in result.output
-    assert "onnxruntime" in result.output and "Got invalid dimensions" in result.output
+    assert "onnx.reference" in result.output
 
 
 def test_export_fails_closed(binary_run, monkeypatch):
@@ -124,7 +149,7 @@ def test_ort_format_is_written_and_verified(binary_run):
     result = CliRunner().invoke(main, ["export", str(binary_run), "--ort"])
     assert result.exit_code == 0, result.output
     assert (binary_run / "model.ort").is_file()
-    assert "onnxruntime (.ort)" in result.output
+    assert "runtime.load (.ort)" in result.output
     import onnxruntime as ort
 
     X = np.random.default_rng(2).normal(10, 5, size=(64, 30)).astype(np.float32)
@@ -208,7 +233,7 @@ def test_verify_rejects_a_model_for_another_run(binary_run, multiclass_run):
 def test_verify_rejects_a_non_onnx_file(binary_run):
     (binary_run / "junk.onnx").write_bytes(b"not a protobuf at all")
     result = _cli_verify(binary_run / "junk.onnx", binary_run)
-    assert result.exit_code == 2 and "not a valid ONNX model" in result.output
+    assert result.exit_code == 2 and "not a logreg-onnx model" in result.output
 
 
 @pytest.mark.parametrize(
@@ -220,18 +245,24 @@ def test_verify_rejects_a_non_onnx_file(binary_run):
         (10, 5, 0.0, 0.0),  # unpenalized softmax: over-parameterized, nearly singular weights
     ],
 )
-def test_a_correct_export_is_never_rejected(n_features, n_classes, offset, l2):
+def test_a_correct_export_is_never_rejected(n_features, n_classes, offset, l2, tmp_path):
     """The other side of the tight tolerance: honest float32 differences must pass, on every probe seed."""
     import trainer
-    from exporter.graph import export_graph
+    from exporter.graph import add_metadata, export_graph
 
     from ..conftest import synthetic
 
     X, y = synthetic(3000, n_features, n_classes, seed=n_features + n_classes)
     result = trainer.fit(X + offset, y, l2=l2, val_fraction=0)
-    proto = export_graph(result.model)
+    proto = add_metadata(
+        export_graph(result.model),
+        feature_names=result.feature_names,
+        class_names=result.class_names,
+        metrics=result.metrics,
+        model_sha256="0" * 64,
+    )
     for seed in range(3):
-        report = verify_model(proto, result.model, data_rows=(X + offset).astype(np.float32)[:2000], seed=seed)
+        report = _verify(proto, result.model, tmp_path, data_rows=(X + offset).astype(np.float32)[:2000], seed=seed)
         failures = [r for r in report["results"] if not r["passed"]] + [
             c for c in report["contract"] if not c["passed"]
         ]

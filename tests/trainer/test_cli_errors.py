@@ -33,7 +33,11 @@ CASES = {
         r"data\.csv:3:2: column 'b': 'x4' is not a number",
     ),
     "empty cell": ("a,b,y\n1,2,0\n3,,1\n", ["--label", "y"], r"data\.csv:3:2: column 'b': empty cell"),
-    "nan": ("a,b,y\n1,2,0\nnan,4,1\n", ["--label", "y"], r"data\.csv:3:1: column 'a': 'nan' is not a finite number"),
+    "nan": (
+        "a,b,y\n1,2,0\nnan,4,1\n",
+        ["--label", "y"],
+        r"data\.csv:3:1: column 'a': 'nan' is a missing value; .* with --missing drop\)",
+    ),
     "infinity": ("a,b,y\n1,2,0\n3,-inf,1\n", ["--label", "y"], r"data\.csv:3:2: column 'b': '-inf' is not a finite"),
     "one class": ("a,b,y\n1,2,0\n3,4,0\n", ["--label", "y"], r"found only '0' as label; .*at least two classes"),
     "duplicate column": (

@@ -1,6 +1,9 @@
 """Regenerate the malformed models the runtime's tests load (needs onnx; the tests themselves do not).
 
 .venv/bin/python tests/runtime/data/make_fixtures.py
+
+Each one that is "ours" is re-sealed with a correct integrity digest, so that what the test sees refused is the
+problem the fixture is about, not the digest.
 """
 
 from __future__ import annotations
@@ -10,8 +13,16 @@ from pathlib import Path
 import onnx
 from onnx import helper, numpy_helper
 
+from runtime import contract, integrity
+
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parents[2] / "artifacts" / "example" / "model.onnx"
+
+
+def sealed(proto: onnx.ModelProto) -> bytes:
+    entry = next(p for p in proto.metadata_props if p.key == contract.KEY_DIGEST)
+    entry.value = integrity.PLACEHOLDER
+    return integrity.seal(proto.SerializeToString())
 
 
 def main() -> None:
@@ -31,7 +42,7 @@ def main() -> None:
     outputs = list(swapped.graph.output)
     del swapped.graph.output[:]
     swapped.graph.output.extend(reversed(outputs))
-    onnx.save(swapped, HERE / "swapped_outputs.onnx")
+    (HERE / "swapped_outputs.onnx").write_bytes(sealed(swapped))
 
     # our model, but one initializer's data "outside the folder"
     escaping = onnx.load(EXAMPLE)
@@ -41,8 +52,7 @@ def main() -> None:
     tensor.data_location = onnx.TensorProto.EXTERNAL
     for key, value in (("location", "../../outside.bin"), ("offset", "0"), ("length", str(values.nbytes))):
         tensor.external_data.add(key=key, value=value)
-    with open(HERE / "escaping_external_data.onnx", "wb") as handle:
-        handle.write(escaping.SerializeToString())
+    (HERE / "escaping_external_data.onnx").write_bytes(sealed(escaping))
 
 
 if __name__ == "__main__":

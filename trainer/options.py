@@ -1,0 +1,247 @@
+"""Every training option, declared once: name, default, type, allowed values and help.
+
+``trainer.fit`` validates its keyword arguments with :class:`FitOptions`; ``logreg train`` builds its flags from the
+same fields (:func:`click_options`) and reports a bad value under the flag's name; the estimator's parameters and
+``get_params`` are the same fields. File-reading options (``logreg train`` only) are :class:`ReadOptions`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+from .errors import OptionError
+
+OPTIMIZERS = ("lbfgs", "sgd", "adam")
+MISSING_POLICIES = ("error", "drop")
+DEFAULT_NA_VALUES = ("NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
+
+
+def option(
+    default: Any,
+    *,
+    help: str,
+    kind: type = str,
+    choices: tuple[str, ...] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
+    optional: bool = False,
+    metavar: str | None = None,
+) -> Any:
+    """A dataclass field that carries what the CLI, the validation and the docs need to know about it."""
+    spec = {
+        "help": help,
+        "kind": kind,
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+        "exclusive_minimum": exclusive_minimum,
+        "exclusive_maximum": exclusive_maximum,
+        "optional": optional,
+        "metavar": metavar,
+    }
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=spec)
+    return field(default=default, metadata=spec)
+
+
+def _validate(instance: object) -> None:
+    for f in fields(instance):
+        spec = f.metadata
+        value = getattr(instance, f.name)
+        if value is None and spec["optional"]:
+            continue
+        kind = spec["kind"]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+            object.__setattr__(instance, f.name, value)
+        if kind is tuple:
+            if isinstance(value, str):
+                value = tuple(v.strip() for v in value.split(",")) if value else ()
+                object.__setattr__(instance, f.name, value)
+            if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
+                raise OptionError(f.name, f"must be a list of strings, got {value!r}")
+            object.__setattr__(instance, f.name, tuple(value))
+            continue
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise OptionError(f.name, f"must be {_kind_name(kind)}, got {value!r}")
+        if spec["choices"] is not None and value not in spec["choices"]:
+            raise OptionError(f.name, f"must be one of {', '.join(spec['choices'])}; got {value!r}")
+        if kind in (int, float):
+            _check_range(f.name, value, spec)
+
+
+def _check_range(name: str, value: float, spec: dict) -> None:
+    low, high = spec["minimum"], spec["maximum"]
+    ok = math.isfinite(value)
+    if low is not None:
+        ok = ok and (value > low if spec["exclusive_minimum"] else value >= low)
+    if high is not None:
+        ok = ok and (value < high if spec["exclusive_maximum"] else value <= high)
+    if not ok:
+        raise OptionError(name, f"must be {_range_text(spec)}, got {value!r}")
+
+
+def _range_text(spec: dict) -> str:
+    low, high = spec["minimum"], spec["maximum"]
+    if low is not None and high is not None:
+        left = "(" if spec["exclusive_minimum"] else "["
+        right = ")" if spec["exclusive_maximum"] else "]"
+        return f"in {left}{low:g}, {high:g}{right}"
+    if low is not None:
+        if low == 0 and spec["exclusive_minimum"]:
+            return "positive"
+        return f"{'above' if spec['exclusive_minimum'] else 'at least'} {low:g}"
+    return f"{'below' if spec['exclusive_maximum'] else 'at most'} {high:g}"
+
+
+def _kind_name(kind: type) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(kind, kind.__name__)
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Every option of :func:`trainer.fit` and the estimator, validated on construction (:class:`OptionError`)."""
+
+    optimizer: str = option(
+        "auto",
+        choices=("auto", *OPTIMIZERS),
+        help="lbfgs: full batch, to the exact optimum (Newton's method for up to 1024 parameters, else L-BFGS); "
+        "sgd/adam: classic mini-batch descent with early stopping. auto: lbfgs when the data fit on the device.",
+    )
+    epochs: int | None = option(
+        None,
+        kind=int,
+        minimum=1,
+        optional=True,
+        help="Epochs for sgd/adam [default: 100]; iteration cap for lbfgs [default: 1000].",
+    )
+    batch_size: int = option(256, kind=int, minimum=1, help="Mini-batch rows (sgd/adam).")
+    lr: float | None = option(
+        None,
+        kind=float,
+        minimum=0,
+        exclusive_minimum=True,
+        optional=True,
+        help="Learning rate for sgd/adam [default: 0.1 for sgd, 0.01 for adam].",
+    )
+    l2: float = option(
+        1e-3,
+        kind=float,
+        minimum=0,
+        help="Penalty l2/2*||w||^2 on the weights of the standardized features (not the bias), added to the mean "
+        "log-loss. 0 is plain maximum likelihood.",
+    )
+    val_fraction: float = option(
+        0.2,
+        kind=float,
+        minimum=0,
+        maximum=1,
+        exclusive_maximum=True,
+        help="Fraction of rows held out (stratified) for validation. 0: none.",
+    )
+    class_weight: str = option(
+        "none",
+        choices=("none", "balanced"),
+        help="balanced weighs each class by n_rows / (n_classes * class rows).",
+    )
+    patience: int = option(
+        10, kind=int, minimum=1, help="sgd/adam: stop after this many epochs without a lower validation loss."
+    )
+    missing: str = option(
+        "error",
+        choices=MISSING_POLICIES,
+        help="A missing label or feature value (an empty cell or one of the na_values): error stops with its "
+        "place; drop leaves those rows out and says how many.",
+    )
+    na_values: tuple[str, ...] = option(
+        DEFAULT_NA_VALUES,
+        kind=tuple,
+        metavar="A,B,...",
+        help="Cell texts that mean a missing value, besides an empty cell.",
+    )
+    seed: int = option(
+        0,
+        kind=int,
+        help="Seed for the split and shuffling; the same seed gives the same run, bit for bit, on the same machine.",
+    )
+    device: str = option("auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when a GPU is available.")
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How ``logreg train`` reads a file (the Python API takes arrays and DataFrames instead)."""
+
+    label: str | None = option(None, optional=True, metavar="COL", help="Label column of a CSV.")
+    features: tuple[str, ...] | None = option(
+        None,
+        kind=tuple,
+        optional=True,
+        metavar="A,B,...",
+        help="Feature columns, in this order. [default: every column but the label and --drop]",
+    )
+    drop: tuple[str, ...] = option((), kind=tuple, metavar="A,B,...", help="Columns to leave out (an ID, a leak).")
+    delimiter: str = option(
+        "auto",
+        metavar="CHAR",
+        help="CSV field separator; auto: ';' or tab when the header has that and no comma, else ','.",
+    )
+    encoding: str = option("utf-8", metavar="NAME", help="Text encoding of a CSV, e.g. latin-1 or cp1252.")
+
+    def __post_init__(self) -> None:
+        _validate(self)
+        if self.delimiter != "auto" and len(self.delimiter.replace("\\t", "\t")) != 1:
+            raise OptionError("delimiter", f"must be one character or auto, got {self.delimiter!r}")
+        import codecs
+
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise OptionError("encoding", f"must be a text encoding Python knows, got {self.encoding!r}") from None
+
+
+def defaults(cls) -> dict[str, Any]:
+    """Each field's default value."""
+    out = {}
+    for f in fields(cls):
+        out[f.name] = f.default_factory() if f.default is MISSING else f.default
+    return out
+
+
+def flag(name: str) -> str:
+    """The command-line flag of an option: ``val_fraction`` -> ``--val-fraction``."""
+    return "--" + name.replace("_", "-")
+
+
+def click_options(cls, *, skip: tuple[str, ...] = ()):
+    """A decorator adding one click option per field of ``cls``: its flag, help and default. Values are not
+    validated by click but by ``cls`` itself, so the rules and messages are the library's."""
+    import click
+
+    def decorate(function):
+        for f in reversed([f for f in fields(cls) if f.name not in skip]):
+            spec = f.metadata
+            default = f.default_factory() if f.default is MISSING else f.default
+            kwargs: dict[str, Any] = {"help": spec["help"], "metavar": spec["metavar"]}
+            if spec["choices"] is not None:
+                kwargs["type"] = click.Choice(spec["choices"])
+            elif spec["kind"] is int:
+                kwargs["type"] = click.INT
+            elif spec["kind"] is float:
+                kwargs["type"] = click.FLOAT
+            if default is not None and spec["kind"] is not tuple:
+                kwargs["default"] = default
+                kwargs["show_default"] = True
+            elif spec["kind"] is tuple and default is not None:
+                kwargs["default"] = ",".join(default)
+                kwargs["show_default"] = bool(default)
+            function = click.option(flag(f.name), f.name, **kwargs)(function)
+        return function
+
+    return decorate
