@@ -127,7 +127,9 @@ class LazyGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="logreg", cls=LazyGroup, lazy_commands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(package_name="logreg-onnx")
 def main() -> None:
     """Train a logistic-regression classifier in PyTorch, export it to a verified ONNX file, and run it anywhere.

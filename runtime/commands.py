@@ -188,11 +188,11 @@ def _check_request(model, model_path, source, keep, threshold, engine, encoding)
 
 
 def _open_text(stack: contextlib.ExitStack, source: str, encoding: str):
-    from .stream import _python_encoding
+    from .stream import python_encoding
 
     if source == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding=_python_encoding(encoding), newline="")
-    return stack.enter_context(open(source, encoding=_python_encoding(encoding), newline=""))
+        return io.TextIOWrapper(sys.stdin.buffer, encoding=python_encoding(encoding), newline="")
+    return stack.enter_context(open(source, encoding=python_encoding(encoding), newline=""))
 
 
 def _first_line(text_input, name: str, encoding: str) -> str:
@@ -200,8 +200,8 @@ def _first_line(text_input, name: str, encoding: str) -> str:
         first = text_input.readline()
         while first and not first.strip():
             first = text_input.readline()
-    except UnicodeDecodeError as exc:
-        raise BadInput(_decode_message(name, 1, exc, encoding)) from None
+    except UnicodeDecodeError as exc:  # the reader decodes a block ahead: find the real line
+        raise BadInput(_decode_message(name, _bad_line(name, encoding) or 1, exc, encoding)) from None
     return first
 
 
@@ -217,14 +217,14 @@ def _decoded_lines(lines, name: str, encoding: str):
 
 def _bad_line(name: str, encoding: str) -> int | None:
     """The exact line of the first undecodable byte of a file (the text reader decodes ahead, in blocks)."""
-    from .stream import _python_encoding
+    from .stream import python_encoding
 
     if name == "<stdin>":
         return None
     with open(name, "rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
             try:
-                raw.decode(_python_encoding(encoding))
+                raw.decode(python_encoding(encoding))
             except UnicodeDecodeError:
                 return line_no
     return None
@@ -316,7 +316,7 @@ def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: st
     the base engine would."""
     from . import stream
 
-    with open(source, encoding=stream._python_encoding(encoding), newline="") as handle:
+    with open(source, encoding=stream.python_encoding(encoding), newline="") as handle:
         lines = _decoded_lines(handle, source, encoding)
         try:
             for chunk in stream.open_csv(lines, source, model.feature_names, keep_columns, None, delimiter):

@@ -259,7 +259,7 @@ def open_arrow_csv(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    with open(path, encoding=_python_encoding(encoding), newline="") as handle:
+    with open(path, encoding=python_encoding(encoding), newline="") as handle:
         header_lines = 0
         for line in handle:
             header_lines += 1
@@ -302,7 +302,7 @@ def _arrow_chunks(reader, feature_names, keep, header_lines) -> Iterator[Chunk]:
         line_no += batch.num_rows
 
 
-def _python_encoding(encoding: str) -> str:
+def python_encoding(encoding: str) -> str:
     return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
 
 

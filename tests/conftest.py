@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +35,3 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
 @pytest.fixture
 def breast_cancer_csv() -> Path:
     return BREAST_CANCER
-
-
-@pytest.fixture
-def python() -> str:
-    return sys.executable

@@ -26,7 +26,12 @@ class OptionError(TrainerError, ValueError):
 
 class TrainingError(TrainerError, FloatingPointError):
     """Training diverged: the loss or the weights stopped being finite numbers (a learning rate too large, most
-    often). The message says which option to change."""
+    often). ``parameter`` names the option to change, as in :class:`OptionError`."""
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        super().__init__(f"{parameter} {problem}")
+        self.parameter = parameter
+        self.problem = problem
 
 
 class ModelFileError(TrainerError, ValueError):

@@ -48,6 +48,17 @@ class LogisticRegressionClassifier:
         for name in PARAMETERS:  # store only, as scikit-learn's contract asks; fit validates
             setattr(self, name, params.get(name, ESTIMATOR_DEFAULTS[name]))
 
+    def __sklearn_tags__(self):
+        """What scikit-learn (>= 1.6) asks of an estimator it did not define: a classifier that needs y."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(),
+            input_tags=InputTags(),
+        )
+
     def get_params(self, deep: bool = True) -> dict:
         return {name: getattr(self, name) for name in PARAMETERS}
 

@@ -77,7 +77,15 @@ _SPLIT_NAMES = {"train": "training", "val": "validation"}
 
 
 def plot_history(history: list[dict], path: str | os.PathLike[str], *, unit: str = "epoch") -> None:
-    """Two panels, log-loss and accuracy against the epoch (or L-BFGS iteration), training and validation."""
+    """Two panels, log-loss and accuracy against the epoch (or solver iteration), training and validation."""
+    plt = _pyplot()
+    fig = history_figure(history, unit=unit)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def history_figure(history: list[dict], *, unit: str = "epoch"):
+    """The figure of :func:`plot_history`, unsaved (tests read its legends and ticks)."""
     plt = _pyplot()
     epochs = [r["epoch"] for r in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -105,8 +113,7 @@ def plot_history(history: list[dict], path: str | os.PathLike[str], *, unit: str
             ax.text(
                 0.5, 0.5, "converged at the start:\nno iterations", ha="center", va="center", transform=ax.transAxes
             )
-    _save(fig, path)
-    plt.close(fig)
+    return fig
 
 
 def plot_roc(

@@ -127,8 +127,11 @@ def test_dynamic_batch_sizes(binary_run):
 
 @pytest.mark.parametrize("which", ["binary", "multiclass"])
 def test_test_vectors_replay(which, binary_run, multiclass_run):
+    import jsonschema
+
     run = binary_run if which == "binary" else multiclass_run
     vectors = json.loads((run / "model.testvectors.json").read_text())
+    jsonschema.validate(vectors, contract.TESTVECTORS_SCHEMA)
     assert vectors["model_sha256"] == hashlib.sha256((run / "model.onnx").read_bytes()).hexdigest()
     groups = {c["group"] for c in vectors["cases"]}
     assert {"random x1", "near boundary", "saturated", "all zeros"} <= groups
