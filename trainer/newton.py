@@ -11,6 +11,7 @@ iterations from zero, each costing about one pass over the data.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -106,7 +107,7 @@ def run_newton(state, objective: Objective, V: torch.Tensor, callbacks, evaluate
                 callbacks,
                 train_loss=loss,
                 train_accuracy=correct / objective.n_rows,
-                validation=evaluate_validation,
+                validation=functools.partial(evaluate_validation, V),
             )
             if not float64 and previous - loss <= _FLOAT32_FLAT * abs(loss):
                 break  # float32 no longer sees progress: finish in float64

@@ -8,6 +8,7 @@ for the last digits, in float64 one chunk of rows at a time (no float64 copy of 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -144,7 +145,11 @@ def _lbfgs_phase(state, objective, V, callbacks, evaluate_validation, float64, f
         flat_streak = flat_streak + 1 if abs(loss - new_loss) <= flat * max(abs(new_loss), 1e-30) else 0
         V, loss, grad, correct = candidate, new_loss, new_grad, new_correct
         end_epoch(
-            state, callbacks, train_loss=loss, train_accuracy=correct / objective.n_rows, validation=evaluate_validation
+            state,
+            callbacks,
+            train_loss=loss,
+            train_accuracy=correct / objective.n_rows,
+            validation=functools.partial(evaluate_validation, V),
         )
         if flat_streak >= _FLAT_STREAK:
             return V, True

@@ -312,11 +312,14 @@ def _class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 def _validation_evaluator(model: LogisticModel, dataset: Dataset, val_idx: np.ndarray, device: torch.device):
     if len(val_idx) == 0:
-        return lambda: (None, None)
+        return lambda V=None: (None, None)
     X_val = torch.from_numpy(dataset.X[val_idx]).to(device)
     y_val = torch.from_numpy(dataset.y[val_idx]).to(device)
 
-    def evaluate() -> tuple[float, float]:
+    def evaluate(V: torch.Tensor | None = None) -> tuple[float, float]:
+        """Validation loss and accuracy of the model, or of parameters ``V`` (which the model then takes)."""
+        if V is not None:
+            optim.set_parameters(model.linear, V)
         with torch.no_grad():
             logits = model.logits(X_val).double()
             if model.is_binary:

@@ -66,6 +66,9 @@ def test_train_breast_cancer_writes_a_complete_run(tmp_path, breast_cancer_csv):
     assert len(history) == metrics["training"]["iterations"] > 5
     assert float(history[-1]["train_loss"]) < float(history[0]["train_loss"])
     assert all(h["val_loss"] for h in history)
+    # validation is measured on each iteration's weights, so the last one is the final model's
+    assert float(history[-1]["val_loss"]) == pytest.approx(metrics["validation"]["log_loss"], rel=1e-6)
+    assert float(history[0]["val_loss"]) > float(history[-1]["val_loss"])
 
 
 def test_val_fraction_zero_has_no_validation_block(tmp_path, breast_cancer_csv):

@@ -40,19 +40,22 @@ def test_auc_undefined_with_one_class():
 def test_estimator_contract_and_raw_feature_coefficients():
     X, y = synthetic(1500, 4, 2, seed=11, offset=50.0)
     labels = np.array(["no", "yes"])[y]
-    clf = LogisticRegressionClassifier(l2=1e-2)
+    clf = LogisticRegressionClassifier(l2=0.0)
     with pytest.raises(NotFittedError, match="not fitted yet"):
         clf.predict(X)
     assert clf.fit(X, labels) is clf
     assert list(clf.classes_) == ["no", "yes"] and clf.n_features_in_ == 4
     P = clf.predict_proba(X)
     assert P.shape == (1500, 2) and np.allclose(P.sum(axis=1), 1)
-    # coef_/intercept_ act on raw features: sigmoid(X @ coef_.T + intercept_) reproduces predict_proba
+    # coef_/intercept_ are on raw features: with no penalty they are statsmodels' maximum-likelihood estimates
+    import statsmodels.api as sm
+
     X_seen = X.astype(np.float32).astype(np.float64)  # the model's input precision
-    manual = 1 / (1 + np.exp(-(X_seen @ clf.coef_.T + clf.intercept_)))
-    np.testing.assert_allclose(manual[:, 0], P[:, 1], rtol=1e-4, atol=1e-6)
+    reference = sm.Logit(y, sm.add_constant(X_seen)).fit(method="newton", tol=1e-12, maxiter=100, disp=0)
+    np.testing.assert_allclose(clf.intercept_, reference.params[:1], rtol=1e-4)
+    np.testing.assert_allclose(clf.coef_[0], reference.params[1:], rtol=1e-4)
     assert set(clf.predict(X)) <= {"no", "yes"}
-    assert clf.score(X, labels) == pytest.approx(np.mean(clf.predict(X) == labels))
+    assert clf.score(X, labels) == pytest.approx(np.mean((P[:, 1] > 0.5) == (labels == "yes")))
     with pytest.raises(ValueError, match="X has 3 features, but this model was fitted with 4"):
         clf.predict(X[:, :3])
 
