@@ -190,7 +190,7 @@ def run_minibatch(
     optimizer = optimizer_class(linear.parameters(), lr=lr)
     X, y, weights = objective.X, objective.y, objective.weights
     n = len(y)
-    hint = f"lower lr (now {lr:g})"
+    hint = f"lower it (now {lr:g})"
     while state.epoch < state.max_epochs and not state.stop_training:
         order = torch.randperm(n, generator=generator).to(X.device)
         where = f"in epoch {state.epoch + 1}"

@@ -47,7 +47,8 @@ class Renderer:
             if exc_type is None:
                 self.wait()
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            # the jobs are done (or failed): no need to wait for the helper to exit, it does so when the queue closes
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def warm_up() -> None:
