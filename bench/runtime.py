@@ -58,7 +58,10 @@ def interleaved(candidates: dict, *, rounds: int, calls: int) -> dict[str, tuple
     return best
 
 
-def raw_iobinding(session, row: np.ndarray):
+def raw_iobinding(session, row: np.ndarray, *, public: bool = False):
+    """The fastest single-row call onnxruntime offers: preallocated buffers bound once. The fastest reaches the C++
+    session directly (``_sess``, private); the runtime may not (it uses the public ``run_with_iobinding``, which checks
+    for WebGPU graph capture on every call), so both are measured."""
     import onnxruntime as ort
 
     buffers = (row.reshape(1, -1).copy(), np.empty(1, np.int64), np.empty((1, 2), np.float32))
@@ -67,8 +70,11 @@ def raw_iobinding(session, row: np.ndarray):
     binding.bind_ortvalue_input("features", values[0])
     binding.bind_ortvalue_output("label", values[1])
     binding.bind_ortvalue_output("probabilities", values[2])
-    run, iobinding, options = session._sess.run_with_iobinding, binding._iobinding, ort.RunOptions()
-    call = lambda: run(iobinding, options)  # noqa: E731
+    if public:
+        call = lambda: session.run_with_iobinding(binding)  # noqa: E731
+    else:
+        run, iobinding, options = session._sess.run_with_iobinding, binding._iobinding, ort.RunOptions()
+        call = lambda: run(iobinding, options)  # noqa: E731
     call.keepalive = (buffers, values, binding)
     return call
 
@@ -120,6 +126,7 @@ def latency(row: np.ndarray, rounds: int) -> dict[str, tuple[float, float]]:
     return interleaved(
         {
             "raw onnxruntime, IOBinding preallocated (fastest)": raw_iobinding(session, row),
+            "raw onnxruntime, IOBinding, public API": raw_iobinding(session, row, public=True),
             "runtime predict_one": lambda: model.predict_one(row),
             "runtime predict_proba (1 row)": lambda: model.predict_proba(row),
             "raw onnxruntime session.run": lambda: session.run(None, feed),
@@ -367,9 +374,10 @@ def main() -> None:
             [[name, f"{m:.2f}", f"{p:.2f}", f"{m / fastest:.2f}x"] for name, (m, p) in lat.items()],
         )
     )
+    public = lat["raw onnxruntime, IOBinding, public API"][0]
     print(
         f"target {'met' if ours <= 1.3 * fastest else 'MISSED'}: predict_one within 1.3x of the fastest raw call "
-        f"({ours / fastest:.2f}x)"
+        f"({ours / fastest:.2f}x; {ours / public:.2f}x of the fastest call through onnxruntime's public API)"
     )
     print(
         f"target {'met' if torch_eager >= 2 * ours else 'MISSED'}: at least 2x faster than PyTorch eager "
