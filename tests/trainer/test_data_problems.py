@@ -167,3 +167,27 @@ def test_training_plot_legends_and_integer_iterations():
 def test_breast_cancer_cli_prints_the_classes(tmp_path):
     result, _ = _train(tmp_path, BREAST_CANCER, "--label", "diagnosis")
     assert "569 rows, 30 features; classes: benign 357, malignant 212" in result.stderr
+
+
+def test_block_reader_gives_the_careful_readers_values(tmp_path):
+    """Large files are parsed a block at a time by numpy's C parser; a block with a problem goes through the careful
+    path. Both must give exactly the values Python's float() gives, and name a bad line wherever it is."""
+    from trainer.data import BLOCK_LINES, load_dataset
+    from trainer.options import ReadOptions
+
+    rng = np.random.default_rng(3)
+    n = BLOCK_LINES + 500
+    X = rng.normal(size=(n, 3)) * [1e-3, 1.0, 1e4]
+    y = rng.integers(0, 2, n)
+    cells = [[f"{v:.9g}" for v in row] + [str(k)] for row, k in zip(X, y, strict=True)]
+    cells[BLOCK_LINES + 10][1] = "NA"  # the second block needs the careful path
+    cells[7][0] = f" {cells[7][0]} "  # spaces around a number in the first
+    data = _csv(tmp_path / "big.csv", ["a", "b", "c", "y"], cells)
+    dataset = load_dataset(data, ReadOptions(label="y"), missing="drop")
+    keep = [i for i in range(n) if i != BLOCK_LINES + 10]
+    expected = np.array([[float(c) for c in cells[i][:3]] for i in keep], dtype=np.float32)
+    assert np.array_equal(dataset.X, expected) and dataset.notes == ["dropped 1 row with a missing value"]
+    cells[BLOCK_LINES + 200][2] = "x"
+    data = _csv(tmp_path / "bad.csv", ["a", "b", "c", "y"], cells)
+    with pytest.raises(DataError, match=rf"bad.csv:{BLOCK_LINES + 202}:3: column 'c': 'x' is not a number"):
+        load_dataset(data, ReadOptions(label="y"), missing="drop")
