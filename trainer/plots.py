@@ -7,7 +7,6 @@ plots cost the user almost nothing.
 
 from __future__ import annotations
 
-import concurrent.futures
 import io
 import multiprocessing
 import os
@@ -22,33 +21,56 @@ from .metrics import roc_curve
 class Renderer:
     """A helper process for plotting: ``with Renderer() as r: r.submit(plot_history, ...); r.wait()``.
 
-    Errors raised while plotting come back from :meth:`wait` (or on leaving the block).
+    The helper is spawned (not forked: the caller may already run threads, torch's or a test runner's, and a forked
+    child of a threaded process can deadlock), imports matplotlib at once, then runs the jobs it is sent in order.
+    Errors raised while plotting come back from :meth:`wait`. On leaving the block the helper is stopped at once: it
+    holds nothing worth a clean exit, which would cost matplotlib's teardown, and it must not outlive the command
+    (it shares the command's stdout and stderr, which a caller may be reading to the end).
     """
 
     def __enter__(self) -> Renderer:
-        # spawn, not fork: the caller may already run threads (torch's, a test runner's), and a forked child of a
-        # threaded process can deadlock
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
-        )
-        self._jobs = [self._pool.submit(warm_up)]
+        context = multiprocessing.get_context("spawn")
+        self._jobs, self._results = context.SimpleQueue(), context.SimpleQueue()
+        self._process = context.Process(target=_serve, args=(self._jobs, self._results), daemon=True)
+        self._process.start()
+        self._pending = 0
         return self
 
     def submit(self, function, /, *args, **kwargs) -> None:
-        self._jobs.append(self._pool.submit(function, *args, **kwargs))
+        self._jobs.put((function, args, kwargs))
+        self._pending += 1
 
     def wait(self) -> None:
-        jobs, self._jobs = self._jobs, []
-        for job in jobs:
-            job.result()
+        failures = []
+        while self._pending:
+            if not self._process.is_alive() and self._results.empty():
+                raise RuntimeError("the plotting helper process died")
+            outcome = self._results.get()
+            self._pending -= 1
+            if outcome is not None:
+                failures.append(outcome)
+        if failures:
+            raise RuntimeError(f"plotting failed: {failures[0]}")
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         try:
             if exc_type is None:
                 self.wait()
         finally:
-            # the jobs are done (or failed): no need to wait for the helper to exit, it does so when the queue closes
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._process.terminate()
+            self._process.join()
+
+
+def _serve(jobs, results) -> None:
+    """The helper's loop: warm up, then run each job and report None (done) or the error's text."""
+    warm_up()
+    while True:
+        function, args, kwargs = jobs.get()
+        try:
+            function(*args, **kwargs)
+            results.put(None)
+        except Exception as exc:  # reported to the parent, which raises it
+            results.put(f"{type(exc).__name__}: {exc}")
 
 
 def warm_up() -> None:

@@ -146,6 +146,7 @@ def test_separable_warning_on_the_command_line(tmp_path, breast_cancer_csv):
         ],
         capture_output=True,
         text=True,
+        timeout=120,  # the plotting helper must not outlive the command and hold its pipes open
     )
     assert result.returncode == 0, result.stderr
     assert "warning: the training data look linearly separable" in result.stderr
