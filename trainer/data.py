@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.stream import sniff_delimiter
+
 from .errors import DataError
 from .options import DEFAULT_NA_VALUES, ReadOptions
 
@@ -309,17 +311,6 @@ def decode_text(path: Path, raw: bytes, encoding: str) -> str:
             f"{path}:{line}: not {encoding} text (byte 0x{byte}); give its encoding, e.g. encoding='latin-1' "
             "or encoding='cp1252'"
         ) from None
-
-
-def sniff_delimiter(header_line: str, choice: str) -> str:
-    """``choice`` unless it is "auto": then ';' or tab when the header has it and no comma (nor the other), else ','."""
-    if choice != "auto":
-        return "\t" if choice == "\\t" else choice
-    if "," not in header_line:
-        found = [d for d in (";", "\t") if d in header_line]
-        if len(found) == 1:
-            return found[0]
-    return ","
 
 
 def _column(path: Path, header: list[str], name: str, option: str, delimiter: str) -> int:
