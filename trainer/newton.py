@@ -11,14 +11,12 @@ iterations from zero, each costing about one pass over the data.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 import torch.nn.functional as F
 
-from .callbacks import end_epoch
-from .optim import Objective
+from .optim import Objective, report_iterate
 
 MAX_NEWTON_PARAMS = 1024  # beyond this the Hessian (params^2 memory, rows * params^2 work) costs more than L-BFGS
 HESSIAN_ROWS = 65536
@@ -56,13 +54,13 @@ def hessian(objective: Objective, V: torch.Tensor, *, max_rows: int = HESSIAN_RO
 
 def _hessian_rows(objective: Objective, max_rows: int):
     """The rows the Hessian is estimated from, with a constant column for the bias: chosen once, kept."""
-    cached = getattr(objective, "_hessian_rows", None)
+    cached = objective.hessian_rows
     if cached is None:
         n = objective.n_rows
         rows = slice(None) if n <= max_rows else torch.linspace(0, n - 1, max_rows, device=objective.X.device).long()
         X = F.pad(objective.X[rows], (0, 1), value=1.0)
         weights = objective.weights[rows] if objective.weights is not None else None
-        cached = objective._hessian_rows = (X, weights)
+        cached = objective.hessian_rows = (X, weights)
     return cached
 
 
@@ -102,13 +100,7 @@ def run_newton(state, objective: Objective, V: torch.Tensor, callbacks, evaluate
             V, (loss, grad, correct, new_logits) = accepted
             if float64:
                 logits = new_logits
-            end_epoch(
-                state,
-                callbacks,
-                train_loss=loss,
-                train_accuracy=correct / objective.n_rows,
-                validation=functools.partial(evaluate_validation, V),
-            )
+            report_iterate(state, callbacks, objective, V, loss, correct, evaluate_validation)
             if not float64 and previous - loss <= _FLOAT32_FLAT * abs(loss):
                 break  # float32 no longer sees progress: finish in float64
     return V, False, (loss, grad, correct, logits)

@@ -30,6 +30,7 @@ class Objective:
         self.total_weight = float(weights.sum()) if weights is not None else float(len(y))
         self.n_rows = len(y)
         self._y_as: dict[torch.dtype, torch.Tensor] = {}
+        self.hessian_rows: tuple | None = None  # set once by trainer.newton: the rows its Hessian is estimated from
 
     def labels_as(self, dtype: torch.dtype) -> torch.Tensor:
         """The 0/1 labels of a binary model as floats, converted once per dtype."""
@@ -144,16 +145,21 @@ def _lbfgs_phase(state, objective, V, callbacks, evaluate_validation, float64, f
                 y_list.pop(0)
         flat_streak = flat_streak + 1 if abs(loss - new_loss) <= flat * max(abs(new_loss), 1e-30) else 0
         V, loss, grad, correct = candidate, new_loss, new_grad, new_correct
-        end_epoch(
-            state,
-            callbacks,
-            train_loss=loss,
-            train_accuracy=correct / objective.n_rows,
-            validation=functools.partial(evaluate_validation, V),
-        )
+        report_iterate(state, callbacks, objective, V, loss, correct, evaluate_validation)
         if flat_streak >= _FLAT_STREAK:
             return V, True
     return V, False
+
+
+def report_iterate(state, callbacks, objective: Objective, V, loss: float, correct: int, evaluate_validation) -> None:
+    """End one full-batch iteration (Newton or L-BFGS): record it and call the hooks, validation measured at ``V``."""
+    end_epoch(
+        state,
+        callbacks,
+        train_loss=loss,
+        train_accuracy=correct / objective.n_rows,
+        validation=functools.partial(evaluate_validation, V),
+    )
 
 
 def _two_loop(g: torch.Tensor, s_list: list[torch.Tensor], y_list: list[torch.Tensor]) -> torch.Tensor:
