@@ -35,7 +35,12 @@ _rtol_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the ONNX file. [default: RUN_DIR/model.onnx]",
 )
-@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True, help="ONNX opset to write.")
+@click.option(
+    "--opset",
+    type=int,
+    default=None,
+    help=f"ONNX opset to write. [default: {DEFAULT_OPSET}, or 19 for a model with categorical columns]",
+)
 @_atol_option
 @_rtol_option
 @click.option(
@@ -66,7 +71,7 @@ def export_run(
     run_dir: Path,
     *,
     out: Path | None = None,
-    opset: int = DEFAULT_OPSET,
+    opset: int | None = None,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,

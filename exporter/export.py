@@ -16,6 +16,7 @@ import onnx
 
 from runtime import contract
 from runtime.files import write_bytes_atomic, write_text_atomic
+from trainer.columns import Encoding
 
 from .errors import ExportOptionError, VerificationFailed
 from .graph import DEFAULT_OPSET, add_metadata, export_graph, serialize
@@ -44,7 +45,7 @@ def export_run(
     run_dir: str | os.PathLike[str],
     *,
     out: str | os.PathLike[str] | None = None,
-    opset: int = DEFAULT_OPSET,
+    opset: int | None = None,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,
@@ -105,7 +106,7 @@ def _staged(target: Path, data: bytes):
             os.unlink(name)
 
 
-def _verify(candidate: Path, run: Run, data_rows, *, opset: int, atol: float, rtol: float) -> dict:
+def _verify(candidate: Path, run: Run, data_rows, *, opset: int | None, atol: float, rtol: float) -> dict:
     from runtime.errors import ModelError
 
     from .errors import BadModelFileError
@@ -137,11 +138,11 @@ def _ort_candidate(candidate: Path, run: Run, data_rows, report: dict, *, atol: 
     return ort_bytes
 
 
-def _model_facts(target: Path, model_bytes: bytes, opset: int, run: Run) -> dict:
+def _model_facts(target: Path, model_bytes: bytes, opset: int | None, run: Run) -> dict:
     return {
         "path": str(target),
         "sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "opset": opset,
+        "opset": onnx.load_model_from_string(model_bytes).opset_import[0].version if opset is None else opset,
         "bytes": len(model_bytes),
         "run": str(run.path),
         "model_pt_sha256": run.model_sha256,
@@ -160,19 +161,23 @@ def _reject(candidate: Path, target: Path, report: dict, parity_path: Path) -> N
     )
 
 
-def build_model(run: Run, *, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+def build_model(run: Run, *, opset: int | None = None) -> onnx.ModelProto:
     """The candidate ONNX model of a run: graph, metadata, and nothing that names this machine."""
     proto = export_graph(run.model, opset=opset)
     for node in proto.graph.node:
         # The exporter records each node's Python stack trace and source path: noise for users, and a leak of paths.
         del node.metadata_props[:]
         node.doc_string = ""
+    encoding = run.model.encoding
+    options = run.metrics.get("options") or {}
     proto = add_metadata(
         proto,
-        feature_names=run.feature_names,
+        feature_names=encoding.names if encoding is not None else run.feature_names,
         class_names=run.class_names,
         metrics=run.metrics,
         model_sha256=run.model_sha256,
+        columns=encoding.to_json() if encoding is not None else None,
+        na_values=list(options.get("na_values") or []),
     )
     onnx.checker.check_model(proto, full_check=True)
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
@@ -196,35 +201,44 @@ def to_ort_format(model_bytes: bytes) -> bytes:
             return handle.read()
 
 
-def test_vectors(run: Run, model_bytes: bytes, data_rows: np.ndarray | None) -> dict:
+def test_vectors(run: Run, model_bytes: bytes, data_rows) -> dict:
     """Input rows with PyTorch's expected outputs, for clients in any language to check themselves against.
 
     Rows come from every probe group, among those where float32 rounding cannot move a probability by more than
-    a small fraction of :data:`TESTVECTORS_ATOL`.
+    a small fraction of :data:`TESTVECTORS_ATOL`. Each case carries the graph's inputs (``features``, with null for
+    NaN, and ``categories``) and the raw ``row`` by column name (null for a missing value).
     """
     probes = make_probes(run.model, data_rows, seed=1)
-    labels, probabilities = torch_reference(run.model, probes.rows)
-    slack = float32_slack(run.model, probes.rows, probabilities).max(axis=1)
+    labels, probabilities = torch_reference(run.model, probes)
+    slack = float32_slack(run.model, probes.design, probabilities).max(axis=1)
+    encoding = run.model.encoding or Encoding.numeric_only(run.feature_names)
+    names = encoding.names
+    numeric = [c.name for c in encoding.numeric]
+    categorical = [c.name for c in encoding.categorical]
     cases = []
     for group in dict.fromkeys(probes.groups):
         members = [i for i, g in enumerate(probes.groups) if g == group and slack[i] < TESTVECTORS_ATOL / 10]
         for i in members[:TESTVECTORS_PER_GROUP]:
-            cases.append(
-                {
-                    "group": group,
-                    "features": [float(v) for v in probes.rows[i]],
-                    "label": int(labels[i]),
-                    "class_name": run.class_names[int(labels[i])],
-                    "probabilities": [float(v) for v in probabilities[i]],
-                }
-            )
+            features = [None if v != v else float(v) for v in probes.rows[i].tolist()]
+            row = dict(zip(numeric, features, strict=True))
+            row |= {name: (None if v == "" else v) for name, v in zip(categorical, probes.categories[i], strict=True)}
+            case = {"group": group, "row": {name: row[name] for name in names}, "features": features}
+            if categorical:
+                case["categories"] = [str(v) for v in probes.categories[i]]
+            case |= {
+                "label": int(labels[i]),
+                "class_name": run.class_names[int(labels[i])],
+                "probabilities": [float(v) for v in probabilities[i]],
+            }
+            cases.append(case)
     return {
         "format": contract.TESTVECTORS_FORMAT,
         "format_version": contract.TESTVECTORS_VERSION,
         "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "input": contract.INPUT_NAME,
+        "inputs": ([contract.INPUT_NAME] if numeric else []) + ([contract.CATEGORIES_INPUT] if categorical else []),
         "outputs": list(contract.OUTPUT_NAMES),
-        "feature_names": run.feature_names,
+        "feature_names": names,
+        "columns": encoding.to_json(),
         "class_names": run.class_names,
         "atol": TESTVECTORS_ATOL,
         "rule": contract.TESTVECTORS_RULE,

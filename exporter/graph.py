@@ -15,6 +15,7 @@ from runtime import contract, integrity
 from trainer.model import LogisticModel
 
 from .errors import ExportOptionError
+from .preprocess import CATEGORICAL_MIN_OPSET, DESIGN, splice
 
 # Pinned so that a toolkit upgrade never changes the files it writes by accident. 18 is the lowest opset the
 # torch.export-based exporter targets, and what onnxruntime-node and onnxruntime-web of the last two years run.
@@ -47,29 +48,45 @@ class ContractModule(nn.Module):
             self.linear.weight.copy_(weight)
             self.linear.bias.copy_(bias)
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        probabilities = torch.softmax(self.linear((features - self.mean) / self.scale), dim=1)
+    def forward(self, design: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probabilities = torch.softmax(self.linear((design - self.mean) / self.scale), dim=1)
         return torch.argmax(probabilities, dim=1), probabilities
 
 
-def check_opset(opset: int) -> None:
+def resolve_opset(model: LogisticModel, opset: int | None) -> int:
+    """The opset to write: ``opset``, or by default 18 (19 when the model has categorical columns, for string
+    ``Equal``). Raises :class:`ExportOptionError` for one this exporter or the model cannot use."""
+    needs = CATEGORICAL_MIN_OPSET if model.encoding is not None and model.encoding.categorical else MIN_OPSET
+    if opset is None:
+        return max(DEFAULT_OPSET, needs)
     latest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= latest:
         raise ExportOptionError(
             f"--opset {opset} is not supported: this exporter writes opsets {MIN_OPSET} to "
-            f"{latest} (the installed onnx's newest); {DEFAULT_OPSET} is the default"
+            f"{latest} (the installed onnx's newest); leave it out for the default"
         )
+    if opset < needs:
+        raise ExportOptionError(
+            f"--opset {opset} is too old for this model: its categorical columns need opset {needs} or newer "
+            "(string Equal); leave --opset out for the default"
+        )
+    return opset
 
 
-def export_graph(model: LogisticModel, *, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+def export_graph(model: LogisticModel, *, opset: int | None = None) -> onnx.ModelProto:
     """Trace ``model`` into an ONNX model following :mod:`runtime.contract` (no metadata yet).
 
     Uses the torch.export-based exporter (``dynamo=True``): it is the one PyTorch maintains, while the TorchScript
     exporter is deprecated; its dynamic shapes are declared, not inferred from a trace, so the batch dimension is
-    dynamic by construction. ``external_data=False`` keeps the weights inside the one file.
+    dynamic by construction. ``external_data=False`` keeps the weights inside the one file. When the model imputes
+    or has categorical columns, the traced graph takes the design matrix and :func:`exporter.preprocess.splice`
+    puts the nodes that make it from the raw inputs in front.
     """
-    check_opset(opset)
+    opset = resolve_opset(model, opset)
     module = ContractModule(model).eval()
+    encoding = model.encoding
+    raw = encoding is None or encoding.is_identity
+    input_name = contract.INPUT_NAME if raw else DESIGN
     example = torch.zeros(2, model.n_features)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its notes on skipped torchvision ops and deprecations are not ours
@@ -81,9 +98,9 @@ def export_graph(model: LogisticModel, *, opset: int = DEFAULT_OPSET) -> onnx.Mo
                 module,
                 (example,),
                 dynamo=True,
-                input_names=[contract.INPUT_NAME],
+                input_names=[input_name],
                 output_names=list(contract.OUTPUT_NAMES),
-                dynamic_shapes={"features": {0: torch.export.Dim("batch", min=1)}},
+                dynamic_shapes={"design": {0: torch.export.Dim("batch", min=1)}},
                 opset_version=opset,
                 external_data=False,
                 optimize=True,
@@ -92,12 +109,21 @@ def export_graph(model: LogisticModel, *, opset: int = DEFAULT_OPSET) -> onnx.Mo
         finally:
             quiet.setLevel(level)
     proto = program.model_proto
+    if not raw:
+        proto = splice(proto, encoding)
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
 
 def add_metadata(
-    proto: onnx.ModelProto, *, feature_names: list[str], class_names: list[str], metrics: dict, model_sha256: str
+    proto: onnx.ModelProto,
+    *,
+    feature_names: list[str],
+    class_names: list[str],
+    metrics: dict,
+    model_sha256: str,
+    columns: list[dict] | None = None,
+    na_values: list[str] | None = None,
 ) -> onnx.ModelProto:
     """Make the file self-describing: names, threshold, opset, metrics, versions, a doc_string in words, and (last) a
     placeholder for the integrity digest that :func:`serialize` fills in."""
@@ -110,6 +136,10 @@ def add_metadata(
         contract.KEY_FORMAT: contract.FORMAT_VERSION,
         contract.KEY_FEATURE_NAMES: json.dumps(feature_names),
         contract.KEY_CLASS_NAMES: json.dumps(class_names),
+        contract.KEY_COLUMNS: json.dumps(
+            columns or [{"name": n, "kind": "numeric", "median": None, "indicator": False} for n in feature_names]
+        ),
+        contract.KEY_NA_VALUES: json.dumps(list(na_values or [])),
         contract.KEY_THRESHOLD: "0.5",
         contract.KEY_OPSET: str(opset_of(proto)),
         contract.KEY_MODEL_SHA256: model_sha256,
@@ -122,7 +152,7 @@ def add_metadata(
         proto.metadata_props.add(key=key, value=value)
     proto.producer_name = contract.PRODUCER
     proto.producer_version = versions["logreg-onnx"]
-    proto.doc_string = describe(feature_names, class_names)
+    proto.doc_string = describe(columns or [{"name": n, "kind": "numeric"} for n in feature_names], class_names)
     proto.graph.name = "logistic_regression"
     return proto
 
@@ -141,17 +171,31 @@ def serialize(proto: onnx.ModelProto) -> bytes:
     return integrity.seal(proto.SerializeToString())
 
 
-def describe(feature_names: list[str], class_names: list[str]) -> str:
+def describe(columns: list[dict], class_names: list[str]) -> str:
     kind = "binary (sigmoid-equivalent)" if len(class_names) == 2 else "multinomial (softmax)"
     rule = (
         "the second class when its probability is above 0.5, else the first"
         if len(class_names) == 2
         else "the class of highest probability"
     )
+    numeric = [c["name"] for c in columns if c["kind"] == "numeric"]
+    categorical = [c["name"] for c in columns if c["kind"] == "categorical"]
+    imputed = any(c.get("median") is not None for c in columns if c["kind"] == "numeric")
+    inputs = ""
+    if numeric:
+        inputs += (
+            f"Input '{contract.INPUT_NAME}': float32 [batch, {len(numeric)}], raw (unstandardized) values of the "
+            f"numeric features {json.dumps(numeric)} in this order"
+            + ("; NaN is a missing value, imputed inside the graph. " if imputed else ". ")
+        )
+    if categorical:
+        inputs += (
+            f"Input '{contract.CATEGORIES_INPUT}': string [batch, {len(categorical)}], the values of the categorical "
+            f'features {json.dumps(categorical)}, trimmed, "" for a missing value; one-hot encoded inside the '
+            "graph with the training levels (metadata 'columns'). "
+        )
     return (
-        f"Logistic regression, {kind}, written by logreg-onnx. "
-        f"Input '{contract.INPUT_NAME}': float32 [batch, {len(feature_names)}], raw (unstandardized) values of the "
-        f"features {json.dumps(feature_names)} in this order; standardization is inside the graph. "
+        f"Logistic regression, {kind}, written by logreg-onnx. {inputs}Standardization is inside the graph. "
         f"Output '{contract.LABEL_OUTPUT}': int64 [batch], index into the classes {json.dumps(class_names)}: {rule}. "
         f"Output '{contract.PROBABILITIES_OUTPUT}': float32 [batch, {len(class_names)}], one column per class in that "
         "order, each row summing to 1."

@@ -26,7 +26,7 @@ from .verify import (
     torch_reference,
 )
 
-Runner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+Runner = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 SMALL_BATCH_ROWS = 16  # rows run one at a time and two at a time, spread over every probe group
 RUNTIME = "runtime.load (onnxruntime)"
 REFERENCE = "onnx.reference"
@@ -35,7 +35,9 @@ REFERENCE = "onnx.reference"
 def runtime_runner(model: runtime.Model) -> Runner:
     """The runtime's own path: one row goes through its IOBinding fast path, several through ``session.run``."""
 
-    def run(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(rows: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if model.categorical_names:
+            return model.run_inputs(rows, categories, check_finite=False)
         return model.run(rows, check_finite=False)
 
     return run
@@ -47,10 +49,11 @@ def reference_runner(proto: onnx.ModelProto) -> Runner:
 
     evaluator = ReferenceEvaluator(proto)
     names = [o.name for o in proto.graph.output]
-    input_name = next(i.name for i in proto.graph.input)
+    input_names = [i.name for i in proto.graph.input]
 
-    def run(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        outputs = dict(zip(names, evaluator.run(None, {input_name: rows}), strict=True))
+    def run(rows: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        feed = {contract.INPUT_NAME: rows, contract.CATEGORIES_INPUT: categories}
+        outputs = dict(zip(names, evaluator.run(None, {n: feed[n] for n in input_names}), strict=True))
         return np.asarray(outputs.get(contract.LABEL_OUTPUT)), np.asarray(outputs.get(contract.PROBABILITIES_OUTPUT))
 
     return run
@@ -60,7 +63,7 @@ def verify_file(
     path: str | Path,
     model: LogisticModel,
     *,
-    data_rows: np.ndarray | None = None,
+    data_rows=None,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     seed: int = 0,
@@ -86,8 +89,9 @@ def verify_file(
     except runtime.ModelError as exc:
         raise BadModelFileError(str(exc)) from None
     else:
+        run_features = model.encoding.names if model.encoding is not None else loaded.feature_names
         check_signature(
-            loaded.n_features, len(loaded.classes), run_features=model.n_features, run_classes=model.n_classes
+            loaded.feature_names, len(loaded.classes), run_features=run_features, run_classes=model.n_classes
         )
         checks = [{"name": "integrity digest", "passed": True, "detail": "matches"}]
         checks += [asdict(c) for c in loaded.contract_checks]
@@ -100,8 +104,8 @@ def verify_file(
         runners[REFERENCE] = reference_runner(proto)
 
     probes = make_probes(model, data_rows, seed=seed)
-    expected = torch_reference(model, probes.rows)
-    slack = float32_slack(model, probes.rows, expected[1])
+    expected = torch_reference(model, probes)
+    slack = float32_slack(model, probes.design, expected[1])
     results = []
     if load_failure is not None:
         results.append({"runtime": label, "batch": "-", "output": "(load)", "passed": False, "detail": load_failure})
@@ -136,7 +140,7 @@ def _run_batches(name, runner, probes, slack, expected, *, atol, rtol) -> list[d
     for batch_name, batches in batchings.items():
         rows = np.concatenate(batches)
         try:
-            outputs = [runner(np.ascontiguousarray(probes.rows[b])) for b in batches]
+            outputs = [runner(np.ascontiguousarray(probes.rows[b]), probes.categories[b]) for b in batches]
         except Exception as exc:  # a fixed batch size, a broken graph: the engine's own words are the evidence
             message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
             results.append(

@@ -28,8 +28,9 @@ class Run:
     metrics: dict
     model_sha256: str
 
-    def data_rows(self, limit: int = 20_000) -> np.ndarray | None:
-        """The training data's feature rows, when the file the run was trained on is still there unchanged.
+    def data_rows(self, limit: int = 20_000):
+        """The training data's raw rows (a :class:`trainer.columns.Table`), when the file the run was trained on is
+        still there unchanged.
 
         ``None`` otherwise (moved, edited, or an in-memory fit): verification then says it could not use them.
         """
@@ -45,21 +46,27 @@ class Run:
             return None
         options = self.metrics.get("options") or {}
         read = self.metrics.get("read") or {}
+        encoding = self.model.encoding
+        names = encoding.names if encoding is not None else self.feature_names
         try:
             dataset = load_dataset(
                 path,
                 ReadOptions(
                     label=data.get("label"),
-                    features=tuple(self.feature_names),
+                    features=tuple(names),
                     delimiter=read.get("delimiter", "auto"),
                     encoding=read.get("encoding", "utf-8"),
                 ),
                 missing=options.get("missing", "error"),
                 na_values=tuple(options.get("na_values", DEFAULT_NA_VALUES)),
+                categorical=tuple(c.name for c in encoding.categorical) if encoding is not None else (),
             )
         except TrainerError:
             return None
-        return dataset.X[:limit]
+        table = dataset.table
+        if table is None or table.numeric_names != [c.name for c in encoding.numeric]:
+            return None
+        return table.take(np.arange(min(limit, len(table))))
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> Run:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from runtime import contract
+from trainer.columns import Encoding, Table
 from trainer.model import LogisticModel
 
 from .errors import SignatureMismatchError
@@ -32,9 +33,15 @@ EPS32 = float(np.finfo(np.float32).eps)
 
 @dataclass(frozen=True)
 class Probes:
-    """Raw feature rows to compare on, float32, with the name of the group each row comes from."""
+    """Raw rows to compare on, with the name of the group each row comes from.
+
+    ``rows`` are the numeric columns (float32, NaN where missing), ``categories`` the categorical ones (object array
+    of str, "" where missing; zero columns for a numeric model), ``design`` the design matrix the linear part sees.
+    """
 
     rows: np.ndarray
+    categories: np.ndarray
+    design: np.ndarray
     groups: list[str]
     notes: list[str]
 
@@ -43,38 +50,91 @@ class Probes:
         return f"{group} #{index - self.groups.index(group)}"
 
 
-def make_probes(model: LogisticModel, data_rows: np.ndarray | None, *, seed: int = 0, n_random: int = 256) -> Probes:
+UNSEEN_PROBE = "\u00abunseen\u00bb"  # a level no training data has
+
+
+def make_probes(model: LogisticModel, data_rows=None, *, seed: int = 0, n_random: int = 256) -> Probes:
     """Rows that exercise every regime: the run's data, random rows at scales 1, 1e3 and 1e4 (in units of each
-    feature's spread), rows near the decision boundary, one feature at a time, rows far into saturation, and
-    all-zero rows."""
+    numeric feature's spread), rows near the decision boundary, one feature at a time, rows far into saturation,
+    all-zero rows; and for the encoding, a missing value in each imputed column, every level of every categorical
+    column (the folded ones too), and unseen, empty and untrimmed values.
+
+    ``data_rows``: a :class:`~trainer.columns.Table` of raw rows, a float32 array of the numeric columns, or None.
+    """
     rng = np.random.default_rng(seed)
+    encoding = model.encoding or Encoding.numeric_only([f"x{j}" for j in range(model.n_features)])
+    numeric, categorical = encoding.numeric, encoding.categorical
+    n_numeric = len(numeric)
+    base = np.array(
+        [[c.reference if c.reference is not None else (c.levels[0] if c.levels else "") for c in categorical]],
+        dtype=object,
+    ).reshape(1, len(categorical))
     mean = model.mean.double().numpy()
     scale = model.scale.double().numpy()
     W, b = _logit_weights(model)
-    n_features = len(mean)
-    standardized: list[tuple[str, np.ndarray]] = []
+    # the design columns past the numeric block are fixed by the base categorical row (no value missing): fold their
+    # contribution into the bias, so that rows aimed at the decision boundary land there
+    base_design = encoding.design(_table(encoding, np.zeros((1, n_numeric), np.float32), base))
+    rest = (base_design[0, n_numeric:].astype(np.float64) - mean[n_numeric:]) / scale[n_numeric:]
+    W_num, b_eff = W[:, :n_numeric], b + W[:, n_numeric:] @ rest
+    mean_num, scale_num = mean[:n_numeric], scale[:n_numeric]
+    groups: list[tuple[str, np.ndarray, np.ndarray]] = []
     notes = []
-    raw_groups: list[tuple[str, np.ndarray]] = []
-    if data_rows is not None and len(data_rows):
-        raw_groups.append(("training data", np.asarray(data_rows, dtype=np.float32)))
+    data = _as_table(data_rows, encoding)
+    if data is not None and len(data):
+        groups.append(("training data", data.numeric.astype(np.float32), data.categories))
     else:
         notes.append("the run's data file is not available unchanged: verified on synthetic rows only")
-    for scale_factor in (1.0, 1e3, 1e4):
-        standardized.append((f"random x{scale_factor:g}", rng.standard_normal((n_random, n_features)) * scale_factor))
-    standardized.append(("near boundary", _boundary_rows(W, b, rng, n_random)))
-    standardized.append(("one feature", _one_feature_rows(W, b)))
-    standardized.append(("saturated", _saturated_rows(W, b)))
-    raw_groups.append(("all zeros", np.zeros((4, n_features), dtype=np.float32)))
-    parts, groups = [], []
-    for name, z in standardized:
-        parts.append((mean + scale * z).astype(np.float32))
-        groups += [name] * len(z)
-    for name, rows in raw_groups:
-        parts.append(rows)
-        groups += [name] * len(rows)
-    rows = np.ascontiguousarray(np.concatenate(parts))
-    # keep the group order the same as the rows: raw groups were appended after the standardized ones
-    return Probes(rows=rows, groups=groups, notes=notes)
+    if n_numeric:
+        standardized = [(f"random x{f:g}", rng.standard_normal((n_random, n_numeric)) * f) for f in (1.0, 1e3, 1e4)]
+        standardized.append(("near boundary", _boundary_rows(W_num, b_eff, rng, n_random)))
+        standardized.append(("one feature", _one_feature_rows(W_num, b_eff)))
+        standardized.append(("saturated", _saturated_rows(W_num, b_eff)))
+        for name, z in standardized:
+            groups.append((name, (mean_num + scale_num * z).astype(np.float32), np.repeat(base, len(z), axis=0)))
+    groups.append(("all zeros", np.zeros((4, n_numeric), dtype=np.float32), np.repeat(base, 4, axis=0)))
+    centre = np.array(
+        [c.median if c.median is not None else m for c, m in zip(numeric, mean_num, strict=True)], dtype=np.float32
+    ).reshape(1, n_numeric)
+    imputed = [j for j, c in enumerate(numeric) if c.median is not None]
+    if imputed:
+        rows = np.repeat(centre, len(imputed) + 1, axis=0)
+        for i, j in enumerate(imputed):
+            rows[i, j] = np.nan
+        rows[-1, imputed] = np.nan
+        groups.append(("missing values", rows, np.repeat(base, len(rows), axis=0)))
+    if categorical:
+        level_rows, unseen_rows = [], []
+        for j, column in enumerate(categorical):
+            for level in (*column.levels, *column.other):
+                row = base.copy()
+                row[0, j] = level
+                level_rows.append(row)
+            for odd in (UNSEEN_PROBE, "", f" {column.levels[0]} " if column.levels else " "):
+                row = base.copy()
+                row[0, j] = odd
+                unseen_rows.append(row)
+        for name, cats in (("every level", level_rows), ("unseen and empty values", unseen_rows)):
+            cats = np.concatenate(cats)
+            groups.append((name, np.repeat(centre, len(cats), axis=0), cats))
+    rows = np.ascontiguousarray(np.concatenate([g[1] for g in groups]), dtype=np.float32)
+    categories = np.concatenate([g[2] for g in groups]).astype(object).reshape(len(rows), len(categorical))
+    names = [name for name, part, _ in groups for _ in range(len(part))]
+    design = encoding.design(_table(encoding, rows, categories))
+    return Probes(rows=rows, categories=categories, design=design, groups=names, notes=notes)
+
+
+def _table(encoding: Encoding, numeric: np.ndarray, categories: np.ndarray) -> Table:
+    """Rows as a Table whose columns are the numeric block, then the categorical block (what the encoding reads)."""
+    columns = [*encoding.numeric, *encoding.categorical]
+    return Table([c.name for c in columns], [c.kind for c in columns], numeric, categories)
+
+
+def _as_table(data_rows, encoding: Encoding) -> Table | None:
+    if data_rows is None or isinstance(data_rows, Table):
+        return data_rows
+    rows = np.asarray(data_rows, dtype=np.float32)
+    return _table(encoding, rows, np.empty((len(rows), 0), dtype=object))
 
 
 def _logit_weights(model: LogisticModel) -> tuple[np.ndarray, np.ndarray]:
@@ -157,14 +217,20 @@ def _saturated_rows(W: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(rows) if rows else np.zeros((0, W.shape[1]))
 
 
-def torch_reference(model: LogisticModel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The PyTorch model's own outputs, float32 as it runs: (label, probabilities)."""
+def torch_reference(model: LogisticModel, probes: Probes) -> tuple[np.ndarray, np.ndarray]:
+    """The PyTorch model's own outputs from the raw probe rows, float32 as it runs: (label, probabilities).
+    Categorical values reach it as codes (:meth:`~trainer.columns.Encoding.codes`, a dictionary lookup), while the
+    ONNX graph compares the strings themselves: two independent implementations of the encoding."""
+    encoding = model.encoding
+    codes = encoding.codes(probes.categories) if encoding is not None and encoding.categorical else None
     with torch.no_grad():
-        probabilities = model(torch.from_numpy(rows)).numpy()
+        probabilities = model.forward_raw(
+            torch.from_numpy(probes.rows), None if codes is None else torch.from_numpy(codes)
+        ).numpy()
     return probabilities.argmax(axis=1).astype(np.int64), probabilities
 
 
-def float32_slack(model: LogisticModel, rows: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+def float32_slack(model: LogisticModel, design: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     """Per element, shape (n_rows, n_classes): how far float32 rounding alone can move each probability.
 
     Logit ``m`` is a float32 dot product; two implementations may differ by up to
@@ -174,7 +240,7 @@ def float32_slack(model: LogisticModel, rows: np.ndarray, probabilities: np.ndar
     way round. A binary model's first logit is the constant 0 (no error).
     """
     W, b = _logit_weights(model)
-    standardized = (rows.astype(np.float64) - model.mean.double().numpy()) / model.scale.double().numpy()
+    standardized = (design.astype(np.float64) - model.mean.double().numpy()) / model.scale.double().numpy()
     error = (math.sqrt(W.shape[1]) + 2) * EPS32 * (np.abs(standardized) @ np.abs(W).T + np.abs(b))
     if W.shape[0] == 1:
         error = np.concatenate([np.zeros_like(error), error], axis=1)
@@ -186,10 +252,13 @@ def float32_slack(model: LogisticModel, rows: np.ndarray, probabilities: np.ndar
     return np.nan_to_num(np.maximum(highest - p, p - lowest), nan=1.0)
 
 
-def check_signature(n_features: int, n_classes: int, *, run_features: int, run_classes: int) -> None:
-    """Raise :class:`SignatureMismatchError` if a model file is for another number of features or classes."""
-    if n_features != run_features:
-        raise SignatureMismatchError(f"the model takes {n_features} features but the run has {run_features}")
+def check_signature(feature_names: list[str], n_classes: int, *, run_features: list[str], run_classes: int) -> None:
+    """Raise :class:`SignatureMismatchError` if a model file is for other features or another number of classes."""
+    if list(feature_names) != list(run_features):
+        raise SignatureMismatchError(
+            f"the model takes {len(feature_names)} features but the run has {len(run_features)} "
+            f"(model: {', '.join(feature_names[:6])}; run: {', '.join(run_features[:6])})"
+        )
     if n_classes != run_classes:
         raise SignatureMismatchError(
             f"the model gives {n_classes} class probabilities but the run has {run_classes} classes"

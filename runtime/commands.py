@@ -14,18 +14,27 @@ import click
 import numpy as np
 
 from .cli import BadInput, Failed
-from .errors import ModelError
+from .errors import InputError, ModelError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
-def _load(path: Path, threads: int | None = None):
+def _load(path: Path, threads: int | None = None, *, unseen: str = "predict"):
     from .model import load
 
     try:
-        return load(path, threads=threads)
+        return load(path, threads=threads, unseen=unseen)
     except ModelError as exc:
         raise BadInput(str(exc)) from None
+
+
+def _columns(model):
+    """What predict reads for ``model``: its numeric and categorical columns and its missing-value rule."""
+    from .stream import Columns
+
+    return Columns(
+        tuple(model.numeric_names), tuple(model.categorical_names), model.imputes, frozenset(model.na_values)
+    )
 
 
 @click.command()
@@ -81,6 +90,14 @@ def _load(path: Path, threads: int | None = None):
     metavar="NAME",
     help="Text encoding of the input, e.g. latin-1 or cp1252 (a UTF-8 byte-order mark is skipped).",
 )
+@click.option(
+    "--unseen",
+    type=click.Choice(["predict", "error"]),
+    default="predict",
+    show_default=True,
+    help="A categorical value never seen in training: score it as the model's contract says (its column's "
+    "'other' level, or nothing from that column) and count it on stderr, or stop with an error naming it.",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime threads. [default: one per core]")
 def predict(
     model_path: Path,
@@ -94,11 +111,14 @@ def predict(
     engine: str,
     delimiter: str,
     encoding: str,
+    unseen: str,
     threads: int | None,
 ) -> None:
     """Score INPUT (a CSV with a header, or JSON lines; '-' or nothing for stdin) with MODEL.
 
     Feature columns are matched by name, in any order; other columns are ignored unless --keep passes them through.
+    Text columns of a model with categorical features are read as text (trimmed); an empty cell or one of the
+    model's na_values is a missing value, which a model trained with imputation scores and any other refuses.
     Writes the --keep columns, 'label' (the class name) and one 'p_<class>' probability column per class. Rows are
     read, scored and written in chunks, so a file larger than memory is scored in constant memory. A number in a CSV
     cell is decimal notation with an optional exponent; spaces around it are ignored. Both CSV engines accept the
@@ -111,7 +131,8 @@ def predict(
     """
     from . import stream
 
-    model = _load(model_path, threads)
+    model = _load(model_path, threads, unseen=unseen)
+    columns = _columns(model)
     request = _check_request(model, model_path, source, keep, threshold, engine, encoding)
     name = "<stdin>" if source == "-" else source
     with contextlib.ExitStack() as stack:
@@ -135,14 +156,12 @@ def predict(
         try:
             if arrow:
                 chunks = stream.prefetch(
-                    stream.open_arrow_csv(
-                        source, model.feature_names, request["keep"], delimiter=separator, encoding=encoding
-                    )
+                    stream.open_arrow_csv(source, columns, request["keep"], delimiter=separator, encoding=encoding)
                 )
             elif detected == "csv":
-                chunks = stream.open_csv(lines, name, model.feature_names, request["keep"], skipped, separator)
+                chunks = stream.open_csv(lines, name, columns, request["keep"], skipped, separator)
             else:
-                chunks = stream.jsonl_chunks(lines, name, model.feature_names, request["keep"], skipped)
+                chunks = stream.jsonl_chunks(lines, name, columns, request["keep"], skipped)
         except stream.BadRow as bad:  # a wrong header: nothing has been written yet
             raise BadInput(str(bad)) from None
         except (ValueError, OSError) as exc:  # pyarrow reads its first block on opening; ArrowInvalid is a ValueError
@@ -162,6 +181,7 @@ def predict(
                 raise
             raise BadInput(str(_locate_error(source, model, request["keep"], separator, encoding) or exc)) from None
     _report_skipped(skipped, name)
+    _report_unseen(model, name)
     if output is not None:
         click.echo(f"wrote {rows:,} rows to {output}", err=True)
 
@@ -260,6 +280,17 @@ def _writer_factory(sink, arrow: bool, output_format: str, keep: list[str], clas
     return lambda: stream.JsonlOutput(sink, keep, classes)
 
 
+def _report_unseen(model, name: str) -> None:
+    counts = model.unseen_counts
+    if counts:
+        shown = ", ".join(f"{column} {count:,}" for column, count in counts.items())
+        click.echo(
+            f"note: {name} has values not seen in training (scored as the model's contract says; --unseen error "
+            f"refuses them): {shown}",
+            err=True,
+        )
+
+
 def _report_skipped(skipped, name: str) -> None:
     if not skipped or not skipped.rows:
         return
@@ -278,7 +309,11 @@ def _score(model, chunks, make_writer, name: str, threshold: float | None, skipp
     rows = 0
     writer = None
     for chunk in chunks:
-        labels, probabilities = model.run(chunk.features, check_finite=False)
+        try:
+            labels, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
+        except InputError as exc:  # an unseen level under --unseen error
+            row = _first_unseen_row(model, chunk)
+            raise BadRow(name, int(chunk.lines[row]), str(exc)) from None
         bad = np.flatnonzero(np.isnan(probabilities[:, 0]))
         if len(bad):
             problems = [
@@ -303,12 +338,23 @@ def _score(model, chunks, make_writer, name: str, threshold: float | None, skipp
 
 
 def _nonfinite_problem(model, features: np.ndarray) -> str:
-    """Why a row scored NaN: its first NaN or infinite feature, or (all finite) logits beyond float32's range."""
-    columns = np.flatnonzero(~np.isfinite(features))
+    """Why a row scored NaN: a missing value the model cannot impute, an infinite one, or (all finite) logits
+    beyond float32's range."""
+    imputed = np.array([c.imputed for c in model.columns if c.kind == "numeric"], dtype=bool)
+    columns = np.flatnonzero(~np.isfinite(features) & ~(np.isnan(features) & imputed))
     if not len(columns):
         return "the features are so large that the model's float32 logits overflow"
     col = int(columns[0])
-    return f"column {model.feature_names[col]!r} is {float(features[col])}; features must be finite numbers"
+    why = " (a missing value, which this model cannot impute)" if features[col] != features[col] else ""
+    return f"column {model.numeric_names[col]!r} is {float(features[col])}; features must be finite numbers{why}"
+
+
+def _first_unseen_row(model, chunk) -> int:
+    known = [set(c.levels) | set(c.other) for c in model.columns if c.kind == "categorical"]
+    for i, row in enumerate(chunk.categories.tolist()):
+        if any(value not in levels for value, levels in zip(row, known, strict=True)):
+            return i
+    return 0
 
 
 def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: str):
@@ -319,8 +365,9 @@ def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: st
     with open(source, encoding=stream.python_encoding(encoding), newline="") as handle:
         lines = _decoded_lines(handle, source, encoding)
         try:
-            for chunk in stream.open_csv(lines, source, model.feature_names, keep_columns, None, delimiter):
-                bad = np.flatnonzero(~np.isfinite(chunk.features).all(axis=1))
+            for chunk in stream.open_csv(lines, source, _columns(model), keep_columns, None, delimiter):
+                _, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
+                bad = np.flatnonzero(np.isnan(probabilities[:, 0]))
                 if len(bad):
                     row = int(bad[0])
                     return stream.BadRow(source, int(chunk.lines[row]), _nonfinite_problem(model, chunk.features[row]))

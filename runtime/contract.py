@@ -1,12 +1,28 @@
 """The graph contract every model of this toolkit follows, and the test-vector file format: written down once, checked
 by one function that ``runtime.load`` and the exporter both call.
 
-A model file has one input and two outputs, in this order:
+Format 2 (written since logreg-onnx 0.3; format 1 files still load). Inputs, batch dimension dynamic:
 
-- ``features``: float32 ``[batch, n_features]``, raw (unstandardized) feature values, batch dimension dynamic;
+- ``features``: float32 ``[batch, n_numeric]``, the raw (unstandardized) values of the numeric columns, in the order
+  the ``columns`` metadata lists them. NaN means missing: a column with a ``median`` imputes it inside the graph
+  (and sets its missing indicator, when it has one); in a column without one (``missing`` was not ``impute`` in
+  training) NaN reaches the outputs as NaN, and the runtime refuses such rows. Present when the model has numeric
+  columns.
+- ``categories``: string ``[batch, n_categorical]``, the categorical columns' values in ``columns`` order, compared
+  exactly with the training levels: a client trims surrounding whitespace and sends a missing value (null, NaN, an
+  empty cell, one of the ``na_values`` texts) as the empty string ``""``, which is a level of its own when training
+  saw missing values. A value that is none of the levels (unseen in training) counts as the column's ``other`` level
+  when it has one (``min_frequency``), and otherwise adds nothing from that column; the runtime predicts and counts
+  such values, or raises with ``unseen="error"``. Present (and the opset 19 or more, for string ``Equal``) only when
+  the model has categorical columns: a numeric model stays at opset 18 and runs on every engine it ran on before.
+
+Outputs, in this order (unchanged since format 1):
+
 - ``label``: int64 ``[batch]``, index into ``class_names`` of the predicted class (argmax of the probabilities, so a
   binary model predicts the second class when its probability is above 0.5);
 - ``probabilities``: float32 ``[batch, n_classes]``, one column per class in ``class_names`` order, rows summing to 1.
+
+Format 1 had the one input ``features`` (every column numeric, no imputation) and no ``columns`` key.
 
 Metadata keys live in the ONNX ``metadata_props`` (onnxruntime: ``get_modelmeta().custom_metadata_map``), all strings.
 """
@@ -17,7 +33,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-INPUT_NAME = "features"
+INPUT_NAME = "features"  # float32 numeric columns
+CATEGORIES_INPUT = "categories"  # string categorical columns (format 2, only when the model has some)
+MISSING_LEVEL = ""  # a missing categorical value, as every client sends it
 LABEL_OUTPUT = "label"
 PROBABILITIES_OUTPUT = "probabilities"
 OUTPUT_NAMES = (LABEL_OUTPUT, PROBABILITIES_OUTPUT)
@@ -25,8 +43,16 @@ OUTPUT_NAMES = (LABEL_OUTPUT, PROBABILITIES_OUTPUT)
 # metadata_props keys
 PRODUCER = "logreg-onnx"
 KEY_FORMAT = "logreg_onnx_format"  # the contract version, below
-FORMAT_VERSION = "1"
-KEY_FEATURE_NAMES = "feature_names"  # JSON list of str
+FORMAT_VERSION = "2"  # what the exporter writes
+READABLE_FORMATS = ("1", "2")  # what the runtime loads
+KEY_FEATURE_NAMES = "feature_names"  # JSON list of str: every input column in the training order
+# JSON list, one object per column in feature_names order (format 2):
+#   {"name", "kind": "numeric", "median": number or null, "indicator": bool}
+#   {"name", "kind": "categorical", "levels": [str], "other": [str], "reference": str or null}
+# "levels" are the training levels with an input code of their own ("" the missing level), "other" the rare ones
+# folded together, "reference" the level without a design column (treatment coding, l2=0), or null (one-hot).
+KEY_COLUMNS = "columns"
+KEY_NA_VALUES = "na_values"  # JSON list of str: texts that mean a missing value in a CSV cell (format 2)
 KEY_CLASS_NAMES = "class_names"  # JSON list of str
 KEY_THRESHOLD = "threshold"  # decimal string; binary decision threshold on the second class's probability
 KEY_OPSET = "onnx_opset"  # decimal string: the default-domain opset the graph was written at
@@ -37,7 +63,64 @@ KEY_DIGEST = "logreg_onnx_sha256"  # the file's integrity digest: see runtime/in
 
 REQUIRED_METADATA = (KEY_FORMAT, KEY_FEATURE_NAMES, KEY_CLASS_NAMES, KEY_THRESHOLD)
 
-ELEMENT_TYPES = {"tensor(float)": "float32", "tensor(int64)": "int64", "tensor(double)": "float64"}
+ELEMENT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(int64)": "int64",
+    "tensor(double)": "float64",
+    "tensor(string)": "string",
+}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One input column of a model, from the ``columns`` metadata (or, for format 1, a numeric column)."""
+
+    name: str
+    kind: str  # "numeric" | "categorical"
+    median: float | None = None
+    indicator: bool = False
+    levels: tuple[str, ...] = ()
+    other: tuple[str, ...] = ()
+    reference: str | None = None
+
+    @property
+    def imputed(self) -> bool:
+        return self.median is not None
+
+
+def columns_of(metadata: Mapping[str, str]) -> list[ColumnSpec] | None:
+    """The model's input columns, or None when the metadata do not describe them readably."""
+    try:
+        names = json.loads(metadata.get(KEY_FEATURE_NAMES, "null"))
+        if KEY_COLUMNS not in metadata:
+            return [ColumnSpec(str(n), "numeric") for n in names] if isinstance(names, list) else None
+        specs = json.loads(metadata[KEY_COLUMNS])
+        out = []
+        for spec in specs:
+            if spec["kind"] == "numeric":
+                median = spec.get("median")
+                out.append(
+                    ColumnSpec(
+                        spec["name"],
+                        "numeric",
+                        None if median is None else float(median),
+                        bool(spec.get("indicator", False)),
+                    )
+                )
+            elif spec["kind"] == "categorical":
+                levels, other = tuple(spec["levels"]), tuple(spec.get("other", ()))
+                if not all(isinstance(v, str) for v in (*levels, *other)):
+                    return None
+                out.append(
+                    ColumnSpec(spec["name"], "categorical", levels=levels, other=other, reference=spec.get("reference"))
+                )
+            else:
+                return None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if [c.name for c in out] != names:
+        return None
+    return out
 
 
 @dataclass(frozen=True)
@@ -76,13 +159,19 @@ def check_graph(
         return checks
     check(
         "format version",
-        metadata[KEY_FORMAT] == FORMAT_VERSION,
-        f"logreg-onnx format {metadata[KEY_FORMAT]!r}; this runtime reads format {FORMAT_VERSION}",
+        metadata[KEY_FORMAT] in READABLE_FORMATS,
+        f"logreg-onnx format {metadata[KEY_FORMAT]!r}; this runtime reads formats {', '.join(READABLE_FORMATS)}",
     )
     missing = [key for key in REQUIRED_METADATA if key not in metadata]
     check("metadata present", not missing, f"missing {', '.join(missing)}" if missing else "all present")
     names = _names(metadata)
-    check("metadata readable", names is not None, "feature_names and class_names must be JSON lists of strings")
+    columns = columns_of(metadata) if names is not None else None
+    check(
+        "metadata readable",
+        names is not None and columns is not None,
+        "feature_names and class_names must be JSON lists of strings, and columns a JSON list describing each "
+        "feature in that order",
+    )
     feature_names, class_names = names or ([], [])
     check(
         "names valid",
@@ -90,23 +179,32 @@ def check_graph(
         f"{len(feature_names)} feature names, {len(class_names)} classes: feature names must be distinct and "
         "there must be two classes or more",
     )
+    columns = columns or []
+    n_numeric = sum(c.kind == "numeric" for c in columns)
+    n_categorical = len(columns) - n_numeric
+    expected = ([INPUT_NAME] if n_numeric else []) + ([CATEGORIES_INPUT] if n_categorical else [])
     check(
-        "input name",
-        [i.name for i in inputs] == [INPUT_NAME],
-        f"inputs {[i.name for i in inputs]}, expected [{INPUT_NAME!r}]",
+        "input names",
+        [i.name for i in inputs] == expected,
+        f"inputs {[i.name for i in inputs]}, expected {expected} for {n_numeric} numeric and {n_categorical} "
+        "categorical columns",
     )
-    if len(inputs) == 1:
-        spec = inputs[0]
-        check("input type float32", spec.element_type == "float32", f"element type {spec.element_type}")
+    for spec in inputs:
+        width, element = {INPUT_NAME: (n_numeric, "float32"), CATEGORIES_INPUT: (n_categorical, "string")}.get(
+            spec.name, (None, None)
+        )
+        if width is None:
+            continue
+        check(f"input {spec.name} type {element}", spec.element_type == element, f"element type {spec.element_type}")
         check(
-            "dynamic batch",
+            f"input {spec.name} dynamic batch",
             len(spec.shape) == 2 and not isinstance(spec.shape[0], int),
             f"input shape {list(spec.shape)}; the first dimension must be symbolic",
         )
         check(
-            "input width",
-            len(spec.shape) == 2 and (spec.shape[1] == len(feature_names) or not isinstance(spec.shape[1], int)),
-            f"input shape {list(spec.shape)}, {len(feature_names)} feature names",
+            f"input {spec.name} width",
+            len(spec.shape) == 2 and (spec.shape[1] == width or not isinstance(spec.shape[1], int)),
+            f"input shape {list(spec.shape)}, {width} columns",
         )
     check(
         "output names and order",
@@ -147,10 +245,14 @@ def _names(metadata: Mapping[str, str]) -> tuple[list[str], list[str]] | None:
 
 # -- test vectors ------------------------------------------------------------------------------------------------
 # Written beside every model as <model stem>.testvectors.json, for a client in any language to check itself: feed each
-# case's ``features`` to the model's ``features`` input (one row, or all cases as one batch) and compare the outputs.
+# case's ``features`` (null is NaN) to the model's ``features`` input and its ``categories`` to ``categories`` (one
+# row, or all cases as one batch), and compare the outputs. Each case also has the raw ``row``, keyed by column name,
+# with text and nulls as a user would give them: a client that prepares its own inputs checks that too.
+# Version 1 (format 1 models) had one ``input`` and no ``row`` or ``categories``; readers take both.
 TESTVECTORS_SUFFIX = ".testvectors.json"
 TESTVECTORS_FORMAT = "logreg-onnx/testvectors"
-TESTVECTORS_VERSION = 1
+TESTVECTORS_VERSION = 2
+TESTVECTORS_READABLE = (1, 2)
 TESTVECTORS_RULE = (
     "for each case: label equal (unless the top two expected probabilities are within 2*atol), and "
     "|probability - expected| <= atol for every class"
@@ -166,7 +268,6 @@ TESTVECTORS_SCHEMA: dict = {
         "format",
         "format_version",
         "model_sha256",
-        "input",
         "outputs",
         "feature_names",
         "class_names",
@@ -176,9 +277,16 @@ TESTVECTORS_SCHEMA: dict = {
     ],
     "properties": {
         "format": {"const": TESTVECTORS_FORMAT},
-        "format_version": {"const": TESTVECTORS_VERSION},
+        "format_version": {"enum": list(TESTVECTORS_READABLE)},
         "model_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the model file"},
-        "input": {"const": INPUT_NAME},
+        "input": {"const": INPUT_NAME, "description": "version 1: the one input"},
+        "inputs": {
+            "type": "array",
+            "items": {"enum": [INPUT_NAME, CATEGORIES_INPUT]},
+            "minItems": 1,
+            "description": "version 2: the model's inputs, in order",
+        },
+        "columns": {"type": "array", "description": "version 2: the model's columns metadata, decoded"},
         "outputs": {"const": list(OUTPUT_NAMES)},
         "feature_names": {"type": "array", "items": {"type": "string"}, "minItems": 1},
         "class_names": {"type": "array", "items": {"type": "string"}, "minItems": 2},
@@ -192,7 +300,21 @@ TESTVECTORS_SCHEMA: dict = {
                 "required": ["group", "features", "label", "class_name", "probabilities"],
                 "properties": {
                     "group": {"type": "string", "description": "which probe group the row comes from"},
-                    "features": {"type": "array", "items": {"type": "number"}, "description": "float32 values"},
+                    "features": {
+                        "type": "array",
+                        "items": {"type": ["number", "null"]},
+                        "description": "float32 values of the numeric columns; null is NaN (a missing value)",
+                    },
+                    "categories": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": 'the categorical columns\' values, "" for a missing one',
+                    },
+                    "row": {
+                        "type": "object",
+                        "additionalProperties": {"type": ["number", "string", "null"]},
+                        "description": "the raw row by column name, as a user gives it",
+                    },
                     "label": {"type": "integer", "minimum": 0, "description": "expected label output"},
                     "class_name": {"type": "string"},
                     "probabilities": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},

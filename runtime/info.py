@@ -19,12 +19,38 @@ def model_info(model: Model) -> dict:
         "inputs": [{"name": i.name, "type": i.element_type, "shape": list(i.shape)} for i in model.inputs],
         "outputs": [{"name": o.name, "type": o.element_type, "shape": list(o.shape)} for o in model.outputs],
         "feature_names": model.feature_names,
+        "columns": [_column(c) for c in model.columns],
         "classes": model.classes,
         "threshold": model.threshold,
         "metadata": dict(model.metadata),
         "description": model.description,
         "test_vectors": testvectors.replay(model),
     }
+
+
+def _column(column: contract.ColumnSpec) -> dict:
+    if column.kind == "numeric":
+        return {"name": column.name, "kind": "numeric", "median": column.median, "indicator": column.indicator}
+    return {
+        "name": column.name,
+        "kind": "categorical",
+        "levels": list(column.levels),
+        "other": list(column.other),
+        "reference": column.reference,
+    }
+
+
+def _describe_column(column: dict) -> str:
+    if column["kind"] == "numeric":
+        if column["median"] is None:
+            return f"{column['name']}: numeric"
+        indicator = " and a missing indicator" if column["indicator"] else ""
+        return f"{column['name']}: numeric, missing -> median {column['median']:g}{indicator}"
+    levels = ", ".join(repr(v) if v else "(missing)" for v in column["levels"][:10])
+    more = f", ... ({len(column['levels'])} levels)" if len(column["levels"]) > 10 else ""
+    other = f"; {len(column['other'])} rare levels and unseen values -> (other)" if column["other"] else ""
+    reference = f"; reference {column['reference']!r}" if column["reference"] is not None else ""
+    return f"{column['name']}: categorical {levels}{more}{other}{reference}"
 
 
 def format_info(info: dict) -> str:
@@ -40,6 +66,10 @@ def format_info(info: dict) -> str:
         f"input        {'; '.join(shape(i) for i in info['inputs'])}",
         f"outputs      {'; '.join(shape(o) for o in info['outputs'])}",
         f"features     ({len(info['feature_names'])}) {', '.join(info['feature_names'])}",
+    ]
+    if any(c["kind"] == "categorical" or c["median"] is not None for c in info["columns"]):
+        lines += [f"{'column':<13}{_describe_column(c)}" for c in info["columns"]]
+    lines += [
         f"classes      ({len(info['classes'])}) {', '.join(info['classes'])}",
         f"threshold    {info['threshold']:g}",
     ]

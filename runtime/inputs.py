@@ -17,15 +17,15 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32 = np.dtype(np.float32)
 
 
-def to_matrix(X: object, feature_names: Sequence[str]) -> np.ndarray:
+def to_matrix(X: object, feature_names: Sequence[str], *, missing_ok: bool = False) -> np.ndarray:
     """Turn ``X`` into a float32 array of shape (n_rows, n_features).
 
     Accepts a 2-D or 1-D (one row) array, a list of lists, a dict of feature name to value (one row), a list of such
     dicts, or a pandas DataFrame with the model's feature names as columns (other columns are ignored). Dict keys and
     DataFrame columns are matched by name, whatever their order. One rule for every form: a value must be a number
     (int, float, bool, or a numpy number); a string is never read as a number, even "86", and None is a missing value,
-    which the model cannot score. NaN and infinity are left for :func:`find_nonfinite`, which runs only when the
-    model's output shows they are there.
+    which the model cannot score unless ``missing_ok`` (a model that imputes: None becomes NaN). NaN and infinity
+    are left for :func:`find_nonfinite`, which runs only when the model's output shows they are there.
     """
     n_features = len(feature_names)
     if type(X) is np.ndarray and X.dtype is _FLOAT32 and X.flags.c_contiguous:  # already what the model takes
@@ -36,15 +36,15 @@ def to_matrix(X: object, feature_names: Sequence[str]) -> np.ndarray:
     if isinstance(X, np.ndarray) and X.dtype.kind in _NUMERIC_KINDS:
         array = X
     elif isinstance(X, Mapping):
-        array = _rows_from_dicts([X], feature_names)
+        array = _rows_from_dicts([X], feature_names, missing_ok)
     elif _is_dataframe(X):
-        array = _from_dataframe(X, feature_names)
+        array = _from_dataframe(X, feature_names, missing_ok)
     elif isinstance(X, (list, tuple)) and X and isinstance(X[0], Mapping):
-        array = _rows_from_dicts(X, feature_names)
+        array = _rows_from_dicts(X, feature_names, missing_ok)
     elif isinstance(X, (str, bytes)) or X is None or isinstance(X, numbers.Number):
         raise InputError(f"features must be a row or rows of {n_features} numbers, got {type(X).__name__} {X!r:.80}")
     else:
-        array = _numeric_array(X, feature_names)
+        array = _numeric_array(X, feature_names, missing_ok)
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2:
@@ -99,7 +99,7 @@ def _check_names(keys: Sequence[object], feature_names: Sequence[str], where: st
         )
 
 
-def _rows_from_dicts(rows: Sequence[Mapping], feature_names: Sequence[str]) -> np.ndarray:
+def _rows_from_dicts(rows: Sequence[Mapping], feature_names: Sequence[str], missing_ok: bool = False) -> np.ndarray:
     values = []
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
@@ -114,10 +114,10 @@ def _rows_from_dicts(rows: Sequence[Mapping], feature_names: Sequence[str]) -> n
             raise
         if len(row) != len(feature_names):
             _check_names(list(row), feature_names, f"row {index}: ")
-    return _numeric_array(values, feature_names)
+    return _numeric_array(values, feature_names, missing_ok)
 
 
-def _from_dataframe(frame, feature_names: Sequence[str]) -> np.ndarray:
+def _from_dataframe(frame, feature_names: Sequence[str], missing_ok: bool = False) -> np.ndarray:
     """The feature columns (selected by name; others ignored) as float64, or an :class:`InputError` naming the first
     cell that is not a number by its row position, its index label and its column."""
     missing = [name for name in feature_names if name not in frame.columns]
@@ -136,6 +136,9 @@ def _from_dataframe(frame, feature_names: Sequence[str]) -> np.ndarray:
         except (TypeError, ValueError):
             pass
         for position, value in enumerate(column.tolist()):  # object, string, category: find the bad cell
+            if missing_ok and is_missing(value):
+                out[position, col] = np.nan
+                continue
             if not _is_number(value):
                 label = frame.index[position]
                 where = f"row {position}" + ("" if label == position else f" (index {label!r})")
@@ -154,7 +157,7 @@ def _describe(value: object) -> str:
     return f"{value!r:.60} is a {type(value).__name__}, not a number"
 
 
-def _numeric_array(values: object, feature_names: Sequence[str]) -> np.ndarray:
+def _numeric_array(values: object, feature_names: Sequence[str], missing_ok: bool = False) -> np.ndarray:
     try:
         array = np.asarray(values)
     except ValueError as exc:  # ragged rows
@@ -167,12 +170,125 @@ def _numeric_array(values: object, feature_names: Sequence[str]) -> np.ndarray:
     except ValueError:
         cells = array.astype(object)
     cells = cells.reshape(-1, cells.shape[-1]) if cells.ndim >= 1 else cells.reshape(1, 1)
+    if missing_ok:
+        cells = np.where(np.vectorize(is_missing, otypes=[bool])(cells), np.nan, cells) if cells.size else cells
     for row_index, row in enumerate(cells):
         for col, value in enumerate(row):
             if not _is_number(value):
                 name = f" ({feature_names[col]!r})" if col < len(feature_names) else ""
                 raise InputError(f"row {row_index}, column {col}{name}: {_describe(value)}")
-    return array.astype(np.float64)
+    return cells.astype(np.float64) if missing_ok else array.astype(np.float64)
+
+
+def is_missing(value: object) -> bool:
+    """None, NaN, pandas' NA or NaT."""
+    if value is None:
+        return True
+    if isinstance(value, float) and value != value:
+        return True
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and (value is pandas.NA or value is pandas.NaT)
+
+
+# -- models with categorical columns (contract format 2) ---------------------------------------------------------
+def category_text(value: object, na_values: frozenset[str]) -> str | None:
+    """A categorical cell as the model compares it: trimmed text, "" for a missing value; None if it is not a
+    value a column can hold (a list, a dict...)."""
+    if isinstance(value, str):
+        text = value.strip()
+        return "" if text in na_values else text
+    if is_missing(value):
+        return ""
+    if isinstance(value, (bool, np.bool_, numbers.Number)):
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and value != value:
+            return ""
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip()
+    return None
+
+
+def to_columns(X: object, columns: Sequence, na_values: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a model with categorical columns as its two inputs: numeric values (float32, NaN where missing) and
+    categorical texts (object array of str).
+
+    Accepts a dict of column name to value (one row), a list of such dicts, a pandas DataFrame (columns selected by
+    name), or rows as lists in the model's column order. Numeric columns take numbers (None and NaN are missing);
+    categorical ones take text, numbers and booleans (their text), and None, NaN or an ``na_values`` text (missing).
+    """
+    names = [c.name for c in columns]
+    numeric_cols = [j for j, c in enumerate(columns) if c.kind == "numeric"]
+    categorical_cols = [j for j, c in enumerate(columns) if c.kind == "categorical"]
+    if _is_dataframe(X):
+        missing = [name for name in names if name not in X.columns]
+        if missing:
+            _check_names(list(X.columns), names, "DataFrame: ")
+        numeric_names = [names[j] for j in numeric_cols]
+        numeric = _from_dataframe(X, numeric_names, missing_ok=True) if numeric_cols else np.zeros((len(X), 0))
+        cells = [X[names[j]].tolist() for j in categorical_cols]
+        categories = np.empty((len(X), len(categorical_cols)), dtype=object)
+        for k, values in enumerate(cells):
+            categories[:, k] = _texts(values, names[categorical_cols[k]], na_values, lambda i: _frame_row(X, i))
+        return _finish(numeric, categories, [names[j] for j in numeric_cols])
+    if isinstance(X, Mapping):
+        rows = [X]
+    elif isinstance(X, (list, tuple)) and X and isinstance(X[0], Mapping):
+        rows = list(X)
+    elif isinstance(X, (list, tuple, np.ndarray)):
+        array = np.asarray(X, dtype=object)
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+        if array.ndim != 2 or array.shape[1] != len(names):
+            raise InputError(
+                f"expected rows of {len(names)} values ({describe_names(names)}), got shape {array.shape}; "
+                "rows as dicts of column name to value need no particular order"
+            )
+        rows = None
+    else:
+        raise InputError(
+            f"features must be a dict of column name to value, a list of such dicts, a DataFrame or rows of "
+            f"{len(names)} values, got {type(X).__name__}"
+        )
+    if rows is not None:
+        array = np.empty((len(rows), len(names)), dtype=object)
+        for index, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                raise InputError(
+                    f"row {index}: expected a dict of column name to value like the rows before it, got "
+                    f"{type(row).__name__}"
+                )
+            if len(row) != len(names) or any(name not in row for name in names):
+                _check_names(list(row), names, f"row {index}: ")
+            array[index] = [row[name] for name in names]
+    numeric = _numeric_array(array[:, numeric_cols], [names[j] for j in numeric_cols], missing_ok=True)
+    categories = np.empty((len(array), len(categorical_cols)), dtype=object)
+    for k, j in enumerate(categorical_cols):
+        categories[:, k] = _texts(array[:, j].tolist(), names[j], na_values, lambda i: f"row {i}")
+    return _finish(numeric, categories, [names[j] for j in numeric_cols])
+
+
+def _frame_row(frame, position: int) -> str:
+    label = frame.index[position]
+    return f"row {position}" + ("" if label == position else f" (index {label!r})")
+
+
+def _texts(values: list, name: str, na_values: frozenset[str], where) -> list[str]:
+    out = []
+    for i, value in enumerate(values):
+        text = category_text(value, na_values)
+        if text is None:
+            raise InputError(f"{where(i)}, column {name!r}: {value!r:.60} is a {type(value).__name__}, not a value")
+        out.append(text)
+    return out
+
+
+def _finish(numeric: np.ndarray, categories: np.ndarray, numeric_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    numeric = np.asarray(numeric)
+    if numeric.dtype != np.float32 and numeric.size:
+        _check_float32_range(numeric.astype(np.float64), numeric_names)
+    return np.ascontiguousarray(numeric, dtype=np.float32).reshape(len(categories), -1), categories
 
 
 def _check_float32_range(array: np.ndarray, feature_names: Sequence[str]) -> None:

@@ -31,12 +31,21 @@ import onnxruntime as ort
 
 from . import contract, integrity
 from .errors import ContractError, InputError, ModelError
-from .inputs import find_nonfinite, to_matrix
+from .inputs import to_columns, to_matrix
 
 ORT_FORMAT_MAGIC = b"ORTM"  # bytes 4..8 of onnxruntime's .ort (flatbuffer) files
 
 
-def load(path: str | os.PathLike[str], *, threads: int | None = None, expected_sha256: str | None = None) -> Model:
+UNSEEN_POLICIES = ("predict", "error")
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    threads: int | None = None,
+    expected_sha256: str | None = None,
+    unseen: str = "predict",
+) -> Model:
     """Load a model written by logreg-onnx.
 
     Parameters
@@ -44,6 +53,9 @@ def load(path: str | os.PathLike[str], *, threads: int | None = None, expected_s
     path : path of the ``.onnx`` (or ``.ort``) file
     threads : onnxruntime intra-op threads; ``None`` for its default (one per physical core)
     expected_sha256 : if given, the file's SHA-256 must match (hex, any case), or :class:`ModelError` is raised
+    unseen : what a categorical value never seen in training does: ``"predict"`` scores it as the contract says
+        (the column's "other" level, or nothing from that column) and counts it in :attr:`Model.unseen_counts`;
+        ``"error"`` raises :class:`InputError` naming the column, the value and the known levels
 
     Raises :class:`ModelError` for a missing, truncated, non-ONNX or foreign file, :class:`IntegrityError` (a
     ModelError) for a file changed since the exporter wrote it, and :class:`ContractError` (a ModelError) for a graph
@@ -53,6 +65,8 @@ def load(path: str | os.PathLike[str], *, threads: int | None = None, expected_s
     path = Path(path)
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    if unseen not in UNSEEN_POLICIES:
+        raise ValueError(f"unseen must be one of {', '.join(UNSEEN_POLICIES)}, got {unseen!r}")
     data = _read(path)
     sha256 = hashlib.sha256(data).hexdigest()
     if expected_sha256 is not None and sha256 != expected_sha256.strip().lower():
@@ -77,7 +91,7 @@ def load(path: str | os.PathLike[str], *, threads: int | None = None, expected_s
                 checks,
             )
         raise ContractError(f"{path}: does not follow the logreg-onnx graph contract: {problem}", checks)
-    return Model(session, metadata, path=path, sha256=sha256, checks=checks)
+    return Model(session, metadata, path=path, sha256=sha256, checks=checks, unseen=unseen)
 
 
 def _read(path: Path) -> bytes:
@@ -154,6 +168,9 @@ class Model:
     --------------------
     feature_names : list of str, the input columns in order (a new list each time, so ``df[model.feature_names]``
         selects the columns of a pandas DataFrame)
+    columns : list of :class:`runtime.contract.ColumnSpec`, each column's kind, median and levels
+    numeric_names, categorical_names : list of str, the columns of the ``features`` and ``categories`` inputs
+    unseen_counts : dict of column name to the number of values unseen in training scored so far
     classes : list of str, the class names in probability-column order
     metadata : read-only mapping of the file's metadata, JSON values decoded
     inputs, outputs : tuple of :class:`runtime.contract.TensorSpec`, the graph's signature
@@ -174,6 +191,7 @@ class Model:
         path: Path,
         sha256: str,
         checks: list[contract.Check],
+        unseen: str = "predict",
     ) -> None:
         self._session = session
         self._checks = tuple(checks)
@@ -194,6 +212,16 @@ class Model:
         self._local = threading.local()
         self._binary = len(self._classes) == 2
         self._first_class, self._second_class = self._classes[0], self._classes[1]
+        self._columns = tuple(contract.columns_of(metadata) or ())
+        self._numeric_names = tuple(c.name for c in self._columns if c.kind == "numeric")
+        self._categorical = tuple(c for c in self._columns if c.kind == "categorical")
+        self._imputed = np.array([c.imputed for c in self._columns if c.kind == "numeric"], dtype=bool)
+        self._missing_ok = bool(self._imputed.any())
+        self._na_values = frozenset(self._metadata.get(contract.KEY_NA_VALUES) or ())
+        self._known = tuple(frozenset((*c.levels, *c.other)) for c in self._categorical)
+        self._strict = unseen == "error"
+        self._unseen_counts: dict[str, int] = {}
+        self._unseen_lock = threading.Lock()
 
     # -- facts -------------------------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -222,6 +250,32 @@ class Model:
     @property
     def classes(self) -> list[str]:
         return list(self._classes)
+
+    @property
+    def columns(self) -> list[contract.ColumnSpec]:
+        return list(self._columns)
+
+    @property
+    def numeric_names(self) -> list[str]:
+        return list(self._numeric_names)
+
+    @property
+    def categorical_names(self) -> list[str]:
+        return [c.name for c in self._categorical]
+
+    @property
+    def imputes(self) -> bool:
+        """True when some numeric column imputes a missing value (NaN) inside the graph."""
+        return self._missing_ok
+
+    @property
+    def na_values(self) -> list[str]:
+        return sorted(self._na_values)
+
+    @property
+    def unseen_counts(self) -> dict[str, int]:
+        with self._unseen_lock:
+            return dict(self._unseen_counts)
 
     @property
     def threshold(self) -> float:
@@ -277,8 +331,64 @@ class Model:
 
     def run(self, X: object, *, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Both outputs of the graph contract: class indices (int64, shape (n_rows,)) and probabilities."""
-        matrix = to_matrix(X, self._feature_names)
+        if self._categorical:
+            numeric, categories = to_columns(X, self._columns, self._na_values)
+            return self.run_inputs(numeric, categories, check_finite=check_finite)
+        matrix = to_matrix(X, self._numeric_names, missing_ok=self._missing_ok)
         return self._probabilities(X, matrix, check_finite)
+
+    def run_inputs(
+        self, numeric: np.ndarray, categories: np.ndarray | None = None, *, check_finite: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's own inputs, already prepared: ``numeric`` float32 (n_rows, n_numeric), NaN where missing, and
+        (for a model with categorical columns) ``categories``, an object array of str (n_rows, n_categorical), ""
+        where missing. Unseen categorical values are counted, or raise with ``unseen="error"``."""
+        if not self._categorical:
+            return self._probabilities(numeric, np.ascontiguousarray(numeric, dtype=np.float32), check_finite)
+        if categories is None or categories.shape != (len(numeric), len(self._categorical)):
+            raise InputError(
+                f"categories must have shape ({len(numeric)}, {len(self._categorical)}), got "
+                f"{None if categories is None else categories.shape}"
+            )
+        self._check_unseen(categories)
+        feed = {contract.CATEGORIES_INPUT: np.ascontiguousarray(categories, dtype=object)}
+        if self._numeric_names:
+            feed[contract.INPUT_NAME] = np.ascontiguousarray(numeric, dtype=np.float32)
+        if len(numeric) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, len(self._classes)), dtype=np.float32)
+        labels, p = self._session.run(self._output_names, feed)
+        if check_finite and np.isnan(p[:, 0]).any():
+            raise self.nonfinite_error(numeric)
+        return labels, p
+
+    def _check_unseen(self, categories: np.ndarray) -> None:
+        for j, (column, known) in enumerate(zip(self._categorical, self._known, strict=True)):
+            values = categories[:, j].tolist()
+            unseen = [v for v in values if v not in known]
+            if not unseen:
+                continue
+            if self._strict:
+                levels = ", ".join(repr(v) for v in column.levels[:20])
+                raise InputError(
+                    f"column {column.name!r}: {unseen[0]!r} was not seen in training; known levels: {levels}"
+                    f"{' ...' if len(column.levels) > 20 else ''} (load with unseen='predict' to score it anyway)"
+                )
+            with self._unseen_lock:
+                self._unseen_counts[column.name] = self._unseen_counts.get(column.name, 0) + len(unseen)
+
+    def nonfinite_error(self, numeric: np.ndarray) -> InputError:
+        """The error for a row that scored NaN: a NaN in a column the model does not impute, an infinity, or
+        logits beyond float32's range."""
+        bad = ~np.isfinite(numeric) & ~(np.isnan(numeric) & self._imputed)
+        if not bad.any():
+            return _overflow_error()
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        value = float(numeric[row, col])
+        why = " (a missing value: this model was trained without missing='impute', so it cannot impute one)"
+        return InputError(
+            f"row {row}, column {col} ({self._numeric_names[col]!r}) is {value}; features must be finite numbers"
+            f"{why if value != value else ''}"
+        )
 
     def labels_at(self, probabilities: np.ndarray, threshold: float) -> np.ndarray:
         """Class indices of a binary model at ``threshold`` on the second class's probability."""
@@ -291,6 +401,11 @@ class Model:
     def predict_one(self, row: object) -> dict[str, float]:
         """One row (1-D array, list, or dict of feature name to value) to a dict of class name to probability:
         the low-latency path."""
+        if self._categorical:
+            _, p = self.run(row)
+            if len(p) != 1:
+                raise InputError(f"predict_one takes one row, got {len(p)}; use predict_proba for several")
+            return dict(zip(self._classes, p[0].tolist(), strict=True))
         try:
             features, run, probabilities, _ = self._local.single
         except AttributeError:
@@ -300,7 +415,7 @@ class Model:
             # Anything else (lists, dicts, float64, a wrong length) raises and goes through the careful path.
             features[:] = row
         except (TypeError, ValueError):
-            matrix = to_matrix(row, self._feature_names)
+            matrix = to_matrix(row, self._numeric_names, missing_ok=self._missing_ok)
             if len(matrix) != 1:
                 raise InputError(
                     f"predict_one takes one row, got {len(matrix)}; use predict_proba for several"
@@ -309,8 +424,8 @@ class Model:
         run()
         values = probabilities.tolist()
         if values[0] != values[0]:  # NaN: a non-finite feature (every one reaches every output, see _probabilities)
-            matrix = to_matrix(row, self._feature_names)  # a float64 value beyond float32's range is named here
-            raise find_nonfinite(row, matrix, self._feature_names) or _overflow_error()
+            # a float64 value beyond float32's range is named here
+            raise self.nonfinite_error(to_matrix(row, self._numeric_names, missing_ok=self._missing_ok))
         if self._binary:
             return {self._first_class: values[0], self._second_class: values[1]}
         return dict(zip(self._classes, values))  # noqa: B905 (equal lengths by construction; strict= costs time here)
@@ -326,7 +441,7 @@ class Model:
             features[:] = matrix[0]
             run()
             if check_finite and probabilities.item(0) != probabilities.item(0):
-                raise find_nonfinite(X, matrix, self._feature_names) or _overflow_error()
+                raise self.nonfinite_error(matrix)
             return label.copy(), probabilities.reshape(1, -1).copy()
         if n_rows == 0:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(self._classes)), dtype=np.float32)
@@ -336,12 +451,12 @@ class Model:
         # turns into NaN; a NaN logit makes the softmax's sum, and so every column, NaN. So checking the first column
         # of the (small) output replaces checking the (large) input.
         if check_finite and np.isnan(p[:, 0]).any():
-            raise find_nonfinite(X, matrix, self._feature_names) or _overflow_error()
+            raise self.nonfinite_error(matrix)
         return labels, p
 
     def _single_row_path(self) -> tuple[memoryview, functools.partial, np.ndarray, np.ndarray]:
         """This thread's IOBinding over preallocated buffers: (features view, run, probabilities, label)."""
-        features = np.zeros(self._n_features, dtype=np.float32)
+        features = np.zeros(len(self._numeric_names), dtype=np.float32)
         label = np.zeros(1, dtype=np.int64)
         probabilities = np.zeros(len(self._classes), dtype=np.float32)
         values = (

@@ -32,12 +32,42 @@ class BadRow(ValueError):
 
 @dataclass
 class Chunk:
-    """Rows ready to score: features (float32, n x n_features), the kept columns (one list per column) and the
-    input line of each row."""
+    """Rows ready to score: features (float32, n x n_numeric, NaN where missing), the kept columns (one list per
+    column), the input line of each row, and the categorical columns (object array of str, "" where missing)."""
 
     features: np.ndarray
     kept: list[list[object]]
     lines: np.ndarray
+    categories: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What to read: the numeric columns (the ``features`` input), the categorical ones (``categories``), whether
+    a missing numeric value is allowed (the model imputes; it becomes NaN), and the texts that mean missing."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...] = ()
+    missing_ok: bool = False
+    na_values: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.numeric, *self.categorical)
+
+    def category(self, cell: str) -> str:
+        text = cell.strip()
+        return "" if text in self.na_values else text
+
+    def categories(self, rows: list[list[str]]) -> np.ndarray:
+        out = np.empty((len(rows), len(self.categorical)), dtype=object)
+        for i, row in enumerate(rows):
+            out[i] = [self.category(cell) for cell in row]
+        return out
+
+
+def columns_for(names: Sequence[str] | Columns) -> Columns:
+    return names if isinstance(names, Columns) else Columns(tuple(names))
 
 
 @dataclass
@@ -151,40 +181,53 @@ def _glued_hint(header: Sequence[str], delimiter: str) -> str:
 def open_csv(
     lines: Iterator[str],
     source: str,
-    feature_names: Sequence[str],
+    feature_names: Sequence[str] | Columns,
     keep: Sequence[str],
     skipped: Skipped | None,
     delimiter: str = ",",
 ) -> Iterator[Chunk]:
     """Read and check the header now (so that a wrong one fails before any output), then return the chunks of the
     CSV lines that follow; the header names the features in any order, extra columns are ignored."""
+    columns = columns_for(feature_names)
     lines = iter(lines)
     header = read_csv_header(lines, source, delimiter)
-    feature_cols = column_indices(header, feature_names, source, "feature", delimiter)
+    column_indices(header, columns.names, source, "feature", delimiter)
+    feature_cols = column_indices(header, columns.numeric, source, "feature", delimiter)
+    category_cols = column_indices(header, columns.categorical, source, "feature", delimiter)
     keep_cols = column_indices(header, keep, source, "--keep", delimiter)
-    return _csv_chunks(lines, source, header, feature_cols, keep_cols, skipped, delimiter)
+    reader = _CsvReader(source, header, feature_cols, category_cols, keep_cols, skipped, delimiter, columns)
+    return reader.chunks(lines)
 
 
-def _csv_chunks(lines, source, header, feature_cols, keep_cols, skipped, delimiter) -> Iterator[Chunk]:
-    n_fields = len(header)
-    line_no = 1
-    while True:
-        block = list(itertools.islice(lines, CHUNK_ROWS))
-        if not block:
-            return
-        numbers = np.arange(line_no + 1, line_no + 1 + len(block))
-        line_no += len(block)
-        present = [i for i, text in enumerate(block) if text.strip()]
-        if len(present) != len(block):
-            block, numbers = [block[i] for i in present], numbers[present]
-        if not block:
-            continue
-        chunk = _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, delimiter)
-        if chunk is None:
-            chunk = _careful_csv_chunk(
-                block, numbers, feature_cols, keep_cols, n_fields, header, source, skipped, delimiter
-            )
-        yield chunk
+class _CsvReader:
+    """The base engine: numpy's C parser a chunk at a time, and the careful line-by-line path for chunks it cannot
+    take (empty cells, quotes, bad lines)."""
+
+    def __init__(self, source, header, feature_cols, category_cols, keep_cols, skipped, delimiter, columns) -> None:
+        self.source, self.header, self.feature_cols, self.category_cols = source, header, feature_cols, category_cols
+        self.keep_cols, self.skipped, self.delimiter, self.columns = keep_cols, skipped, delimiter, columns
+
+    def chunks(self, lines) -> Iterator[Chunk]:
+        n_fields, delimiter = len(self.header), self.delimiter
+        line_no = 1
+        while True:
+            block = list(itertools.islice(lines, CHUNK_ROWS))
+            if not block:
+                return
+            numbers = np.arange(line_no + 1, line_no + 1 + len(block))
+            line_no += len(block)
+            present = [i for i, text in enumerate(block) if text.strip()]
+            if len(present) != len(block):
+                block, numbers = [block[i] for i in present], numbers[present]
+            if not block:
+                continue
+            chunk = _fast_csv_chunk(block, numbers, self.feature_cols, self.keep_cols, n_fields, delimiter)
+            if chunk is not None and self.category_cols:
+                split = [line.rstrip("\r\n").split(delimiter) for line in block]
+                chunk.categories = self.columns.categories([[row[c] for c in self.category_cols] for row in split])
+            if chunk is None:
+                chunk = _careful_csv_chunk(block, numbers, self)
+            yield chunk
 
 
 def _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, delimiter) -> Chunk | None:
@@ -214,25 +257,30 @@ def _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, delimiter
     return Chunk(features, kept, numbers)
 
 
-def _careful_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, header, source, skipped, delimiter) -> Chunk:
-    features, kept_rows, lines = [], [], []
-    for line_no, fields in zip(numbers.tolist(), csv.reader(block, delimiter=delimiter), strict=True):
+def _careful_csv_chunk(block, numbers, reader: _CsvReader) -> Chunk:
+    source, header, keep_cols, skipped = reader.source, reader.header, reader.keep_cols, reader.skipped
+    n_fields = len(header)
+    missing = reader.columns.na_values if reader.columns.missing_ok else None
+    features, categories, kept_rows, lines = [], [], [], []
+    for line_no, fields in zip(numbers.tolist(), csv.reader(block, delimiter=reader.delimiter), strict=True):
         try:
             if len(fields) != n_fields:
                 raise BadRow(source, line_no, f"expected {n_fields} fields as in the header, got {len(fields)}")
-            features.append([_number(fields[c], header[c], source, line_no) for c in feature_cols])
+            features.append([_number(fields[c], header[c], source, line_no, missing) for c in reader.feature_cols])
         except BadRow as bad:
             if skipped is None:
                 raise
             skipped.add(bad)
             continue
+        categories.append([fields[c] for c in reader.category_cols])
         kept_rows.append([fields[c] for c in keep_cols])
         lines.append(line_no)
-    array = np.array(features, dtype=np.float32).reshape(len(features), len(feature_cols))
+    array = np.array(features, dtype=np.float32).reshape(len(features), len(reader.feature_cols))
     return Chunk(
         array,
         [list(column) for column in zip(*kept_rows, strict=True)] if keep_cols else [],
         np.array(lines, dtype=np.int64),
+        reader.columns.categories(categories) if reader.category_cols else None,
     )
 
 
@@ -241,8 +289,11 @@ def _careful_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, header
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|\s*[+-]?(nan|inf|infinity)\s*", re.IGNORECASE)
 
 
-def _number(cell: str, column: str, source: str, line_no: int) -> float:
+def _number(cell: str, column: str, source: str, line_no: int, missing: frozenset[str] | None = None) -> float:
+    """A numeric cell's value; with ``missing`` (the model imputes), an empty cell or one of those texts is NaN."""
     text = cell.strip()
+    if missing is not None and (not text or text in missing):
+        return math.nan
     if not text:
         raise BadRow(source, line_no, f"column {column!r}: empty cell")
     if not _NUMBER.fullmatch(cell):
@@ -251,7 +302,7 @@ def _number(cell: str, column: str, source: str, line_no: int) -> float:
 
 
 def open_arrow_csv(
-    path: str, feature_names: Sequence[str], keep: Sequence[str], *, delimiter: str, encoding: str
+    path: str, feature_names: Sequence[str] | Columns, keep: Sequence[str], *, delimiter: str, encoding: str
 ) -> Iterator[Chunk]:
     """pyarrow's streaming reader (multithreaded parsing), after the header is read and checked like the base
     engine's. Lines of only spaces are skipped, as the base engine does; anything else it cannot convert raises
@@ -268,9 +319,14 @@ def open_arrow_csv(
                 break
         else:
             raise BadRow(path, 1, "empty input; expected a CSV header line naming the columns")
-    column_indices(header, feature_names, path, "feature", delimiter)
+    columns = columns_for(feature_names)
+    column_indices(header, columns.names, path, "feature", delimiter)
     column_indices(header, keep, path, "--keep", delimiter)
-    types = {name: pa.float32() for name in feature_names} | {name: pa.string() for name in keep}
+    types = {name: pa.string() for name in (*keep, *columns.categorical)} | {
+        name: pa.float32() for name in columns.numeric
+    }
+    # a missing numeric value: null (NaN for a model that imputes; the base engine names it for one that does not)
+    null_values = ["", *sorted(columns.na_values)] if columns.missing_ok else [""]
     reader = pacsv.open_csv(
         pa.OSFile(path),  # a plain file stream: a path would be memory-mapped, and the mapped pages count as RSS
         read_options=pacsv.ReadOptions(
@@ -278,27 +334,34 @@ def open_arrow_csv(
         ),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=_skip_blank_rows),
         convert_options=pacsv.ConvertOptions(
-            include_columns=list(dict.fromkeys([*feature_names, *keep])), column_types=types, strings_can_be_null=False
+            include_columns=list(dict.fromkeys([*columns.names, *keep])),
+            column_types=types,
+            strings_can_be_null=False,
+            null_values=null_values,
         ),
     )
-    return _arrow_chunks(reader, feature_names, keep, header_lines)
+    return _arrow_chunks(reader, columns, keep, header_lines)
 
 
 def _skip_blank_rows(row) -> str:
     return "skip" if not row.text.strip() else "error"
 
 
-def _arrow_chunks(reader, feature_names, keep, header_lines) -> Iterator[Chunk]:
+def _arrow_chunks(reader, columns: Columns, keep, header_lines) -> Iterator[Chunk]:
     line_no = header_lines
     for batch in reader:
-        columns = [batch.column(batch.schema.get_field_index(name)) for name in feature_names]
-        if any(column.null_count for column in columns):
+        numeric = [batch.column(batch.schema.get_field_index(name)) for name in columns.numeric]
+        if not columns.missing_ok and any(column.null_count for column in numeric):
             raise ValueError("empty cell in a feature column")  # the caller re-reads with the base engine
-        features = np.empty((batch.num_rows, len(feature_names)), dtype=np.float32)
-        for j, column in enumerate(columns):
-            features[:, j] = column.to_numpy(zero_copy_only=False)
+        features = np.empty((batch.num_rows, len(numeric)), dtype=np.float32)
+        for j, column in enumerate(numeric):
+            features[:, j] = column.to_numpy(zero_copy_only=False)  # null -> NaN
+        categories = None
+        if columns.categorical:
+            texts = [batch.column(batch.schema.get_field_index(name)).to_pylist() for name in columns.categorical]
+            categories = columns.categories([list(row) for row in zip(*texts, strict=True)])
         kept = [batch.column(batch.schema.get_field_index(name)) for name in keep]  # stay Arrow arrays
-        yield Chunk(features, kept, np.arange(line_no + 1, line_no + 1 + batch.num_rows))
+        yield Chunk(features, kept, np.arange(line_no + 1, line_no + 1 + batch.num_rows), categories)
         line_no += batch.num_rows
 
 
@@ -308,55 +371,78 @@ def python_encoding(encoding: str) -> str:
 
 # -- JSON lines ------------------------------------------------------------------------------------------------
 def jsonl_chunks(
-    text_lines: Iterator[str], source: str, feature_names: Sequence[str], keep: Sequence[str], skipped: Skipped | None
+    text_lines: Iterator[str],
+    source: str,
+    feature_names: Sequence[str] | Columns,
+    keep: Sequence[str],
+    skipped: Skipped | None,
 ) -> Iterator[Chunk]:
-    """Chunks of JSON lines, one object per line with the features (and --keep keys) as keys."""
+    """Chunks of JSON lines, one object per line with the features (and --keep keys) as keys. A numeric feature is
+    a number (or null, a missing value, for a model that imputes); a categorical one a string, a number, a boolean
+    or null."""
+    columns = columns_for(feature_names)
     line_no = 0
     text_lines = iter(text_lines)
     while True:
         block = list(itertools.islice(text_lines, CHUNK_ROWS))
         if not block:
             return
-        features, kept_rows, lines = [], [], []
+        features, categories, kept_rows, lines = [], [], [], []
         for text in block:
             line_no += 1
             if not text.strip():
                 continue
             try:
-                features.append(_json_row(text, feature_names, keep, source, line_no))
+                numbers, texts, record = _json_row(text, columns, keep, source, line_no)
             except BadRow as bad:
                 if skipped is None:
                     raise
                 skipped.add(bad)
                 continue
-            record = json.loads(text)
+            features.append(numbers)
+            categories.append(texts)
             kept_rows.append([record[k] for k in keep])
             lines.append(line_no)
         if lines:
             yield Chunk(
-                np.array(features, dtype=np.float32).reshape(len(lines), len(feature_names)),
+                np.array(features, dtype=np.float32).reshape(len(lines), len(columns.numeric)),
                 [list(c) for c in zip(*kept_rows, strict=True)] if keep else [],
                 np.array(lines, dtype=np.int64),
+                np.array(categories, dtype=object).reshape(len(lines), -1) if columns.categorical else None,
             )
 
 
-def _json_row(text: str, feature_names, keep, source: str, line_no: int) -> list[float]:
+def _json_row(text: str, columns: Columns, keep, source: str, line_no: int):
     try:
         record = json.loads(text)
     except ValueError as exc:
         raise BadRow(source, line_no, f"not valid JSON ({exc})") from None
     if not isinstance(record, dict):
         raise BadRow(source, line_no, f"expected a JSON object of feature name to value, got {type(record).__name__}")
-    missing = [name for name in (*feature_names, *keep) if name not in record]
+    missing = [name for name in (*columns.names, *keep) if name not in record]
     if missing:
         raise BadRow(source, line_no, f"missing key {missing[0]!r}")
     values = []
-    for name in feature_names:
+    for name in columns.numeric:
         value = record[name]
+        if value is None and columns.missing_ok:
+            values.append(math.nan)
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BadRow(source, line_no, f"key {name!r}: {json.dumps(value)[:60]} is not a number")
         values.append(float(value))
-    return values
+    texts = []
+    for name in columns.categorical:
+        value = record[name]
+        if value is None:
+            texts.append("")
+        elif isinstance(value, bool):
+            texts.append("True" if value else "False")
+        elif isinstance(value, (str, int, float)):
+            texts.append(columns.category(str(value)))
+        else:
+            raise BadRow(source, line_no, f"key {name!r}: {json.dumps(value)[:60]} is not a text, number or null")
+    return values, texts, record
 
 
 # -- output ----------------------------------------------------------------------------------------------------

@@ -16,18 +16,25 @@ def path_for(model_path: Path) -> Path:
     return model_path.with_name(model_path.stem + contract.TESTVECTORS_SUFFIX)
 
 
-def read(path: Path, n_features: int) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
-    """The document, the case features (float32), expected probabilities (float64) and labels; ValueError if the file
-    does not follow the schema's shape."""
+def read(path: Path, n_numeric: int, n_categorical: int = 0):
+    """The document, the case inputs (numeric float32 with NaN for null, categories as an object array of str),
+    expected probabilities (float64) and labels; ValueError if the file does not follow the schema's shape."""
     document = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict) or document.get("format") != contract.TESTVECTORS_FORMAT:
         raise ValueError(f"not a {contract.TESTVECTORS_FORMAT} file")
+    if document.get("format_version") not in contract.TESTVECTORS_READABLE:
+        raise ValueError(f"test-vector format version {document.get('format_version')!r} is not one this runtime reads")
     cases = document["cases"]
-    X = np.array([case["features"] for case in cases], dtype=np.float32).reshape(len(cases), n_features)
+    X = np.array([[np.nan if v is None else v for v in case["features"]] for case in cases], dtype=np.float32).reshape(
+        len(cases), n_numeric
+    )
+    categories = np.array([case.get("categories", []) for case in cases], dtype=object).reshape(
+        len(cases), n_categorical
+    )
     expected = np.array([case["probabilities"] for case in cases], dtype=np.float64)
     labels = np.array([case["label"] for case in cases], dtype=np.int64)
     float(document["atol"])
-    return document, X, expected, labels
+    return document, (X, categories), expected, labels
 
 
 def replay(model: Model, path: str | Path | None = None) -> dict:
@@ -37,17 +44,25 @@ def replay(model: Model, path: str | Path | None = None) -> dict:
     if not path.is_file():
         return {"status": "not found", "path": str(path)}
     try:
-        document, X, expected, expected_labels = read(path, model.n_features)
+        document, (X, categories), expected, expected_labels = read(
+            path, len(model.numeric_names), len(model.categorical_names)
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return {"status": "unreadable", "path": str(path), "error": str(exc)}
     atol = float(document["atol"])
-    labels, probabilities = model.run(X, check_finite=False)
+    labels, probabilities = model.run_inputs(X, categories, check_finite=False)
     if probabilities.shape != expected.shape:
         return {"status": "unreadable", "path": str(path), "error": "cases do not match the model's classes"}
+    failing = _failing(labels, probabilities, expected_labels, expected, atol)
     difference = np.abs(probabilities.astype(np.float64) - expected)
-    top_two = np.sort(expected, axis=1)[:, -2:]
-    tie = top_two[:, 1] - top_two[:, 0] <= 2 * atol
-    failing = np.flatnonzero((difference > atol).any(axis=1) | ((labels != expected_labels) & ~tie))
+    rows = [case["row"] for case in document["cases"] if "row" in case]
+    if len(rows) == len(X):  # the raw rows, through the runtime's own input conversion
+        try:
+            raw_labels, raw_probabilities = model.run(rows, check_finite=False)
+        except ValueError as exc:
+            return {"status": "failed", "path": str(path), "cases": len(X), "error": f"raw rows: {exc}"}
+        failing = np.union1d(failing, _failing(raw_labels, raw_probabilities, expected_labels, expected, atol))
+        difference = np.maximum(difference, np.abs(raw_probabilities.astype(np.float64) - expected))
     return {
         "status": "failed" if len(failing) else "passed",
         "path": str(path),
@@ -57,3 +72,10 @@ def replay(model: Model, path: str | Path | None = None) -> dict:
         "failing_cases": failing.tolist()[:20],
         "file_sha256_matches": document.get("model_sha256") in (None, model.sha256),
     }
+
+
+def _failing(labels, probabilities, expected_labels, expected, atol: float) -> np.ndarray:
+    difference = np.abs(probabilities.astype(np.float64) - expected)
+    top_two = np.sort(expected, axis=1)[:, -2:]
+    tie = top_two[:, 1] - top_two[:, 0] <= 2 * atol
+    return np.flatnonzero((difference > atol).any(axis=1) | ((labels != expected_labels) & ~tie))

@@ -30,7 +30,7 @@ def cli_message(exc: Exception) -> str:
     if parameter is not None and text.startswith(parameter):
         text = flag(parameter) + text[len(parameter) :]
     names = "|".join(f.name for cls in (FitOptions, ReadOptions) for f in fields(cls))
-    text = re.sub(r"\bfor (label|features|drop)\b", lambda m: f"for {flag(m.group(1))}", text)
+    text = re.sub(r"\bfor (label|features|drop|categorical)\b", lambda m: f"for {flag(m.group(1))}", text)
     return re.sub(rf"\b({names})=('([^']*)'|(\S+?))(?=[\s,;)]|$)", _as_flag, text)
 
 
@@ -105,12 +105,18 @@ def _fit(data: Path, read: ReadOptions, options: FitOptions, quiet: bool):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            dataset = load_dataset(data, read, missing=options.missing, na_values=options.na_values)
+            dataset = load_dataset(
+                data, read, missing=options.missing, na_values=options.na_values, categorical=options.categorical
+            )
             if not quiet:
                 click.echo(describe_dataset(dataset), err=True)
             result = fit_dataset(dataset, options, progress=not quiet and sys.stderr.isatty())
         except TrainerError as exc:
             raise BadInput(cli_message(exc)) from None
+        if not quiet and result.dataset is not None and result.dataset.encoding is not None:
+            encoding = result.dataset.encoding
+            if not encoding.is_identity:
+                click.echo(describe_encoding(encoding), err=True)
     for warning in caught:
         if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
             click.echo(f"warning: {cli_message(Exception(warning.message))}", err=True)
@@ -118,13 +124,39 @@ def _fit(data: Path, read: ReadOptions, options: FitOptions, quiet: bool):
 
 
 def describe_dataset(dataset) -> str:
-    """One line: rows, features, and each class with its count."""
+    """One line: rows, feature columns (numeric and categorical), and each class with its count."""
     import numpy as np
 
     counts = np.bincount(dataset.y, minlength=len(dataset.class_names)).tolist()
     classes = ", ".join(f"{name} {count:,}" for name, count in zip(dataset.class_names, counts, strict=True))
     notes = "".join(f"; {note}" for note in dataset.notes)
-    return f"{len(dataset.y):,} rows, {len(dataset.feature_names)} features; classes: {classes}{notes}"
+    table = dataset.table
+    if table is not None and table.categorical_names:
+        features = (
+            f"{len(table.names)} features ({len(table.numeric_names)} numeric, {len(table.categorical_names)} "
+            f"categorical: {', '.join(table.categorical_names)})"
+        )
+    else:
+        features = f"{len(dataset.feature_names)} features"
+    return f"{len(dataset.y):,} rows, {features}; classes: {classes}{notes}"
+
+
+def describe_encoding(encoding) -> str:
+    """What the model does with missing values and categories, in a line or two."""
+    parts = []
+    imputed = [c for c in encoding.numeric if c.indicator]
+    if imputed:
+        parts.append(
+            "missing values imputed with the training median, plus an indicator: "
+            + ", ".join(f"{c.name} ({c.median:g})" for c in imputed)
+        )
+    for c in encoding.categorical:
+        levels = ", ".join("(missing)" if v == "" else v for v in c.levels[:8])
+        more = f", ... ({len(c.levels)} in all)" if len(c.levels) > 8 else ""
+        folded = f"; {len(c.other)} rare levels as (other)" if c.other else ""
+        parts.append(f"{c.name}: {levels}{more}{folded}")
+    parts += list(encoding.notes)
+    return "\n".join(parts)
 
 
 def format_metrics(metrics: dict) -> str:

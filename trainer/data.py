@@ -17,6 +17,7 @@ import numpy as np
 
 from runtime.stream import sniff_delimiter
 
+from .columns import Encoding, InfiniteValue, Table, build_table, parse_texts, table_from_array, table_from_frame
 from .errors import DataError
 from .options import DEFAULT_NA_VALUES, ReadOptions
 
@@ -34,12 +35,15 @@ class Dataset:
 
     Attributes
     ----------
-    X : ndarray of shape (n_samples, n_features), float32, finite, C-contiguous
+    X : ndarray of shape (n_samples, n_features), float32, C-contiguous: the numeric columns as read (NaN where a
+        value is missing), or, once :func:`trainer.training.fit_dataset` has encoded them, the design matrix
     y : ndarray of shape (n_samples,), int64, indices into ``class_names``
     feature_names : list of str, one per column of ``X``
     class_names : list of str, at least two, in their stable sorted order
     source : str, where the data came from (a path, or ``"<array>"``)
     sha256 : str or None, hash of the source file's bytes
+    table : :class:`~trainer.columns.Table` or None, every raw column (numeric and categorical) in the user's order
+    encoding : :class:`~trainer.columns.Encoding` or None, set once ``X`` is the design matrix
     """
 
     X: np.ndarray
@@ -49,20 +53,31 @@ class Dataset:
     source: str = "<array>"
     sha256: str | None = None
     notes: list[str] = field(default_factory=list)
+    table: Table | None = None
+    encoding: Encoding | None = None
+
+    @classmethod
+    def from_table(cls, table: Table, y: np.ndarray, class_names: list[str], **kwargs) -> Dataset:
+        return cls(
+            X=table.numeric, y=y, feature_names=table.numeric_names, class_names=class_names, table=table, **kwargs
+        )
 
 
 def load_dataset(
     path: str | os.PathLike[str],
     read: ReadOptions | None = None,
     *,
-    missing: str = "error",
+    missing: str = "impute",
     na_values: Sequence[str] = DEFAULT_NA_VALUES,
+    categorical: Sequence[str] = (),
 ) -> Dataset:
     """Read a CSV (``read.label`` names the label column) or an ``.npz`` with arrays ``X`` and ``y``.
 
     ``read.features`` selects and orders feature columns by name; by default every column but the label and
-    ``read.drop`` is a feature. A missing value (an empty cell, or one of ``na_values``) stops with its place, or with
-    ``missing="drop"`` its row is left out and counted in ``Dataset.notes``. Raises :class:`DataError` with
+    ``read.drop`` is a feature. A column of numbers is numeric, any other text (or a name in ``categorical``) makes it
+    categorical. A missing value (an empty cell, or one of ``na_values``) is kept for imputation
+    (``missing="impute"``; a row with a missing label is dropped), drops its row (``"drop"``), or stops with its place
+    (``"error"``); dropped rows are counted in ``Dataset.notes``. Raises :class:`DataError` with
     ``file:line:column`` for any unusable input; warns (:class:`DataWarning`) about likely mistakes.
     """
     read = read or ReadOptions()
@@ -72,10 +87,12 @@ def load_dataset(
     suffix = path.suffix.lower()
     if suffix == ".npz":
         dataset = _load_npz(path, read.features, read.drop)
+        if categorical:
+            raise DataError(f"{path}: an .npz holds numbers only; categorical columns come from a CSV or a DataFrame")
     elif suffix in (".csv", ".txt", ".tsv") or not suffix:
         if read.label is None:
             raise DataError(f"{path}: a CSV needs --label, the name of its label column")
-        dataset = _load_csv(path, read, missing, set(na_values))
+        dataset = _load_csv(path, read, missing, set(na_values), tuple(categorical))
     else:
         raise DataError(
             f"{path}: unsupported file type {suffix!r}; expected a .csv with a header or an .npz with arrays X, y"
@@ -146,6 +163,63 @@ def check_features(X: object, *, source: str = "X") -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+def table_from_input(
+    X: object, feature_names: Sequence[str] | None, categorical: Sequence[str], na_values: set[str]
+) -> Table:
+    """Features given to ``trainer.fit`` (a numeric or object array, nested lists, or a pandas DataFrame of any
+    dtypes) as a :class:`Table`, typed as the same data in a CSV would be. NaN and None are missing values;
+    infinity is an error."""
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(X, pandas.DataFrame):
+        if feature_names is not None and list(feature_names) != [str(c) for c in X.columns]:
+            raise DataError(f"feature_names {list(feature_names)!r} differ from the DataFrame's columns; omit them")
+        _unknown_categorical(categorical, [str(c) for c in X.columns])
+        table = table_from_frame(X, categorical, na_values)
+    else:
+        array = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
+        if array.ndim != 2:
+            raise DataError(f"X: features must be 2-D (rows x features), got shape {array.shape}")
+        if array.dtype == object and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in array.ravel().tolist()
+        ):
+            array = array.astype(np.float64)
+        names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(array.shape[1])]
+        if len(names) != array.shape[1] or len(set(names)) != len(names):
+            raise DataError(f"feature_names must be {array.shape[1]} distinct names, got {names!r}")
+        _unknown_categorical(categorical, names)
+        if array.dtype.kind in "fiub" and not categorical:
+            if array.dtype.kind == "f":
+                _check_no_infinity(array, "X")
+            if array.dtype == np.float64 and np.nanmax(np.abs(array), initial=0.0) > np.finfo(np.float32).max:
+                raise DataError("X: a value is beyond float32's range; the model computes in float32")
+            numeric = np.ascontiguousarray(array, dtype=np.float32)
+            return Table(names, ["numeric"] * len(names), numeric, np.empty((len(numeric), 0), dtype=object))
+        table = table_from_array(array, names, categorical, na_values)
+    if table.numeric.shape[0] == 0 or not table.names:
+        raise DataError(f"X: features are empty ({table.numeric.shape[0]} rows, {len(table.names)} columns)")
+    _check_no_infinity(table.numeric, "X")
+    return table
+
+
+def _unknown_categorical(categorical: Sequence[str], names: Sequence[str]) -> None:
+    unknown = [name for name in categorical if name not in names]
+    if unknown:
+        raise DataError(f"categorical names {unknown[0]!r}, which is not a feature; features are: {', '.join(names)}")
+
+
+def _check_no_infinity(array: np.ndarray, source: str) -> None:
+    if array.dtype.kind != "f":
+        return
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(array)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(
+            f"{source}: row {row}, column {col} is {float(array[row, col])}; features must be finite "
+            "numbers (NaN is a missing value)"
+        )
+
+
 def _check_finite(array: np.ndarray, source: str, chunk_rows: int = 65536) -> None:
     for start in range(0, len(array), chunk_rows):
         bad = ~np.isfinite(array[start : start + chunk_rows])
@@ -181,7 +255,9 @@ def _class_sort_key(names: set[str]):
     return lambda n: n
 
 
-def _load_csv(path: Path, read: ReadOptions, missing: str, na_values: set[str]) -> Dataset:
+def _load_csv(
+    path: Path, read: ReadOptions, missing: str, na_values: set[str], categorical: tuple[str, ...]
+) -> Dataset:
     raw = path.read_bytes()
     if not raw.strip():
         raise DataError(f"{path}: the file is empty; expected a header line naming the columns, then data rows")
@@ -202,50 +278,73 @@ def _load_csv(path: Path, read: ReadOptions, missing: str, na_values: set[str]) 
             raise DataError(f"{path}: --features names a column twice: {', '.join(read.features)}")
     if not feature_cols:
         raise DataError(f"{path}:1: no feature columns besides the label {label!r}")
+    names = [header[c] for c in feature_cols]
+    for name in categorical:
+        if name not in names:
+            _column(path, header, name, "--categorical", delimiter)
+            raise DataError(f"{path}:1: --categorical names {name!r}, which is not a feature column")
 
-    values: list[np.ndarray] = []
-    labels: list[str] = []
-    dropped = 0
     parse = _RowParser(path, header, label_col, feature_cols, na_values, missing)
-    for start in range(1, len(lines), BLOCK_LINES):
-        block = lines[start : start + BLOCK_LINES]
-        block_values, block_labels, block_dropped = parse.block(block, start + 1, delimiter)
-        values.append(block_values)
-        labels += block_labels
-        dropped += block_dropped
-    values = [v for v in values if len(v)]
-    if not values:
-        if dropped:
-            raise DataError(f"{path}: no data rows left after dropping {dropped} with missing values")
+    forced = {names.index(name) for name in categorical}
+    starts = list(range(1, len(lines), BLOCK_LINES))
+    blocks = [parse.block(lines[s : s + BLOCK_LINES], s + 1, delimiter, forced) for s in starts]
+    # a column with text in any block is categorical in every block: re-read blocks that parsed it as numbers
+    text = forced | {j for b in blocks for j, column in enumerate(b.columns) if not isinstance(column, np.ndarray)}
+    for i, (s, b) in enumerate(zip(starts, blocks, strict=True)):
+        if any(isinstance(b.columns[j], np.ndarray) for j in text):
+            blocks[i] = parse.block(lines[s : s + BLOCK_LINES], s + 1, delimiter, text, careful=True)
+    dropped_label = sum(b.dropped_label for b in blocks)
+    dropped = sum(b.dropped for b in blocks)
+    if not blocks:
+        if dropped or dropped_label:
+            raise DataError(f"{path}: no data rows left after dropping {dropped + dropped_label} with missing values")
         raise DataError(f"{path}: only a header, no data rows")
+    blocks = [b for b in blocks if b.labels]
+    columns = []
+    for j, name in enumerate(names):
+        pieces = [b.columns[j] for b in blocks]
+        if j in text:
+            columns.append((name, [t for piece in pieces for t in piece]))
+        else:
+            columns.append((name, np.concatenate(pieces)))
+    table = build_table(columns, [names[j] for j in sorted(text)], na_values)
+    labels = [label for b in blocks for label in b.labels]
     y, class_names = encode_labels(labels, source=f"{path}: column {label!r}")
-    notes = [f"dropped {dropped} row{'s' if dropped != 1 else ''} with a missing value"] if dropped else []
-    return Dataset(
-        X=np.ascontiguousarray(np.concatenate(values), dtype=np.float32),
-        y=y,
-        feature_names=[header[c] for c in feature_cols],
-        class_names=class_names,
-        source=str(path),
-        sha256=hashlib.sha256(raw).hexdigest(),
-        notes=notes,
+    notes = []
+    if dropped_label:
+        notes.append(f"dropped {dropped_label} row{'s' if dropped_label != 1 else ''} with a missing label")
+    if dropped:
+        notes.append(f"dropped {dropped} row{'s' if dropped != 1 else ''} with a missing value")
+    return Dataset.from_table(
+        table, y, class_names, source=str(path), sha256=hashlib.sha256(raw).hexdigest(), notes=notes
     )
 
 
 BLOCK_LINES = 65536
 
 
+@dataclass
+class _Block:
+    """One block of parsed lines: per feature column, float64 numbers (NaN where missing) or trimmed texts."""
+
+    columns: list
+    labels: list[str]
+    dropped: int = 0  # rows with a missing feature value, under missing="drop"
+    dropped_label: int = 0  # rows with a missing label, under "drop" or "impute"
+
+
 class _RowParser:
     """Parse CSV lines a block at a time: numpy's C parser on blocks of plain numbers (the usual case, and the only
-    fast one for a million rows), and the careful cell-by-cell path, which names the line and column of any problem
-    or drops rows with missing values, on blocks that need it."""
+    fast one for a million rows), and the careful cell-by-cell path, which names the line and column of any problem,
+    keeps text, and drops rows by the missing-value policy, on blocks that need it."""
 
     def __init__(self, path, header, label_col, feature_cols, na_values, missing) -> None:
         self.path, self.header, self.label_col = path, header, label_col
         self.feature_cols, self.na_values, self.missing = feature_cols, na_values, missing
 
-    def block(self, block: list[str], first_line: int, delimiter: str) -> tuple[np.ndarray, list[str], int]:
-        fast = self._fast(block, delimiter)
-        return fast if fast is not None else self._careful(block, first_line, delimiter)
+    def block(self, block: list[str], first_line: int, delimiter: str, text: set[int], careful: bool = False):
+        fast = None if (careful or text) else self._fast(block, delimiter)
+        return fast if fast is not None else self._careful(block, first_line, delimiter, text)
 
     def _fast(self, block, delimiter):
         n_fields = len(self.header)
@@ -267,10 +366,11 @@ class _RowParser:
             return None
         if len(values) != len(block) or not np.isfinite(values).all():
             return None
-        return values, labels, 0
+        return _Block([values[:, j] for j in range(values.shape[1])], labels)
 
-    def _careful(self, block, first_line, delimiter):
-        values, labels, dropped = [], [], 0
+    def _careful(self, block, first_line, delimiter, text):
+        cells: list[list[str]] = [[] for _ in self.feature_cols]
+        labels, line_numbers, dropped, dropped_label = [], [], 0, 0
         for line_no, row in enumerate(csv.reader(block, delimiter=delimiter), start=first_line):
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank lines, e.g. a trailing newline
@@ -282,18 +382,43 @@ class _RowParser:
                 label_value = _label_cell(
                     self.path, line_no, self.label_col, self.header, row[self.label_col], self.na_values
                 )
-                features = [
-                    _number_cell(self.path, line_no, c, self.header, row[c], self.na_values) for c in self.feature_cols
-                ]
             except _MissingValue as gap:
                 if self.missing == "error":
                     raise DataError(str(gap)) from None
-                dropped += 1
+                dropped_label += 1
                 continue
+            values = [row[c].strip() for c in self.feature_cols]
+            if self.missing != "impute":
+                gaps = [j for j, v in enumerate(values) if not v or v in self.na_values]
+                if gaps:
+                    if self.missing == "error":
+                        c = self.feature_cols[gaps[0]]
+                        raise DataError(_missing_message(self.path, line_no, c, self.header, row[c]))
+                    dropped += 1
+                    continue
             labels.append(label_value)
-            values.append(features)
-        array = np.array(values, dtype=np.float64).reshape(len(values), len(self.feature_cols))
-        return array, labels, dropped
+            line_numbers.append(line_no)
+            for column, value in zip(cells, values, strict=True):
+                column.append(value)
+        columns = []
+        for j, texts in enumerate(cells):
+            try:
+                numbers = None if j in text else parse_texts(texts, self.na_values)
+            except InfiniteValue as exc:
+                c = self.feature_cols[j]
+                raise DataError(
+                    f"{self.path}:{line_numbers[exc.row]}:{c + 1}: column {self.header[c]!r}: {exc}"
+                ) from None
+            columns.append(texts if numbers is None else numbers)
+        return _Block(columns, labels, dropped, dropped_label)
+
+
+def _missing_message(path, line_no: int, col: int, header: list[str], cell: str) -> str:
+    what = "empty cell" if not cell.strip() else f"{cell!r} is a missing value"
+    return (
+        f"{path}:{line_no}:{col + 1}: column {header[col]!r}: {what}; with missing='error' every feature needs a "
+        "value (impute it with missing='impute', or leave such rows out with missing='drop')"
+    )
 
 
 class _MissingValue(Exception):
@@ -321,7 +446,7 @@ def _column(path: Path, header: list[str], name: str, option: str, delimiter: st
     if glued:
         shown = "\\t" if glued[0] == "\t" else glued[0]
         hint = f"; the columns look glued together: the separator may be {shown!r} (delimiter='{shown}')"
-    return_name = {"--label": "label", "--features": "features", "--drop": "drop"}[option]
+    return_name = option.removeprefix("--")
     raise DataError(f"{path}:1: no column named {name!r} for {return_name}; columns are: {', '.join(header)}{hint}")
 
 
@@ -333,23 +458,6 @@ def _check_header(path: Path, header: list[str]) -> None:
         if name in seen:
             raise DataError(f"{path}:1:{col}: duplicate column name {name!r} (also column {seen[name]})")
         seen[name] = col
-
-
-def _number_cell(path: Path, line_no: int, col: int, header: list[str], cell: str, na_values: set[str]) -> float:
-    where = f"{path}:{line_no}:{col + 1}: column {header[col]!r}"
-    text = cell.strip()
-    if not text or text in na_values:
-        what = "empty cell" if not text else f"{cell!r} is a missing value"
-        raise _MissingValue(
-            f"{where}: {what}; every feature needs a value (or leave such rows out with missing='drop')"
-        )
-    try:
-        number = float(text)
-    except ValueError:
-        raise DataError(f"{where}: {cell!r} is not a number") from None
-    if not math.isfinite(number):
-        raise DataError(f"{where}: {cell!r} is not a finite number")
-    return number
 
 
 def _label_cell(path: Path, line_no: int, col: int, header: list[str], cell: str, na_values: set[str]) -> str:
@@ -402,7 +510,8 @@ def _load_npz(path: Path, features: Sequence[str] | None, drop: Sequence[str]) -
         cols = [names.index(f) for f in features]
         X, names = np.ascontiguousarray(X[:, cols]), list(features)
     y, class_names = encode_labels(y_raw, source=f"{path}: array 'y'")
-    return Dataset(X=X, y=y, feature_names=names, class_names=class_names, source=str(path), sha256=file_sha256(path))
+    table = Table(list(names), ["numeric"] * len(names), X, np.empty((len(X), 0), dtype=object))
+    return Dataset.from_table(table, y, class_names, source=str(path), sha256=file_sha256(path))
 
 
 def review(dataset: Dataset) -> None:

@@ -10,9 +10,7 @@ import inspect
 from dataclasses import fields
 
 import numpy as np
-import torch
 
-from .data import check_features
 from .options import FitOptions, defaults
 from .training import FitResult, fit
 
@@ -34,9 +32,12 @@ class LogisticRegressionClassifier:
     Attributes (after ``fit``)
     -------------------------
     classes_ : ndarray of shape (n_classes,), the distinct labels in their stable order
-    coef_ : ndarray of shape (1 or n_classes, n_features), weights on the raw (unstandardized) features
+    coef_ : ndarray of shape (1 or n_classes, n_design), weights on the unstandardized design columns (numeric
+        features, missing indicators, one column per categorical level), named by ``design_names_``
     intercept_ : ndarray of shape (1 or n_classes,)
-    n_features_in_ : int
+    n_features_in_ : int, the number of feature columns given to fit
+    feature_names_in_ : ndarray of str, their names (when X had named columns: a DataFrame)
+    design_names_ : list of str
     model_ : trainer.LogisticModel
     result_ : trainer.FitResult (metrics, history)
     """
@@ -88,7 +89,11 @@ class LogisticRegressionClassifier:
         weight = model.linear.weight.detach().double().numpy()
         self.coef_ = weight / scale
         self.intercept_ = model.linear.bias.detach().double().numpy() - self.coef_ @ mean
-        self.n_features_in_ = int(model.n_features)
+        encoding = result.dataset.encoding
+        self.n_features_in_ = len(encoding.columns)
+        if hasattr(X, "columns"):
+            self.feature_names_in_ = np.array(encoding.names, dtype=object)
+        self.design_names_ = list(result.feature_names)
         self.model_ = model
         self.result_ = result
         return self
@@ -96,11 +101,10 @@ class LogisticRegressionClassifier:
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities of shape (n_samples, n_classes), columns in ``classes_`` order."""
         self._check_fitted()
-        X = check_features(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but this model was fitted with {self.n_features_in_}")
-        with torch.no_grad():
-            return self.model_(torch.from_numpy(X)).numpy()
+        shape = np.shape(X)
+        if len(shape) == 2 and shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {shape[1]} features, but this model was fitted with {self.n_features_in_}")
+        return self.model_.probabilities(X, na_values=self.na_values)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels of shape (n_samples,), values from ``classes_``."""

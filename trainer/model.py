@@ -8,15 +8,56 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from runtime.files import write_bytes_atomic
 
+from .columns import Encoding
 from .errors import ModelFileError
 
 MODEL_FORMAT = "logreg-onnx/model"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2  # 2 adds the encoding (column kinds, medians, levels); format 1 files still load
+READABLE_FORMAT_VERSIONS = (1, 2)
+
+
+class Preprocess(nn.Module):
+    """Raw columns to the design matrix, in torch: the same rule as :meth:`trainer.columns.Encoding.design`.
+
+    Buffers: ``median`` (float32, one per numeric column, NaN where a column is not imputed, so that a missing value
+    stays NaN and is refused), ``indicator_index`` (the numeric columns with a missing indicator) and, per
+    categorical column, ``design_codes_<j>`` (the level codes that get a design column). Categorical values arrive
+    as codes (:meth:`Encoding.codes`): torch has no strings, the ONNX graph compares the strings themselves.
+    """
+
+    def __init__(self, encoding: Encoding) -> None:
+        super().__init__()
+        self.encoding = encoding
+        numeric = encoding.numeric
+        self.register_buffer(
+            "median",
+            torch.tensor([float("nan") if c.median is None else c.median for c in numeric], dtype=torch.float32),
+        )
+        self.register_buffer(
+            "indicator_index", torch.tensor([j for j, c in enumerate(numeric) if c.indicator], dtype=torch.int64)
+        )
+        self.n_categorical = len(encoding.categorical)
+        for j, column in enumerate(encoding.categorical):
+            wanted = [column.levels.index(level) for level in column.design_levels]
+            if column.other:
+                wanted.append(len(column.levels))
+            self.register_buffer(f"design_codes_{j}", torch.tensor(wanted, dtype=torch.int64))
+
+    def forward(self, numeric: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        missing = torch.isnan(numeric)
+        parts = [torch.where(missing, self.median.to(numeric.dtype), numeric)]
+        if len(self.indicator_index):
+            parts.append(missing[:, self.indicator_index].to(numeric.dtype))
+        for j in range(self.n_categorical):
+            wanted = getattr(self, f"design_codes_{j}")
+            parts.append((codes[:, j : j + 1] == wanted).to(numeric.dtype))
+        return torch.cat(parts, dim=1)
 
 
 class LogisticModel(nn.Module):
@@ -27,14 +68,23 @@ class LogisticModel(nn.Module):
 
     Parameters
     ----------
-    n_features : int
+    n_features : int, the width of the design matrix (the raw numeric columns when there is no encoding)
     n_classes : int, at least 2
+    encoding : :class:`~trainer.columns.Encoding` or None; the model then also scores raw columns
+        (:meth:`forward_raw`), its medians and levels kept in the :class:`Preprocess` submodule
     """
 
-    def __init__(self, n_features: int, n_classes: int) -> None:
+    def __init__(self, n_features: int, n_classes: int, encoding: Encoding | None = None) -> None:
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+        self.encoding = encoding
+        if encoding is not None and not encoding.is_identity:
+            if encoding.width() != n_features:
+                raise ValueError(f"the encoding makes {encoding.width()} design columns, not {n_features}")
+            self.preprocess: Preprocess | None = Preprocess(encoding)
+        else:
+            self.preprocess = None
         self.n_features = n_features
         self.n_classes = n_classes
         self.register_buffer("mean", torch.zeros(n_features))
@@ -52,8 +102,30 @@ class LogisticModel(nn.Module):
         """Logits of shape (n, 1) for a binary model, (n, n_classes) otherwise."""
         return self.linear(self.standardize(features))
 
+    def design(self, numeric: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw numeric columns (NaN where missing) and categorical codes to the design matrix."""
+        if self.preprocess is None:
+            return numeric
+        return self.preprocess(
+            numeric, codes if codes is not None else torch.zeros((len(numeric), 0), dtype=torch.int64)
+        )
+
+    def forward_raw(self, numeric: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+        """Probabilities from raw columns: :meth:`design`, then :meth:`forward`."""
+        return self.forward(self.design(numeric, codes))
+
+    def probabilities(self, X: object, *, na_values=()) -> np.ndarray:
+        """Probabilities (float32, shape (n_rows, n_classes)) for raw rows: a DataFrame with the feature columns, or
+        a 2-D array in the encoding's column order, text and missing values as in training."""
+        encoding = self.encoding or Encoding.numeric_only([f"x{j}" for j in range(self.n_features)])
+        table = encoding.prepare(X, na_values)
+        codes = encoding.codes(table.categories) if encoding.categorical else None
+        with torch.no_grad():
+            numeric = torch.from_numpy(table.numeric)
+            return self.forward_raw(numeric, None if codes is None else torch.from_numpy(codes)).numpy()
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Probabilities of shape (n, n_classes), columns in class order."""
+        """Probabilities of shape (n, n_classes), columns in class order, from the design matrix."""
         z = self.logits(features)
         if self.is_binary:
             # sigmoid(-z) rather than 1 - sigmoid(z): exact in saturation, where 1 - p would round to 0 or 1.
@@ -72,6 +144,7 @@ def model_to_bytes(
         "n_classes": model.n_classes,
         "feature_names": list(feature_names),
         "class_names": list(class_names),
+        "encoding": model.encoding.to_json() if model.encoding is not None else None,
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "extra": dict(extra or {}),
     }
@@ -110,15 +183,17 @@ def load_model(path: str | os.PathLike[str]) -> tuple[LogisticModel, dict]:
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{path}: not a model.pt written by logreg-onnx (no {MODEL_FORMAT!r} format marker)")
-    if payload.get("format_version") != MODEL_FORMAT_VERSION:
+    if payload.get("format_version") not in READABLE_FORMAT_VERSIONS:
         raise ModelFileError(
-            f"{path}: model.pt format version {payload.get('format_version')!r}; this logreg-onnx reads version "
-            f"{MODEL_FORMAT_VERSION}"
+            f"{path}: model.pt format version {payload.get('format_version')!r}; this logreg-onnx reads versions "
+            f"{', '.join(map(str, READABLE_FORMAT_VERSIONS))}"
         )
     try:
-        model = LogisticModel(int(payload["n_features"]), int(payload["n_classes"]))
-        model.load_state_dict(payload["state_dict"])
         feature_names, class_names = list(payload["feature_names"]), list(payload["class_names"])
+        spec = payload.get("encoding")
+        encoding = Encoding.from_json(spec) if spec else Encoding.numeric_only(feature_names)
+        model = LogisticModel(int(payload["n_features"]), int(payload["n_classes"]), encoding)
+        model.load_state_dict(payload["state_dict"])
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: model.pt is incomplete or inconsistent ({exc})") from None
     if len(feature_names) != model.n_features or len(class_names) != model.n_classes:

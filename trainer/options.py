@@ -14,7 +14,7 @@ from typing import Any
 from .errors import OptionError
 
 OPTIMIZERS = ("lbfgs", "sgd", "adam")
-MISSING_POLICIES = ("error", "drop")
+MISSING_POLICIES = ("impute", "drop", "error")
 DEFAULT_NA_VALUES = ("NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
 
 
@@ -152,16 +152,30 @@ class FitOptions:
         10, kind=int, minimum=1, help="sgd/adam: stop after this many epochs without a lower validation loss."
     )
     missing: str = option(
-        "error",
+        "impute",
         choices=MISSING_POLICIES,
-        help="A missing label or feature value (an empty cell or one of the na_values): error stops with its "
-        "place; drop leaves those rows out and says how many.",
+        help="A missing feature value (an empty cell or one of the na_values). impute: a numeric column gets its "
+        "training median plus a missing-indicator feature, a text column a level of its own; rows with a missing "
+        "label are dropped and counted. drop: leave rows with any missing value out. error: stop at the first one.",
     )
     na_values: tuple[str, ...] = option(
         DEFAULT_NA_VALUES,
         kind=tuple,
         metavar="A,B,...",
         help="Cell texts that mean a missing value, besides an empty cell.",
+    )
+    categorical: tuple[str, ...] = option(
+        (),
+        kind=tuple,
+        metavar="A,B,...",
+        help="Columns to treat as categories even though their values look like numbers (a zip code, a class coded "
+        "1/2/3). A column with any text that is not a number is categorical anyway.",
+    )
+    min_frequency: int = option(
+        1,
+        kind=int,
+        minimum=1,
+        help="Fold categorical levels seen in fewer training rows than this into one 'other' level (1: keep all).",
     )
     seed: int = option(
         0,

@@ -57,6 +57,7 @@ def write_run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     draw = renderer.submit if renderer is not None else _call
+    dataset = result.dataset or dataset  # the design matrix and its encoding, as trained on
     unit = "iteration" if result.options["optimizer"] == "lbfgs" else "epoch"
     draw(plot_history, result.history, out / "training.png", unit=unit)
     if len(result.class_names) == 2:
@@ -104,6 +105,7 @@ def write_run(
             "sha256": dataset.sha256,
             "n_rows": len(dataset.y),
             "n_features": len(dataset.feature_names),
+            "columns": dataset.encoding.to_json() if dataset.encoding is not None else None,
             "class_counts": dict(
                 zip(
                     dataset.class_names,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from . import optim
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
-from .data import Dataset, check_features, encode_labels, missing_labels, review
+from .columns import Table, fit_encoding
+from .data import Dataset, encode_labels, missing_labels, review, table_from_input
 from .errors import DataError, OptionError
 from .metrics import classification_metrics, log_loss
 from .model import LogisticModel
@@ -43,6 +44,7 @@ class FitResult:
     interrupted : bool, ended by Ctrl-C
     separated_classes : list of str, classes perfectly separated from the others (l2=0 only)
     train_indices, val_indices : ndarray of int, the rows of the input in each split
+    dataset : Dataset, the data as trained on: ``X`` is the design matrix, ``encoding`` how raw columns become it
     """
 
     model: LogisticModel
@@ -57,6 +59,7 @@ class FitResult:
     separated_classes: list[str] = field(default_factory=list)
     train_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     val_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    dataset: Dataset | None = None
 
 
 def fit(
@@ -80,37 +83,78 @@ def fit(
 
 
 def dataset_from_arrays(X: object, y: object, feature_names: Sequence[str] | None, opts: FitOptions) -> Dataset:
-    """Validate arrays into a :class:`Dataset`; rows with a missing label (or NaN feature) are refused, or dropped
-    with ``missing="drop"``."""
+    """Validate features (arrays or a DataFrame, see :func:`trainer.data.table_from_input`) and labels into a
+    :class:`Dataset`. Rows with a missing label are dropped (``missing="impute"`` or ``"drop"``) or refused
+    (``"error"``); rows with a missing feature value are kept for imputation, dropped, or refused likewise."""
     y_array = np.asarray(y, dtype=object) if not isinstance(y, np.ndarray) else y
     if y_array.ndim != 1:
         raise DataError(f"y must be 1-D (one label per row), got shape {y_array.shape}")
-    gaps = missing_labels(y_array, set(opts.na_values))
-    if opts.missing == "drop":
-        X_array = np.asarray(X) if not isinstance(X, np.ndarray) else X
-        if X_array.ndim == 2 and X_array.dtype.kind == "f" and len(X_array) == len(y_array):
-            gaps = gaps | np.isnan(X_array).any(axis=1)
+    na_values = set(opts.na_values)
+    table = table_from_input(X, feature_names, opts.categorical, na_values)
+    if len(y_array) != len(table):
+        raise DataError(f"y has {len(y_array)} labels but X has {len(table)} rows")
+    label_gaps = missing_labels(y_array, na_values)
+    feature_gaps = np.isnan(table.numeric).any(axis=1) | (table.categories == "").any(axis=1)
     notes = []
-    if gaps.any():
-        first = int(np.flatnonzero(gaps)[0])
-        if opts.missing == "error":
+    if opts.missing == "error" and (label_gaps.any() or feature_gaps.any()):
+        if label_gaps.any():
+            first = int(np.flatnonzero(label_gaps)[0])
             raise DataError(
-                f"y has {int(gaps.sum())} missing labels (the first at row {first}: {y_array[first]!r}); "
+                f"y has {int(label_gaps.sum())} missing labels (the first at row {first}: {y_array[first]!r}); "
                 "leave such rows out with missing='drop'"
             )
-        keep = np.flatnonzero(~gaps)
-        X, y_array = np.asarray(X)[keep], y_array[keep]
-        notes.append(f"dropped {int(gaps.sum())} rows with a missing value")
-    X = check_features(X)
-    if len(y_array) != len(X):
-        raise DataError(f"y has {len(y_array)} labels but X has {len(X)} rows")
+        first = int(np.flatnonzero(feature_gaps)[0])
+        raise DataError(
+            f"X has {int(feature_gaps.sum())} rows with a missing value (the first is row {first}); impute them "
+            "with missing='impute', or leave them out with missing='drop'"
+        )
+    drop = label_gaps | feature_gaps if opts.missing == "drop" else label_gaps
+    if drop.any():
+        keep = np.flatnonzero(~drop)
+        table, y_array = table.take(keep), y_array[keep]
+        if label_gaps.any():
+            notes.append(f"dropped {int(label_gaps.sum())} rows with a missing label")
+        if (drop & ~label_gaps).any():
+            notes.append(f"dropped {int((drop & ~label_gaps).sum())} rows with a missing value")
+    if not len(table):
+        raise DataError("no rows left after dropping those with missing values")
     y_index, class_names = encode_labels(y_array, source="y")
-    names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
-    if len(names) != X.shape[1] or len(set(names)) != len(names):
-        raise DataError(f"feature_names must be {X.shape[1]} distinct names, got {names!r}")
-    dataset = Dataset(X=X, y=y_index, feature_names=names, class_names=class_names, notes=notes)
+    dataset = Dataset.from_table(table, y_index, class_names, notes=notes)
     review(dataset)
     return dataset
+
+
+def encode_dataset(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions) -> Dataset:
+    """``dataset`` with ``X`` the design matrix: medians and levels learned on the training rows only."""
+    if dataset.encoding is not None:
+        return dataset
+    table = dataset.table
+    if table is None:
+        table = Table(
+            list(dataset.feature_names),
+            ["numeric"] * dataset.X.shape[1],
+            dataset.X,
+            np.empty((len(dataset.X), 0), dtype=object),
+        )
+    whole = len(train_idx) == len(dataset.y)
+    encoding = fit_encoding(
+        table if whole else table.take(train_idx),
+        missing=opts.missing,
+        min_frequency=opts.min_frequency,
+        treatment=opts.l2 == 0,
+        source=dataset.source,
+    )
+    if encoding.width() == 0:
+        raise DataError(f"{dataset.source}: no usable features: every categorical column has a single level")
+    X = encoding.design(table)
+    return replace(
+        dataset,
+        X=X,
+        feature_names=encoding.design_names(),
+        table=table,
+        encoding=encoding,
+        notes=[*dataset.notes, *encoding.notes],
+    )
 
 
 def fit_dataset(
@@ -125,9 +169,10 @@ def fit_dataset(
     ``options`` or the keyword arguments give the :class:`FitOptions`."""
     opts = options if options is not None else FitOptions(**kwargs)
     device = _resolve_device(opts.device)
-    plan = _plan(dataset, opts, device)
     torch.manual_seed(opts.seed)
     train_idx, val_idx = _stratified_split(dataset.y, opts.val_fraction, np.random.default_rng(opts.seed), dataset)
+    dataset = encode_dataset(dataset, train_idx, opts)
+    plan = _plan(dataset, opts, device)
     model, objective, weights = _prepare(dataset, train_idx, plan, opts, device)
     evaluate_validation = _validation_evaluator(model, dataset, val_idx, device)
     state = TrainingState(model=model, optimizer=plan["optimizer"], max_epochs=plan["epochs"])
@@ -154,6 +199,7 @@ def fit_dataset(
         separated_classes=separated,
         train_indices=train_idx,
         val_indices=val_idx,
+        dataset=dataset,
     )
 
 
@@ -176,7 +222,7 @@ def _plan(dataset: Dataset, opts: FitOptions, device: torch.device) -> dict:
 def _prepare(dataset: Dataset, train_idx: np.ndarray, plan: dict, opts: FitOptions, device: torch.device):
     """The model with its standardization set, and the objective over a standardized float32 copy of the rows."""
     n_classes = len(dataset.class_names)
-    model = LogisticModel(dataset.X.shape[1], n_classes)
+    model = LogisticModel(dataset.X.shape[1], n_classes, dataset.encoding)
     whole = len(train_idx) == len(dataset.y)  # no split: use the rows in place, no gather
     train_X = dataset.X if whole else dataset.X[train_idx]
     mean, scale = standardization(train_X)
@@ -361,7 +407,7 @@ def _probabilities(logits: torch.Tensor, binary: bool) -> np.ndarray:
 
 def predict_proba_float64(model: LogisticModel, X: np.ndarray, rows: np.ndarray, chunk_rows: int = 65536):
     """``model``'s probabilities for ``X[rows]`` in float64, a chunk at a time: no float64 copy of the data."""
-    model64 = LogisticModel(model.n_features, model.n_classes).double()
+    model64 = LogisticModel(model.n_features, model.n_classes, model.encoding).double()
     model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
     out = np.empty((len(rows), model.n_classes))
     with torch.no_grad():

@@ -117,7 +117,7 @@ def test_fixed_batch_size_is_caught(binary_run):
     (binary_run / "fixed.onnx").write_bytes(serialize(proto))
     result = _cli_verify(binary_run / "fixed.onnx", binary_run)
     assert result.exit_code == 1
-    assert "FAIL contract: dynamic batch" in result.output
+    assert "FAIL contract: input features dynamic batch" in result.output
     assert "onnx.reference" in result.output
 
 

@@ -27,15 +27,14 @@ CASES = {
         ["--label", "y", "--features", "a,c"],
         r"data\.csv:1: no column named 'c' for --features",
     ),
-    "non-numeric cell": (
-        "a,b,y\n1,2,0\n3,x4,1\n",
-        ["--label", "y"],
-        r"data\.csv:3:2: column 'b': 'x4' is not a number",
+    "empty cell, --missing error": (
+        "a,b,y\n1,2,0\n3,,1\n",
+        ["--label", "y", "--missing", "error"],
+        r"data\.csv:3:2: column 'b': empty cell; with --missing error every feature needs a value",
     ),
-    "empty cell": ("a,b,y\n1,2,0\n3,,1\n", ["--label", "y"], r"data\.csv:3:2: column 'b': empty cell"),
-    "nan": (
+    "nan, --missing error": (
         "a,b,y\n1,2,0\nnan,4,1\n",
-        ["--label", "y"],
+        ["--label", "y", "--missing", "error"],
         r"data\.csv:3:1: column 'a': 'nan' is a missing value; .* with --missing drop\)",
     ),
     "infinity": ("a,b,y\n1,2,0\n3,-inf,1\n", ["--label", "y"], r"data\.csv:3:2: column 'b': '-inf' is not a finite"),
@@ -46,7 +45,16 @@ CASES = {
         r"data\.csv:1:3: duplicate column name 'a' \(also column 1\)",
     ),
     "ragged row": ("a,b,y\n1,2,0\n3,4\n", ["--label", "y"], r"data\.csv:3: expected 3 fields as in the header, got 2"),
-    "empty label": ("a,b,y\n1,2,0\n3,4,\n5,6,1\n", ["--label", "y"], r"data\.csv:3:3: column 'y': empty label"),
+    "empty label, --missing error": (
+        "a,b,y\n1,2,0\n3,4,\n5,6,1\n",
+        ["--label", "y", "--missing", "error"],
+        r"data\.csv:3:3: column 'y': empty label",
+    ),
+    "unknown categorical": (
+        "a,b,y\n1,2,0\n3,4,1\n",
+        ["--label", "y", "--categorical", "c"],
+        r"data\.csv:1: no column named 'c' for --categorical",
+    ),
     "val fraction 1": (
         "a,y\n1,0\n2,1\n",
         ["--label", "y", "--val-fraction", "1"],

@@ -39,25 +39,27 @@ def test_a_label_that_looks_missing_is_refused_or_dropped_with_a_count(tmp_path)
     rows[6][2] = "NA"
     rows[9][2] = ""
     data = _csv(tmp_path / "d.csv", ["a", "b", "y"], rows)
-    result, out = _train(tmp_path, data, "--label", "y", "-q")
+    result, out = _train(tmp_path, data, "--label", "y", "-q", "--missing", "error")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"Error: {data}:8:3: column 'y': label 'NA' looks like a missing value, not a class; leave such rows out "
         "with --missing drop (or change na_values if it is a real class)"
     )
     assert not out.exists()
-    result, out = _train(tmp_path, data, "--label", "y", "--missing", "drop")
-    assert result.exit_code == 0, result.output
-    assert "58 rows, 2 features; classes: no " in result.stderr
-    assert "dropped 2 rows with a missing value" in result.stderr
+    for policy in ("drop", "impute"):  # a missing label is never imputed: both drop the row and say so
+        result, out = _train(tmp_path, data, "--label", "y", "--missing", policy)
+        assert result.exit_code == 0, result.output
+        assert "58 rows, 2 features; classes: no " in result.stderr
+        assert "dropped 2 rows with a missing label" in result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["class_names"] == ["no", "yes"] and metrics["data"]["n_rows"] == 58
     # and in the Python API, with the parameter's own name
     X = np.array([[float(r[0]), float(r[1])] for r in rows])
     y = np.array([r[2] or None for r in rows], dtype=object)
     with pytest.raises(DataError, match="missing='drop'"):
-        trainer.fit(X, y)
+        trainer.fit(X, y, missing="error")
     assert trainer.fit(X, y, missing="drop").metrics["train"]["n_rows"] == 46  # 58 rows, 20% validation
+    assert trainer.fit(X, y).metrics["train"]["n_rows"] == 46
 
 
 def test_class_counts_are_printed_and_odd_classes_warned_about(tmp_path):
@@ -187,7 +189,13 @@ def test_block_reader_gives_the_careful_readers_values(tmp_path):
     keep = [i for i in range(n) if i != BLOCK_LINES + 10]
     expected = np.array([[float(c) for c in cells[i][:3]] for i in keep], dtype=np.float32)
     assert np.array_equal(dataset.X, expected) and dataset.notes == ["dropped 1 row with a missing value"]
-    cells[BLOCK_LINES + 200][2] = "x"
+    cells[BLOCK_LINES + 200][2] = "-inf"
     data = _csv(tmp_path / "bad.csv", ["a", "b", "c", "y"], cells)
-    with pytest.raises(DataError, match=rf"bad.csv:{BLOCK_LINES + 202}:3: column 'c': 'x' is not a number"):
+    with pytest.raises(DataError, match=rf"bad.csv:{BLOCK_LINES + 202}:3: column 'c': '-inf' is not a finite number"):
         load_dataset(data, ReadOptions(label="y"), missing="drop")
+    # text in the second block makes the column categorical in both: the first block is re-read as text
+    cells[BLOCK_LINES + 200][2] = "x"
+    data = _csv(tmp_path / "text.csv", ["a", "b", "c", "y"], cells)
+    dataset = load_dataset(data, ReadOptions(label="y"), missing="drop")
+    assert dataset.table.categorical_names == ["c"] and dataset.table.numeric_names == ["a", "b"]
+    assert dataset.table.categories[0, 0] == cells[0][2] and dataset.table.categories[BLOCK_LINES + 199, 0] == "x"

@@ -1,0 +1,112 @@
+"""The graph's first nodes: raw columns (float32 ``features`` with NaN for missing, string ``categories``) to the design
+matrix the exported linear model takes, as :class:`trainer.columns.Encoding` defines it.
+
+Built with ``onnx.helper`` rather than traced: torch has no string tensors. The operators are the ones every engine
+we test runs (see runtime/contract.py): ``IsNaN``, ``Where``, ``Gather`` and ``Cast`` for imputation and the missing
+indicators (opset 18, all five engines), and string ``Equal`` against a constant vector of levels for one-hot
+encoding (opset 19, the onnxruntime family). ``OneHot`` is avoided on purpose: an index of -1 for an unseen level
+would silently select the last level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from runtime import contract
+from trainer.columns import Encoding
+
+DESIGN = "design"  # the exported linear model's input, produced by these nodes
+CATEGORICAL_MIN_OPSET = 19  # string Equal
+
+
+def splice(proto: onnx.ModelProto, encoding: Encoding) -> onnx.ModelProto:
+    """Replace ``proto``'s single input (named :data:`DESIGN`) by the contract's raw inputs and the nodes that make
+    the design matrix from them."""
+    graph = proto.graph
+    (design_input,) = list(graph.input)
+    inputs, nodes, initializers = _preprocess(encoding)
+    graph.ClearField("input")
+    graph.input.extend(inputs)
+    old_nodes = list(graph.node)
+    graph.ClearField("node")
+    graph.node.extend([*nodes, *old_nodes])
+    graph.initializer.extend(initializers)
+    if design_input.name != DESIGN:
+        raise ValueError(f"expected the linear model's input to be named {DESIGN!r}, got {design_input.name!r}")
+    return proto
+
+
+def _preprocess(encoding: Encoding):
+    nodes: list[onnx.NodeProto] = []
+    initializers: list[onnx.TensorProto] = []
+    inputs = []
+    parts: list[str] = []
+
+    def constant(name: str, array: np.ndarray) -> str:
+        initializers.append(numpy_helper.from_array(array, name=name))
+        return name
+
+    numeric = encoding.numeric
+    if numeric:
+        inputs.append(helper.make_tensor_value_info(contract.INPUT_NAME, TensorProto.FLOAT, ["batch", len(numeric)]))
+        medians = np.array([np.nan if c.median is None else c.median for c in numeric], dtype=np.float32)
+        nodes.append(helper.make_node("IsNaN", [contract.INPUT_NAME], ["pre_missing"]))
+        nodes.append(
+            helper.make_node(
+                "Where", ["pre_missing", constant("pre_medians", medians), contract.INPUT_NAME], ["pre_imputed"]
+            )
+        )
+        parts.append("pre_imputed")
+        indicators = [j for j, c in enumerate(numeric) if c.indicator]
+        if indicators:
+            index = constant("pre_indicator_index", np.array(indicators, dtype=np.int64))
+            nodes.append(helper.make_node("Gather", ["pre_missing", index], ["pre_indicator_bool"], axis=1))
+            nodes.append(helper.make_node("Cast", ["pre_indicator_bool"], ["pre_indicators"], to=TensorProto.FLOAT))
+            parts.append("pre_indicators")
+    categorical = encoding.categorical
+    if categorical:
+        inputs.append(
+            helper.make_tensor_value_info(contract.CATEGORIES_INPUT, TensorProto.STRING, ["batch", len(categorical)])
+        )
+        for j, column in enumerate(categorical):
+            if not column.design_levels and not column.other:
+                continue  # a single level under treatment coding: no design column
+            values = f"pre_cat{j}"
+            nodes.append(
+                helper.make_node(
+                    "Gather",
+                    [contract.CATEGORIES_INPUT, constant(f"pre_cat{j}_index", np.array([j], dtype=np.int64))],
+                    [values],
+                    axis=1,
+                )
+            )
+            levels = column.design_levels
+            if levels:
+                constant(f"pre_cat{j}_levels", np.array(levels, dtype=object))
+                nodes.append(helper.make_node("Equal", [values, f"pre_cat{j}_levels"], [f"pre_cat{j}_equal"]))
+                nodes.append(
+                    helper.make_node("Cast", [f"pre_cat{j}_equal"], [f"pre_cat{j}_onehot"], to=TensorProto.FLOAT)
+                )
+                parts.append(f"pre_cat{j}_onehot")
+            if column.other:
+                # "other" is every value that is none of the kept levels: the folded ones and any unseen one
+                constant(f"pre_cat{j}_kept", np.array(column.levels, dtype=object))
+                nodes.append(helper.make_node("Equal", [values, f"pre_cat{j}_kept"], [f"pre_cat{j}_known_bool"]))
+                nodes.append(
+                    helper.make_node("Cast", [f"pre_cat{j}_known_bool"], [f"pre_cat{j}_known"], to=TensorProto.FLOAT)
+                )
+                axes = constant(f"pre_cat{j}_axes", np.array([1], dtype=np.int64))
+                nodes.append(
+                    helper.make_node("ReduceSum", [f"pre_cat{j}_known", axes], [f"pre_cat{j}_seen"], keepdims=1)
+                )
+                one = constant(f"pre_cat{j}_one", np.array([1.0], dtype=np.float32))
+                nodes.append(helper.make_node("Sub", [one, f"pre_cat{j}_seen"], [f"pre_cat{j}_other"]))
+                parts.append(f"pre_cat{j}_other")
+    if len(parts) == 1:  # imputation alone: its output is the design matrix
+        producer = next(node for node in nodes if node.output[0] == parts[0])
+        producer.output[0] = DESIGN
+    else:
+        nodes.append(helper.make_node("Concat", parts, [DESIGN], axis=1))
+    return inputs, nodes, initializers

@@ -1,0 +1,422 @@
+"""Column kinds, missing values and categorical levels: from raw tabular columns to the model's design matrix.
+
+Rules (the README and ``runtime/contract.py`` say the same):
+
+- a column whose values are all numbers (or missing) is numeric; any other text makes it categorical, and so does
+  ``categorical=[...]``, pandas' ``category`` and ``bool`` dtypes, and booleans anywhere (``True``/``False``);
+- a categorical value is its text with surrounding whitespace trimmed; a missing one (an empty cell, one of the
+  ``na_values``, None, NaN, pandas' NA) is the empty string, a level of its own;
+- ``missing="impute"``: a numeric column gets its training median, plus a missing-indicator design column when it had
+  missing values in training;
+- one design column per level (one-hot) when the fit is penalized; with ``l2=0`` the first level of each column is
+  the reference and gets none (treatment coding, as statsmodels' formula ``C(col)``), so the design is identifiable;
+- levels seen in fewer than ``min_frequency`` training rows fold into one "other" level, which also takes levels
+  never seen in training; without an "other" level an unseen value adds nothing from its column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import DataError
+
+MISSING_LEVEL = ""  # a missing categorical value, as the model and every client see it
+MISSING_NAME = "(missing)"  # how a design column or a report names that level
+OTHER_NAME = "(other)"
+
+# A number in a cell: decimal notation with an optional exponent. Python's float() also takes "1_000", "nan", "inf"
+# and other scripts' digits, which would make such a column numeric in one reader and text in another.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_INFINITY = re.compile(r"[+-]?inf(inity)?", re.IGNORECASE)
+
+
+@dataclass
+class Table:
+    """Raw feature columns after reading, before any encoding.
+
+    Attributes
+    ----------
+    names : list of str, every feature column in the user's order
+    kinds : list of str, "numeric" or "categorical", one per name
+    numeric : ndarray of shape (n_rows, n_numeric), float32, NaN for a missing value
+    categories : ndarray of shape (n_rows, n_categorical), object (str), "" for a missing value
+    """
+
+    names: list[str]
+    kinds: list[str]
+    numeric: np.ndarray
+    categories: np.ndarray
+
+    @property
+    def numeric_names(self) -> list[str]:
+        return [n for n, k in zip(self.names, self.kinds, strict=True) if k == "numeric"]
+
+    @property
+    def categorical_names(self) -> list[str]:
+        return [n for n, k in zip(self.names, self.kinds, strict=True) if k == "categorical"]
+
+    def __len__(self) -> int:
+        return len(self.numeric)
+
+    def take(self, rows: np.ndarray) -> Table:
+        return Table(self.names, self.kinds, self.numeric[rows], self.categories[rows])
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one raw column becomes design columns: written into model.pt, metrics.json and the ONNX metadata."""
+
+    name: str
+    kind: str  # "numeric" | "categorical"
+    median: float | None = None  # numeric: the value a missing one gets; None: not imputed (NaN is an error)
+    indicator: bool = False  # numeric: a 0/1 design column saying the value was missing
+    levels: tuple[str, ...] = ()  # categorical: the levels with a code of their own, "" is the missing level
+    other: tuple[str, ...] = ()  # categorical: rare training levels folded into the "other" level
+    reference: str | None = None  # categorical: the level without a design column (treatment coding)
+
+    def to_json(self) -> dict:
+        if self.kind == "numeric":
+            return {"name": self.name, "kind": "numeric", "median": self.median, "indicator": self.indicator}
+        return {
+            "name": self.name,
+            "kind": "categorical",
+            "levels": list(self.levels),
+            "other": list(self.other),
+            "reference": self.reference,
+        }
+
+    @classmethod
+    def from_json(cls, spec: dict) -> Column:
+        if spec["kind"] == "numeric":
+            median = spec.get("median")
+            return cls(spec["name"], "numeric", None if median is None else float(median), bool(spec["indicator"]))
+        return cls(
+            spec["name"],
+            "categorical",
+            levels=tuple(spec["levels"]),
+            other=tuple(spec.get("other", ())),
+            reference=spec.get("reference"),
+        )
+
+    @property
+    def design_levels(self) -> list[str]:
+        """Categorical: the levels that have a design column, in order (the reference left out)."""
+        return [level for level in self.levels if level != self.reference]
+
+    @property
+    def width(self) -> int:
+        if self.kind == "numeric":
+            return 1 + self.indicator
+        return len(self.design_levels) + bool(self.other)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Every column's rule, in the user's column order. The design matrix is the numeric columns (imputed), then
+    the missing indicators, then each categorical column's level columns (and its "other" column)."""
+
+    columns: tuple[Column, ...]
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def numeric_only(cls, names: Sequence[str]) -> Encoding:
+        """The encoding of a model without imputation or categories (every model.pt of format 1)."""
+        return cls(tuple(Column(name, "numeric") for name in names))
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def numeric(self) -> list[Column]:
+        return [c for c in self.columns if c.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[Column]:
+        return [c for c in self.columns if c.kind == "categorical"]
+
+    @property
+    def imputes(self) -> bool:
+        return any(c.median is not None for c in self.numeric)
+
+    @property
+    def is_identity(self) -> bool:
+        """True when the design matrix is the numeric input itself (no imputation, no categories)."""
+        return not self.categorical and not self.imputes
+
+    def design_names(self) -> list[str]:
+        names = [c.name for c in self.numeric]
+        names += [f"{c.name}[missing]" for c in self.numeric if c.indicator]
+        for c in self.categorical:
+            prefix = "T." if c.reference is not None else ""
+            names += [f"{c.name}[{prefix}{_level_name(level)}]" for level in c.design_levels]
+            if c.other:
+                names.append(f"{c.name}[{prefix}{OTHER_NAME}]")
+        return names
+
+    def width(self) -> int:
+        return sum(c.width for c in self.columns)
+
+    def codes(self, categories: np.ndarray) -> np.ndarray:
+        """int64 codes of shape (n_rows, n_categorical): a level's index in ``levels``; ``len(levels)`` for the
+        "other" level (a folded level, or an unseen one when the column has "other"); -1 for an unseen one."""
+        out = np.empty(categories.shape, dtype=np.int64)
+        for j, column in enumerate(self.categorical):
+            index = {level: i for i, level in enumerate(column.levels)}
+            unseen = len(column.levels) if column.other else -1
+            out[:, j] = [index.get(value, unseen) for value in categories[:, j].tolist()]
+        return out
+
+    def design(self, table: Table) -> np.ndarray:
+        """The float32 design matrix of ``table``; the numeric input itself when nothing needs encoding."""
+        if self.is_identity:
+            return table.numeric
+        numeric = table.numeric
+        missing = np.isnan(numeric)
+        indicators = [j for j, c in enumerate(self.numeric) if c.indicator]
+        if not self.categorical and not indicators and not missing.any():
+            return numeric  # imputation would change nothing: no copy
+        parts = []
+        medians = np.array([np.nan if c.median is None else c.median for c in self.numeric], dtype=np.float32)
+        parts.append(np.where(missing, medians, numeric))
+        if indicators:
+            parts.append(missing[:, indicators].astype(np.float32))
+        codes = self.codes(table.categories)
+        for j, column in enumerate(self.categorical):
+            wanted = [column.levels.index(level) for level in column.design_levels]
+            if column.other:
+                wanted.append(len(column.levels))
+            parts.append((codes[:, j : j + 1] == np.array(wanted, dtype=np.int64)).astype(np.float32))
+        return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
+
+    def prepare(self, X: object, na_values: Iterable[str] = ()) -> Table:
+        """New rows (a DataFrame with these columns, or a 2-D array in :attr:`names` order) as a Table typed by this
+        encoding: numeric columns as float32 (NaN where missing), categorical ones as trimmed text ("" missing)."""
+        na = set(na_values)
+        pandas = sys.modules.get("pandas")
+        if pandas is not None and isinstance(X, pandas.DataFrame):
+            missing = [name for name in self.names if name not in X.columns]
+            if missing:
+                raise DataError(f"X has no column {missing[0]!r}; the model's features are {', '.join(self.names)}")
+            cells = {name: X[name] for name in self.names}
+        else:
+            array = np.asarray(X, dtype=object) if not isinstance(X, np.ndarray) else X
+            if array.ndim == 1:
+                array = array.reshape(1, -1)
+            if array.ndim != 2 or array.shape[1] != len(self.columns):
+                raise DataError(f"X must have {len(self.columns)} columns ({', '.join(self.names)}), got {array.shape}")
+            cells = {name: array[:, j] for j, name in enumerate(self.names)}
+        n_rows = len(next(iter(cells.values())))
+        numeric = np.empty((n_rows, len(self.numeric)), dtype=np.float32)
+        for j, column in enumerate(self.numeric):
+            values = cells[column.name]
+            try:
+                if pandas is not None and isinstance(values, pandas.Series):
+                    numeric[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+                else:
+                    numeric[:, j] = [np.nan if v is None else float(v) for v in np.asarray(values).tolist()]
+            except (TypeError, ValueError):
+                raise DataError(f"column {column.name!r} must hold numbers (NaN or None where missing)") from None
+        categories = np.empty((n_rows, len(self.categorical)), dtype=object)
+        for j, column in enumerate(self.categorical):
+            values = cells[column.name]
+            values = values.tolist() if hasattr(values, "tolist") else list(values)
+            categories[:, j] = [MISSING_LEVEL if t in na else t for t in map(cell_text, values)]
+        columns = [*self.numeric, *self.categorical]
+        return Table([c.name for c in columns], [c.kind for c in columns], numeric, categories)
+
+    def to_json(self) -> list[dict]:
+        return [c.to_json() for c in self.columns]
+
+    @classmethod
+    def from_json(cls, specs: Iterable[dict]) -> Encoding:
+        return cls(tuple(Column.from_json(spec) for spec in specs))
+
+
+def fit_encoding(table: Table, *, missing: str, min_frequency: int, treatment: bool, source: str) -> Encoding:
+    """Learn medians and levels from the training rows of ``table``."""
+    columns, notes, numeric_j, categorical_j = [], [], 0, 0
+    for name, kind in zip(table.names, table.kinds, strict=True):
+        if kind == "numeric":
+            values = table.numeric[:, numeric_j]
+            numeric_j += 1
+            if missing != "impute":
+                columns.append(Column(name, "numeric"))
+                continue
+            present = values[~np.isnan(values)]
+            if not len(present):
+                raise DataError(f"{source}: column {name!r} has no values in the training rows; leave it out")
+            gaps = len(values) - len(present)
+            columns.append(
+                Column(name, "numeric", median=float(np.median(present.astype(np.float64))), indicator=gaps > 0)
+            )
+            continue
+        values = table.categories[:, categorical_j]
+        categorical_j += 1
+        counts: dict[str, int] = {}
+        for value in values.tolist():
+            counts[value] = counts.get(value, 0) + 1
+        rare = sorted(v for v, n in counts.items() if n < min_frequency and v != MISSING_LEVEL)
+        kept = [v for v in counts if v not in rare]
+        levels = sorted((v for v in kept if v != MISSING_LEVEL), key=level_sort_key(kept))
+        if MISSING_LEVEL in counts:
+            levels.append(MISSING_LEVEL)
+        reference = levels[0] if treatment and levels else None
+        columns.append(Column(name, "categorical", levels=tuple(levels), other=tuple(rare), reference=reference))
+    categorical = [c for c in columns if c.kind == "categorical"]
+    if categorical:
+        if treatment:
+            refs = ", ".join(f"{c.name}={_level_name(c.reference)}" for c in categorical if c.reference is not None)
+            notes.append(
+                f"categorical columns in treatment coding (l2=0 needs an identifiable design); reference levels: {refs}"
+            )
+        else:
+            notes.append(
+                "categorical columns one-hot encoded with every level (the l2 penalty keeps the design identifiable)"
+            )
+    return Encoding(tuple(columns), tuple(notes))
+
+
+def level_sort_key(values: Iterable[str]):
+    """Numbers numerically ("2" before "10"), anything else as text: the order patsy and statsmodels use."""
+    values = list(values)
+
+    def number(text: str) -> float | None:
+        return float(text) if _NUMBER.fullmatch(text) else None
+
+    if values and all(number(v) is not None for v in values if v != MISSING_LEVEL):
+        return lambda v: (0, number(v), v) if v != MISSING_LEVEL else (1, 0.0, v)
+    return lambda v: (0, 0.0, v)
+
+
+def _level_name(level: str | None) -> str:
+    return MISSING_NAME if level == MISSING_LEVEL else str(level)
+
+
+# -- from raw cells to a Table ---------------------------------------------------------------------------------
+class InfiniteValue(ValueError):
+    """A cell reads as infinity: not a value a feature can have, nor a category."""
+
+    def __init__(self, row: int, text: str) -> None:
+        super().__init__(f"{text!r} is not a finite number")
+        self.row = row
+
+
+def parse_texts(texts: Sequence[str], na_values: set[str]) -> np.ndarray | None:
+    """The column as float64 (NaN where missing) when every present cell is a number, else None. Cells are already
+    trimmed; an empty one or one of ``na_values`` is missing. Raises :class:`InfiniteValue` for "inf" and its kin
+    in a column that is otherwise numeric (an overflow upstream, not a category)."""
+    out = np.empty(len(texts), dtype=np.float64)
+    infinite = None
+    for i, text in enumerate(texts):
+        if not text or text in na_values:
+            out[i] = np.nan
+        elif _NUMBER.fullmatch(text):
+            out[i] = float(text)
+        elif _INFINITY.fullmatch(text):
+            infinite = i if infinite is None else infinite
+        else:
+            return None
+    if infinite is not None:
+        raise InfiniteValue(infinite, texts[infinite])
+    return out
+
+
+def text_column(texts: Sequence[str], na_values: set[str]) -> np.ndarray:
+    """Trimmed texts as an object array, "" for a missing value."""
+    return np.array([MISSING_LEVEL if (not t or t in na_values) else t for t in texts], dtype=object)
+
+
+def cell_text(value: object) -> str:
+    """A categorical value from Python or pandas, as the text a CSV written by pandas would hold ("" if missing)."""
+    if value is None:
+        return MISSING_LEVEL
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip()
+    if isinstance(value, (float, np.floating)) and math.isnan(value):
+        return MISSING_LEVEL
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and (value is pandas.NA or value is pandas.NaT):
+        return MISSING_LEVEL
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        value = value.item()
+    return str(value).strip()
+
+
+_NULLABLE_NUMBERS = {f"{p}{n}" for p in ("Int", "UInt") for n in (8, 16, 32, 64)} | {"Float32", "Float64"}
+
+
+def table_from_frame(frame, categorical: Sequence[str], na_values: set[str]) -> Table:
+    """A pandas DataFrame's columns, typed as the same data read from a CSV would be."""
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        dtype = series.dtype
+        kind = str(dtype)
+        forced = str(name) in categorical or kind in ("category", "bool", "boolean")
+        if not forced and (dtype.kind in "iuf" or kind in _NULLABLE_NUMBERS):
+            columns.append((str(name), series.to_numpy(dtype=np.float64, na_value=np.nan)))
+            continue
+        values = series.tolist()
+        texts = [cell_text(v) for v in values]
+        columns.append((str(name), texts if forced else _typed(texts, na_values, values)))
+    return build_table(columns, categorical, na_values)
+
+
+def _typed(texts: list[str], na_values: set[str], values: list) -> np.ndarray | list[str]:
+    if any(isinstance(v, (bool, np.bool_)) for v in values):
+        return texts
+    try:
+        numbers = parse_texts(texts, na_values)
+    except InfiniteValue as exc:
+        raise DataError(f"X: row {exc.row}: {exc}; features must be finite numbers (NaN is a missing value)") from None
+    return texts if numbers is None else numbers
+
+
+def table_from_array(X: np.ndarray, names: Sequence[str], categorical: Sequence[str], na_values: set[str]) -> Table:
+    """A 2-D numpy array (numbers, or objects such as strings) as a Table."""
+    columns = []
+    for j, name in enumerate(names):
+        values = X[:, j]
+        if values.dtype.kind in "iufb" and name not in categorical:
+            columns.append((name, values.astype(np.float64)))
+        else:
+            items = values.tolist()
+            columns.append(
+                (
+                    name,
+                    [cell_text(v) for v in items]
+                    if name in categorical
+                    else _typed([cell_text(v) for v in items], na_values, items),
+                )
+            )
+    return build_table(columns, categorical, na_values)
+
+
+def build_table(columns: list[tuple[str, np.ndarray | list[str]]], categorical: Sequence[str], na_values) -> Table:
+    """Columns given as float64 arrays (numeric) or lists of trimmed texts (categorical) into a Table."""
+    names, kinds, numeric, texts = [], [], [], []
+    n_rows = len(columns[0][1]) if columns else 0
+    for name, values in columns:
+        names.append(name)
+        if isinstance(values, np.ndarray) and values.dtype.kind == "f" and name not in categorical:
+            kinds.append("numeric")
+            numeric.append(values)
+        else:
+            kinds.append("categorical")
+            texts.append(text_column(values, na_values))
+    numeric_block = (
+        np.ascontiguousarray(np.stack(numeric, axis=1), dtype=np.float32)
+        if numeric
+        else np.zeros((n_rows, 0), dtype=np.float32)
+    )
+    categories = np.stack(texts, axis=1) if texts else np.empty((n_rows, 0), dtype=object)
+    return Table(names, kinds, numeric_block, categories)
