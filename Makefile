@@ -6,6 +6,7 @@ LOGREG := $(VENV)/bin/logreg
 # Re-install when the project's declared dependencies change.
 STAMP := $(VENV)/.installed
 DATA := examples/breast_cancer/breast_cancer.csv
+PENGUINS := examples/penguins/penguins.csv
 
 EXAMPLE := artifacts/example
 
@@ -40,6 +41,9 @@ demo: install
 	$(LOGREG) export artifacts/breast_cancer
 	@echo "\nPredictions for examples/breast_cancer/new_patients.csv, through the torch-free runtime:"
 	$(LOGREG) predict artifacts/breast_cancer/model.onnx examples/breast_cancer/new_patients.csv --keep patient
+	@echo "\nPalmer penguins, raw: text columns and NA cells are encoded and imputed inside the model:"
+	$(LOGREG) train $(PENGUINS) --label species --out artifacts/penguins --export
+	$(LOGREG) predict artifacts/penguins/model.onnx $(PENGUINS) --keep species | head -6
 
 test: install test-runtime
 	$(PY) -m pytest -q
@@ -61,12 +65,14 @@ bench: install
 	$(PY) bench/runtime.py
 	$(PY) bench/verify_strength.py
 
-# The committed example model: the demo model of the bundled dataset, with its test vectors.
+# The committed example models. artifacts/example/ is a format-1 file (logreg-onnx 0.2), frozen: it proves the runtime
+# still loads format 1, so no target rewrites it. artifacts/penguins/ is the format-2 model of the raw penguins data
+# (categorical columns, missing values), rebuilt by `make example`.
 example: install
-	rm -rf build/example-run
-	$(LOGREG) train $(DATA) --label diagnosis --out build/example-run --quiet --export
-	mkdir -p $(EXAMPLE)
-	cp build/example-run/model.onnx build/example-run/model.testvectors.json build/example-run/parity.json $(EXAMPLE)/
+	rm -rf build/penguins-run
+	$(LOGREG) train $(PENGUINS) --label species --out build/penguins-run --quiet --export
+	mkdir -p artifacts/penguins
+	cp build/penguins-run/model.onnx build/penguins-run/model.testvectors.json build/penguins-run/parity.json artifacts/penguins/
 
 clean:
 	rm -rf $(VENV) $(RUNTIME_VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -366,7 +366,10 @@ def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: st
         lines = _decoded_lines(handle, source, encoding)
         try:
             for chunk in stream.open_csv(lines, source, _columns(model), keep_columns, None, delimiter):
-                _, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
+                try:
+                    _, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
+                except InputError as exc:  # an unseen level under --unseen error
+                    return stream.BadRow(source, int(chunk.lines[_first_unseen_row(model, chunk)]), str(exc))
                 bad = np.flatnonzero(np.isnan(probabilities[:, 0]))
                 if len(bad):
                     row = int(bad[0])

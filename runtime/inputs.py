@@ -153,7 +153,10 @@ def _is_number(value: object) -> bool:
 def _describe(value: object) -> str:
     pandas = sys.modules.get("pandas")
     if value is None or (pandas is not None and (value is pandas.NA or value is pandas.NaT)):
-        return f"missing ({value}), not a number"
+        return (
+            f"missing ({value}), not a number: this model cannot impute a missing value (it was trained without "
+            "missing='impute')"
+        )
     return f"{value!r:.60} is a {type(value).__name__}, not a number"
 
 

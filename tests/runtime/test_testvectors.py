@@ -18,3 +18,18 @@ def test_example_test_vectors_follow_the_schema(example_path):
     broken = {**document, "cases": [{**document["cases"][0], "label": -1}]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, contract.TESTVECTORS_SCHEMA)
+
+
+def test_format_2_test_vectors_carry_raw_rows_and_follow_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    from .test_categorical import PENGUINS_MODEL
+
+    document = json.loads(PENGUINS_MODEL.with_name("model.testvectors.json").read_text())
+    jsonschema.validate(document, contract.TESTVECTORS_SCHEMA)
+    assert document["format_version"] == 2 and document["inputs"] == ["features", "categories"]
+    for case in document["cases"]:
+        assert list(case["row"]) == document["feature_names"]
+        assert len(case["categories"]) == 2 and all(isinstance(v, str) for v in case["categories"])
+    broken = {**document, "cases": [{**document["cases"][0], "categories": [None, "male"]}]}
+    with pytest.raises(jsonschema.ValidationError):  # a missing category is "", never null, in the tensor
+        jsonschema.validate(broken, contract.TESTVECTORS_SCHEMA)
