@@ -208,8 +208,9 @@ def test_vectors(run: Run, model_bytes: bytes, data_rows) -> dict:
     """Input rows with PyTorch's expected outputs, for clients in any language to check themselves against.
 
     Rows come from every probe group, among those where float32 rounding cannot move a probability by more than
-    a quarter of :data:`TESTVECTORS_ATOL` (a worst-case bound; the differences seen are a hundred times smaller). Each case carries the graph's inputs (``features``, with null for
-    NaN, and ``categories``) and the raw ``row`` by column name (null for a missing value).
+    a quarter of :data:`TESTVECTORS_ATOL` (a worst-case bound; the differences seen are a hundred times smaller).
+    Each case carries the graph's inputs (``features``, with null for NaN, and ``categories``) and the raw ``row``
+    by column name (null for a missing value).
     """
     probes = make_probes(run.model, data_rows, seed=1)
     labels, probabilities = torch_reference(run.model, probes)
