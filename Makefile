@@ -64,6 +64,7 @@ bench: install
 	$(PY) bench/train.py
 	$(PY) bench/runtime.py
 	$(PY) bench/verify_strength.py
+	$(PY) bench/categorical.py
 
 # The committed example models. artifacts/example/ is a format-1 file (logreg-onnx 0.2), frozen: it proves the runtime
 # still loads format 1, so no target rewrites it. artifacts/penguins/ is the format-2 model of the raw penguins data

@@ -174,7 +174,8 @@ def _numeric_array(values: object, feature_names: Sequence[str], missing_ok: boo
         cells = array.astype(object)
     cells = cells.reshape(-1, cells.shape[-1]) if cells.ndim >= 1 else cells.reshape(1, 1)
     if missing_ok:
-        cells = np.where(np.vectorize(is_missing, otypes=[bool])(cells), np.nan, cells) if cells.size else cells
+        flat = [math.nan if is_missing(v) else v for v in cells.ravel().tolist()]
+        cells = np.array(flat, dtype=object).reshape(cells.shape)
     for row_index, row in enumerate(cells):
         for col, value in enumerate(row):
             if not _is_number(value):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -331,6 +332,10 @@ class Model:
 
     def run(self, X: object, *, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Both outputs of the graph contract: class indices (int64, shape (n_rows,)) and probabilities."""
+        if self._categorical and type(X) is dict:
+            p = self._dict_row(X)
+            if p is not None:
+                return p.argmax(axis=1), p
         if self._categorical:
             numeric, categories = to_columns(X, self._columns, self._na_values)
             return self.run_inputs(numeric, categories, check_finite=check_finite)
@@ -361,12 +366,60 @@ class Model:
             raise self.nonfinite_error(numeric)
         return labels, p
 
+    def _dict_row(self, row: dict) -> np.ndarray | None:
+        """Probabilities (1, n_classes) of one dict row of a model with categorical columns, through a lean path
+        (plain numbers, None, and text only: what JSON gives); None when the row needs the careful path, which
+        converts every other form and names what is wrong."""
+        try:
+            numeric, categories, feed = self._local.row_buffers
+        except AttributeError:
+            numeric = np.empty((1, len(self._numeric_names)), dtype=np.float32)
+            categories = np.empty((1, len(self._categorical)), dtype=object)
+            feed = {contract.CATEGORIES_INPUT: categories}
+            if self._numeric_names:
+                feed[contract.INPUT_NAME] = numeric
+            self._local.row_buffers = numeric, categories, feed
+        if len(row) != len(self._columns):
+            return None
+        try:
+            values = [row[name] for name in self._numeric_names]
+            texts = [row[column.name] for column in self._categorical]
+        except KeyError:
+            return None
+        for j, value in enumerate(values):
+            kind = type(value)
+            if kind is float or kind is int:
+                continue
+            if value is None and self._imputed[j]:
+                values[j] = math.nan
+                continue
+            return None
+        for k, value in enumerate(texts):
+            if type(value) is str:
+                value = value.strip()
+                texts[k] = "" if value in self._na_values else value
+            elif value is None:
+                texts[k] = ""
+            else:
+                return None
+            if texts[k] not in self._known[k]:
+                return None  # counted, or refused, by the careful path
+        try:
+            numeric[0] = values
+        except OverflowError:
+            return None
+        categories[0] = texts
+        p = self._session.run(self._output_names, feed)[1]
+        if p.item(0) != p.item(0):  # NaN: an infinite or unimputable value; the careful path names it
+            return None
+        return p
+
     def _check_unseen(self, categories: np.ndarray) -> None:
         for j, (column, known) in enumerate(zip(self._categorical, self._known, strict=True)):
             values = categories[:, j].tolist()
-            unseen = [v for v in values if v not in known]
-            if not unseen:
+            if set(values) <= known:  # the usual case, at C speed: every value a training level
                 continue
+            unseen = [v for v in values if v not in known]
             if self._strict:
                 levels = ", ".join(repr(v) for v in column.levels[:20])
                 raise InputError(
@@ -402,10 +455,12 @@ class Model:
         """One row (1-D array, list, or dict of feature name to value) to a dict of class name to probability:
         the low-latency path."""
         if self._categorical:
-            _, p = self.run(row)
-            if len(p) != 1:
-                raise InputError(f"predict_one takes one row, got {len(p)}; use predict_proba for several")
-            return dict(zip(self._classes, p[0].tolist(), strict=True))
+            p = self._dict_row(row) if type(row) is dict else None
+            if p is None:  # any other form, or a value the lean path does not take: the careful path names it
+                _, p = self.run(row)
+                if len(p) != 1:
+                    raise InputError(f"predict_one takes one row, got {len(p)}; use predict_proba for several")
+            return dict(zip(self._classes, p[0].tolist()))  # noqa: B905 (equal lengths by construction)
         try:
             features, run, probabilities, _ = self._local.single
         except AttributeError:

@@ -239,12 +239,14 @@ class Encoding:
         return cls(tuple(Column.from_json(spec) for spec in specs))
 
 
-def fit_encoding(table: Table, *, missing: str, min_frequency: int, treatment: bool, source: str) -> Encoding:
-    """Learn medians and levels from the training rows of ``table``."""
+def fit_encoding(
+    table: Table, rows: np.ndarray | None = None, *, missing: str, min_frequency: int, treatment: bool, source: str
+) -> Encoding:
+    """Learn medians and levels from the training rows of ``table`` (``rows``, or all), a column at a time."""
     columns, notes, numeric_j, categorical_j = [], [], 0, 0
     for name, kind in zip(table.names, table.kinds, strict=True):
         if kind == "numeric":
-            values = table.numeric[:, numeric_j]
+            values = table.numeric[:, numeric_j] if rows is None else table.numeric[rows, numeric_j]
             numeric_j += 1
             if missing != "impute":
                 columns.append(Column(name, "numeric"))
@@ -257,7 +259,7 @@ def fit_encoding(table: Table, *, missing: str, min_frequency: int, treatment: b
                 Column(name, "numeric", median=float(np.median(present.astype(np.float64))), indicator=gaps > 0)
             )
             continue
-        values = table.categories[:, categorical_j]
+        values = table.categories[:, categorical_j] if rows is None else table.categories[rows, categorical_j]
         categorical_j += 1
         counts: dict[str, int] = {}
         for value in values.tolist():

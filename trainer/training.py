@@ -138,7 +138,8 @@ def encode_dataset(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions) ->
         )
     whole = len(train_idx) == len(dataset.y)
     encoding = fit_encoding(
-        table if whole else table.take(train_idx),
+        table,
+        None if whole else train_idx,
         missing=opts.missing,
         min_frequency=opts.min_frequency,
         treatment=opts.l2 == 0,
