@@ -130,8 +130,13 @@ def categorical_throughput(n_rows: int, repeats: int) -> dict[str, float]:
     model = runtime.load(PENGUINS)
     session = ort.InferenceSession(str(PENGUINS), session_options(None), providers=["CPUExecutionProvider"])
     numeric = np.column_stack(
-        [rng.normal(44, 5, n_rows), rng.normal(17, 2, n_rows), rng.normal(200, 14, n_rows)]
-        + [rng.normal(4200, 800, n_rows), rng.integers(2007, 2010, n_rows)]
+        [
+            rng.normal(44, 5, n_rows),
+            rng.normal(17, 2, n_rows),
+            rng.normal(200, 14, n_rows),
+            rng.normal(4200, 800, n_rows),
+            rng.integers(2007, 2010, n_rows),
+        ]
     ).astype(np.float32)
     numeric[rng.random(numeric.shape) < 0.02] = np.nan
     categories = np.column_stack(
