@@ -71,7 +71,7 @@ def numeric_latency(path: Path, rounds: int) -> dict[str, tuple[float, float]]:
     import onnxruntime as ort
 
     import runtime
-    from runtime.model import session_options
+    from runtime.session import session_options
 
     vectors = json.loads(path.with_name("model.testvectors.json").read_text())
     row = np.array(vectors["cases"][0]["features"], dtype=np.float32)
@@ -92,7 +92,7 @@ def categorical_latency(rounds: int) -> dict[str, tuple[float, float]]:
     import onnxruntime as ort
 
     import runtime
-    from runtime.model import session_options
+    from runtime.session import session_options
 
     model = runtime.load(PENGUINS)
     session = ort.InferenceSession(str(PENGUINS), session_options(None), providers=["CPUExecutionProvider"])
@@ -124,7 +124,7 @@ def categorical_throughput(n_rows: int, repeats: int) -> dict[str, float]:
     import onnxruntime as ort
 
     import runtime
-    from runtime.model import session_options
+    from runtime.session import session_options
 
     rng = np.random.default_rng(0)
     model = runtime.load(PENGUINS)

@@ -108,7 +108,7 @@ def latency(row: np.ndarray, rounds: int) -> dict[str, tuple[float, float]]:
     import torch
 
     import runtime
-    from runtime.model import session_options
+    from runtime.session import session_options
 
     model = runtime.load(MODEL)
     session = ort.InferenceSession(str(MODEL), session_options(None), providers=["CPUExecutionProvider"])
@@ -142,7 +142,7 @@ def throughput(X: np.ndarray, rounds: int) -> dict[str, float]:
     import onnxruntime as ort
 
     import runtime
-    from runtime.model import session_options
+    from runtime.session import session_options
 
     model = runtime.load(MODEL)
     session = ort.InferenceSession(str(MODEL), session_options(None), providers=["CPUExecutionProvider"])
@@ -162,7 +162,7 @@ def throughput(X: np.ndarray, rounds: int) -> dict[str, float]:
 def session_option_variants(row: np.ndarray, X: np.ndarray) -> list[list[str]]:
     import onnxruntime as ort
 
-    from runtime.model import session_options
+    from runtime.session import session_options
 
     rows = []
     variants = {
@@ -214,7 +214,7 @@ def graph_variants(row: np.ndarray, X: np.ndarray, rng: np.random.Generator) -> 
     """Why standardization stays as Sub and Div nodes: speed of both graphs, and their float32 error."""
     import onnxruntime as ort
 
-    from runtime.model import session_options
+    from runtime.session import session_options
 
     weights = weights_from_onnx(MODEL)
     mean, scale = weights["mean"].astype(np.float64), weights["scale"].astype(np.float64)

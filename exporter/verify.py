@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from runtime import contract
-from trainer.columns import Encoding, Table
+from trainer.columns import Encoding
 from trainer.model import LogisticModel
+from trainer.table import Table
 
 from .errors import SignatureMismatchError
 

@@ -129,7 +129,7 @@ def predict(
       logreg predict artifacts/example/model.onnx rows.csv -o scored.csv --keep id
       cat rows.jsonl | logreg predict artifacts/example/model.onnx --format csv
     """
-    from . import stream
+    from . import jsonlines, stream
 
     model = _load(model_path, threads, unseen=unseen)
     columns = _columns(model)
@@ -161,7 +161,7 @@ def predict(
             elif detected == "csv":
                 chunks = stream.open_csv(lines, name, columns, request["keep"], skipped, separator)
             else:
-                chunks = stream.jsonl_chunks(lines, name, columns, request["keep"], skipped)
+                chunks = jsonlines.jsonl_chunks(lines, name, columns, request["keep"], skipped)
         except stream.BadRow as bad:  # a wrong header: nothing has been written yet
             raise BadInput(str(bad)) from None
         except (ValueError, OSError) as exc:  # pyarrow reads its first block on opening; ArrowInvalid is a ValueError
@@ -188,12 +188,13 @@ def predict(
 
 def _check_request(model, model_path, source, keep, threshold, engine, encoding) -> dict:
     """Everything about the command line that can be wrong before any input is read."""
+    from . import output as writers
     from . import stream
 
     if threshold is not None and len(model.classes) != 2:
         raise BadInput(f"--threshold applies to binary models; {model_path} has {len(model.classes)} classes")
     keep_columns = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
-    clash = [c for c in keep_columns if c in stream.output_columns([], model.classes)]
+    clash = [c for c in keep_columns if c in writers.output_columns([], model.classes)]
     if clash:
         raise BadInput(f"--keep column {clash[0]!r} has the name of an output column; rename it in the input")
     if source != "-" and not Path(source).is_file():
@@ -271,13 +272,13 @@ def _sink(stack: contextlib.ExitStack, output: Path | None, *, binary: bool):
 def _writer_factory(sink, arrow: bool, output_format: str, keep: list[str], classes: list[str]):
     """A function making the writer, which writes the header: called once the first chunk has been scored, so that
     an input failing at its first rows leaves no output behind."""
-    from . import stream
+    from . import output as writers
 
     if arrow:
-        return lambda: stream.ArrowCsvOutput(sink, keep, classes)
+        return lambda: writers.ArrowCsvOutput(sink, keep, classes)
     if output_format == "csv":
-        return lambda: stream.CsvOutput(sink, keep, classes)
-    return lambda: stream.JsonlOutput(sink, keep, classes)
+        return lambda: writers.CsvOutput(sink, keep, classes)
+    return lambda: writers.JsonlOutput(sink, keep, classes)
 
 
 def _report_unseen(model, name: str) -> None:

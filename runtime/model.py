@@ -1,16 +1,12 @@
 """runtime.load and Model: a thin, thread-safe wrapper over one onnxruntime session, fast on one row and on a million.
 
-Session options, chosen for small models and measured in bench/runtime.py (see the README's table):
-- ``intra_op_num_threads``: onnxruntime's default (one per physical core) unless ``threads`` says otherwise. A
-  one-row run is not split across threads, so this costs single rows nothing, and large batches use every core.
-- ``session.intra_op.allow_spinning = 0``: idle pool threads sleep instead of busy-waiting, so an app that predicts
-  now and then does not burn a core between calls; for this model's short operators spinning bought no speed.
-- one ``inter_op`` thread, sequential execution: the graph is a chain of five operators.
+How the file is read and the session opened (digest, options, external data refused): runtime/session.py.
 
 The single-row path (``predict_one``, and ``predict_proba`` of one row) skips ``session.run``'s per-call setup: each
 thread keeps an IOBinding whose input and output buffers are preallocated numpy arrays, so a call copies the row in
 (through a memoryview, the cheapest copy Python has), runs the session's ``run_with_iobinding``, and reads the
-probabilities out.
+probabilities out. A model with categorical columns cannot bind its string input (onnxruntime's Python IOBinding
+takes numeric tensors only): its single dict row takes a lean path to one ``session.run`` instead.
 """
 
 from __future__ import annotations
@@ -20,8 +16,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,12 +24,10 @@ from types import MappingProxyType
 import numpy as np
 import onnxruntime as ort
 
-from . import contract, integrity
+from . import contract
 from .errors import ContractError, InputError, ModelError
 from .inputs import to_columns, to_matrix
-
-ORT_FORMAT_MAGIC = b"ORTM"  # bytes 4..8 of onnxruntime's .ort (flatbuffer) files
-
+from .session import ORT_FORMAT_MAGIC, check_integrity, open_session, read_file, tensor_specs
 
 UNSEEN_POLICIES = ("predict", "error")
 
@@ -68,7 +60,7 @@ def load(
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     if unseen not in UNSEEN_POLICIES:
         raise ValueError(f"unseen must be one of {', '.join(UNSEEN_POLICIES)}, got {unseen!r}")
-    data = _read(path)
+    data = read_file(path)
     sha256 = hashlib.sha256(data).hexdigest()
     if expected_sha256 is not None and sha256 != expected_sha256.strip().lower():
         raise ModelError(
@@ -76,13 +68,13 @@ def load(
             "the one you meant to load (or it was modified)"
         )
     if data[4:8] != ORT_FORMAT_MAGIC:  # .ort files carry no digest of their own; the .onnx they came from does
-        _check_integrity(path, data)
-    session = _session(path, data, threads)
+        check_integrity(path, data)
+    session = open_session(path, data, threads)
     try:
         metadata = dict(session.get_modelmeta().custom_metadata_map)
     except UnicodeDecodeError:
         raise ModelError(f"{path}: its metadata are not valid UTF-8 text") from None
-    checks = contract.check_graph(_specs(session.get_inputs()), _specs(session.get_outputs()), metadata)
+    checks = contract.check_graph(tensor_specs(session.get_inputs()), tensor_specs(session.get_outputs()), metadata)
     problem = contract.first_failure(checks)
     if problem is not None:
         if not checks[0].passed:
@@ -93,73 +85,6 @@ def load(
             )
         raise ContractError(f"{path}: does not follow the logreg-onnx graph contract: {problem}", checks)
     return Model(session, metadata, path=path, sha256=sha256, checks=checks, unseen=unseen)
-
-
-def _read(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelError(f"{path}: is a directory, not a model file") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
-    if not data:
-        raise ModelError(f"{path}: empty file, not a model")
-    return data
-
-
-def _check_integrity(path: Path, data: bytes) -> None:
-    try:
-        integrity.verify(data)
-    except ModelError as exc:
-        if contract.KEY_FORMAT.encode() not in data:
-            raise ModelError(
-                f"{path}: not a logreg-onnx model (no {contract.KEY_FORMAT!r} metadata), or a truncated one; the "
-                "runtime reads models written by `logreg export`"
-            ) from None
-        raise type(exc)(
-            f"{path}: {exc}: the file is damaged or was changed after export (or was written before logreg-onnx "
-            "0.2); export it again"
-        ) from None
-
-
-def _session(path: Path, data: bytes, threads: int | None) -> ort.InferenceSession:
-    # External data would be read from this empty folder, so a model that refers to any is refused: a logreg-onnx model
-    # is one file. onnxruntime >= 1.25 also refuses paths that leave that folder (see the README).
-    empty = tempfile.mkdtemp(prefix="logreg-onnx-")
-    try:
-        options = session_options(threads)
-        options.add_session_config_entry("session.model_external_initializers_file_folder_path", empty)
-        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types, varying by version
-        message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        if "external data" in message.lower():
-            raise ModelError(
-                f"{path}: refers to external data files; a logreg-onnx model is one self-contained file, and the "
-                f"runtime reads nothing else (onnxruntime: {message})"
-            ) from None
-        raise ModelError(f"{path}: not an ONNX model onnxruntime can load ({message})") from None
-    finally:
-        shutil.rmtree(empty, ignore_errors=True)
-
-
-def _specs(values) -> tuple[contract.TensorSpec, ...]:
-    return tuple(
-        contract.TensorSpec(v.name, contract.ELEMENT_TYPES.get(v.type, v.type), tuple(v.shape)) for v in values
-    )
-
-
-def session_options(threads: int | None, *, spinning: bool = False) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-    options.log_severity_level = 3
-    return options
 
 
 class Model:
@@ -199,8 +124,8 @@ class Model:
         self._path = path
         self._sha256 = sha256
         self._metadata = MappingProxyType({key: _decode(value) for key, value in metadata.items()})
-        self._inputs = _specs(session.get_inputs())
-        self._outputs = _specs(session.get_outputs())
+        self._inputs = tensor_specs(session.get_inputs())
+        self._outputs = tensor_specs(session.get_outputs())
         meta = session.get_modelmeta()
         self._description = meta.description
         self._producer = meta.producer_name or None

@@ -11,21 +11,19 @@ import torch
 
 from . import optim
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
-from .columns import Table, fit_encoding
+from .columns import fit_encoding
 from .data import Dataset, encode_labels, missing_labels, review, table_from_input
 from .errors import DataError, OptionError
 from .metrics import classification_metrics, log_loss
 from .model import LogisticModel
 from .newton import MAX_NEWTON_PARAMS, run_newton
 from .options import FitOptions
+from .separation import SeparableDataWarning, separated_classes, separation_message
+from .table import Table
 
 DEFAULT_EPOCHS = {"lbfgs": 1000, "sgd": 100, "adam": 100}  # lbfgs: an iteration cap, rarely reached
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01}
 _MAX_NEWTON_ITERATIONS = 100  # from zeros Newton needs a handful; more means separable data
-
-
-class SeparableDataWarning(UserWarning):
-    """With ``l2=0`` a class is perfectly separated from the others: its maximum-likelihood weights are infinite."""
 
 
 @dataclass
@@ -416,44 +414,6 @@ def predict_proba_float64(model: LogisticModel, X: np.ndarray, rows: np.ndarray,
             chunk = torch.from_numpy(X[rows[start : start + chunk_rows]]).double()
             out[start : start + chunk_rows] = model64(chunk).numpy()
     return out
-
-
-def separated_classes(train_logits, model: LogisticModel, dataset: Dataset, train_idx: np.ndarray) -> list[str]:
-    """Classes that the fitted unpenalized model classifies perfectly against all the others on the training rows,
-    every row with a margin of at least 5 in log-odds: the signature of (quasi-)complete separation, where the
-    likelihood keeps rising as that class's weights grow without bound. Binary data are one such "class" pair."""
-    if train_logits is None:
-        with torch.no_grad():
-            logits = model.logits(torch.from_numpy(dataset.X[train_idx])).double()
-    else:
-        logits = train_logits
-    y = torch.from_numpy(dataset.y[train_idx] if len(train_idx) != len(dataset.y) else dataset.y)
-    if model.is_binary:
-        margin = torch.where(y == 1, logits[:, 0], -logits[:, 0])
-        return list(dataset.class_names) if bool((margin >= 5).all()) else []
-    found = []
-    for k, name in enumerate(dataset.class_names):
-        others = torch.cat([logits[:, :k], logits[:, k + 1 :]], dim=1).logsumexp(dim=1)
-        log_odds = logits[:, k] - others
-        mine = y == k
-        if bool((log_odds[mine] >= 5).all()) and bool((log_odds[~mine] <= -5).all()):
-            found.append(name)
-    return found
-
-
-def separation_message(separated: list[str], class_names: list[str]) -> str:
-    if len(class_names) == 2:
-        what = "the training data look linearly separable: every row is classified correctly"
-    else:
-        what = (
-            f"class{'es' if len(separated) > 1 else ''} {', '.join(repr(c) for c in separated)} "
-            f"{'are' if len(separated) > 1 else 'is'} perfectly separated from the others on the training rows"
-        )
-    return (
-        f"{what}, so with l2=0 the maximum-likelihood weights are infinite and training stopped where floating-point "
-        "precision ends; the probabilities near 0 and 1 are overconfident and the weights meaningless. Use l2 > 0 "
-        "(e.g. l2=1e-3) for finite, meaningful weights"
-    )
 
 
 def _stop_reason(plan: dict, converged: bool, epoch: int) -> str:

@@ -14,11 +14,11 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 import trainer
-from trainer.columns import MISSING_LEVEL
 from trainer.data import load_dataset
 from trainer.errors import DataError
 from trainer.model import load_model
 from trainer.options import ReadOptions
+from trainer.table import MISSING_LEVEL
 from trainer.training import fit_dataset
 
 PENGUINS = Path(__file__).resolve().parents[2] / "examples" / "penguins" / "penguins.csv"
