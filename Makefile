@@ -67,13 +67,13 @@ bench: install
 	$(PY) bench/categorical.py
 
 # The committed example models. artifacts/example/ is a format-1 file (logreg-onnx 0.2), frozen: it proves the runtime
-# still loads format 1, so no target rewrites it. artifacts/penguins/ is the format-2 model of the raw penguins data
+# still loads format 1, so no target rewrites it. artifacts/example-penguins/ is the format-2 model of the raw penguins data
 # (categorical columns, missing values), rebuilt by `make example`.
 example: install
 	rm -rf build/penguins-run
 	$(LOGREG) train $(PENGUINS) --label species --out build/penguins-run --quiet --export
-	mkdir -p artifacts/penguins
-	cp build/penguins-run/model.onnx build/penguins-run/model.testvectors.json build/penguins-run/parity.json artifacts/penguins/
+	mkdir -p artifacts/example-penguins
+	cp build/penguins-run/model.onnx build/penguins-run/model.testvectors.json build/penguins-run/parity.json artifacts/example-penguins/
 
 clean:
 	rm -rf $(VENV) $(RUNTIME_VENV) build *.egg-info .pytest_cache .ruff_cache

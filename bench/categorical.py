@@ -41,7 +41,7 @@ interleaved, raw_iobinding = _runtime_bench.interleaved, _runtime_bench.raw_iobi
 
 REPO = HERE.parent
 V1_MODEL = REPO / "artifacts" / "example" / "model.onnx"
-PENGUINS = REPO / "artifacts" / "penguins" / "model.onnx"
+PENGUINS = REPO / "artifacts" / "example-penguins" / "model.onnx"
 
 
 def numeric_v2_model(folder: Path) -> Path:

@@ -1,4 +1,4 @@
-"""A format-2 model with categorical columns and missing values (artifacts/penguins, trained on the raw penguins CSV),
+"""A format-2 model with categorical columns and missing values (artifacts/example-penguins, trained on the raw penguins CSV),
 through the torch-free runtime: every input form, unseen levels, and `logreg predict` with both engines. The reference
 is the model's own test vectors, PyTorch's outputs written at export."""
 
@@ -20,7 +20,7 @@ from runtime.cli import main
 from runtime.stream import has_pyarrow
 
 ROOT = Path(__file__).resolve().parents[2]
-PENGUINS_MODEL = ROOT / "artifacts" / "penguins" / "model.onnx"
+PENGUINS_MODEL = ROOT / "artifacts" / "example-penguins" / "model.onnx"
 PENGUINS_CSV = ROOT / "examples" / "penguins" / "penguins.csv"
 
 
