@@ -20,6 +20,7 @@ from .options import DEFAULT_NA_VALUES, ReadOptions
 from .table import Table, table_from_array, table_from_frame
 
 FEW_ROWS = 10  # a class with fewer training rows than this gets a warning
+MANY_LEVELS = 20  # a categorical column with more distinct values than this and than half the rows gets a warning
 
 
 class DataWarning(UserWarning):
@@ -306,7 +307,7 @@ def _load_npz(path: Path, features: Sequence[str] | None, drop: Sequence[str]) -
 
 def review(dataset: Dataset) -> None:
     """Warn (:class:`DataWarning`) about what is probably a mistake: a class with very few rows, labels that differ
-    only in case, a feature that looks like a row ID."""
+    only in case, a feature that looks like a row ID, a text column with about as many values as rows."""
     counts = np.bincount(dataset.y, minlength=len(dataset.class_names))
     few = [
         f"{name!r} ({count})"
@@ -340,6 +341,17 @@ def review(dataset: Dataset) -> None:
             DataWarning,
             stacklevel=3,
         )
+    table = dataset.table
+    for j, name in enumerate(table.categorical_names if table is not None else []):
+        distinct = len(set(table.categories[:, j].tolist()))
+        if distinct > max(MANY_LEVELS, len(table) // 2):
+            warnings.warn(
+                f"categorical feature {name!r} has {distinct:,} distinct values in {len(table):,} rows, like an ID or "
+                f"free text: it becomes {distinct:,} one-hot columns, and new rows will mostly hold unseen values. "
+                f"Leave it out with drop='{name}', or fold rare values with min_frequency=N",
+                DataWarning,
+                stacklevel=3,
+            )
 
 
 def id_like_columns(X: np.ndarray, names: Sequence[str], *, min_rows: int = 20) -> list[str]:

@@ -1,6 +1,6 @@
-"""A format-2 model with categorical columns and missing values (artifacts/example-penguins, trained on the raw penguins CSV),
-through the torch-free runtime: every input form, unseen levels, and `logreg predict` with both engines. The reference
-is the model's own test vectors, PyTorch's outputs written at export."""
+"""A format-2 model with categorical columns and missing values (artifacts/example-penguins, trained on the raw
+penguins CSV), through the torch-free runtime: every input form, unseen levels, and `logreg predict` with both
+engines. The reference is the model's own test vectors, PyTorch's outputs written at export."""
 
 from __future__ import annotations
 

@@ -236,3 +236,12 @@ def test_model_pt_keeps_the_encoding_with_weights_only_loading(tmp_path):
     assert "preprocess.median" in payload["state_dict"]  # the medians are a buffer of the module
     probabilities = loaded.probabilities(frame.drop(columns=["species"]))
     np.testing.assert_array_equal(probabilities, result.model.probabilities(frame.drop(columns=["species"])))
+
+
+def test_a_text_column_like_an_id_is_warned_about(tmp_path):
+    path = tmp_path / "names.csv"
+    rng = np.random.default_rng(4)
+    lines = ["name,x,y"] + [f"person{i},{rng.normal():.3f},{i % 2}" for i in range(60)]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match=r"categorical feature 'name' has 60 distinct values in 60 rows, like an ID"):
+        load_dataset(path, ReadOptions(label="y"))
