@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build on this machine's disk; any other spec pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[train,dev,fast]'
+	$(PY) -m pip install -q -e '.[train,dev,fast,serve]'
 	touch $(STAMP)
 
 # The torch-free proof: a second environment with the base install only (what an app embedding the runtime gets),

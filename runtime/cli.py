@@ -23,6 +23,7 @@ import click
 EXTRAS_HINT = {
     "train": "pip install 'logreg-onnx[train]'",
     "fast": "pip install 'logreg-onnx[fast]'",
+    "serve": "pip install 'logreg-onnx[serve]'",
 }
 
 LAZY_COMMANDS = {
@@ -31,6 +32,7 @@ LAZY_COMMANDS = {
     "verify": "exporter.cli:verify",
     "predict": "runtime.commands:predict",
     "info": "runtime.commands:info",
+    "serve": "runtime.serve_cli:serve",
 }
 
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE

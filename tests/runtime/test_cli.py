@@ -223,3 +223,13 @@ def test_the_readme_embedding_example_runs(example_path):
         ["P004", "malignant"],
         ["P005", "malignant"],
     ]
+
+
+def test_serve_without_its_extra_says_what_to_install(example_path):
+    import importlib.util
+
+    if importlib.util.find_spec("uvicorn") and importlib.util.find_spec("starlette"):
+        pytest.skip("the serve extra is installed here (the base-install environment checks this)")
+    result = _invoke("serve", example_path)
+    assert result.exit_code == 2
+    assert "install the 'serve' extra: pip install 'logreg-onnx[serve]'" in result.output

@@ -1,0 +1,241 @@
+"""The Open Inference Protocol (KServe V2) infer request and response, JSON and Triton's binary tensor extension:
+decoding checks every field and raises :class:`ProtocolError` (a 400) naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import contract
+
+# V2 datatype -> numpy dtype (BYTES: length-prefixed strings in binary, JSON strings otherwise)
+DTYPES = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype(np.uint8),
+    "UINT16": np.dtype(np.uint16),
+    "UINT32": np.dtype(np.uint32),
+    "UINT64": np.dtype(np.uint64),
+    "INT8": np.dtype(np.int8),
+    "INT16": np.dtype(np.int16),
+    "INT32": np.dtype(np.int32),
+    "INT64": np.dtype(np.int64),
+    "FP16": np.dtype(np.float16),
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+    "BYTES": np.dtype(object),
+}
+NUMERIC_INPUT_TYPES = ("FP32", "FP64", "FP16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+OUTPUT_TYPES = {contract.LABEL_OUTPUT: "INT64", contract.PROBABILITIES_OUTPUT: "FP32"}
+HEADER_LENGTH = "inference-header-content-length"
+
+
+class ProtocolError(ValueError):
+    """A request that does not follow the protocol or the model's inputs: answered with 400 and this message."""
+
+
+@dataclass
+class InferRequest:
+    id: str | None
+    inputs: dict[str, np.ndarray]
+    outputs: list[tuple[str, bool]]  # (name, binary), in the order to answer
+
+
+def decode(body: bytes, header_length: int | None, *, numeric: int, categorical: int, imputes: bool) -> InferRequest:
+    """An infer request for a model with ``numeric`` and ``categorical`` columns."""
+    if header_length is not None:
+        if not 0 < header_length <= len(body):
+            raise ProtocolError(
+                f"{HEADER_LENGTH} is {header_length} but the body has {len(body)} bytes; it must give the length of "
+                "the JSON header at the start of the body"
+            )
+        head, binary = body[:header_length], memoryview(body)[header_length:]
+    else:
+        head, binary = body, memoryview(b"")
+    try:
+        document = json.loads(head, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"the request is not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise ProtocolError(f"the request must be a JSON object, got {type(document).__name__}")
+    request_id = document.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise ProtocolError(f"'id' must be a string, got {json.dumps(request_id)[:40]}")
+    inputs = document.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise ProtocolError("'inputs' must be a non-empty list of tensors")
+    expected = ([contract.INPUT_NAME] if numeric else []) + ([contract.CATEGORIES_INPUT] if categorical else [])
+    widths = {contract.INPUT_NAME: numeric, contract.CATEGORIES_INPUT: categorical}
+    tensors: dict[str, np.ndarray] = {}
+    offset = 0
+    for spec in inputs:
+        name, array, offset = _input(spec, binary, offset, expected, widths, imputes)
+        if name in tensors:
+            raise ProtocolError(f"input {name!r} is given twice")
+        tensors[name] = array
+    if offset != len(binary):
+        raise ProtocolError(
+            f"the binary data has {len(binary)} bytes but the inputs' binary_data_size add up to {offset}"
+        )
+    missing = [name for name in expected if name not in tensors]
+    if missing:
+        raise ProtocolError(f"missing input {missing[0]!r}; this model takes {expected}")
+    rows = {len(a) for a in tensors.values()}
+    if len(rows) != 1:
+        raise ProtocolError(f"the inputs have different numbers of rows: {sorted(rows)}")
+    return InferRequest(request_id, tensors, _outputs(document))
+
+
+def _no_constant(name: str):
+    raise ProtocolError(f"{name} is not a JSON number; features must be finite numbers")
+
+
+def _input(spec, binary: memoryview, offset: int, expected, widths, imputes: bool):
+    if not isinstance(spec, dict):
+        raise ProtocolError("each input must be an object with name, shape, datatype and data")
+    name, shape, datatype = spec.get("name"), spec.get("shape"), spec.get("datatype")
+    if name not in expected:
+        raise ProtocolError(f"unknown input {name!r}; this model takes {expected}")
+    if datatype not in DTYPES:
+        raise ProtocolError(f"input {name!r}: unknown datatype {datatype!r}; V2 datatypes are {', '.join(DTYPES)}")
+    want = "BYTES" if name == contract.CATEGORIES_INPUT else None
+    if (want and datatype != want) or (not want and datatype not in NUMERIC_INPUT_TYPES):
+        allowed = want or "FP32 (or FP64, FP16, an integer type)"
+        raise ProtocolError(f"input {name!r}: datatype {datatype} does not fit; use {allowed}")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(type(d) is int and d >= 0 for d in shape)):
+        raise ProtocolError(f"input {name!r}: shape must be [rows, {widths[name]}], got {json.dumps(shape)[:60]}")
+    if shape[1] != widths[name]:
+        raise ProtocolError(f"input {name!r}: shape {shape} but the model takes {widths[name]} columns")
+    count = shape[0] * shape[1]
+    parameters = spec.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise ProtocolError(f"input {name!r}: 'parameters' must be an object")
+    size = parameters.get("binary_data_size")
+    if size is not None:
+        if type(size) is not int or size < 0 or offset + size > len(binary):
+            raise ProtocolError(
+                f"input {name!r}: binary_data_size {size} does not fit the {len(binary) - offset} binary bytes left"
+            )
+        array = _from_binary(name, datatype, binary[offset : offset + size], count)
+        offset += size
+    else:
+        if "data" not in spec:
+            raise ProtocolError(f"input {name!r} has no 'data' (nor binary_data_size)")
+        array = _from_json(name, datatype, spec["data"], count, imputes)
+    return name, _convert(name, datatype, array).reshape(shape), offset
+
+
+def _from_binary(name: str, datatype: str, raw: memoryview, count: int) -> np.ndarray:
+    if datatype == "BYTES":
+        values, at = [], 0
+        while at < len(raw):
+            if at + 4 > len(raw):
+                raise ProtocolError(f"input {name!r}: truncated BYTES element")
+            (length,) = struct.unpack_from("<I", raw, at)
+            if at + 4 + length > len(raw):
+                raise ProtocolError(f"input {name!r}: BYTES element of {length} bytes runs past the data")
+            values.append(_text(name, bytes(raw[at + 4 : at + 4 + length])))
+            at += 4 + length
+        if len(values) != count:
+            raise ProtocolError(f"input {name!r}: {len(values)} BYTES elements for a shape of {count}")
+        return np.array(values, dtype=object)
+    dtype = DTYPES[datatype]
+    if len(raw) != count * dtype.itemsize:
+        raise ProtocolError(
+            f"input {name!r}: {len(raw)} binary bytes, but its shape and {datatype} need {count * dtype.itemsize}"
+        )
+    return np.frombuffer(raw, dtype=dtype.newbyteorder("<"))
+
+
+def _text(name: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(f"input {name!r}: a BYTES element is not UTF-8 text") from None
+
+
+def _from_json(name: str, datatype: str, data, count: int, imputes: bool) -> np.ndarray:
+    flat = _flatten(data)
+    if len(flat) != count:
+        raise ProtocolError(f"input {name!r}: {len(flat)} values for a shape of {count} elements")
+    if datatype == "BYTES":
+        bad = next((v for v in flat if not isinstance(v, str)), 0)
+        if bad != 0:
+            raise ProtocolError(f'input {name!r}: {json.dumps(bad)[:40]} is not a string (missing: "")')
+        return np.array(flat, dtype=object)
+    for value in flat:
+        if type(value) is not int and type(value) is not float:
+            if value is None and imputes:
+                continue
+            raise ProtocolError(f"input {name!r}: {json.dumps(value)[:40]} is not a number")
+    if imputes:
+        flat = [math.nan if v is None else v for v in flat]
+    return np.array(flat, dtype=np.float64)
+
+
+def _flatten(data) -> list:
+    if not isinstance(data, list):
+        raise ProtocolError("'data' must be a list (flat or nested)")
+    if data and isinstance(data[0], list):
+        out = []
+        for item in data:
+            out.extend(_flatten(item))
+        return out
+    if any(isinstance(v, list) for v in data):
+        raise ProtocolError("'data' is nested unevenly")
+    return data
+
+
+def _convert(name: str, datatype: str, array: np.ndarray) -> np.ndarray:
+    if datatype == "BYTES":
+        return array
+    values = array.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        if np.isinf(values).any() or (np.abs(values) > np.finfo(np.float32).max).any():
+            raise ProtocolError(f"input {name!r}: a value is infinite or beyond float32's range")
+    return values.astype(np.float32)
+
+
+def _outputs(document: dict) -> list[tuple[str, bool]]:
+    parameters = document.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise ProtocolError("'parameters' must be an object")
+    default_binary = bool(parameters.get("binary_data_output", False))
+    requested = document.get("outputs")
+    if requested is None:
+        return [(name, default_binary) for name in contract.OUTPUT_NAMES]
+    if not isinstance(requested, list):
+        raise ProtocolError("'outputs' must be a list of {\"name\": ...} objects")
+    out = []
+    for spec in requested:
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if name not in contract.OUTPUT_NAMES:
+            raise ProtocolError(f"unknown output {name!r}; the outputs are {list(contract.OUTPUT_NAMES)}")
+        params = spec.get("parameters") or {}
+        out.append((name, bool(params.get("binary_data", default_binary)) if isinstance(params, dict) else False))
+    return out
+
+
+def encode(model_name: str, request: InferRequest, results: dict[str, np.ndarray]) -> tuple[bytes, int | None]:
+    """The response body, and the JSON header's length when some output is binary (else None)."""
+    outputs, chunks = [], []
+    for name, binary in request.outputs:
+        array = results[name]
+        entry = {"name": name, "datatype": OUTPUT_TYPES[name], "shape": list(array.shape)}
+        if binary:
+            raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
+        else:
+            entry["data"] = array.ravel().tolist()
+        outputs.append(entry)
+    document = {"model_name": model_name, "model_version": "1", "outputs": outputs}
+    if request.id is not None:
+        document["id"] = request.id
+    head = json.dumps(document, separators=(",", ":")).encode()
+    if not chunks:
+        return head, None
+    return head + b"".join(chunks), len(head)
