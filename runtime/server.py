@@ -7,6 +7,7 @@ serving. A model is ready once it has replayed its own test vectors.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,6 +114,7 @@ def create_app(models: dict[str, Model], limits: Limits | None = None) -> Starle
         )
         rows = len(next(iter(parsed.inputs.values())))
         _check_rows(rows, limits)
+        request.state.rows = rows
         labels, probabilities = model.run_inputs(
             parsed.inputs.get(contract.INPUT_NAME, np.zeros((rows, 0), np.float32)),
             parsed.inputs.get(contract.CATEGORIES_INPUT),
@@ -140,6 +142,7 @@ def create_app(models: dict[str, Model], limits: Limits | None = None) -> Starle
         if not isinstance(instances, list) or not instances:
             raise HTTPError(400, 'expected {"instances": [row, ...]}, rows as lists or as objects keyed by feature')
         _check_rows(len(instances), limits)
+        request.state.rows = len(instances)
         model = entry.model
         labels, probabilities = model.run(instances)
         classes = model.classes
@@ -175,8 +178,84 @@ def create_app(models: dict[str, Model], limits: Limits | None = None) -> Starle
                 return _json({"error": str(exc)}, status)
         return _json({"error": "internal error"}, 500)
 
+    metrics = Metrics(served)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     handlers = {HTTPError: http_error, HTTPException: http_error, ProtocolError: http_error, InputError: http_error}
-    return Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+class Metrics:
+    """Prometheus metrics through prometheus_client, in a registry of this app's own: requests by endpoint, model and
+    status, a latency histogram by endpoint, rows predicted by model."""
+
+    def __init__(self, served: dict) -> None:
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        self.content_type = CONTENT_TYPE_LATEST
+        self.models = set(served)
+        self.requests = Counter(
+            "logreg_requests", "HTTP requests", ["endpoint", "model", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "logreg_request_seconds",
+            "Request latency",
+            ["endpoint"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
+        self.rows = Counter("logreg_rows_predicted", "Rows predicted", ["model"], registry=self.registry)
+
+    def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
+
+    def endpoint(self, path: str) -> tuple[str, str]:
+        """The route template and model name of a path (unknown paths pool under one label)."""
+        parts = path.strip("/").split("/")
+        if len(parts) >= 3 and parts[:2] == ["v2", "models"]:
+            model = parts[2] if parts[2] in self.models else "unknown"
+            return "/v2/models/{name}" + ("/" + "/".join(parts[3:]) if len(parts) > 3 else ""), model
+        if path in ("/v2", "/v2/health/live", "/v2/health/ready", "/predict", "/metrics"):
+            return path, ""
+        return "(unknown)", ""
+
+
+class MetricsMiddleware:
+    """Counts every request with its final status and times it (pure ASGI, so errors answered by the exception
+    handlers are counted with their 4xx)."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def record(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            endpoint, model = self.metrics.endpoint(scope["path"])
+            self.metrics.requests.labels(endpoint, model, str(status[0])).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+            rows = scope.get("state", {}).get("rows")
+            if rows and status[0] == 200:
+                self.metrics.rows.labels(model).inc(rows)
 
 
 def describe(entry: Served) -> dict:

@@ -228,3 +228,30 @@ def test_sigterm_stops_the_server_cleanly():
             time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
+
+
+def test_metrics_in_prometheus_text_format(server):
+    parser = pytest.importorskip("prometheus_client.parser")
+    url, _ = server
+    good = {"inputs": [{"name": "features", "shape": [3, 30], "datatype": "FP32", "data": [14.0] * 90}]}
+    before = _scrape(url, parser)
+    assert _post(f"{url}/v2/models/example/infer", json.dumps(good).encode())[0] == 200
+    assert _post(f"{url}/v2/models/example/infer", b"{")[0] == 400
+    after = _scrape(url, parser)
+    key = ("logreg_requests_total", (("endpoint", "/v2/models/{name}/infer"), ("model", "example"), ("status", "200")))
+    bad = ("logreg_requests_total", (("endpoint", "/v2/models/{name}/infer"), ("model", "example"), ("status", "400")))
+    rows = ("logreg_rows_predicted_total", (("model", "example"),))
+    assert after.get(key, 0) - before.get(key, 0) == 1
+    assert after.get(bad, 0) - before.get(bad, 0) == 1
+    assert after.get(rows, 0) - before.get(rows, 0) == 3
+    assert any(name == "logreg_request_seconds_bucket" for name, _ in after)
+
+
+def _scrape(url: str, parser) -> dict:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in parser.text_string_to_metric_families(text)
+        for sample in family.samples
+    }
