@@ -30,14 +30,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-_spec = importlib.util.spec_from_file_location("_measure", HERE / "_measure.py")
-_measure = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_measure)
-machine, table = _measure.machine, _measure.table
+# bench/runtime.py's helpers (it loads bench/_measure.py for machine() and table())
 _runtime_spec = importlib.util.spec_from_file_location("_runtime_bench", HERE / "runtime.py")
 _runtime_bench = importlib.util.module_from_spec(_runtime_spec)
 _runtime_spec.loader.exec_module(_runtime_bench)
 interleaved, raw_iobinding = _runtime_bench.interleaved, _runtime_bench.raw_iobinding
+machine, table = _runtime_bench.machine, _runtime_bench.table
 
 REPO = HERE.parent
 V1_MODEL = REPO / "artifacts" / "example" / "model.onnx"

@@ -19,7 +19,7 @@ from runtime.files import write_bytes_atomic, write_text_atomic
 from trainer.columns import Encoding
 
 from .errors import ExportOptionError, VerificationFailed
-from .graph import DEFAULT_OPSET, add_metadata, export_graph, serialize
+from .graph import DEFAULT_OPSET, add_metadata, export_graph, resolve_opset, serialize
 from .parity import verify_file
 from .rundir import Run, load_run
 from .verify import DEFAULT_ATOL, DEFAULT_RTOL, float32_slack, make_probes, torch_reference
@@ -145,7 +145,7 @@ def _model_facts(target: Path, model_bytes: bytes, opset: int | None, run: Run) 
     return {
         "path": str(target),
         "sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "opset": onnx.load_model_from_string(model_bytes).opset_import[0].version if opset is None else opset,
+        "opset": resolve_opset(run.model, opset),
         "bytes": len(model_bytes),
         "run": str(run.path),
         "model_pt_sha256": run.model_sha256,

@@ -36,9 +36,7 @@ def runtime_runner(model: runtime.Model) -> Runner:
     """The runtime's own path: one row goes through its IOBinding fast path, several through ``session.run``."""
 
     def run(rows: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if model.categorical_names:
-            return model.run_inputs(rows, categories, check_finite=False)
-        return model.run(rows, check_finite=False)
+        return model.run_inputs(rows, categories, check_finite=False)
 
     return run
 

@@ -13,9 +13,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import ContractError, InputError, IntegrityError, ModelError, RuntimeBaseError
+from .errors import ContractError, InputError, IntegrityError, ModelError, RuntimeBaseError, UnseenLevelError
 
-__all__ = ["ContractError", "InputError", "IntegrityError", "Model", "ModelError", "RuntimeBaseError", "load"]
+__all__ = [
+    "ContractError",
+    "InputError",
+    "IntegrityError",
+    "Model",
+    "ModelError",
+    "RuntimeBaseError",
+    "UnseenLevelError",
+    "load",
+]
 
 if TYPE_CHECKING:
     from .model import Model, load

@@ -14,7 +14,7 @@ import click
 import numpy as np
 
 from .cli import BadInput, Failed
-from .errors import InputError, ModelError
+from .errors import ModelError, UnseenLevelError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
@@ -312,9 +312,8 @@ def _score(model, chunks, make_writer, name: str, threshold: float | None, skipp
     for chunk in chunks:
         try:
             labels, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
-        except InputError as exc:  # an unseen level under --unseen error
-            row = _first_unseen_row(model, chunk)
-            raise BadRow(name, int(chunk.lines[row]), str(exc)) from None
+        except UnseenLevelError as exc:  # under --unseen error
+            raise BadRow(name, int(chunk.lines[exc.row]), str(exc)) from None
         bad = np.flatnonzero(np.isnan(probabilities[:, 0]))
         if len(bad):
             problems = [
@@ -350,14 +349,6 @@ def _nonfinite_problem(model, features: np.ndarray) -> str:
     return f"column {model.numeric_names[col]!r} is {float(features[col])}; features must be finite numbers{why}"
 
 
-def _first_unseen_row(model, chunk) -> int:
-    known = [set(c.levels) | set(c.other) for c in model.columns if c.kind == "categorical"]
-    for i, row in enumerate(chunk.categories.tolist()):
-        if any(value not in levels for value, levels in zip(row, known, strict=True)):
-            return i
-    return 0
-
-
 def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: str):
     """Re-read a CSV that pyarrow could not convert with the base engine, to name the bad line and column exactly as
     the base engine would."""
@@ -369,8 +360,8 @@ def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: st
             for chunk in stream.open_csv(lines, source, _columns(model), keep_columns, None, delimiter):
                 try:
                     _, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
-                except InputError as exc:  # an unseen level under --unseen error
-                    return stream.BadRow(source, int(chunk.lines[_first_unseen_row(model, chunk)]), str(exc))
+                except UnseenLevelError as exc:  # under --unseen error
+                    return stream.BadRow(source, int(chunk.lines[exc.row]), str(exc))
                 bad = np.flatnonzero(np.isnan(probabilities[:, 0]))
                 if len(bad):
                     row = int(bad[0])

@@ -87,6 +87,31 @@ class ColumnSpec:
     def imputed(self) -> bool:
         return self.median is not None
 
+    def to_json(self) -> dict:
+        """The column's entry of the ``columns`` metadata."""
+        if self.kind == "numeric":
+            return {"name": self.name, "kind": "numeric", "median": self.median, "indicator": self.indicator}
+        return {
+            "name": self.name,
+            "kind": "categorical",
+            "levels": list(self.levels),
+            "other": list(self.other),
+            "reference": self.reference,
+        }
+
+    @classmethod
+    def from_json(cls, spec: Mapping) -> ColumnSpec:
+        """A column from its ``columns`` entry; KeyError, TypeError or ValueError for one that is not readable."""
+        if spec["kind"] == "numeric":
+            median = spec.get("median")
+            return cls(spec["name"], "numeric", None if median is None else float(median), bool(spec.get("indicator")))
+        if spec["kind"] != "categorical":
+            raise ValueError(f"unknown column kind {spec['kind']!r}")
+        levels, other = tuple(spec["levels"]), tuple(spec.get("other", ()))
+        if not all(isinstance(v, str) for v in (*levels, *other)):
+            raise TypeError("levels must be strings")
+        return cls(spec["name"], "categorical", levels=levels, other=other, reference=spec.get("reference"))
+
 
 def columns_of(metadata: Mapping[str, str]) -> list[ColumnSpec] | None:
     """The model's input columns, or None when the metadata do not describe them readably."""
@@ -94,28 +119,7 @@ def columns_of(metadata: Mapping[str, str]) -> list[ColumnSpec] | None:
         names = json.loads(metadata.get(KEY_FEATURE_NAMES, "null"))
         if KEY_COLUMNS not in metadata:
             return [ColumnSpec(str(n), "numeric") for n in names] if isinstance(names, list) else None
-        specs = json.loads(metadata[KEY_COLUMNS])
-        out = []
-        for spec in specs:
-            if spec["kind"] == "numeric":
-                median = spec.get("median")
-                out.append(
-                    ColumnSpec(
-                        spec["name"],
-                        "numeric",
-                        None if median is None else float(median),
-                        bool(spec.get("indicator", False)),
-                    )
-                )
-            elif spec["kind"] == "categorical":
-                levels, other = tuple(spec["levels"]), tuple(spec.get("other", ()))
-                if not all(isinstance(v, str) for v in (*levels, *other)):
-                    return None
-                out.append(
-                    ColumnSpec(spec["name"], "categorical", levels=levels, other=other, reference=spec.get("reference"))
-                )
-            else:
-                return None
+        out = [ColumnSpec.from_json(spec) for spec in json.loads(metadata[KEY_COLUMNS])]
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if [c.name for c in out] != names:

@@ -11,6 +11,14 @@ class InputError(RuntimeBaseError, ValueError):
     """Features that cannot be scored: wrong count, missing or unknown names, non-numeric, NaN or infinite values."""
 
 
+class UnseenLevelError(InputError):
+    """A categorical value never seen in training, under ``unseen="error"``; ``row`` is its row in the batch."""
+
+    def __init__(self, message: str, row: int) -> None:
+        super().__init__(message)
+        self.row = row
+
+
 class ModelError(RuntimeBaseError, ValueError):
     """A model file that cannot be used: missing, truncated, not ONNX, not written by logreg-onnx, changed since it
     was written, or not matching the expected checksum."""

@@ -19,24 +19,12 @@ def model_info(model: Model) -> dict:
         "inputs": [{"name": i.name, "type": i.element_type, "shape": list(i.shape)} for i in model.inputs],
         "outputs": [{"name": o.name, "type": o.element_type, "shape": list(o.shape)} for o in model.outputs],
         "feature_names": model.feature_names,
-        "columns": [_column(c) for c in model.columns],
+        "columns": [c.to_json() for c in model.columns],
         "classes": model.classes,
         "threshold": model.threshold,
         "metadata": dict(model.metadata),
         "description": model.description,
         "test_vectors": testvectors.replay(model),
-    }
-
-
-def _column(column: contract.ColumnSpec) -> dict:
-    if column.kind == "numeric":
-        return {"name": column.name, "kind": "numeric", "median": column.median, "indicator": column.indicator}
-    return {
-        "name": column.name,
-        "kind": "categorical",
-        "levels": list(column.levels),
-        "other": list(column.other),
-        "reference": column.reference,
     }
 
 

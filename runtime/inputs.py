@@ -25,7 +25,7 @@ def to_matrix(X: object, feature_names: Sequence[str], *, missing_ok: bool = Fal
     DataFrame columns are matched by name, whatever their order. One rule for every form: a value must be a number
     (int, float, bool, or a numpy number); a string is never read as a number, even "86", and None is a missing value,
     which the model cannot score unless ``missing_ok`` (a model that imputes: None becomes NaN). NaN and infinity
-    are left for :func:`find_nonfinite`, which runs only when the model's output shows they are there.
+    are left for :meth:`runtime.Model.nonfinite_error`, which runs only when the model's output shows they are there.
     """
     n_features = len(feature_names)
     if type(X) is np.ndarray and X.dtype is _FLOAT32 and X.flags.c_contiguous:  # already what the model takes
@@ -56,18 +56,6 @@ def to_matrix(X: object, feature_names: Sequence[str], *, missing_ok: bool = Fal
     if array.dtype != np.float32 and array.dtype.kind == "f" and array.size:
         _check_float32_range(array, feature_names)
     return np.ascontiguousarray(array, dtype=np.float32)
-
-
-def find_nonfinite(X: object, matrix: np.ndarray, feature_names: Sequence[str]) -> InputError | None:
-    """The error for the first NaN or infinite value of ``matrix``, or ``None`` if there is none."""
-    bad = ~np.isfinite(matrix)
-    if not bad.any():
-        return None
-    row, col = (int(i) for i in np.argwhere(bad)[0])
-    return InputError(
-        f"row {row}, column {col} ({feature_names[col]!r}) is {float(matrix[row, col])}; features "
-        "must be finite numbers"
-    )
 
 
 def describe_names(names: Sequence[str], limit: int = 12) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 from . import contract
-from .errors import ContractError, InputError, ModelError
+from .errors import ContractError, InputError, ModelError, UnseenLevelError
 from .inputs import to_columns, to_matrix
 from .session import ORT_FORMAT_MAGIC, check_integrity, open_session, read_file, tensor_specs
 
@@ -347,9 +347,10 @@ class Model:
             unseen = [v for v in values if v not in known]
             if self._strict:
                 levels = ", ".join(repr(v) for v in column.levels[:20])
-                raise InputError(
+                raise UnseenLevelError(
                     f"column {column.name!r}: {unseen[0]!r} was not seen in training; known levels: {levels}"
-                    f"{' ...' if len(column.levels) > 20 else ''} (load with unseen='predict' to score it anyway)"
+                    f"{' ...' if len(column.levels) > 20 else ''} (load with unseen='predict' to score it anyway)",
+                    values.index(unseen[0]),
                 )
             with self._unseen_lock:
                 self._unseen_counts[column.name] = self._unseen_counts.get(column.name, 0) + len(unseen)

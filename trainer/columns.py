@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from runtime.contract import ColumnSpec
+
 from .errors import DataError
 from .table import MISSING_LEVEL, NUMBER, Table, cell_text
 
@@ -30,45 +32,20 @@ OTHER_NAME = "(other)"
 
 
 @dataclass(frozen=True)
-class Column:
-    """How one raw column becomes design columns: written into model.pt, metrics.json and the ONNX metadata."""
-
-    name: str
-    kind: str  # "numeric" | "categorical"
-    median: float | None = None  # numeric: the value a missing one gets; None: not imputed (NaN is an error)
-    indicator: bool = False  # numeric: a 0/1 design column saying the value was missing
-    levels: tuple[str, ...] = ()  # categorical: the levels with a code of their own, "" is the missing level
-    other: tuple[str, ...] = ()  # categorical: rare training levels folded into the "other" level
-    reference: str | None = None  # categorical: the level without a design column (treatment coding)
-
-    def to_json(self) -> dict:
-        if self.kind == "numeric":
-            return {"name": self.name, "kind": "numeric", "median": self.median, "indicator": self.indicator}
-        return {
-            "name": self.name,
-            "kind": "categorical",
-            "levels": list(self.levels),
-            "other": list(self.other),
-            "reference": self.reference,
-        }
-
-    @classmethod
-    def from_json(cls, spec: dict) -> Column:
-        if spec["kind"] == "numeric":
-            median = spec.get("median")
-            return cls(spec["name"], "numeric", None if median is None else float(median), bool(spec["indicator"]))
-        return cls(
-            spec["name"],
-            "categorical",
-            levels=tuple(spec["levels"]),
-            other=tuple(spec.get("other", ())),
-            reference=spec.get("reference"),
-        )
+class Column(ColumnSpec):
+    """How one raw column becomes design columns: the contract's column (name, kind, median and indicator, levels
+    with ``""`` the missing one, the rare ``other`` levels, the treatment ``reference``), and its design columns.
+    Written into model.pt, metrics.json and the ONNX metadata by :meth:`to_json`."""
 
     @property
     def design_levels(self) -> list[str]:
         """Categorical: the levels that have a design column, in order (the reference left out)."""
         return [level for level in self.levels if level != self.reference]
+
+    def design_codes(self) -> list[int]:
+        """Categorical: the codes (:meth:`Encoding.codes`) that have a design column, in design order."""
+        codes = [self.levels.index(level) for level in self.design_levels]
+        return [*codes, len(self.levels)] if self.other else codes
 
     @property
     def width(self) -> int:
@@ -150,10 +127,8 @@ class Encoding:
             parts.append(missing[:, indicators].astype(np.float32))
         codes = self.codes(table.categories)
         for j, column in enumerate(self.categorical):
-            wanted = [column.levels.index(level) for level in column.design_levels]
-            if column.other:
-                wanted.append(len(column.levels))
-            parts.append((codes[:, j : j + 1] == np.array(wanted, dtype=np.int64)).astype(np.float32))
+            wanted = np.array(column.design_codes(), dtype=np.int64)
+            parts.append((codes[:, j : j + 1] == wanted).astype(np.float32))
         return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
     def prepare(self, X: object, na_values: Iterable[str] = ()) -> Table:

@@ -44,10 +44,7 @@ class Preprocess(nn.Module):
         )
         self.n_categorical = len(encoding.categorical)
         for j, column in enumerate(encoding.categorical):
-            wanted = [column.levels.index(level) for level in column.design_levels]
-            if column.other:
-                wanted.append(len(column.levels))
-            self.register_buffer(f"design_codes_{j}", torch.tensor(wanted, dtype=torch.int64))
+            self.register_buffer(f"design_codes_{j}", torch.tensor(column.design_codes(), dtype=torch.int64))
 
     def forward(self, numeric: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         missing = torch.isnan(numeric)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataError
+from runtime.contract import MISSING_LEVEL
 
-MISSING_LEVEL = ""  # a missing categorical value, as the model and every client see it
+from .errors import DataError
 
 # A number in a cell: decimal notation with an optional exponent. Python's float() also takes "1_000", "nan", "inf"
 # and other scripts' digits, which would make such a column numeric in one reader and text in another.

@@ -24,6 +24,18 @@ PENGUINS_MODEL = ROOT / "artifacts" / "example-penguins" / "model.onnx"
 PENGUINS_CSV = ROOT / "examples" / "penguins" / "penguins.csv"
 
 
+# a penguin without a missing value: tests vary one field at a time
+DREAM = {
+    "island": "Dream",
+    "bill_length_mm": 46.0,
+    "bill_depth_mm": 17.5,
+    "flipper_length_mm": 192.0,
+    "body_mass_g": 3700.0,
+    "sex": "female",
+    "year": 2008,
+}
+
+
 @pytest.fixture(scope="module")
 def penguins():
     return runtime.load(PENGUINS_MODEL)
@@ -71,15 +83,7 @@ def test_dict_rows_with_text_and_nulls_match_pytorch(penguins, cases):
 
 
 def test_text_is_trimmed_and_na_texts_are_missing(penguins):
-    base = {
-        "island": "Dream",
-        "bill_length_mm": 46.0,
-        "bill_depth_mm": 17.5,
-        "flipper_length_mm": 192.0,
-        "body_mass_g": 3700.0,
-        "sex": "female",
-        "year": 2008,
-    }
+    base = DREAM
     p = penguins.predict_proba(base)
     np.testing.assert_array_equal(penguins.predict_proba(base | {"island": "  Dream "}), p)
     missing_sex = penguins.predict_proba(base | {"sex": None})
@@ -91,23 +95,16 @@ def test_text_is_trimmed_and_na_texts_are_missing(penguins):
 
 
 def test_unseen_levels_are_scored_and_counted_or_refused(penguins):
-    row = {
-        "island": "Atlantis",
-        "bill_length_mm": 46.0,
-        "bill_depth_mm": 17.5,
-        "flipper_length_mm": 192.0,
-        "body_mass_g": 3700.0,
-        "sex": "female",
-        "year": 2008,
-    }
+    row = DREAM | {"island": "Atlantis"}
     fresh = runtime.load(PENGUINS_MODEL)
     p = fresh.predict_proba([row, row | {"island": "Biscoe"}, row | {"island": "Lemuria"}])
     assert math.isclose(float(p[0].sum()), 1.0, rel_tol=1e-6)
     np.testing.assert_array_equal(p[0], p[2])  # any unseen value: nothing from that column
     assert fresh.unseen_counts == {"island": 2}
     strict = runtime.load(PENGUINS_MODEL, unseen="error")
-    with pytest.raises(runtime.InputError) as caught:
+    with pytest.raises(runtime.UnseenLevelError) as caught:
         strict.predict_one(row)
+    assert isinstance(caught.value, runtime.InputError) and caught.value.row == 0
     assert str(caught.value) == (
         "column 'island': 'Atlantis' was not seen in training; known levels: 'Biscoe', 'Dream', 'Torgersen' "
         "(load with unseen='predict' to score it anyway)"
