@@ -274,7 +274,7 @@ class Model:
         (for a model with categorical columns) ``categories``, an object array of str (n_rows, n_categorical), ""
         where missing. Unseen categorical values are counted, or raise with ``unseen="error"``."""
         if not self._categorical:
-            return self._probabilities(numeric, np.ascontiguousarray(numeric, dtype=np.float32), check_finite)
+            return self._probabilities(numeric, _native_float32(numeric), check_finite)
         if categories is None or categories.shape != (len(numeric), len(self._categorical)):
             raise InputError(
                 f"categories must have shape ({len(numeric)}, {len(self._categorical)}), got "
@@ -283,7 +283,7 @@ class Model:
         self._check_unseen(categories)
         feed = {contract.CATEGORIES_INPUT: np.ascontiguousarray(categories, dtype=object)}
         if self._numeric_names:
-            feed[contract.INPUT_NAME] = np.ascontiguousarray(numeric, dtype=np.float32)
+            feed[contract.INPUT_NAME] = _native_float32(numeric)
         if len(numeric) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(self._classes)), dtype=np.float32)
         labels, p = self._session.run(self._output_names, feed)
@@ -454,6 +454,13 @@ class Model:
         # long as the binding, or a run reads and writes freed memory (seen as garbage under 8 threads).
         run.keepalive = (binding, values, features)
         return memoryview(features), run, probabilities, label
+
+
+def _native_float32(array: np.ndarray) -> np.ndarray:
+    """``array`` as C-contiguous, aligned float32. np.ascontiguousarray keeps an unaligned array as it is (a binary
+    tensor read with np.frombuffer from an odd offset of a request body), and its buffer does not fit the single-row
+    path's float32 memoryview."""
+    return np.require(array, dtype=np.float32, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _decode(value: str) -> object:

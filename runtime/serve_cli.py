@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 import click
@@ -60,17 +63,36 @@ def serve(model_path, name, extra_models, host, port, workers, max_body_bytes, m
     # that was there before it: with these, that second raise is a no-op and the command exits 0
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
-    uvicorn.run(
-        "runtime.serve_cli:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    with _metrics_shared_by(workers):
+        uvicorn.run(
+            "runtime.serve_cli:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
     click.echo("stopped", err=True)
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int):
+    """With several worker processes, /metrics (answered by any one of them) must count all of them: prometheus_client's
+    multiprocess mode, in a folder made for this server (or the one the environment names) and removed after it."""
+    from .server import MULTIPROCESS_ENV
+
+    if workers == 1 or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="logreg-serve-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_ENV]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _default_name(path: Path) -> str:

@@ -7,6 +7,8 @@ serving. A model is ready once it has replayed its own test vectors.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +24,9 @@ from .errors import InputError
 from .model import Model
 from .v2 import HEADER_LENGTH, ProtocolError, decode, encode
 
+logger = logging.getLogger(__name__)
 SERVER_NAME = "logreg-onnx"
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode, set by serve for --workers > 1
 JSON = "application/json"
 ACCEPTED_TYPES = ("", JSON, "application/octet-stream")
 
@@ -172,19 +176,28 @@ def create_app(models: dict[str, Model], limits: Limits | None = None) -> Starle
             return _json({"error": exc.detail}, exc.status)
         if isinstance(exc, HTTPException):  # starlette's own: unknown route (404), wrong method (405)
             detail = {404: f"no route {request.url.path}", 405: f"{request.method} is not allowed here"}
-            return _json({"error": detail.get(exc.status_code, str(exc.detail))}, exc.status_code)
+            return _json({"error": detail.get(exc.status_code, str(exc.detail))}, exc.status_code, exc.headers)
         for kind, status in STATUS.items():
             if isinstance(exc, kind):
                 return _json({"error": str(exc)}, status)
-        return _json({"error": "internal error"}, 500)
+        # a bug of ours: logged with its traceback, answered as JSON like every other error
+        logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return _json({"error": f"internal error ({type(exc).__name__}); the server log has the details"}, 500)
 
     metrics = Metrics(served)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
+    document = openapi_document()
+
+    async def openapi(request: Request) -> Response:
+        return Response(document, media_type=JSON)
+
     routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    routes.append(Route("/openapi.json", openapi, methods=["GET"]))
     handlers = {HTTPError: http_error, HTTPException: http_error, ProtocolError: http_error, InputError: http_error}
+    handlers[Exception] = http_error
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
@@ -213,9 +226,16 @@ class Metrics:
         self.rows = Counter("logreg_rows_predicted", "Rows predicted", ["model"], registry=self.registry)
 
     def render(self) -> bytes:
-        from prometheus_client import generate_latest
+        from prometheus_client import CollectorRegistry, generate_latest
 
-        return generate_latest(self.registry)
+        if not os.environ.get(MULTIPROCESS_ENV):
+            return generate_latest(self.registry)
+        # several worker processes (--workers N): each writes its counts to files there; a scrape sums them all
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)
 
     def endpoint(self, path: str) -> tuple[str, str]:
         """The route template and model name of a path (unknown paths pool under one label)."""
@@ -223,7 +243,7 @@ class Metrics:
         if len(parts) >= 3 and parts[:2] == ["v2", "models"]:
             model = parts[2] if parts[2] in self.models else "unknown"
             return "/v2/models/{name}" + ("/" + "/".join(parts[3:]) if len(parts) > 3 else ""), model
-        if path in ("/v2", "/v2/health/live", "/v2/health/ready", "/predict", "/metrics"):
+        if path in ("/v2", "/v2/health/live", "/v2/health/ready", "/predict", "/metrics", "/openapi.json"):
             return path, ""
         return "(unknown)", ""
 
@@ -256,6 +276,13 @@ class MetricsMiddleware:
             rows = scope.get("state", {}).get("rows")
             if rows and status[0] == 200:
                 self.metrics.rows.labels(model).inc(rows)
+
+
+def openapi_document() -> bytes:
+    """The OpenAPI document of these endpoints, kept beside this module (``runtime/openapi.json``)."""
+    from importlib.resources import files
+
+    return files(__package__).joinpath("openapi.json").read_bytes()
 
 
 def describe(entry: Served) -> dict:

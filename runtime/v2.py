@@ -29,6 +29,7 @@ DTYPES = {
     "BYTES": np.dtype(object),
 }
 NUMERIC_INPUT_TYPES = ("FP32", "FP64", "FP16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+FLOAT_TYPES = ("FP16", "FP32", "FP64")
 OUTPUT_TYPES = {contract.LABEL_OUTPUT: "INT64", contract.PROBABILITIES_OUTPUT: "FP32"}
 HEADER_LENGTH = "inference-header-content-length"
 
@@ -147,7 +148,8 @@ def _from_binary(name: str, datatype: str, raw: memoryview, count: int) -> np.nd
         raise ProtocolError(
             f"input {name!r}: {len(raw)} binary bytes, but its shape and {datatype} need {count * dtype.itemsize}"
         )
-    return np.frombuffer(raw, dtype=dtype.newbyteorder("<"))
+    # little-endian on the wire; a native, aligned copy in memory (the tensor may start at any offset of the body)
+    return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype)
 
 
 def _text(name: str, raw: bytes) -> str:
@@ -166,14 +168,25 @@ def _from_json(name: str, datatype: str, data, count: int, imputes: bool) -> np.
         if bad != 0:
             raise ProtocolError(f'input {name!r}: {json.dumps(bad)[:40]} is not a string (missing: "")')
         return np.array(flat, dtype=object)
+    integral = datatype not in FLOAT_TYPES
     for value in flat:
-        if type(value) is not int and type(value) is not float:
-            if value is None and imputes:
-                continue
-            raise ProtocolError(f"input {name!r}: {json.dumps(value)[:40]} is not a number")
+        if type(value) is int or (type(value) is float and not integral):
+            continue
+        if value is None and imputes:
+            continue
+        kind = "an integer" if integral else "a number"
+        raise ProtocolError(f"input {name!r}: {json.dumps(value)[:40]} is not {kind} ({datatype})")
+    if integral:
+        info = np.iinfo(DTYPES[datatype])
+        bad = next((v for v in flat if v is not None and not info.min <= v <= info.max), None)
+        if bad is not None:
+            raise ProtocolError(f"input {name!r}: {bad} is outside {datatype}'s range [{info.min}, {info.max}]")
     if imputes:
         flat = [math.nan if v is None else v for v in flat]
-    return np.array(flat, dtype=np.float64)
+    values = np.array(flat, dtype=np.float64)
+    if datatype == "FP16":
+        values = _fits(name, values, np.float16, "FP16")
+    return values
 
 
 def _flatten(data) -> list:
@@ -189,14 +202,23 @@ def _flatten(data) -> list:
     return data
 
 
+def _fits(name: str, values: np.ndarray, dtype, what: str) -> np.ndarray:
+    """``values`` in ``dtype``, refused when a finite value overflows it (NaN is a missing value, kept)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = values.astype(dtype, copy=False)
+        if np.isinf(converted).any():  # infinite already, or overflowed in the conversion
+            limit = float(np.finfo(dtype).max)
+            raise ProtocolError(f"input {name!r}: a value is infinite or beyond {what}'s range (+-{limit:.4g})")
+    return converted
+
+
 def _convert(name: str, datatype: str, array: np.ndarray) -> np.ndarray:
+    """The graph's dtype: float32 for numbers (a range check for FP64 and the integer types), str objects for BYTES."""
     if datatype == "BYTES":
         return array
-    values = array.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        if np.isinf(values).any() or (np.abs(values) > np.finfo(np.float32).max).any():
-            raise ProtocolError(f"input {name!r}: a value is infinite or beyond float32's range")
-    return values.astype(np.float32)
+    # the model's features are float32: FP64 and the integer types are converted, refused beyond float32's range
+    values = array if array.dtype == np.float32 else array.astype(np.float64)
+    return _fits(name, values, np.float32, "float32 (the model's feature type)")
 
 
 def _outputs(document: dict) -> list[tuple[str, bool]]:

@@ -208,3 +208,16 @@ def test_model_errors(tmp_path, example_path):
         with pytest.raises(ModelError, match=message):
             runtime.load(path)
     assert issubclass(ModelError, ValueError) and issubclass(InputError, ValueError)
+
+
+def test_run_inputs_takes_a_float32_array_with_an_explicit_byte_order(model, vectors):
+    """A binary tensor read with np.frombuffer(raw, '<f4') from an odd offset in a request body (after its JSON header)
+    is an unaligned '<f' array, which the single-row path's native memoryview refused with a ValueError; found by the
+    server's generated requests."""
+    row = vectors["X"][:1]
+    body = memoryview(b"{" + row.tobytes())
+    explicit = np.frombuffer(body[1:], dtype=np.dtype(np.float32).newbyteorder("<")).reshape(1, -1)
+    assert memoryview(explicit).format == "<f"
+    labels, probabilities = model.run_inputs(explicit)
+    np.testing.assert_allclose(probabilities, vectors["P"][:1], rtol=1e-6, atol=1e-7)
+    assert labels.tolist() == vectors["labels"][:1].tolist()

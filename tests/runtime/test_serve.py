@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,54 +20,16 @@ pytest.importorskip("uvicorn")
 
 import runtime
 
-from .test_categorical import PENGUINS_MODEL
+from .serving import EXAMPLE, PENGUINS, free_port, requests_by_status, running_server, scrape, wait_ready
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "artifacts" / "example" / "model.onnx"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+PENGUINS_MODEL = PENGUINS
 
 
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "runtime.cli",
-            "serve",
-            "--model",
-            f"example={EXAMPLE}",
-            "--model",
-            f"penguins={PENGUINS_MODEL}",
-            "--port",
-            str(port),
-            "--max-body-bytes",
-            "200000",
-            "--max-rows",
-            "1000",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"the server did not start: {process.stderr.read().decode()}")
-    yield url, process
-    if process.poll() is None:
-        process.kill()
+    arguments = ["--model", f"example={EXAMPLE}", "--model", f"penguins={PENGUINS}"]
+    with running_server(*arguments, "--max-body-bytes", "200000", "--max-rows", "1000") as running:
+        yield running
 
 
 def _post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
@@ -214,30 +174,24 @@ def test_curl_as_the_readme_shows(server):
 
 
 def test_sigterm_stops_the_server_cleanly():
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "runtime.cli", "serve", str(EXAMPLE), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/live", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_ready(f"http://127.0.0.1:{port}", process)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
 
 
 def test_metrics_in_prometheus_text_format(server):
-    parser = pytest.importorskip("prometheus_client.parser")
     url, _ = server
     good = {"inputs": [{"name": "features", "shape": [3, 30], "datatype": "FP32", "data": [14.0] * 90}]}
-    before = _scrape(url, parser)
+    before = scrape(url)
     assert _post(f"{url}/v2/models/example/infer", json.dumps(good).encode())[0] == 200
     assert _post(f"{url}/v2/models/example/infer", b"{")[0] == 400
-    after = _scrape(url, parser)
+    after = scrape(url)
     key = ("logreg_requests_total", (("endpoint", "/v2/models/{name}/infer"), ("model", "example"), ("status", "200")))
     bad = ("logreg_requests_total", (("endpoint", "/v2/models/{name}/infer"), ("model", "example"), ("status", "400")))
     rows = ("logreg_rows_predicted_total", (("model", "example"),))
@@ -247,11 +201,93 @@ def test_metrics_in_prometheus_text_format(server):
     assert any(name == "logreg_request_seconds_bucket" for name, _ in after)
 
 
-def _scrape(url: str, parser) -> dict:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in parser.text_string_to_metric_families(text)
-        for sample in family.samples
+def test_the_served_openapi_document_is_the_committed_one_and_lists_every_route(server):
+    url, _ = server
+    with urllib.request.urlopen(f"{url}/openapi.json", timeout=5) as answer:
+        served = json.loads(answer.read())
+    committed = json.loads((Path(runtime.__file__).parent / "openapi.json").read_text())
+    assert served == committed
+    from starlette.routing import Route
+
+    from runtime.server import create_app
+
+    app = create_app({"example": runtime.load(EXAMPLE)})
+    routes = {
+        (route.path, method.lower())
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in route.methods - {"HEAD"}
     }
+    documented = {(path, method) for path, item in committed["paths"].items() for method in item}
+    assert routes == documented
+
+
+def _infer(url: str, model: str, features: dict, categories: dict | None = None) -> tuple[int, dict]:
+    inputs = [{"name": "features", **features}] + ([{"name": "categories", **categories}] if categories else [])
+    return _post(f"{url}/v2/models/{model}/infer", json.dumps({"inputs": inputs}).encode())
+
+
+def test_fp64_and_integer_inputs_are_converted_with_a_range_check(server):
+    url, _ = server
+    row = [14, 20, 90, 600, 0, 0, 0, 0, 0, 0, 0, 1, 2, 40, 0, 0, 0, 0, 0, 0, 16, 25, 100, 800, 0, 0, 0, 0, 0, 0]
+    expected = runtime.load(EXAMPLE).predict_proba(np.array(row, dtype=np.float32)).ravel()
+    for datatype in ("FP32", "FP64", "FP16", "INT16", "INT32", "INT64", "UINT16", "UINT32", "UINT64"):
+        status, answer = _infer(url, "example", {"shape": [1, 30], "datatype": datatype, "data": row})
+        assert status == 200, (datatype, answer)
+        np.testing.assert_array_equal(answer["outputs"][1]["data"], expected)
+    # FP64 with more precision than float32 rounds as numpy's float64 -> float32 does
+    fine = [14.000000123456789, *row[1:]]
+    status, answer = _infer(url, "example", {"shape": [1, 30], "datatype": "FP64", "data": fine})
+    assert status == 200
+    reference = runtime.load(EXAMPLE).predict_proba(np.array(fine, dtype=np.float64).astype(np.float32)).ravel()
+    np.testing.assert_array_equal(answer["outputs"][1]["data"], reference)
+    refused = {
+        ("FP64", 1e39): "beyond float32 (the model's feature type)'s range",
+        ("FP16", 70000.0): "beyond FP16's range",
+        ("INT8", 300): "300 is outside INT8's range [-128, 127]",
+        ("UINT8", -1): "-1 is outside UINT8's range [0, 255]",
+        ("INT32", 1.5): "1.5 is not an integer (INT32)",
+        ("FP32", True): "true is not a number (FP32)",
+    }
+    for (datatype, value), message in refused.items():
+        status, answer = _infer(url, "example", {"shape": [1, 30], "datatype": datatype, "data": [value, *row[1:]]})
+        assert status == 400 and message in answer["error"], (datatype, value, answer)
+
+
+def test_binary_fp64_and_int_inputs_through_tritons_client(server):
+    client_module = pytest.importorskip("tritonclient.http")
+    url, _ = server
+    client = client_module.InferenceServerClient(url=url.removeprefix("http://"))
+    X = np.random.default_rng(1).integers(0, 200, size=(5, 30))
+    _, expected = runtime.load(EXAMPLE).run(X.astype(np.float32))
+    for dtype, datatype in ((np.float64, "FP64"), (np.int32, "INT32"), (np.uint8, "UINT8")):
+        features = client_module.InferInput("features", list(X.shape), datatype)
+        features.set_data_from_numpy(X.astype(dtype), binary_data=True)
+        result = client.infer("example", [features])
+        np.testing.assert_array_equal(result.as_numpy("probabilities"), expected)
+    huge = np.full((1, 30), 1e300)
+    features = client_module.InferInput("features", [1, 30], "FP64")
+    features.set_data_from_numpy(huge, binary_data=True)
+    with pytest.raises(client_module.InferenceServerException, match="beyond float32"):
+        client.infer("example", [features])
+
+
+def test_two_workers_serve_and_count_their_requests_together():
+    with running_server(str(EXAMPLE), "--workers", "2") as (url, process):
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        if children.exists():
+            workers = children.read_text().split()
+            # uvicorn's supervisor starts each worker (multiprocessing may add a resource tracker beside them)
+            assert len(workers) >= 2
+        before = sum(requests_by_status(scrape(url)).values())
+        good = {"inputs": [{"name": "features", "shape": [1, 30], "datatype": "FP32", "data": [14.0] * 30}]}
+        expected = runtime.load(EXAMPLE).predict_proba(np.full(30, 14.0, dtype=np.float32)).ravel()
+        for _ in range(40):  # a new connection each: the kernel spreads them over both workers' accept queues
+            status, answer = _post(f"{url}/v2/models/example/infer", json.dumps(good).encode())
+            assert status == 200
+            np.testing.assert_array_equal(answer["outputs"][1]["data"], expected)
+        counts = requests_by_status(scrape(url))
+        # 40 infers + the scrape before (counted once it finished); the scrape now is counted after its answer
+        assert sum(counts.values()) - before == 41
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
