@@ -10,7 +10,7 @@ PENGUINS := examples/penguins/penguins.csv
 
 EXAMPLE := artifacts/example
 
-.PHONY: install demo test test-runtime lint bench example clean
+.PHONY: install demo test test-runtime lint bench bench-serve-tools example clean
 
 install: $(STAMP)
 
@@ -60,11 +60,26 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: install
+bench: install bench-serve-tools
 	$(PY) bench/train.py
 	$(PY) bench/runtime.py
 	$(PY) bench/verify_strength.py
 	$(PY) bench/categorical.py
+	$(PY) bench/serve.py
+
+# bench/serve.py's load generator and reference: wrk (Debian) and MLServer 1.7.1 as shipped, in a venv of its own
+MLSERVER_VENV := .venv-mlserver
+bench-serve-tools: $(MLSERVER_VENV)/.installed
+	@command -v wrk > /dev/null || (apt-get update -q && apt-get install -y -q wrk)
+
+$(MLSERVER_VENV)/.installed:
+	rm -rf $(MLSERVER_VENV)
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/pip install -q --upgrade pip
+	# uvloop < 0.22: MLServer 1.7.1's inference worker calls asyncio.get_event_loop(), which uvloop 0.22 made raise
+	# ("There is no current event loop"), so MLServer with the newest uvloop answers no request
+	$(MLSERVER_VENV)/bin/pip install -q mlserver==1.7.1 mlserver-sklearn==1.7.1 'uvloop<0.22'
+	touch $@
 
 # The committed example models. artifacts/example/ is a format-1 file (logreg-onnx 0.2), frozen: it proves the runtime
 # still loads format 1, so no target rewrites it. artifacts/example-penguins/ is the format-2 model of the raw penguins data
@@ -76,4 +91,4 @@ example: install
 	cp build/penguins-run/model.onnx build/penguins-run/model.testvectors.json build/penguins-run/parity.json artifacts/example-penguins/
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) $(MLSERVER_VENV) build *.egg-info .pytest_cache .ruff_cache

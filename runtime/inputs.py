@@ -148,7 +148,11 @@ def _describe(value: object) -> str:
     return f"{value!r:.60} is a {type(value).__name__}, not a number"
 
 
-def _numeric_array(values: object, feature_names: Sequence[str], missing_ok: bool = False) -> np.ndarray:
+def _numeric_array(
+    values: object, feature_names: Sequence[str], missing_ok: bool = False, positions: Sequence[int] | None = None
+) -> np.ndarray:
+    """``values`` as numbers, or an error naming the first cell that is not one; ``positions``: the columns' positions
+    in the caller's rows (when ``values`` holds only some of them: the numeric columns of a row with text ones too)."""
     try:
         array = np.asarray(values)
     except ValueError as exc:  # ragged rows
@@ -168,7 +172,8 @@ def _numeric_array(values: object, feature_names: Sequence[str], missing_ok: boo
         for col, value in enumerate(row):
             if not _is_number(value):
                 name = f" ({feature_names[col]!r})" if col < len(feature_names) else ""
-                raise InputError(f"row {row_index}, column {col}{name}: {_describe(value)}")
+                position = positions[col] if positions is not None and col < len(positions) else col
+                raise InputError(f"row {row_index}, column {position}{name}: {_describe(value)}")
     return cells.astype(np.float64) if missing_ok else array.astype(np.float64)
 
 
@@ -254,7 +259,9 @@ def to_columns(X: object, columns: Sequence, na_values: frozenset[str]) -> tuple
             if len(row) != len(names) or any(name not in row for name in names):
                 _check_names(list(row), names, f"row {index}: ")
             array[index] = [row[name] for name in names]
-    numeric = _numeric_array(array[:, numeric_cols], [names[j] for j in numeric_cols], missing_ok=True)
+    numeric = _numeric_array(
+        array[:, numeric_cols], [names[j] for j in numeric_cols], missing_ok=True, positions=numeric_cols
+    )
     categories = np.empty((len(array), len(categorical_cols)), dtype=object)
     for k, j in enumerate(categorical_cols):
         categories[:, k] = _texts(array[:, j].tolist(), names[j], na_values, lambda i: f"row {i}")

@@ -364,9 +364,14 @@ class Model:
         row, col = (int(i) for i in np.argwhere(bad)[0])
         value = float(numeric[row, col])
         why = " (a missing value: this model was trained without missing='impute', so it cannot impute one)"
+        # with text columns, the numeric input's column numbers are not the row's: name the column only
+        where = (
+            f"column {self._numeric_names[col]!r}"
+            if self._categorical
+            else f"column {col} ({self._numeric_names[col]!r})"
+        )
         return InputError(
-            f"row {row}, column {col} ({self._numeric_names[col]!r}) is {value}; features must be finite numbers"
-            f"{why if value != value else ''}"
+            f"row {row}, {where} is {value}; features must be finite numbers{why if value != value else ''}"
         )
 
     def labels_at(self, probabilities: np.ndarray, threshold: float) -> np.ndarray:

@@ -40,7 +40,7 @@ def serve(model_path, name, extra_models, host, port, workers, max_body_bytes, m
       logreg serve artifacts/example/model.onnx --port 8000
       curl -s localhost:8000/v2/models/example
     """
-    require_extra("serve", "uvicorn", "starlette")
+    require_extra("serve", "uvicorn", "starlette", "orjson")
     models = {}
     if model_path is not None:
         models[name or _default_name(model_path)] = model_path
@@ -72,6 +72,7 @@ def serve(model_path, name, extra_models, host, port, workers, max_body_bytes, m
             workers=workers,
             log_level="warning",
             access_log=False,
+            proxy_headers=False,  # nothing here reads the client's address: skip the per-request middleware
             timeout_graceful_shutdown=10,
         )
     click.echo("stopped", err=True)
@@ -81,7 +82,7 @@ def serve(model_path, name, extra_models, host, port, workers, max_body_bytes, m
 def _metrics_shared_by(workers: int):
     """With several worker processes, /metrics (answered by any one of them) must count all of them: prometheus_client's
     multiprocess mode, in a folder made for this server (or the one the environment names) and removed after it."""
-    from .server import MULTIPROCESS_ENV
+    from .serve_metrics import MULTIPROCESS_ENV
 
     if workers == 1 or os.environ.get(MULTIPROCESS_ENV):
         yield

@@ -25,13 +25,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(*arguments: str, env: dict | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``logreg serve ARGUMENTS --port P`` until it is ready; yields (base URL, process); stops it with SIGTERM."""
+def running_server(
+    *arguments: str, env: dict | None = None, prelude: str = ""
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``logreg serve ARGUMENTS --port P`` until it is ready; yields (base URL, process); stops it with SIGTERM.
+    ``prelude``: Python run in the server's process before the CLI (to block modules, say)."""
     port = free_port()
     # the server's log goes to a file (a pipe nobody reads would block the server once full); read it with log()
     log = tempfile.NamedTemporaryFile(prefix="logreg-serve-", suffix=".log")  # noqa: SIM115 (closed below)
+    code = f"import sys\n{prelude}\nfrom runtime.cli import run\nrun()"
     process = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "serve", *arguments, "--port", str(port)],
+        [sys.executable, "-c", code, "serve", *arguments, "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

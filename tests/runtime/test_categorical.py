@@ -116,7 +116,7 @@ def test_unseen_levels_are_scored_and_counted_or_refused(penguins):
 def test_bad_values_are_named(penguins):
     row = {"island": "Dream", "bill_length_mm": "46", "bill_depth_mm": 17.5, "flipper_length_mm": 192.0}
     row |= {"body_mass_g": 3700.0, "sex": "female", "year": 2008}
-    with pytest.raises(runtime.InputError, match=r"row 0, column 0 \('bill_length_mm'\): '46' is a str, not a number"):
+    with pytest.raises(runtime.InputError, match=r"row 0, column 1 \('bill_length_mm'\): '46' is a str, not a number"):
         penguins.predict_proba(row)
     with pytest.raises(runtime.InputError, match=r"row 0: missing feature 'year'"):
         penguins.predict_proba({k: v for k, v in row.items() if k != "year"})
@@ -124,7 +124,7 @@ def test_bad_values_are_named(penguins):
         penguins.predict_proba(row | {"bill_length_mm": 46.0, "sex": [1]})
     with pytest.raises(runtime.InputError, match="expected rows of 7 values"):
         penguins.predict_proba(np.zeros((2, 5), dtype=np.float32))
-    with pytest.raises(runtime.InputError, match=r"column 0 \('bill_length_mm'\) is inf; features must be finite"):
+    with pytest.raises(runtime.InputError, match=r"row 0, column 'bill_length_mm' is inf; features must be finite"):
         penguins.predict_proba(row | {"bill_length_mm": float("inf")})
 
 

@@ -291,3 +291,13 @@ def test_two_workers_serve_and_count_their_requests_together():
         assert sum(counts.values()) - before == 41
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
+
+
+def test_serve_imports_neither_torch_nor_onnx():
+    blocked = "for name in ('torch', 'onnx', 'onnxscript', 'trainer', 'exporter'):\n    sys.modules[name] = None"
+    with running_server(str(EXAMPLE), prelude=blocked) as (url, _):
+        good = {"inputs": [{"name": "features", "shape": [1, 30], "datatype": "FP32", "data": [14.0] * 30}]}
+        status, answer = _post(f"{url}/v2/models/example/infer", json.dumps(good).encode())
+    expected = runtime.load(EXAMPLE).predict_proba(np.full(30, 14.0, dtype=np.float32)).ravel()
+    assert status == 200
+    np.testing.assert_array_equal(np.array(answer["outputs"][1]["data"], dtype=np.float32), expected)

@@ -35,6 +35,9 @@ def server():
     arguments = ["--model", f"example={EXAMPLE}", "--model", f"penguins={PENGUINS}", "--max-rows", "50"]
     with running_server(*arguments) as (url, process):
         yield url, process
+        client = _clients.pop(url, None)
+        if client is not None:
+            client.connection.close()
         counts = requests_by_status(scrape(url))
         assert not [status for status in counts if status.startswith("5")], (counts, process.log()[-3000:])
 

@@ -1,0 +1,99 @@
+"""The server's Prometheus metrics, through prometheus_client: requests by endpoint, model and status, a latency
+histogram by endpoint, rows predicted by model; summed over the worker processes when there are several."""
+
+from __future__ import annotations
+
+import os
+import time
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode, set by serve for --workers > 1
+ROUTES = ("/v2", "/v2/health/live", "/v2/health/ready", "/predict", "/metrics", "/openapi.json")
+INFER = "/v2/models/{name}/infer"
+
+
+class Metrics:
+    """The metrics of one app, in a registry of its own (two apps in one process do not mix their counts)."""
+
+    def __init__(self, models) -> None:
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        self.content_type = CONTENT_TYPE_LATEST
+        self.models = set(models)
+        self.requests = Counter(
+            "logreg_requests", "HTTP requests", ["endpoint", "model", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "logreg_request_seconds",
+            "Request latency",
+            ["endpoint"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
+        self.rows = Counter("logreg_rows_predicted", "Rows predicted", ["model"], registry=self.registry)
+        self._children: dict = {}  # labels() looks its child up under a lock each call: cached for the hot path
+
+    def observe(self, endpoint: str, model: str, status: int, seconds: float, rows: int = 0) -> None:
+        key = (endpoint, model, status)
+        try:
+            requests, latency, predicted = self._children[key]
+        except KeyError:
+            requests = self.requests.labels(endpoint, model, str(status))
+            latency = self.latency.labels(endpoint)
+            predicted = self.rows.labels(model) if model else None
+            self._children[key] = requests, latency, predicted
+        requests.inc()
+        latency.observe(seconds)
+        if rows and status == 200 and predicted is not None:
+            predicted.inc(rows)
+
+    def render(self) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        if not os.environ.get(MULTIPROCESS_ENV):
+            return generate_latest(self.registry)
+        # several worker processes (--workers N): each writes its counts to files there; a scrape sums them all
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)
+
+    def endpoint(self, path: str) -> tuple[str, str]:
+        """The route template and model name of a path (unknown paths pool under one label)."""
+        parts = path.strip("/").split("/")
+        if len(parts) >= 3 and parts[:2] == ["v2", "models"]:
+            model = parts[2] if parts[2] in self.models else "unknown"
+            return "/v2/models/{name}" + ("/" + "/".join(parts[3:]) if len(parts) > 3 else ""), model
+        if path == "/predict" and len(self.models) == 1:
+            return path, next(iter(self.models))
+        if path in ROUTES:
+            return path, ""
+        return "(unknown)", ""
+
+
+class MetricsMiddleware:
+    """Counts every request with its final status and times it (pure ASGI, so errors answered by the exception
+    handlers are counted with their 4xx)."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def record(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            endpoint, model = self.metrics.endpoint(scope["path"])
+            rows = scope.get("state", {}).get("rows") or 0
+            self.metrics.observe(endpoint, model, status[0], time.perf_counter() - started, rows)
