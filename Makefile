@@ -10,7 +10,7 @@ PENGUINS := examples/penguins/penguins.csv
 
 EXAMPLE := artifacts/example
 
-.PHONY: install demo test test-runtime lint bench bench-serve-tools example clean
+.PHONY: install demo test test-runtime test-deps engine-venvs engines web-demo lint bench bench-serve-tools example clean
 
 install: $(STAMP)
 
@@ -45,8 +45,40 @@ demo: install
 	$(LOGREG) train $(PENGUINS) --label species --out artifacts/penguins --export
 	$(LOGREG) predict artifacts/penguins/model.onnx $(PENGUINS) --keep species | head -6
 
-test: install test-runtime
+test: install test-runtime test-deps
 	$(PY) -m pytest -q
+
+# What the clients' tests need from outside PyPI: Debian's chromium for the browser page (the npm packages of
+# examples/node and examples/browser are installed by the tests themselves), and the edge engines' venvs.
+test-deps: engine-venvs
+	@command -v chromium > /dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+		|| echo "could not install Debian's chromium: the browser tests will skip, saying so"
+
+# Other engines, each in a venv of its own with numpy and the engine only (examples/engines/replay.py runs there)
+TRACT_VENV := .venv-tract
+OPENVINO_VENV := .venv-openvino
+engine-venvs: $(TRACT_VENV)/.installed $(OPENVINO_VENV)/.installed
+
+$(TRACT_VENV)/.installed:
+	rm -rf $(TRACT_VENV)
+	$(PYTHON) -m venv $(TRACT_VENV)
+	$(TRACT_VENV)/bin/pip install -q tract==0.23.9 numpy
+	touch $@
+
+$(OPENVINO_VENV)/.installed:
+	rm -rf $(OPENVINO_VENV)
+	$(PYTHON) -m venv $(OPENVINO_VENV)
+	$(OPENVINO_VENV)/bin/pip install -q openvino==2026.4.1 numpy
+	touch $@
+
+# The README's engine matrix, from real runs: every engine x (numeric binary, multiclass, categorical)
+engines: install engine-venvs
+	$(PY) examples/engines/matrix.py
+
+# The browser page, for a person to try: http://127.0.0.1:8080/browser/
+web-demo: install
+	cd examples/browser && npm ci --ignore-scripts --no-audit --no-fund
+	$(PY) examples/browser/serve.py
 
 test-runtime: $(RUNTIME_STAMP)
 	# this checkout's code, reinstalled without its dependencies (they are fixed by pyproject.toml)
@@ -91,4 +123,5 @@ example: install
 	cp build/penguins-run/model.onnx build/penguins-run/model.testvectors.json build/penguins-run/parity.json artifacts/example-penguins/
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) $(MLSERVER_VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) $(MLSERVER_VENV) $(TRACT_VENV) $(OPENVINO_VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf examples/node/node_modules examples/browser/node_modules

@@ -49,9 +49,23 @@ _rtol_option = click.option(
     is_flag=True,
     help="Also write and verify MODEL.ort (onnxruntime's format for mobile and minimal builds).",
 )
+@click.option(
+    "--c",
+    "c_code",
+    is_flag=True,
+    help="Also write MODEL.h: dependency-free C99 of the verified graph (for microcontrollers), checked against "
+    "the test vectors when a C compiler is found.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the files written (the table still shows on failure).")
 def export(
-    run_dir: Path, out: Path | None, opset: int, atol: float, rtol: float, ort_format: bool, quiet: bool
+    run_dir: Path,
+    out: Path | None,
+    opset: int,
+    atol: float,
+    rtol: float,
+    ort_format: bool,
+    c_code: bool,
+    quiet: bool,
 ) -> None:
     """Export the trained model in RUN_DIR to ONNX and prove it: PyTorch, onnxruntime and onnx's reference
     evaluator must agree on thousands of probe rows, or no model is written.
@@ -64,7 +78,7 @@ def export(
     Example:
       logreg export artifacts/breast_cancer
     """
-    export_run(run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, quiet=quiet)
+    export_run(run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code, quiet=quiet)
 
 
 def export_run(
@@ -75,6 +89,7 @@ def export_run(
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,
+    c_code: bool = False,
     quiet: bool = False,
 ) -> None:
     """The export command's body, shared with ``logreg train --export``."""
@@ -84,7 +99,9 @@ def export_run(
     from .parity import format_report
 
     try:
-        result = export_and_verify(run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format)
+        result = export_and_verify(
+            run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code
+        )
     except VerificationFailed as failure:
         click.echo(format_report(failure.report))
         raise Failed(str(failure)) from None
@@ -95,6 +112,8 @@ def export_run(
     written = [result.model_path, result.testvectors_path, result.parity_path]
     if result.ort_path:
         written.insert(1, result.ort_path)
+    if result.c_path:
+        written.insert(1, result.c_path)
     click.echo(
         f"wrote {', '.join(str(p) for p in written)} ({result.report['model']['bytes']:,} bytes of ONNX, "
         f"exported and verified in {result.seconds:.1f} s)"

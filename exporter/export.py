@@ -37,6 +37,7 @@ class ExportResult:
     parity_path: Path
     testvectors_path: Path
     ort_path: Path | None
+    c_path: Path | None
     report: dict
     seconds: float
 
@@ -49,13 +50,15 @@ def export_run(
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,
+    c_code: bool = False,
 ) -> ExportResult:
     """Export ``run_dir``'s model to ``out`` (default ``RUN_DIR/model.onnx``), verified.
 
     The candidate is written beside the target under a temporary name, loaded back with ``runtime.load`` (the path
     users run) and compared with the PyTorch model; only then is it renamed into place, so the bytes verified are the
-    bytes shipped. On success ``<stem>.testvectors.json``, ``parity.json`` (and ``<stem>.ort`` with ``ort_format``) are
-    written beside it, each atomically, the model last. If verification fails, nothing is written at ``out``: the
+    bytes shipped. On success ``<stem>.testvectors.json``, ``parity.json`` (``<stem>.ort`` with ``ort_format``, and
+    ``<stem>.h``, C99 replaying the test vectors when a C compiler is found, with ``c_code``) are written beside it,
+    each atomically, the model last. If verification fails, nothing is written at ``out``: the
     candidate is kept as ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is
     raised. Raises :class:`~exporter.errors.RunDirError` or :class:`ExportOptionError` for bad input.
     """
@@ -69,17 +72,23 @@ def export_run(
         ort_bytes = _ort_candidate(candidate, run, data_rows, report, atol=atol, rtol=rtol) if ort_format else None
         report["model"] = _model_facts(target, model_bytes, opset, run)
         parity_path = target.parent / PARITY_FILE
+        vectors = test_vectors(run, model_bytes, data_rows) if report["passed"] else None
+        c_header = _c_candidate(model_bytes, vectors, report) if c_code and vectors is not None else None
         if not report["passed"]:
             _reject(candidate, target, report, parity_path)
         testvectors_path = target.with_name(f"{target.stem}{contract.TESTVECTORS_SUFFIX}")
-        write_text_atomic(testvectors_path, json.dumps(test_vectors(run, model_bytes, data_rows), indent=1) + "\n")
+        write_text_atomic(testvectors_path, json.dumps(vectors, indent=1) + "\n")
         ort_path = None
         if ort_bytes is not None:
             ort_path = target.with_suffix(".ort")
             write_bytes_atomic(ort_path, ort_bytes)
+        c_path = None
+        if c_header is not None:
+            c_path = target.with_suffix(".h")
+            write_text_atomic(c_path, c_header)
         write_text_atomic(parity_path, json.dumps(report, indent=2) + "\n")
         os.replace(candidate, target)  # last: its presence means everything beside it is complete
-    return ExportResult(target, parity_path, testvectors_path, ort_path, report, time.perf_counter() - started)
+    return ExportResult(target, parity_path, testvectors_path, ort_path, c_path, report, time.perf_counter() - started)
 
 
 def _check_target(run: Run, out, atol: float, rtol: float) -> Path:
@@ -139,6 +148,33 @@ def _ort_candidate(candidate: Path, run: Run, data_rows, report: dict, *, atol: 
     report["results"] += ort_report["results"]
     report["passed"] = report["passed"] and ort_report["passed"]
     return ort_bytes
+
+
+def _c_candidate(model_bytes: bytes, vectors: dict, report: dict) -> str:
+    """``model.h`` for the candidate, compiled with a harness replaying the test vectors when a C compiler is found;
+    its result joins ``report`` (a mismatch fails the export), or a note says it could not be checked."""
+    from . import c_code
+
+    header = c_code.generate(model_bytes)
+    proof = c_code.prove(header, vectors)
+    if proof.passed is None:
+        report["notes"].append(f"model.h not compiled: {proof.detail}; it is written unverified")
+        return header
+    size = f", {proof.object_bytes:,} bytes of object code (-Os)" if proof.object_bytes else ""
+    detail = f"{proof.cases} test vectors, max abs diff {proof.max_abs_diff:.1e}{size}"
+    report["results"].append(
+        {
+            "runtime": f"C99 model.h ({Path(proof.compiler).name})",
+            "batch": 1,
+            "output": contract.PROBABILITIES_OUTPUT,
+            "passed": proof.passed,
+            "detail": detail if proof.passed else proof.detail,
+            "max_abs_diff": proof.max_abs_diff,
+            "object_bytes": proof.object_bytes,
+        }
+    )
+    report["passed"] = report["passed"] and proof.passed
+    return header
 
 
 def _model_facts(target: Path, model_bytes: bytes, opset: int | None, run: Run) -> dict:

@@ -10,6 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BREAST_CANCER = REPO / "examples" / "breast_cancer" / "breast_cancer.csv"
 EXAMPLE_MODEL_DIR = REPO / "artifacts" / "example"
+PENGUINS = REPO / "examples" / "penguins" / "penguins.csv"
 
 
 def synthetic(n: int, n_features: int, n_classes: int, *, seed: int, noise: float = 1.0, offset: float = 0.0):
@@ -30,6 +31,42 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
     lines = [",".join(header)] + [",".join(str(v) for v in row) for row in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _train_and_export(folder: Path, data: Path, *args: str) -> Path:
+    from click.testing import CliRunner
+
+    from runtime.cli import main
+
+    run = folder / "run"
+    result = CliRunner().invoke(main, ["train", str(data), *args, "--out", str(run), "-q", "--export"])
+    assert result.exit_code == 0, result.output
+    return run
+
+
+# Runs trained and exported once per session, shared (read-only) by the exporter's and the clients' tests:
+# the bundled binary data, a synthetic 4-class problem (its data beside it as four.csv too) and the raw penguins.
+@pytest.fixture(scope="session")
+def binary_run_master(tmp_path_factory) -> Path:
+    return _train_and_export(tmp_path_factory.mktemp("binary"), BREAST_CANCER, "--label", "diagnosis")
+
+
+@pytest.fixture(scope="session")
+def multiclass_run_master(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("multiclass")
+    X, y = synthetic(1500, 6, 4, seed=21, offset=20.0)
+    labels = np.array(["w", "x", "y", "z"])[y]
+    np.savez(folder / "four.npz", X=X, y=labels)
+    header = [f"x{j}" for j in range(X.shape[1])] + ["y"]
+    write_csv(
+        folder / "four.csv", header, [[*map(repr, row), label] for row, label in zip(X.tolist(), labels, strict=True)]
+    )
+    return _train_and_export(folder, folder / "four.npz")
+
+
+@pytest.fixture(scope="session")
+def penguins_run_master(tmp_path_factory) -> Path:
+    return _train_and_export(tmp_path_factory.mktemp("penguins"), PENGUINS, "--label", "species")
 
 
 @pytest.fixture

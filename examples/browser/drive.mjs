@@ -1,0 +1,50 @@
+// Drives the page in headless Chromium through playwright-core (the test's hands): fills the form with one row, reads
+// the probabilities shown, scores a CSV through the file input, saves a screenshot, and prints what it saw as JSON.
+//
+//   node drive.mjs URL ROW.json CSV SCREENSHOT.png [CHROMIUM]
+import { readFile } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
+
+const [url, rowPath, csvPath, screenshot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
+const row = JSON.parse(await readFile(rowPath, 'utf8'));
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
+});
+const seen = { console: [], pageErrors: [] };
+try {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  page.on('console', (message) => { if (message.type() === 'error') seen.console.push(message.text()); });
+  page.on('pageerror', (error) => seen.pageErrors.push(String(error)));
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready]', { timeout: 60000 });
+  seen.ready = await page.evaluate(() => document.body.dataset.ready);
+  seen.status = await page.textContent('#status');
+  if (seen.ready === 'true') {
+    for (const [name, value] of Object.entries(row)) {
+      const selector = `[id="f-${name}"]`;
+      const tag = await page.$eval(selector, (element) => element.tagName);
+      if (tag === 'SELECT') await page.selectOption(selector, value ?? '');
+      else await page.fill(selector, value === null ? '' : String(value)); // typing fires 'input'
+    }
+    const expected = JSON.stringify(await page.evaluate(() => {
+      const out = {};
+      for (const field of document.querySelectorAll('#row [name]')) {
+        out[field.name] = field.tagName === 'SELECT' ? field.value : field.value.trim() === '' ? null : Number(field.value);
+      }
+      return out;
+    }));
+    await page.waitForFunction((want) => document.getElementById('probabilities').dataset.row === want, expected);
+    seen.form = await page.$$eval('#probabilities .bar', (bars) => bars.map((b) => [b.dataset.class, Number(b.dataset.p)]));
+    seen.formLabel = await page.$eval('#probabilities', (box) => box.dataset.label);
+    await page.setInputFiles('#csv', csvPath);
+    await page.waitForFunction(() => /rows scored|:\d+: /.test(document.getElementById('csv-status').textContent));
+    seen.csvStatus = await page.textContent('#csv-status');
+    seen.csv = await page.$$eval('#scores tr[data-label]', (rows) => rows.map((r) => [r.dataset.label, JSON.parse(r.dataset.p)]));
+  }
+  await page.screenshot({ path: screenshot, fullPage: true });
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(seen));

@@ -1,0 +1,154 @@
+"""The engine matrix: every runtime we claim, against every kind of model, from real runs (``make engines``).
+
+Trains and exports three models into build/engines/ (numeric binary: the breast-cancer data; multiclass: the penguins'
+numeric columns, with missing values imputed in the graph; categorical: the raw penguins), then replays each model's
+test vectors in onnxruntime (the Python runtime), onnxruntime-node (examples/node), tract and OpenVINO (each in its own
+venv, examples/engines/replay.py) and the generated C99 (``logreg export --c``). Prints the table and writes it into
+README.md between the ``engines`` markers.
+
+    .venv/bin/python examples/engines/matrix.py [--no-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "build" / "engines"
+PENGUINS = REPO / "examples" / "penguins" / "penguins.csv"
+MODELS = {
+    "numeric binary": [str(REPO / "examples" / "breast_cancer" / "breast_cancer.csv"), "--label", "diagnosis"],
+    "multiclass": [str(PENGUINS), "--label", "species", "--drop", "island,sex"],
+    "categorical": [str(PENGUINS), "--label", "species"],
+}
+VENVS = {"tract": REPO / ".venv-tract", "OpenVINO": REPO / ".venv-openvino"}
+START, END = "<!-- engines:start -->", "<!-- engines:end -->"
+
+
+def build_models() -> dict[str, Path]:
+    models = {}
+    for name, arguments in MODELS.items():
+        run = BUILD / name.replace(" ", "-")
+        shutil.rmtree(run, ignore_errors=True)
+        logreg = [sys.executable, "-m", "runtime.cli"]
+        subprocess.run([*logreg, "train", *arguments, "--out", str(run), "--quiet"], check=True)
+        subprocess.run([*logreg, "export", str(run), "--c", "--quiet"], check=True, stdout=subprocess.DEVNULL)
+        models[name] = run / "model.onnx"
+    return models
+
+
+def cell(passed: bool | None, difference: float | None, note: str = "") -> str:
+    if passed is None:
+        return f"not run ({note})"
+    text = f"{'pass' if passed else 'FAIL'}, {difference:.1e}" if difference is not None else "FAIL"
+    return text + (f" ({note})" if note and not passed else "")
+
+
+def onnxruntime_cell(model: Path) -> str:
+    import runtime
+    from runtime.testvectors import replay
+
+    report = replay(runtime.load(model))
+    return cell(report["status"] == "passed", report.get("max_abs"), report.get("error", ""))
+
+
+def node_cell(model: Path) -> str:
+    if shutil.which("node") is None:
+        return "not run (no Node.js)"
+    folder = REPO / "examples" / "node"
+    if not (folder / "node_modules").exists():
+        subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=folder, check=True)
+    out = subprocess.run(["node", str(folder / "cli.js"), "check", str(model)], capture_output=True, text=True)
+    found = re.search(r"max abs difference ([\d.e+-]+)", out.stdout)
+    return cell(out.returncode == 0, float(found.group(1)) if found else None, out.stderr.strip()[:80])
+
+
+def venv_cell(engine: str, model: Path) -> str:
+    python = VENVS[engine] / "bin" / "python"
+    if not python.exists():
+        return f"not run (no {VENVS[engine].name}: make engines)"
+    out = subprocess.run(
+        [str(python), str(REPO / "examples" / "engines" / "replay.py"), engine.lower(), str(model)],
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    if report["max_abs_diff"] is None and not report["passed"] and report["detail"].startswith("not run"):
+        return "not run (no string tensors)"
+    return cell(report["passed"], report["max_abs_diff"], report["detail"])
+
+
+def c_cell(model: Path) -> str:
+    from exporter import c_code
+
+    vectors = json.loads(model.with_name("model.testvectors.json").read_text())
+    proof = c_code.prove(model.with_suffix(".h").read_text(), vectors)
+    if proof.passed is None:
+        return "not run (no C compiler)"
+    return cell(proof.passed, proof.max_abs_diff, proof.detail[:80])
+
+
+def versions() -> str:
+    import onnxruntime
+
+    found = [f"onnxruntime {onnxruntime.__version__}"]
+    package = REPO / "examples" / "node" / "node_modules" / "onnxruntime-node" / "package.json"
+    if package.exists():
+        found.append(f"onnxruntime-node {json.loads(package.read_text())['version']}")
+    for engine, folder in VENVS.items():
+        python = folder / "bin" / "python"
+        if python.exists():
+            module = engine.lower()
+            code = f"import {module}; print(getattr({module}, '__version__', None) or {module}.version())"
+            out = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+            found.append(f"{engine} {out.stdout.strip().split('-')[0]}")
+    compiler = shutil.which("cc")
+    if compiler:
+        first = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        found.append(first)
+    return ", ".join(found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-readme", action="store_true", help="print the table only")
+    args = parser.parse_args()
+    models = build_models()
+    engines = {
+        "onnxruntime (Python runtime)": onnxruntime_cell,
+        "onnxruntime-node (examples/node)": node_cell,
+        "tract": lambda m: venv_cell("tract", m),
+        "OpenVINO (f32)": lambda m: venv_cell("OpenVINO", m),
+        "C99 model.h (logreg export --c)": c_cell,
+    }
+    lines = [
+        "| engine | " + " | ".join(models) + " |",
+        "|---|" + "---|" * len(models),
+    ]
+    for engine, check in engines.items():
+        lines.append(f"| {engine} | " + " | ".join(check(model) for model in models.values()) + " |")
+    stamp = (
+        f"Written by `make engines` on {datetime.date.today()} ({versions()}): pass or FAIL by the test vectors' "
+        "rule, with the largest probability difference."
+    )
+    table = "\n".join([stamp, "", *lines])
+    print(table)
+    if not args.no_readme:
+        readme = REPO / "README.md"
+        text = readme.read_text()
+        if START not in text or END not in text:
+            sys.exit(f"README.md has no {START} ... {END} section to write the matrix into")
+        before, rest = text.split(START, 1)
+        _, after = rest.split(END, 1)
+        readme.write_text(f"{before}{START}\n{table}\n{END}{after}")
+
+
+if __name__ == "__main__":
+    main()
