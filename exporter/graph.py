@@ -145,6 +145,7 @@ def add_metadata(
         contract.KEY_MODEL_SHA256: model_sha256,
         contract.KEY_METRICS: json.dumps({k: metrics[k] for k in ("train", "validation") if k in metrics}),
         contract.KEY_VERSIONS: json.dumps(versions),
+        **({contract.KEY_COEFFICIENTS: json.dumps(metrics["coefficients"])} if metrics.get("coefficients") else {}),
         contract.KEY_DIGEST: integrity.PLACEHOLDER,  # last, by convention; its value is set by serialize()
     }
     del proto.metadata_props[:]

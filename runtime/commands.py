@@ -374,7 +374,8 @@ def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: st
 @click.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object.")
-def info(model_path: Path, as_json: bool) -> None:
+@click.option("--summary", is_flag=True, help="Print every term of the coefficient table (default: the top 10).")
+def info(model_path: Path, as_json: bool, summary: bool) -> None:
     """Describe MODEL: inputs, outputs, features, classes, metadata, size, SHA-256, and whether it still passes the
     test vectors written beside it at export (exit code 1 if it does not).
 
@@ -385,6 +386,6 @@ def info(model_path: Path, as_json: bool) -> None:
     from .info import format_info, model_info
 
     facts = model_info(_load(model_path))
-    click.echo(json.dumps(facts, indent=2) if as_json else format_info(facts))
+    click.echo(json.dumps(facts, indent=2) if as_json else format_info(facts, top=None if summary else 10))
     if facts["test_vectors"]["status"] == "failed":
         raise Failed(f"{model_path} does not reproduce its test vectors ({facts['test_vectors']['path']})")

@@ -59,6 +59,7 @@ KEY_OPSET = "onnx_opset"  # decimal string: the default-domain opset the graph w
 KEY_MODEL_SHA256 = "model_sha256"  # SHA-256 of the trained weights and config (model.pt content)
 KEY_METRICS = "metrics"  # JSON object: the training run's metrics.json blocks "train"/"validation"
 KEY_VERSIONS = "versions"  # JSON object: torch, onnx, logreg-onnx versions used to write the file
+KEY_COEFFICIENTS = "coefficients"  # JSON object: the run's coefficient table (metrics.json "coefficients"), optional
 KEY_DIGEST = "logreg_onnx_sha256"  # the file's integrity digest: see runtime/integrity.py
 
 REQUIRED_METADATA = (KEY_FORMAT, KEY_FEATURE_NAMES, KEY_CLASS_NAMES, KEY_THRESHOLD)

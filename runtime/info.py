@@ -41,7 +41,7 @@ def _describe_column(column: dict) -> str:
     return f"{column['name']}: categorical {levels}{more}{other}{reference}"
 
 
-def format_info(info: dict) -> str:
+def format_info(info: dict, top: int | None = 10) -> str:
     def shape(value: dict) -> str:
         dims = ", ".join(str(d) for d in value["shape"])
         return f"{value['name']}: {value['type']} [{dims}]"
@@ -86,4 +86,9 @@ def format_info(info: dict) -> str:
     else:
         lines.append(f"test vectors {vectors['status']}: {vectors['path']}")
     lines.append(f"description  {info['description']}")
+    coefficients = info["metadata"].get(contract.KEY_COEFFICIENTS)
+    if isinstance(coefficients, dict) and coefficients.get("rows"):
+        from .coefficients import format_coefficients
+
+        lines += ["", format_coefficients(coefficients, top=top)]
     return "\n".join(lines)

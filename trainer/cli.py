@@ -50,9 +50,12 @@ def _as_flag(match: re.Match) -> str:
 )
 @click_options(FitOptions)
 @click.option("--export", "export_onnx", is_flag=True, help="Also export and verify RUN/model.onnx (as logreg export).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no metrics table.")
+@click.option("--summary", is_flag=True, help="Print every term of the coefficient table (default: the top 10).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no metrics and no coefficient table.")
 @click.pass_context
-def train(ctx: click.Context, data: Path, out_dir: Path | None, export_onnx: bool, quiet: bool, **values) -> None:
+def train(
+    ctx: click.Context, data: Path, out_dir: Path | None, export_onnx: bool, summary: bool, quiet: bool, **values
+) -> None:
     """Fit a logistic-regression model to DATA, a CSV with a header (give --label) or an .npz with arrays X, y.
 
     Two classes give a binary (sigmoid) model, more a multinomial (softmax) model. Bad input stops with one line
@@ -84,9 +87,13 @@ def train(ctx: click.Context, data: Path, out_dir: Path | None, export_onnx: boo
         write_run(out_dir, result, dataset, seconds=seconds, label=read.label, read=read, renderer=renderer)
     if not quiet:
         click.echo(format_metrics(result.metrics))
+        if result.coefficients is not None:
+            from runtime.coefficients import format_coefficients
+
+            click.echo("\n" + format_coefficients(result.coefficients.to_json(), top=None if summary else 10))
         click.echo(f"\n{result.options['optimizer']}: {result.stop_reason} in {seconds:.2f} s")
     click.echo(
-        f"wrote {out_dir}/ (model.pt, metrics.json, history.csv, training.png"
+        f"wrote {out_dir}/ (model.pt, metrics.json, coefficients.csv, history.csv, training.png"
         f"{', roc.png' if len(result.class_names) == 2 else ''})"
     )
     if result.interrupted:

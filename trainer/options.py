@@ -148,6 +148,11 @@ class FitOptions:
         choices=("none", "balanced"),
         help="balanced weighs each class by n_rows / (n_classes * class rows).",
     )
+    coefficients: str = option(
+        "original",
+        choices=("original", "standardized"),
+        help="Units of the coefficient table: the features' own, or per standard deviation of each feature.",
+    )
     patience: int = option(
         10, kind=int, minimum=1, help="sgd/adam: stop after this many epochs without a lower validation loss."
     )

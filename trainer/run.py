@@ -1,4 +1,5 @@
-"""A training run's directory: model.pt, metrics.json, history.csv, training.png, roc.png; each written atomically."""
+"""A training run's directory: model.pt, metrics.json, coefficients.csv, history.csv, training.png, roc.png; each
+written atomically."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from .training import FitResult
 
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
+COEFFICIENTS_FILE = "coefficients.csv"
 HISTORY_FILE = "history.csv"
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
@@ -81,6 +83,8 @@ def write_run(
         class_names=result.class_names,
         extra={"options": json.dumps(result.options), "data_sha256": dataset.sha256 or ""},
     )
+    if result.coefficients is not None:
+        write_text_atomic(out / COEFFICIENTS_FILE, result.coefficients.to_csv())
     if renderer is not None:
         renderer.wait()  # the plots are complete before metrics.json says the run is
     document = {
@@ -115,6 +119,7 @@ def write_run(
             ),
             "notes": dataset.notes,
         },
+        "coefficients": result.coefficients.to_json() if result.coefficients is not None else None,
         "model_sha256": model_sha256,
         "versions": versions(),
     }

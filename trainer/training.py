@@ -14,6 +14,7 @@ from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingSt
 from .columns import fit_encoding
 from .data import Dataset, encode_labels, missing_labels, review, table_from_input
 from .errors import DataError, OptionError
+from .inference import CoefficientTable, coefficient_table
 from .metrics import classification_metrics, log_loss
 from .model import LogisticModel
 from .newton import MAX_NEWTON_PARAMS, run_newton
@@ -43,6 +44,7 @@ class FitResult:
     separated_classes : list of str, classes perfectly separated from the others (l2=0 only)
     train_indices, val_indices : ndarray of int, the rows of the input in each split
     dataset : Dataset, the data as trained on: ``X`` is the design matrix, ``encoding`` how raw columns become it
+    coefficients : CoefficientTable of the training rows (see :mod:`trainer.inference`)
     """
 
     model: LogisticModel
@@ -58,6 +60,7 @@ class FitResult:
     train_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     val_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     dataset: Dataset | None = None
+    coefficients: CoefficientTable | None = None
 
 
 def fit(
@@ -185,6 +188,17 @@ def fit_dataset(
     if separated:
         stop_reason = f"stopped after {state.epoch} iterations where floating-point precision ends (separated classes)"
         warnings.warn(separation_message(separated, dataset.class_names), SeparableDataWarning, stacklevel=2)
+    rows = train_idx if len(train_idx) != len(dataset.y) else slice(None)
+    coefficients = coefficient_table(
+        model,
+        dataset.X[rows],
+        dataset.y[rows],
+        list(dataset.class_names),
+        list(dataset.feature_names),
+        l2=opts.l2,
+        weighted=weights is not None,
+        standardized=opts.coefficients == "standardized",
+    )
     return FitResult(
         model=model,
         metrics=metrics,
@@ -199,6 +213,7 @@ def fit_dataset(
         train_indices=train_idx,
         val_indices=val_idx,
         dataset=dataset,
+        coefficients=coefficients,
     )
 
 

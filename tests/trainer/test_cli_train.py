@@ -27,6 +27,7 @@ def test_train_breast_cancer_writes_a_complete_run(tmp_path, breast_cancer_csv):
     assert result.exit_code == 0, result.output
     assert "log-loss" in result.output and "validation" in result.output
     assert sorted(p.name for p in out.iterdir()) == [
+        "coefficients.csv",
         "history.csv",
         "metrics.json",
         "model.pt",
@@ -44,6 +45,10 @@ def test_train_breast_cancer_writes_a_complete_run(tmp_path, breast_cancer_csv):
     assert metrics["versions"]["torch"] == torch.__version__
     assert metrics["options"]["optimizer"] == "lbfgs" and metrics["training"]["converged"]
     assert metrics["validation"]["accuracy"] > 0.9
+    # the default l2 penalty: estimates and odds ratios, and the reason the classical columns are left out
+    table = metrics["coefficients"]
+    assert not table["classical"] and "l2 penalty (0.001)" in table["note"]
+    assert [row["term"] for row in table["rows"]][:2] == ["Intercept", "mean_radius"] and len(table["rows"]) == 31
     assert (out / "training.png").read_bytes()[:4] == b"\x89PNG"
 
     # model.pt loads with weights_only=True, and its predictions give the metrics that metrics.json reports

@@ -1,0 +1,66 @@
+"""The coefficient table as text, from its JSON form (metrics.json's ``coefficients``, or the model's metadata): shared
+by ``logreg train`` and ``logreg info``, which has no torch."""
+
+from __future__ import annotations
+
+import math
+
+
+def format_coefficients(table: dict, top: int | None = None) -> str:
+    """The ``top`` terms by |z| (by |estimate| when standard errors do not apply), or all; then the fit statistics."""
+    rows, classical = table["rows"], table["classical"]
+
+    def strength(row: dict) -> float:
+        value = row["z"] if classical else row["estimate"]
+        return abs(value) if value is not None and math.isfinite(value) else 0.0
+
+    shown = rows if top is None or top >= len(rows) else sorted(rows, key=strength, reverse=True)[:top]
+    width = max([len(r["term"]) for r in shown] + [4])
+    klass = max([len(r["class"]) for r in shown] + [0])
+    head = f"{'class':<{klass}}  " if klass else ""
+    if classical:
+        lines = [
+            f"{head}{'term':<{width}}  {'estimate':>10} {'std err':>9} {'z':>8} {'p':>9}  {'[0.025':>10} {'0.975]':>10}"
+            f"  {'odds ratio':>10}"
+        ]
+    else:
+        lines = [f"{head}{'term':<{width}}  {'estimate':>10}  {'odds ratio':>10}"]
+    for r in shown:
+        prefix = f"{r['class']:<{klass}}  " if klass else ""
+        if classical:
+            lines.append(
+                f"{prefix}{r['term']:<{width}}  {r['estimate']:>10.4g} {r['std_error']:>9.3g} {r['z']:>8.3f} "
+                f"{_p(r['p_value']):>9}  {r['ci_low']:>10.4g} {r['ci_high']:>10.4g}  {r['odds_ratio']:>10.4g}"
+            )
+        else:
+            lines.append(f"{prefix}{r['term']:<{width}}  {r['estimate']:>10.4g}  {r['odds_ratio']:>10.4g}")
+    fit = table["fit"]
+    summary = (
+        f"log-likelihood {fit['log_likelihood']:.4f} (null {fit['null_log_likelihood']:.4f}), McFadden pseudo R2 "
+        f"{fit['pseudo_r2']:.4f}, AIC {fit['aic']:.2f}, BIC {fit['bic']:.2f}"
+    )
+    if fit.get("llr_p_value") is not None:
+        summary += f", likelihood-ratio test p {_p(fit['llr_p_value'])}"
+    lines.append(summary)
+    units = (
+        "per standard deviation of each feature" if table.get("units") == "standardized" else "in the features' units"
+    )
+    lines.append(
+        f"coefficients {units}"
+        + (
+            f"; each class against the reference class {table['reference_class']!r}"
+            if table.get("reference_class")
+            else ""
+        )
+    )
+    if table.get("note"):
+        lines.append(f"note: {table['note']}")
+    if top is not None and top < len(rows):
+        lines.append(f"({top} of {len(rows)} terms, by |{'z' if classical else 'estimate'}|; all with --summary)")
+    return "\n".join(lines)
+
+
+def _p(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "nan"
+    return "<1e-300" if value == 0 else f"{value:.3g}"
