@@ -47,6 +47,7 @@ class LinearGraph:
     scale: np.ndarray
     weight: np.ndarray  # (n_classes, n_design)
     bias: np.ndarray
+    threshold: float  # a binary model's decision threshold on the second class's probability
 
 
 def read_graph(model_bytes: bytes) -> LinearGraph:
@@ -54,7 +55,8 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     proto = onnx.load_from_string(model_bytes)
     graph = proto.graph
     ops = [node.op_type for node in graph.node]
-    if ops[-3:] != ["Gemm", "Softmax", "ArgMax"] or "Sub" not in ops or "Div" not in ops:
+    label = "ArgMax" in ops or ("Greater" in ops and "Cast" in ops)  # argmax, or a threshold on the 2nd class
+    if not ({"Gemm", "Softmax", "Sub", "Div"} <= set(ops) and label):
         raise ValueError(f"not a logreg-onnx linear graph: its operators are {ops}")
     gemm = next(node for node in graph.node if node.op_type == "Gemm")
     attributes = {a.name: onnx.helper.get_attribute_value(a) for a in gemm.attribute}
@@ -84,6 +86,7 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
         scale=values["scale"].astype(np.float32),
         weight=values["linear.weight"].astype(np.float32),
         bias=values["linear.bias"].astype(np.float32),
+        threshold=float(metadata.get(contract.KEY_THRESHOLD, "0.5")),
     )
 
 
@@ -194,6 +197,11 @@ def generate(model_bytes: bytes) -> str:
         "        probabilities[k] /= total;",
         "        if (probabilities[k] > probabilities[best]) best = k;",
         "    }",
+        *(
+            [f"    best = probabilities[1] > {g.threshold!r}f ? 1 : 0;  /* the model's decision threshold */"]
+            if n_classes == 2 and g.threshold != 0.5
+            else []
+        ),
         "    return best;",
         "}",
         "#endif /* LOGREG_IMPLEMENTATION */",

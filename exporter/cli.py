@@ -149,7 +149,7 @@ def verify(model: Path, run_dir: Path, atol: float, rtol: float, quiet: bool) ->
 
     try:
         run = load_run(run_dir)
-        report = verify_file(model, run.model, data_rows=run.data_rows(), atol=atol, rtol=rtol)
+        report = verify_file(model, run.model, data_rows=run.data_rows(), atol=atol, rtol=rtol, threshold=run.threshold)
     except ExporterError as exc:
         raise BadInput(str(exc)) from None
     report["model"] = {"path": str(model), "run": str(run.path), "model_pt_sha256": run.model_sha256}

@@ -124,7 +124,7 @@ def _verify(candidate: Path, run: Run, data_rows, *, opset: int | None, atol: fl
     from .errors import BadModelFileError
 
     try:
-        return verify_file(candidate, run.model, data_rows=data_rows, atol=atol, rtol=rtol)
+        return verify_file(candidate, run.model, data_rows=data_rows, atol=atol, rtol=rtol, threshold=run.threshold)
     except (BadModelFileError, ModelError) as exc:
         import onnxruntime
 
@@ -202,7 +202,7 @@ def _reject(candidate: Path, target: Path, report: dict, parity_path: Path) -> N
 
 def build_model(run: Run, *, opset: int | None = None) -> onnx.ModelProto:
     """The candidate ONNX model of a run: graph, metadata, and nothing that names this machine."""
-    proto = export_graph(run.model, opset=opset)
+    proto = export_graph(run.model, opset=opset, threshold=run.threshold)
     for node in proto.graph.node:
         # The exporter records each node's Python stack trace and source path: noise for users, and a leak of paths.
         del node.metadata_props[:]
@@ -217,6 +217,7 @@ def build_model(run: Run, *, opset: int | None = None) -> onnx.ModelProto:
         model_sha256=run.model_sha256,
         columns=encoding.to_json() if encoding is not None else None,
         na_values=list(options.get("na_values") or []),
+        threshold=run.threshold,
     )
     onnx.checker.check_model(proto, full_check=True)
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
@@ -249,7 +250,7 @@ def test_vectors(run: Run, model_bytes: bytes, data_rows) -> dict:
     by column name (null for a missing value).
     """
     probes = make_probes(run.model, data_rows, seed=1)
-    labels, probabilities = torch_reference(run.model, probes)
+    labels, probabilities = torch_reference(run.model, probes, run.threshold)
     slack = float32_slack(run.model, probes.design, probabilities).max(axis=1)
     encoding = run.model.encoding or Encoding.numeric_only(run.feature_names)
     names = encoding.names

@@ -31,11 +31,13 @@ class ContractModule(nn.Module):
     Both classes of a binary model come from one softmax over the logits ``[0, z]`` (a first weight row of zeros):
     softmax subtracts the row maximum first, so every probability is in [0, 1] and each row sums to 1 even when
     ``|z|`` is in the thousands, where a float32 Sigmoid is reported to return slightly negative values on some
-    platforms. ``label`` is the argmax, i.e. the second class when its probability is above 0.5.
+    platforms. ``label`` is the argmax, i.e. the second class when its probability is above 0.5; a binary model with
+    another ``threshold`` compares the second class's probability with it (a Gather, a Greater and a Cast).
     """
 
-    def __init__(self, model: LogisticModel) -> None:
+    def __init__(self, model: LogisticModel, threshold: float = 0.5) -> None:
         super().__init__()
+        self.threshold = float(threshold) if model.is_binary and threshold != 0.5 else None
         self.register_buffer("mean", model.mean.detach().clone())
         self.register_buffer("scale", model.scale.detach().clone())
         weight = model.linear.weight.detach()
@@ -50,6 +52,8 @@ class ContractModule(nn.Module):
 
     def forward(self, design: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         probabilities = torch.softmax(self.linear((design - self.mean) / self.scale), dim=1)
+        if self.threshold is not None:
+            return (probabilities[:, 1] > self.threshold).to(torch.int64), probabilities
         return torch.argmax(probabilities, dim=1), probabilities
 
 
@@ -73,7 +77,7 @@ def resolve_opset(model: LogisticModel, opset: int | None) -> int:
     return opset
 
 
-def export_graph(model: LogisticModel, *, opset: int | None = None) -> onnx.ModelProto:
+def export_graph(model: LogisticModel, *, opset: int | None = None, threshold: float = 0.5) -> onnx.ModelProto:
     """Trace ``model`` into an ONNX model following :mod:`runtime.contract` (no metadata yet).
 
     Uses the torch.export-based exporter (``dynamo=True``): it is the one PyTorch maintains, while the TorchScript
@@ -83,7 +87,7 @@ def export_graph(model: LogisticModel, *, opset: int | None = None) -> onnx.Mode
     puts the nodes that make it from the raw inputs in front.
     """
     opset = resolve_opset(model, opset)
-    module = ContractModule(model).eval()
+    module = ContractModule(model, threshold).eval()
     encoding = model.encoding
     raw = encoding is None or encoding.is_identity
     input_name = contract.INPUT_NAME if raw else DESIGN
@@ -124,6 +128,7 @@ def add_metadata(
     model_sha256: str,
     columns: list[dict] | None = None,
     na_values: list[str] | None = None,
+    threshold: float = 0.5,
 ) -> onnx.ModelProto:
     """Make the file self-describing: names, threshold, opset, metrics, versions, a doc_string in words, and (last) a
     placeholder for the integrity digest that :func:`serialize` fills in."""
@@ -140,7 +145,7 @@ def add_metadata(
             columns or [{"name": n, "kind": "numeric", "median": None, "indicator": False} for n in feature_names]
         ),
         contract.KEY_NA_VALUES: json.dumps(list(na_values or [])),
-        contract.KEY_THRESHOLD: "0.5",
+        contract.KEY_THRESHOLD: repr(float(threshold)),
         contract.KEY_OPSET: str(opset_of(proto)),
         contract.KEY_MODEL_SHA256: model_sha256,
         contract.KEY_METRICS: json.dumps({k: metrics[k] for k in ("train", "validation") if k in metrics}),
@@ -153,7 +158,9 @@ def add_metadata(
         proto.metadata_props.add(key=key, value=value)
     proto.producer_name = contract.PRODUCER
     proto.producer_version = versions["logreg-onnx"]
-    proto.doc_string = describe(columns or [{"name": n, "kind": "numeric"} for n in feature_names], class_names)
+    proto.doc_string = describe(
+        columns or [{"name": n, "kind": "numeric"} for n in feature_names], class_names, threshold
+    )
     proto.graph.name = "logistic_regression"
     return proto
 
@@ -172,10 +179,10 @@ def serialize(proto: onnx.ModelProto) -> bytes:
     return integrity.seal(proto.SerializeToString())
 
 
-def describe(columns: list[dict], class_names: list[str]) -> str:
+def describe(columns: list[dict], class_names: list[str], threshold: float = 0.5) -> str:
     kind = "binary (sigmoid-equivalent)" if len(class_names) == 2 else "multinomial (softmax)"
     rule = (
-        "the second class when its probability is above 0.5, else the first"
+        f"the second class when its probability is above {threshold:g}, else the first"
         if len(class_names) == 2
         else "the class of highest probability"
     )

@@ -67,6 +67,7 @@ def verify_file(
     seed: int = 0,
     reference: bool = True,
     label: str = RUNTIME,
+    threshold: float = 0.5,
 ) -> dict:
     """Compare the model file at ``path`` with ``model`` in PyTorch: through ``runtime.load`` and (``reference``) onnx's
     ReferenceEvaluator. Returns the report; ``report["passed"]`` says whether every check passed.
@@ -102,13 +103,13 @@ def verify_file(
         runners[REFERENCE] = reference_runner(proto)
 
     probes = make_probes(model, data_rows, seed=seed)
-    expected = torch_reference(model, probes)
+    expected = torch_reference(model, probes, threshold)
     slack = float32_slack(model, probes.design, expected[1])
     results = []
     if load_failure is not None:
         results.append({"runtime": label, "batch": "-", "output": "(load)", "passed": False, "detail": load_failure})
     for name, runner in runners.items():
-        results += _run_batches(name, runner, probes, slack, expected, atol=atol, rtol=rtol)
+        results += _run_batches(name, runner, probes, slack, expected, atol=atol, rtol=rtol, threshold=threshold)
     return {
         "passed": all(c["passed"] for c in checks) and all(r["passed"] for r in results),
         "tolerance": {
@@ -125,7 +126,7 @@ def verify_file(
     }
 
 
-def _run_batches(name, runner, probes, slack, expected, *, atol, rtol) -> list[dict]:
+def _run_batches(name, runner, probes, slack, expected, *, atol, rtol, threshold=0.5) -> list[dict]:
     """All probes at once, then a spread of rows one at a time and two at a time."""
     everything = np.arange(len(probes.rows))
     spread = np.linspace(0, len(probes.rows) - 1, SMALL_BATCH_ROWS).astype(int)
@@ -152,7 +153,7 @@ def _run_batches(name, runner, probes, slack, expected, *, atol, rtol) -> list[d
             )
             continue
         got = (np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs]))
-        for entry in compare(probes, slack, expected, got, atol=atol, rtol=rtol, rows=rows):
+        for entry in compare(probes, slack, expected, got, atol=atol, rtol=rtol, rows=rows, threshold=threshold):
             results.append({"runtime": name, "batch": batch_name, **entry})
     return results
 

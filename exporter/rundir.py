@@ -28,6 +28,11 @@ class Run:
     metrics: dict
     model_sha256: str
 
+    @property
+    def threshold(self) -> float:
+        """A binary model's decision threshold, as training picked it (``--threshold``); 0.5 for older runs."""
+        return float((self.metrics.get("threshold") or {}).get("value", 0.5))
+
     def data_rows(self, limit: int = 20_000):
         """The training data's raw rows (a :class:`trainer.columns.Table`), when the file the run was trained on is
         still there unchanged.

@@ -218,8 +218,9 @@ def _saturated_rows(W: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(rows) if rows else np.zeros((0, W.shape[1]))
 
 
-def torch_reference(model: LogisticModel, probes: Probes) -> tuple[np.ndarray, np.ndarray]:
-    """The PyTorch model's own outputs from the raw probe rows, float32 as it runs: (label, probabilities).
+def torch_reference(model: LogisticModel, probes: Probes, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The PyTorch model's own outputs from the raw probe rows, float32 as it runs: (label, probabilities); a binary
+    model's label is the second class when its probability is above ``threshold``.
     Categorical values reach it as codes (:meth:`~trainer.columns.Encoding.codes`, a dictionary lookup), while the
     ONNX graph compares the strings themselves: two independent implementations of the encoding."""
     encoding = model.encoding
@@ -228,6 +229,8 @@ def torch_reference(model: LogisticModel, probes: Probes) -> tuple[np.ndarray, n
         probabilities = model.forward_raw(
             torch.from_numpy(probes.rows), None if codes is None else torch.from_numpy(codes)
         ).numpy()
+    if probabilities.shape[1] == 2 and threshold != 0.5:
+        return (probabilities[:, 1] > threshold).astype(np.int64), probabilities
     return probabilities.argmax(axis=1).astype(np.int64), probabilities
 
 
@@ -275,6 +278,7 @@ def compare(
     atol: float,
     rtol: float,
     rows: np.ndarray,
+    threshold: float = 0.5,
 ) -> list[dict]:
     """Per output: the differences on ``rows`` (indices into the probes) and whether they are within tolerance."""
     expected_label, expected_p = expected[0][rows], expected[1][rows]
@@ -319,8 +323,12 @@ def compare(
         )
         return results
     disagree = np.flatnonzero(got_label != expected_label)
-    top_two = np.sort(expected_p64, axis=1)[:, -2:]
-    near_boundary = (top_two[:, 1] - top_two[:, 0]) <= 2 * (atol + slack[rows].max(axis=1))
+    margin = atol + slack[rows].max(axis=1)
+    if expected_p64.shape[1] == 2:  # binary: the boundary is the threshold on the second class's probability
+        near_boundary = np.abs(expected_p64[:, 1] - threshold) <= margin
+    else:
+        top_two = np.sort(expected_p64, axis=1)[:, -2:]
+        near_boundary = (top_two[:, 1] - top_two[:, 0]) <= 2 * margin
     unexplained = [int(i) for i in disagree if not near_boundary[i]]
     results.append(
         {

@@ -33,6 +33,7 @@ LAZY_COMMANDS = {
     "predict": "runtime.commands:predict",
     "info": "runtime.commands:info",
     "serve": "runtime.serve_cli:serve",
+    "report": "trainer.cli:report",
 }
 
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE

@@ -50,11 +50,19 @@ def _as_flag(match: re.Match) -> str:
 )
 @click_options(FitOptions)
 @click.option("--export", "export_onnx", is_flag=True, help="Also export and verify RUN/model.onnx (as logreg export).")
+@click.option("--report", "write_html", is_flag=True, help="Also write RUN/report.html (as logreg report).")
 @click.option("--summary", is_flag=True, help="Print every term of the coefficient table (default: the top 10).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no metrics and no coefficient table.")
 @click.pass_context
 def train(
-    ctx: click.Context, data: Path, out_dir: Path | None, export_onnx: bool, summary: bool, quiet: bool, **values
+    ctx: click.Context,
+    data: Path,
+    out_dir: Path | None,
+    export_onnx: bool,
+    write_html: bool,
+    summary: bool,
+    quiet: bool,
+    **values,
 ) -> None:
     """Fit a logistic-regression model to DATA, a CSV with a header (give --label) or an .npz with arrays X, y.
 
@@ -85,6 +93,11 @@ def train(
         from .run import write_run
 
         write_run(out_dir, result, dataset, seconds=seconds, label=read.label, read=read, renderer=renderer)
+        if write_html:  # drawn by the plotting helper, which has matplotlib loaded already
+            from .report import write_report
+
+            renderer.submit(write_report, out_dir)
+            renderer.wait()
     if not quiet:
         click.echo(format_metrics(result.metrics))
         if result.coefficients is not None:
@@ -99,8 +112,30 @@ def train(
     if result.interrupted:
         click.echo(f"interrupted: {result.stop_reason}; the run holds the model as trained so far", err=True)
         sys.exit(130)
+    if write_html:
+        click.echo(f"wrote {out_dir / 'report.html'}")
     if export_onnx:
         run_command(ctx, "export", run_dir=out_dir, quiet=quiet)
+
+
+@click.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="[default: RUN/report.html]")
+def report(run_dir: Path, out: Path | None) -> None:
+    """Write one self-contained HTML report of the training run RUN: data, metrics, confusion matrix, ROC and
+    precision-recall curves, calibration, coefficients with a forest plot of odds ratios, the training curve and the
+    decision threshold table. Figures are inline SVG; the file needs no network.
+
+    \b
+    Example:
+      logreg report artifacts/breast_cancer -o report.html
+    """
+    require_extra("train", "matplotlib")
+    if not (run_dir / "metrics.json").is_file():
+        raise BadInput(f"{run_dir}: no metrics.json; give a run directory written by logreg train")
+    from .report import write_report
+
+    click.echo(f"wrote {write_report(run_dir, out)}")
 
 
 def _fit(data: Path, read: ReadOptions, options: FitOptions, quiet: bool):
@@ -166,18 +201,21 @@ def describe_encoding(encoding) -> str:
     return "\n".join(parts)
 
 
+METRIC_ROWS = [  # (title, metrics.json key), in the order the metrics table and the report show them
+    ("rows", "n_rows"),
+    ("log-loss", "log_loss"),
+    ("accuracy", "accuracy"),
+    ("ROC AUC", "roc_auc"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("F1", "f1"),
+]
+
+
 def format_metrics(metrics: dict) -> str:
     """A plain-text table, one column per split."""
     splits = [s for s in ("train", "validation") if s in metrics]
-    rows = [
-        ("rows", "n_rows"),
-        ("log-loss", "log_loss"),
-        ("accuracy", "accuracy"),
-        ("ROC AUC", "roc_auc"),
-        ("precision", "precision"),
-        ("recall", "recall"),
-        ("F1", "f1"),
-    ]
+    rows = METRIC_ROWS
     lines = [f"{'':<10}" + "".join(f"{s:>12}" for s in splits)]
     for title, key in rows:
         cells = []

@@ -148,6 +148,13 @@ class FitOptions:
         choices=("none", "balanced"),
         help="balanced weighs each class by n_rows / (n_classes * class rows).",
     )
+    threshold: str = option(
+        "0.5",
+        metavar="T|auto|f1|youden|cost:FP=a,FN=b",
+        help="Binary models: the decision threshold on the second class's probability, baked into the exported "
+        "graph's label output. A number in (0, 1), or picked on the validation rows: f1 (auto) the best F1, youden "
+        "the best TPR - FPR, cost:FP=a,FN=b the lowest a*FP + b*FN.",
+    )
     coefficients: str = option(
         "original",
         choices=("original", "standardized"),
@@ -191,6 +198,9 @@ class FitOptions:
 
     def __post_init__(self) -> None:
         _validate(self)
+        from .calibration import ThresholdRule
+
+        ThresholdRule.parse(self.threshold)  # raises OptionError naming threshold
 
 
 @dataclass(frozen=True)

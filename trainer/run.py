@@ -118,6 +118,7 @@ def write_run(
                 )
             ),
             "notes": dataset.notes,
+            "missing": _missing_counts(dataset),
         },
         "coefficients": result.coefficients.to_json() if result.coefficients is not None else None,
         "model_sha256": model_sha256,
@@ -125,6 +126,16 @@ def write_run(
     }
     write_text_atomic(out / METRICS_FILE, json.dumps(document, indent=2) + "\n")
     return out
+
+
+def _missing_counts(dataset: Dataset) -> dict[str, int]:
+    """Missing cells per raw column (after rows with a missing label were dropped)."""
+    table = dataset.table
+    if table is None:
+        return {}
+    counts = dict(zip(table.numeric_names, np.isnan(table.numeric).sum(axis=0).tolist(), strict=True))
+    counts |= dict(zip(table.categorical_names, (table.categories == "").sum(axis=0).tolist(), strict=True))
+    return {name: int(counts[name]) for name in table.names}
 
 
 def _call(function, /, *args, **kwargs) -> None:

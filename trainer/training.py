@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from . import optim
+from .calibration import decide
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
 from .columns import fit_encoding
 from .data import Dataset, encode_labels, missing_labels, review, table_from_input
@@ -188,6 +189,7 @@ def fit_dataset(
     if separated:
         stop_reason = f"stopped after {state.epoch} iterations where floating-point precision ends (separated classes)"
         warnings.warn(separation_message(separated, dataset.class_names), SeparableDataWarning, stacklevel=2)
+    decide(metrics, dataset.y, lambda rows: predict_proba_float64(model, dataset.X, rows), train_idx, val_idx, opts)
     rows = train_idx if len(train_idx) != len(dataset.y) else slice(None)
     coefficients = coefficient_table(
         model,
