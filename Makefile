@@ -97,6 +97,7 @@ bench: install bench-serve-tools
 	$(PY) bench/runtime.py
 	$(PY) bench/verify_strength.py
 	$(PY) bench/categorical.py
+	$(PY) bench/penalty.py
 	$(PY) bench/serve.py
 
 # bench/serve.py's load generator and reference: wrk (Debian) and MLServer 1.7.1 as shipped, in a venv of its own

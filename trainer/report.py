@@ -74,7 +74,7 @@ def render(run: Path) -> str:
         unit = "iteration" if (metrics.get("options") or {}).get("optimizer") == "lbfgs" else "epoch"
         parts.append("<h2>Training curve</h2><div class='figs'>" + _history_figure(history, unit) + "</div>")
     if metrics.get("l2_path"):
-        parts.append(_penalty_section(metrics["l2_path"]))
+        parts.append(_penalty_section(metrics["l2_path"], (metrics.get("options") or {}).get("l2")))
     if binary and metrics.get("thresholds"):
         parts.append(_threshold_section(metrics))
     parts.append("</body></html>\n")
@@ -314,9 +314,27 @@ def _forest_figure(table: dict) -> str:
     return _svg(fig)
 
 
-def _penalty_section(path: list[dict]) -> str:
+def _penalty_section(path: list[dict], chosen: float | None) -> str:
+    plt = _plt()
+    values = [p["l2"] for p in path]
+    means = [p["mean"] for p in path]
+    spreads = [p["std"] for p in path]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.errorbar(values, means, yerr=spreads, fmt="o-", color="#3b7dd8", capsize=2, label="mean +- sd over folds")
+    if chosen is not None:
+        ax.axvline(chosen, color="#d8553b", linestyle="--", label=f"chosen {chosen:.3g}")
+    ax.set_xscale("log")
+    ax.set(xlabel="l2 penalty", ylabel="validation log-loss", title="Penalty path (cross-validation)")
+    ax.legend()
+    fig.tight_layout()
     rows = [[p["l2"], p["mean"], p["std"]] for p in path]
-    return "<h2>Penalty path</h2>" + _table(["l2", "mean validation log-loss", "spread"], rows)
+    return (
+        "<h2>Penalty path</h2><p>--l2 auto: each value's validation log-loss over the folds; the model is refitted on "
+        "every training row with the lowest mean.</p><div class='figs'>"
+        + _svg(fig)
+        + "</div>"
+        + _table(["l2", "mean validation log-loss", "spread (sd)"], rows, left=0)
+    )
 
 
 def _threshold_section(metrics: dict) -> str:

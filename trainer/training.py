@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -175,6 +176,7 @@ def fit_dataset(
     torch.manual_seed(opts.seed)
     train_idx, val_idx = _stratified_split(dataset.y, opts.val_fraction, np.random.default_rng(opts.seed), dataset)
     dataset = encode_dataset(dataset, train_idx, opts)
+    opts, l2_path = _resolve_l2(dataset, train_idx, opts)
     plan = _plan(dataset, opts, device)
     model, objective, weights = _prepare(dataset, train_idx, plan, opts, device)
     evaluate_validation = _validation_evaluator(model, dataset, val_idx, device)
@@ -190,6 +192,8 @@ def fit_dataset(
         stop_reason = f"stopped after {state.epoch} iterations where floating-point precision ends (separated classes)"
         warnings.warn(separation_message(separated, dataset.class_names), SeparableDataWarning, stacklevel=2)
     decide(metrics, dataset.y, lambda rows: predict_proba_float64(model, dataset.X, rows), train_idx, val_idx, opts)
+    if l2_path is not None:
+        metrics["l2_path"] = l2_path
     rows = train_idx if len(train_idx) != len(dataset.y) else slice(None)
     coefficients = coefficient_table(
         model,
@@ -217,6 +221,24 @@ def fit_dataset(
         dataset=dataset,
         coefficients=coefficients,
     )
+
+
+def _resolve_l2(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions) -> tuple[FitOptions, list[dict] | None]:
+    """``l2="auto"``: the value cross-validation picks on the training rows (standardized as the model will be), and
+    the path it picked from; any other value as it is."""
+    if opts.l2 != "auto":
+        return opts, None
+    from .penalty import cross_validate
+
+    train_X = dataset.X[train_idx] if len(train_idx) != len(dataset.y) else dataset.X
+    mean, scale = standardization(train_X)
+    standardized = (torch.from_numpy(train_X) - torch.from_numpy(mean)) / torch.from_numpy(scale)
+    y = dataset.y[train_idx] if len(train_idx) != len(dataset.y) else dataset.y
+    n_classes = len(dataset.class_names)
+    best, path = cross_validate(
+        standardized, y, binary=n_classes == 2, n_classes=n_classes, folds=opts.folds, seed=opts.seed
+    )
+    return dataclasses.replace(opts, l2=best), path
 
 
 def _plan(dataset: Dataset, opts: FitOptions, device: torch.device) -> dict:
