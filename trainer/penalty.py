@@ -36,104 +36,122 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
     return fold
 
 
-class FoldProblem:
-    """The penalized mean log-loss on one fold's training rows, in float64 throughout: the rows are converted once
-    per fold, so each Newton step costs two matrix products over them (the path has 13 values a fold, a few steps
-    each, which made the trainer's general objective, with its per-call conversions and accuracy counts, the cost)."""
+class Folds:
+    """Every fold's penalized mean log-loss at once. Fold f's model is ``V[f]`` (outputs, width), fitted on the rows
+    outside fold f: one product over all rows gives every fold's logits (the rows are read once per step for all
+    folds, which is what a step costs), and the same logits give each fold's validation loss on its own rows."""
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, binary: bool, n_classes: int) -> None:
-        self.X = X.contiguous()  # float32: the products over every row are memory-bound, half the bytes of float64
-        self.n = len(y)
-        self.binary = binary
-        self.y = y.double() if binary else y
-        self.Y = None if binary else torch.nn.functional.one_hot(y, n_classes).double()
-        step = max(1, self.n // HESSIAN_ROWS)
-        self.H_rows = torch.nn.functional.pad(self.X[::step][:HESSIAN_ROWS].double(), (0, 1), value=1.0)
+    def __init__(self, X: torch.Tensor, y: np.ndarray, fold: np.ndarray, k: int, binary: bool, n_classes: int):
+        self.X = X.contiguous()  # float32: products over every row are memory-bound, half the bytes of float64
+        self.k, self.binary, self.outputs = k, binary, 1 if binary else n_classes
+        membership = torch.from_numpy(fold)[:, None] == torch.arange(k)[None, :]  # (n, k): row in fold f
+        self.train = (~membership).double()
+        self.train_weight = self.train / self.train.sum(dim=0)  # each fold's training rows, weights summing to 1
+        self.test = membership.double()
+        self.test_weight = self.test / self.test.sum(dim=0)
+        labels = torch.from_numpy(y)
+        self.y = labels.double()[:, None]  # binary targets, (n, 1)
+        self.Y = None if binary else torch.nn.functional.one_hot(labels, n_classes).double()[:, None, :]  # (n,1,K)
+        step = max(1, len(y) // HESSIAN_ROWS)
+        rows = torch.arange(0, len(y), step)[:HESSIAN_ROWS]
+        self.H_rows = torch.nn.functional.pad(self.X[rows].double(), (0, 1), value=1.0)
+        self.H_train = self.train[rows] / self.train[rows].sum(dim=0)
 
-    def logits(self, X: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-        """float32 products, float64 results: the logits are exact to float32's 1e-7, far below what the choice of
-        the penalty can notice."""
-        return (X @ V[:, :-1].T.float()).double() + V[:, -1]  # (addmm's broadcast bias is 4x slower here)
+    def logits(self, V: torch.Tensor) -> torch.Tensor:
+        """(n, k, outputs), float64 from float32 products."""
+        W = V[:, :, :-1].reshape(-1, V.shape[2] - 1)  # (k*outputs, d)
+        Z = (self.X @ W.T.float()).double().view(len(self.X), self.k, self.outputs)
+        return Z + V[:, :, -1]
 
-    def loss(self, V: torch.Tensor, l2: float) -> tuple[float, torch.Tensor]:
-        """The objective at ``V`` and the logits it came from (for :meth:`grad` at the same point)."""
-        Z = self.logits(self.X, V)
+    def row_losses(self, Z: torch.Tensor) -> torch.Tensor:
+        """(n, k): each row's log-loss under each fold's model."""
         if self.binary:
-            rows = torch.nn.functional.softplus(Z[:, 0]) - self.y * Z[:, 0]
-        else:
-            rows = torch.logsumexp(Z, dim=1) - Z.gather(1, self.y[:, None])[:, 0]
-        return float(rows.mean()) + 0.5 * l2 * float((V[:, :-1] ** 2).sum()), Z
+            return torch.nn.functional.softplus(Z[:, :, 0]) - self.y * Z[:, :, 0]
+        return torch.logsumexp(Z, dim=2) - (Z * self.Y).sum(dim=2)
+
+    def objective(self, V: torch.Tensor, Z: torch.Tensor, l2: float) -> torch.Tensor:
+        """(k,) each fold's training objective."""
+        return (self.row_losses(Z) * self.train_weight).sum(dim=0) + 0.5 * l2 * (V[:, :, :-1] ** 2).sum(dim=(1, 2))
 
     def grad(self, V: torch.Tensor, Z: torch.Tensor, l2: float) -> torch.Tensor:
-        R = (torch.sigmoid(Z[:, 0]) - self.y)[:, None] if self.binary else torch.softmax(Z, dim=1) - self.Y
-        weights = (R.T.float() @ self.X).double() / self.n + l2 * V[:, :-1]
-        return torch.cat([weights, R.mean(dim=0)[:, None]], dim=1)
+        residual = (torch.sigmoid(Z[:, :, 0]) - self.y)[:, :, None] if self.binary else torch.softmax(Z, dim=2) - self.Y
+        R = residual * self.train_weight[:, :, None]  # (n, k, outputs)
+        weights = (R.reshape(len(R), -1).T.float() @ self.X).double().view(self.k, self.outputs, -1)
+        return torch.cat([weights + l2 * V[:, :, :-1], R.sum(dim=0)[:, :, None]], dim=2)
 
-    def hessian(self, V: torch.Tensor, l2: float) -> torch.Tensor:
+    def hessians(self, V: torch.Tensor, l2: float) -> torch.Tensor:
+        """(k, P, P), P = outputs * width, from the evenly spread rows."""
         X = self.H_rows
-        Z = X @ V.T
-        out, width = V.shape
+        Z = torch.einsum("nd,kod->nko", X, V)
+        k, out, width = V.shape
+        H = torch.empty((k, out * width, out * width), dtype=torch.float64)
         if self.binary:
-            p = torch.sigmoid(Z[:, 0])
-            H = (X * (p * (1 - p))[:, None]).T @ X / len(X)
+            p = torch.sigmoid(Z[:, :, 0])
+            w = p * (1 - p) * self.H_train  # (n, k)
+            H[:] = torch.einsum("nk,nd,ne->kde", w, X, X)
         else:
-            P = torch.softmax(Z, dim=1)
-            H = torch.empty((out * width, out * width), dtype=torch.float64)
+            P = torch.softmax(Z, dim=2)
             for a in range(out):
                 for b in range(a, out):
-                    block = (X * (P[:, a] * ((1.0 if a == b else 0.0) - P[:, b]))[:, None]).T @ X / len(X)
-                    H[a * width : (a + 1) * width, b * width : (b + 1) * width] = block
-                    H[b * width : (b + 1) * width, a * width : (a + 1) * width] = block.T
+                    w = P[:, :, a] * ((1.0 if a == b else 0.0) - P[:, :, b]) * self.H_train
+                    block = torch.einsum("nk,nd,ne->kde", w, X, X)
+                    H[:, a * width : (a + 1) * width, b * width : (b + 1) * width] = block
+                    H[:, b * width : (b + 1) * width, a * width : (a + 1) * width] = block.transpose(1, 2)
+            # a softmax's biases are defined up to a common shift (the gradient has no part along it): a ridge far
+            # below the curvature makes the systems solvable without moving the optimum
+            H += torch.eye(out * width, dtype=torch.float64) * (1e-10 * H.diagonal(dim1=1, dim2=2).amax())
         penalty = torch.full((out, width), l2, dtype=torch.float64)
         penalty[:, -1] = 0.0
         return H + torch.diag(penalty.ravel())
 
+    def validation(self, Z: torch.Tensor) -> torch.Tensor:
+        """(k,) each fold's mean log-loss on its own rows."""
+        return (self.row_losses(Z) * self.test_weight).sum(dim=0)
 
-def solve(problem: FoldProblem, V: torch.Tensor, l2: float, max_iterations: int = 100) -> torch.Tensor:
-    """Damped Newton from ``V`` (float64). With a penalty the Hessian is positive definite: a linear solve; without,
-    the minimum-norm direction of :func:`trainer.newton.newton_step`."""
-    loss, Z = problem.loss(V, l2)
-    grad = problem.grad(V, Z, l2)
+
+def solve(folds: Folds, V: torch.Tensor, l2: float, max_iterations: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    """Damped Newton from ``V`` (k, outputs, width), every fold at once, each with its own step length and stop.
+    Returns the optima and their logits (n, k, outputs)."""
+    Z = folds.logits(V)
+    loss = folds.objective(V, Z, l2)
+    grad = folds.grad(V, Z, l2)
+    active = torch.ones(folds.k, dtype=torch.bool)
     for _ in range(max_iterations):
-        H = problem.hessian(V, l2)
-        if not problem.binary:
-            # a softmax's biases are defined up to a common shift (the gradient has no part along it): a ridge far
-            # below the curvature makes the system solvable without moving the optimum
-            H = H + torch.eye(len(H), dtype=H.dtype) * (1e-10 * float(H.diagonal().max()))
+        H = folds.hessians(V, l2)
         try:
-            step = torch.linalg.solve(H, -grad.ravel()).view_as(V)
+            step = torch.linalg.solve(H, -grad.reshape(folds.k, -1)).view_as(V)
         except RuntimeError:  # singular: no penalty and collinear columns
-            step = newton_step(H, grad.ravel()).view_as(V)
-        slope = float((grad * step).sum())
-        if -slope / 2 <= _TOLERANCE * max(abs(loss), 1e-300):
+            step = torch.stack([newton_step(H[f], grad[f].ravel()).view_as(V[f]) for f in range(folds.k)])
+        slope = (grad * step).sum(dim=(1, 2))
+        active &= -slope / 2 > _TOLERANCE * loss.abs().clamp_min(1e-300)
+        if not active.any():
             break
-        t = 1.0
-        for _ in range(40):  # Armijo backtracking on the objective alone
-            candidate = V + t * step
-            value, Z = problem.loss(candidate, l2)
-            if math.isfinite(value) and value <= loss + _ARMIJO * t * slope:
+        t = torch.where(active, 1.0, 0.0).double()  # converged folds stay where they are
+        for _ in range(40):  # Armijo backtracking, per fold
+            candidate = V + t[:, None, None] * step
+            Z_new = folds.logits(candidate)
+            value = folds.objective(candidate, Z_new, l2)
+            ok = torch.isfinite(value) & (value <= loss + _ARMIJO * t * slope)
+            if bool(ok.all()):
                 break
-            t *= 0.5
+            t = torch.where(ok, t, t / 2)
         else:
-            break
-        V, loss = candidate, value
-        grad = problem.grad(V, Z, l2)  # from the accepted point's logits: no second pass for them
-    return V
-
-
-def validation_loss(X: torch.Tensor, y: torch.Tensor, V: torch.Tensor, binary: bool) -> float:
-    """Mean log-loss of ``V`` on standardized rows ``X``, float64."""
-    logits = X.double() @ V[:, :-1].double().T + V[:, -1].double()
-    if binary:
-        return float(torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], y.double()))
-    return float(torch.nn.functional.cross_entropy(logits, y))
+            active &= ok  # no acceptable step for a fold: it stops where it is
+            t = torch.where(ok, t, 0.0)
+            candidate = V + t[:, None, None] * step
+            Z_new = folds.logits(candidate)
+            value = folds.objective(candidate, Z_new, l2)
+        V, Z, loss = candidate, Z_new, value
+        grad = folds.grad(V, Z, l2)
+    return V, Z
 
 
 def cross_validate(
     X: torch.Tensor, y: np.ndarray, *, binary: bool, n_classes: int, folds: int, seed: int, grid=GRID
-) -> tuple[float, list[dict]]:
-    """(best l2, path): for each value of ``grid`` the mean and spread (standard deviation over folds) of the
-    validation log-loss. ``X``: standardized float32 training rows."""
+) -> tuple[float, list[dict], torch.Tensor]:
+    """(best l2, path, start): for each value of ``grid`` the mean and spread (standard deviation over folds) of the
+    validation log-loss; ``start``, the folds' mean parameters ``[W | b]`` at the best value, a warm start for the
+    refit on every row. ``X``: standardized float32 training rows."""
     width = X.shape[1] + 1
     outputs = 1 if binary else n_classes
     if outputs * width > MAX_NEWTON_PARAMS:
@@ -150,15 +168,14 @@ def cross_validate(
             f"{counts.min()}: give a value, or fewer --folds",
         )
     fold = stratified_folds(y, folds, seed)
-    labels = torch.from_numpy(y)
+    problem = Folds(X, y, fold, folds, binary, n_classes)
     losses = np.empty((folds, len(grid)))
-    for f in range(folds):
-        train, test = torch.from_numpy(fold != f), torch.from_numpy(fold == f)
-        problem = FoldProblem(X[train], labels[train], binary, n_classes)
-        V = torch.zeros((outputs, width), dtype=torch.float64)
-        for g, l2 in enumerate(grid):
-            V = solve(problem, V, l2)
-            losses[f, g] = validation_loss(X[test], labels[test], V, binary)
+    V = torch.zeros((folds, outputs, width), dtype=torch.float64)
+    optima = []
+    for g, l2 in enumerate(grid):
+        V, Z = solve(problem, V, l2)
+        losses[:, g] = problem.validation(Z).numpy()
+        optima.append(V.mean(dim=0))
     mean, spread = losses.mean(axis=0), losses.std(axis=0)
     best = int(np.argmin(mean))
     path = [
@@ -167,4 +184,4 @@ def cross_validate(
     ]
     if not math.isfinite(mean[best]):
         raise OptionError("l2", "auto: every value of the path gave a non-finite validation log-loss")
-    return float(grid[best]), path
+    return float(grid[best]), path, optima[best]

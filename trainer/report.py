@@ -84,7 +84,7 @@ def render(run: Path) -> str:
 def _solver_line(metrics: dict) -> str:
     options, training = metrics.get("options") or {}, metrics.get("training") or {}
     return (
-        f"{options.get('optimizer', '?')}, l2 {options.get('l2', '?')}, {training.get('stop_reason', '')}, "
+        f"{options.get('optimizer', '?')}, l2 {_cell(options.get('l2'))}, {training.get('stop_reason', '')}, "
         f"{training.get('seconds', '?')} s"
     )
 

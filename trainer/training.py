@@ -176,9 +176,11 @@ def fit_dataset(
     torch.manual_seed(opts.seed)
     train_idx, val_idx = _stratified_split(dataset.y, opts.val_fraction, np.random.default_rng(opts.seed), dataset)
     dataset = encode_dataset(dataset, train_idx, opts)
-    opts, l2_path = _resolve_l2(dataset, train_idx, opts)
+    opts, l2_path, start = _resolve_l2(dataset, train_idx, opts)
     plan = _plan(dataset, opts, device)
     model, objective, weights = _prepare(dataset, train_idx, plan, opts, device)
+    if start is not None:  # --l2 auto: the refit starts from the folds' mean optimum at the chosen value
+        optim.set_parameters(model.linear, start.to(model.linear.weight.dtype))
     evaluate_validation = _validation_evaluator(model, dataset, val_idx, device)
     state = TrainingState(model=model, optimizer=plan["optimizer"], max_epochs=plan["epochs"])
     hooks = _hooks(plan, opts, progress, callbacks)
@@ -223,11 +225,11 @@ def fit_dataset(
     )
 
 
-def _resolve_l2(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions) -> tuple[FitOptions, list[dict] | None]:
-    """``l2="auto"``: the value cross-validation picks on the training rows (standardized as the model will be), and
-    the path it picked from; any other value as it is."""
+def _resolve_l2(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions):
+    """``l2="auto"``: the value cross-validation picks on the training rows (standardized as the model will be), the
+    path it picked from, and a warm start for the refit; any other value as it is (no path, no start)."""
     if opts.l2 != "auto":
-        return opts, None
+        return opts, None, None
     from .penalty import cross_validate
 
     train_X = dataset.X[train_idx] if len(train_idx) != len(dataset.y) else dataset.X
@@ -235,10 +237,10 @@ def _resolve_l2(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions) -> tu
     standardized = (torch.from_numpy(train_X) - torch.from_numpy(mean)) / torch.from_numpy(scale)
     y = dataset.y[train_idx] if len(train_idx) != len(dataset.y) else dataset.y
     n_classes = len(dataset.class_names)
-    best, path = cross_validate(
+    best, path, start = cross_validate(
         standardized, y, binary=n_classes == 2, n_classes=n_classes, folds=opts.folds, seed=opts.seed
     )
-    return dataclasses.replace(opts, l2=best), path
+    return dataclasses.replace(opts, l2=best), path, start
 
 
 def _plan(dataset: Dataset, opts: FitOptions, device: torch.device) -> dict:
