@@ -11,7 +11,7 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
     rows, classical = table["rows"], table["classical"]
 
     def strength(row: dict) -> float:
-        value = row["z"] if classical else row["estimate"]
+        value = row["z"] if classical else row.get("per_sd", row["estimate"])
         return abs(value) if value is not None and math.isfinite(value) else 0.0
 
     shown = rows if top is None or top >= len(rows) else sorted(rows, key=strength, reverse=True)[:top]
@@ -56,7 +56,8 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
     if table.get("note"):
         lines.append(f"note: {table['note']}")
     if top is not None and top < len(rows):
-        lines.append(f"({top} of {len(rows)} terms, by |{'z' if classical else 'estimate'}|; all with --summary)")
+        by = "z" if classical else "estimate per standard deviation of the feature"
+        lines.append(f"({top} of {len(rows)} terms, by |{by}|; all with --summary)")
     return "\n".join(lines)
 
 

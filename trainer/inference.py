@@ -164,6 +164,9 @@ def coefficient_table(
             estimate = float(params[c, t])
             row = dict.fromkeys(COLUMNS)
             row.update({"class": label, "term": term, "estimate": estimate, "odds_ratio": _exp(estimate)})
+            # per standard deviation of the term's feature: comparable across terms, so the printed table's ranking
+            # (without standard errors) uses it; not a coefficients.csv column
+            row["per_sd"] = None if t == 0 else (estimate if standardized else estimate * float(scale[t - 1]))
             if std_errors is not None:
                 se = float(std_errors[c, t])
                 z = estimate / se if se > 0 else math.nan

@@ -163,6 +163,7 @@ def test_standardized_units_scale_slopes_and_keep_their_z():
         b = _ours_by_key(standardized)[("", term)]
         assert math.isclose(b["estimate"], a["estimate"] * scale[j], rel_tol=1e-9)
         assert math.isclose(b["z"], a["z"], rel_tol=1e-6)
+        assert math.isclose(a["per_sd"], b["estimate"], rel_tol=1e-9)  # what the printed table ranks terms by
     assert standardized.units == "standardized" and original.units == "original"
     np.testing.assert_allclose(standardized.fit["log_likelihood"], original.fit["log_likelihood"], rtol=1e-12)
 
