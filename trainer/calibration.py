@@ -147,9 +147,10 @@ def decide(metrics: dict, y: np.ndarray, probabilities_of, train_idx, val_idx, o
     the model's probabilities of those rows, float64."""
     rule = ThresholdRule.parse(opts.threshold)
     n_classes = None
+    computed = {}
     for split, rows in (("train", train_idx), ("validation", val_idx)):
         if len(rows) and split in metrics:
-            probabilities = probabilities_of(rows)
+            computed[split] = probabilities = probabilities_of(rows)
             n_classes = probabilities.shape[1]
             metrics[split]["calibration"] = calibration(y[rows], probabilities)
     if n_classes != 2:
@@ -157,7 +158,7 @@ def decide(metrics: dict, y: np.ndarray, probabilities_of, train_idx, val_idx, o
             raise OptionError("threshold", f"applies to binary models; this one has {n_classes} classes")
         return
     split, rows = ("validation", val_idx) if len(val_idx) else ("train", train_idx)
-    p = probabilities_of(rows)[:, 1]
+    p = (computed[split] if split in computed else probabilities_of(rows))[:, 1]
     value, table = choose_threshold(rule, y[rows], p)
     (chosen,) = threshold_table(y[rows], p, rule.cost_fp, rule.cost_fn, grid=[value])
     metrics["threshold"] = {

@@ -55,6 +55,7 @@ class Folds:
         step = max(1, len(y) // HESSIAN_ROWS)
         rows = torch.arange(0, len(y), step)[:HESSIAN_ROWS]
         self.H_rows = torch.nn.functional.pad(self.X[rows].double(), (0, 1), value=1.0)
+        self.H_rows32 = self.H_rows.float()
         self.H_train = self.train[rows] / self.train[rows].sum(dim=0)
 
     def logits(self, V: torch.Tensor) -> torch.Tensor:
@@ -82,19 +83,24 @@ class Folds:
     def hessians(self, V: torch.Tensor, l2: float) -> torch.Tensor:
         """(k, P, P), P = outputs * width, from the evenly spread rows."""
         X = self.H_rows
-        Z = torch.einsum("nd,kod->nko", X, V)
         k, out, width = V.shape
+        Z = (X @ V.reshape(k * out, width).T).view(len(X), k, out)
+
+        X32 = self.H_rows32
+
+        def gram(w: torch.Tensor) -> torch.Tensor:  # (k, width, width): X' diag(w[:, f]) X for every fold f, in
+            # float32 (an approximate Hessian already: its rounding changes the steps, not where they converge)
+            return torch.matmul((X32[None, :, :] * w.T.float()[:, :, None]).transpose(1, 2), X32).double()
+
         H = torch.empty((k, out * width, out * width), dtype=torch.float64)
         if self.binary:
             p = torch.sigmoid(Z[:, :, 0])
-            w = p * (1 - p) * self.H_train  # (n, k)
-            H[:] = torch.einsum("nk,nd,ne->kde", w, X, X)
+            H[:] = gram(p * (1 - p) * self.H_train)
         else:
             P = torch.softmax(Z, dim=2)
             for a in range(out):
                 for b in range(a, out):
-                    w = P[:, :, a] * ((1.0 if a == b else 0.0) - P[:, :, b]) * self.H_train
-                    block = torch.einsum("nk,nd,ne->kde", w, X, X)
+                    block = gram(P[:, :, a] * ((1.0 if a == b else 0.0) - P[:, :, b]) * self.H_train)
                     H[:, a * width : (a + 1) * width, b * width : (b + 1) * width] = block
                     H[:, b * width : (b + 1) * width, a * width : (a + 1) * width] = block.transpose(1, 2)
             # a softmax's biases are defined up to a common shift (the gradient has no part along it): a ridge far
