@@ -50,8 +50,9 @@ class Folds:
         self.test = membership.double()
         self.test_weight = self.test / self.test.sum(dim=0)
         labels = torch.from_numpy(y)
-        self.y = labels.double()[:, None]  # binary targets, (n, 1)
-        self.Y = None if binary else torch.nn.functional.one_hot(labels, n_classes).double()[:, None, :]  # (n,1,K)
+        self.y32 = labels.float()[:, None]  # binary targets, (n, 1)
+        self.Y32 = None if binary else torch.nn.functional.one_hot(labels, n_classes).float()[:, None, :]  # (n,1,K)
+        self.train_weight32 = self.train_weight.float()
         step = max(1, len(y) // HESSIAN_ROWS)
         rows = torch.arange(0, len(y), step)[:HESSIAN_ROWS]
         self.H_rows = torch.nn.functional.pad(self.X[rows].double(), (0, 1), value=1.0)
@@ -59,26 +60,31 @@ class Folds:
         self.H_train = self.train[rows] / self.train[rows].sum(dim=0)
 
     def logits(self, V: torch.Tensor) -> torch.Tensor:
-        """(n, k, outputs), float64 from float32 products."""
+        """(n, k, outputs), float32: each row's loss is then exact to float32's 1e-7, and the sums over rows, in
+        float64, far more exact than the choice of the penalty needs (their errors are not systematic)."""
         W = V[:, :, :-1].reshape(-1, V.shape[2] - 1)  # (k*outputs, d)
-        Z = (self.X @ W.T.float()).double().view(len(self.X), self.k, self.outputs)
-        return Z + V[:, :, -1]
+        Z = (self.X @ W.T.float()).view(len(self.X), self.k, self.outputs)
+        return Z + V[:, :, -1].float()
 
     def row_losses(self, Z: torch.Tensor) -> torch.Tensor:
-        """(n, k): each row's log-loss under each fold's model."""
+        """(n, k): each row's log-loss under each fold's model, float64 from float32."""
         if self.binary:
-            return torch.nn.functional.softplus(Z[:, :, 0]) - self.y * Z[:, :, 0]
-        return torch.logsumexp(Z, dim=2) - (Z * self.Y).sum(dim=2)
+            return (torch.nn.functional.softplus(Z[:, :, 0]) - self.y32 * Z[:, :, 0]).double()
+        return (torch.logsumexp(Z, dim=2) - (Z * self.Y32).sum(dim=2)).double()
 
     def objective(self, V: torch.Tensor, Z: torch.Tensor, l2: float) -> torch.Tensor:
         """(k,) each fold's training objective."""
         return (self.row_losses(Z) * self.train_weight).sum(dim=0) + 0.5 * l2 * (V[:, :, :-1] ** 2).sum(dim=(1, 2))
 
     def grad(self, V: torch.Tensor, Z: torch.Tensor, l2: float) -> torch.Tensor:
-        residual = (torch.sigmoid(Z[:, :, 0]) - self.y)[:, :, None] if self.binary else torch.softmax(Z, dim=2) - self.Y
-        R = residual * self.train_weight[:, :, None]  # (n, k, outputs)
-        weights = (R.reshape(len(R), -1).T.float() @ self.X).double().view(self.k, self.outputs, -1)
-        return torch.cat([weights + l2 * V[:, :, :-1], R.sum(dim=0)[:, :, None]], dim=2)
+        if self.binary:
+            residual = (torch.sigmoid(Z[:, :, 0]) - self.y32)[:, :, None]
+        else:
+            residual = torch.softmax(Z, dim=2) - self.Y32
+        R = residual * self.train_weight32[:, :, None]  # (n, k, outputs), float32
+        weights = (R.reshape(len(R), -1).T @ self.X).double().view(self.k, self.outputs, -1)
+        bias = R.double().sum(dim=0)[:, :, None]
+        return torch.cat([weights + l2 * V[:, :, :-1], bias], dim=2)
 
     def hessians(self, V: torch.Tensor, l2: float) -> torch.Tensor:
         """(k, P, P), P = outputs * width, from the evenly spread rows."""
