@@ -244,6 +244,12 @@ def main() -> None:
         got_headers, raw = post(url, body, {"Content-Type": "application/json", **(headers or {})})
         return probabilities_of(got_headers, raw)
 
+    def measure_server(tag: str, url: str) -> None:
+        """The cases every server of the comparison runs (ours also runs the binary batch)."""
+        measure(f"{tag}: single row, 16 conn", url, single, 16)
+        measure(f"{tag}: single row, 64 conn", url, single, 64)
+        measure(f"{tag}: 1,000-row JSON, 4 conn", url, batch_json, 4)
+
     binary_header = {"Inference-Header-Content-Length": str(head_length)}
     # logreg serve, 1 and 2 workers
     for workers in (1, 2):
@@ -257,14 +263,10 @@ def main() -> None:
             np.testing.assert_array_equal(answers(url, batch_json), expected_batch)
             print(f"logreg serve, {workers} worker(s): answers equal the Python runtime's")
             tag = "ours" if workers == 1 else "ours, 2 workers"
-            measure(f"{tag}: single row, 16 conn", url, single, 16)
-            measure(f"{tag}: single row, 64 conn", url, single, 64)
-            measure(f"{tag}: 1,000-row JSON, 4 conn", url, batch_json, 4)
+            measure_server(tag, url)
             measure(f"{tag}: 1,000-row binary, 4 conn", url, batch_binary, 4, binary_header)
 
     # the bare endpoint
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/v2/models/example/infer"
     for workers in (1, 2):
         port = free_port()
         url = f"http://127.0.0.1:{port}/v2/models/example/infer"
@@ -273,10 +275,7 @@ def main() -> None:
             np.testing.assert_array_equal(answers(url, single), expected_row)
             np.testing.assert_array_equal(answers(url, batch_json), expected_batch)
             print(f"bare endpoint, {workers} worker(s): answers equal the Python runtime's")
-            tag = "bare" if workers == 1 else "bare, 2 workers"
-            measure(f"{tag}: single row, 16 conn", url, single, 16)
-            measure(f"{tag}: single row, 64 conn", url, single, 64)
-            measure(f"{tag}: 1,000-row JSON, 4 conn", url, batch_json, 4)
+            measure_server("bare" if workers == 1 else "bare, 2 workers", url)
 
     # MLServer as shipped, with its own ports
     port, grpc_port, metrics_port = free_port(), free_port(), free_port()

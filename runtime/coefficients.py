@@ -30,7 +30,7 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
         if classical:
             lines.append(
                 f"{prefix}{r['term']:<{width}}  {r['estimate']:>10.4g} {r['std_error']:>9.3g} {r['z']:>8.3f} "
-                f"{_p(r['p_value']):>9}  {r['ci_low']:>10.4g} {r['ci_high']:>10.4g}  {r['odds_ratio']:>10.4g}"
+                f"{format_p(r['p_value']):>9}  {r['ci_low']:>10.4g} {r['ci_high']:>10.4g}  {r['odds_ratio']:>10.4g}"
             )
         else:
             lines.append(f"{prefix}{r['term']:<{width}}  {r['estimate']:>10.4g}  {r['odds_ratio']:>10.4g}")
@@ -40,7 +40,7 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
         f"{fit['pseudo_r2']:.4f}, AIC {fit['aic']:.2f}, BIC {fit['bic']:.2f}"
     )
     if fit.get("llr_p_value") is not None:
-        summary += f", likelihood-ratio test p {_p(fit['llr_p_value'])}"
+        summary += f", likelihood-ratio test p {format_p(fit['llr_p_value'])}"
     lines.append(summary)
     units = (
         "per standard deviation of each feature" if table.get("units") == "standardized" else "in the features' units"
@@ -61,7 +61,7 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def _p(value: float | None) -> str:
+def format_p(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "nan"
     return "<1e-300" if value == 0 else f"{value:.3g}"

@@ -45,10 +45,9 @@ class Folds:
         self.X = X.contiguous()  # float32: products over every row are memory-bound, half the bytes of float64
         self.k, self.binary, self.outputs = k, binary, 1 if binary else n_classes
         membership = torch.from_numpy(fold)[:, None] == torch.arange(k)[None, :]  # (n, k): row in fold f
-        self.train = (~membership).double()
-        self.train_weight = self.train / self.train.sum(dim=0)  # each fold's training rows, weights summing to 1
-        self.test = membership.double()
-        self.test_weight = self.test / self.test.sum(dim=0)
+        train, test = (~membership).double(), membership.double()
+        self.train_weight = train / train.sum(dim=0)  # each fold's training rows, weights summing to 1
+        self.test_weight = test / test.sum(dim=0)
         labels = torch.from_numpy(y)
         self.y32 = labels.float()[:, None]  # binary targets, (n, 1)
         self.Y32 = None if binary else torch.nn.functional.one_hot(labels, n_classes).float()[:, None, :]  # (n,1,K)
@@ -57,7 +56,7 @@ class Folds:
         rows = torch.arange(0, len(y), step)[:HESSIAN_ROWS]
         self.H_rows = torch.nn.functional.pad(self.X[rows].double(), (0, 1), value=1.0)
         self.H_rows32 = self.H_rows.float()
-        self.H_train = self.train[rows] / self.train[rows].sum(dim=0)
+        self.H_train = train[rows] / train[rows].sum(dim=0)
 
     def logits(self, V: torch.Tensor) -> torch.Tensor:
         """(n, k, outputs), float32: each row's loss is then exact to float32's 1e-7, and the sums over rows, in

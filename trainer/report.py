@@ -255,7 +255,7 @@ def _history_figure(history: list[dict], unit: str) -> str:
 
 
 def _coefficients_section(table: dict) -> str:
-    from runtime.coefficients import _p
+    from runtime.coefficients import format_p
 
     classical = table["classical"]
     header = (
@@ -268,7 +268,7 @@ def _coefficients_section(table: dict) -> str:
     for r in table["rows"]:
         row = [r["class"], r["term"], r["estimate"]]
         if classical:
-            row += [r["std_error"], r["z"], _p(r["p_value"]), r["ci_low"], r["ci_high"]]
+            row += [r["std_error"], r["z"], format_p(r["p_value"]), r["ci_low"], r["ci_high"]]
         row.append(r["odds_ratio"])
         if classical:
             row += [r["odds_ratio_low"], r["odds_ratio_high"]]
@@ -278,7 +278,7 @@ def _coefficients_section(table: dict) -> str:
         "<h2>Coefficients</h2>"
         f"<p>log-likelihood {fit['log_likelihood']:.4f} (null {fit['null_log_likelihood']:.4f}), McFadden pseudo "
         f"R<sup>2</sup> {_cell(fit['pseudo_r2'])}, AIC {fit['aic']:.2f}, BIC {fit['bic']:.2f}"
-        + (f", likelihood-ratio test p {_p(fit['llr_p_value'])}" if fit.get("llr_p_value") is not None else "")
+        + (f", likelihood-ratio test p {format_p(fit['llr_p_value'])}" if fit.get("llr_p_value") is not None else "")
         + (
             f"; each class against <b>{html.escape(table['reference_class'])}</b>"
             if table.get("reference_class")

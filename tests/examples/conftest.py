@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[2]
+BROWSER_DIR = REPO / "examples" / "browser"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "build" / "test-artifacts"  # screenshots the browser tests keep
+
 
 def npm_install(folder: Path) -> None:
     """``npm ci`` into ``folder/node_modules`` when it is missing or older than the lock file; skips the test, with
@@ -24,3 +29,13 @@ def npm_install(folder: Path) -> None:
     )
     if result.returncode != 0:
         pytest.fail(f"npm ci failed in {folder}: {result.stderr[-2000:]}")
+
+
+def browser_ready() -> Path:
+    """The folder of the page scripts, with playwright-core installed; skips, saying why, without Debian's chromium.
+    Also makes :data:`ARTIFACTS` for the screenshots."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (make test tries)")
+    npm_install(BROWSER_DIR)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return BROWSER_DIR

@@ -18,31 +18,17 @@ import pytest
 import runtime
 
 from ..conftest import BREAST_CANCER, PENGUINS, REPO
-from .conftest import npm_install
-
-BROWSER_DIR = REPO / "examples" / "browser"
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO / "build" / "test-artifacts"
+from ..runtime.serving import free_port
+from .conftest import ARTIFACTS, BROWSER_DIR, CHROMIUM, browser_ready
 
 
 @pytest.fixture(scope="module")
 def driver() -> Path:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (make test tries)")
-    npm_install(BROWSER_DIR)
-    return BROWSER_DIR / "drive.mjs"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return browser_ready() / "drive.mjs"
 
 
 def _serve(*arguments: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(BROWSER_DIR / "serve.py"), "--port", str(port), *arguments],
         stdout=subprocess.PIPE,
@@ -60,7 +46,6 @@ def _serve(*arguments: str) -> tuple[subprocess.Popen, str]:
 
 
 def _drive(driver: Path, url: str, row: dict, csv: Path, name: str, tmp_path: Path) -> dict:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (tmp_path / "row.json").write_text(json.dumps(row))
     screenshot = ARTIFACTS / f"browser-{name}.png"
     result = subprocess.run(

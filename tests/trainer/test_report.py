@@ -9,27 +9,19 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from runtime.cli import main
 
-from ..conftest import PENGUINS, REPO
-from ..examples.conftest import npm_install
-
-BROWSER_DIR = REPO / "examples" / "browser"
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO / "build" / "test-artifacts"
+from ..conftest import PENGUINS
+from ..examples.conftest import ARTIFACTS, CHROMIUM, browser_ready
 
 
 def _open(html: Path, name: str) -> dict:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (make test tries)")
-    npm_install(BROWSER_DIR)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    scripts = browser_ready()
     screenshot = ARTIFACTS / f"report-{name}.png"
     out = subprocess.run(
-        ["node", str(BROWSER_DIR / "open_page.mjs"), html.resolve().as_uri(), str(screenshot), str(CHROMIUM)],
+        ["node", str(scripts / "open_page.mjs"), html.resolve().as_uri(), str(screenshot), str(CHROMIUM)],
         capture_output=True,
         text=True,
         timeout=120,
