@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -301,3 +302,33 @@ def test_serve_imports_neither_torch_nor_onnx():
     expected = runtime.load(EXAMPLE).predict_proba(np.full(30, 14.0, dtype=np.float32)).ravel()
     assert status == 200
     np.testing.assert_array_equal(np.array(answer["outputs"][1]["data"], dtype=np.float32), expected)
+
+
+def test_a_model_that_fails_its_test_vectors_is_not_ready(tmp_path):
+    model = tmp_path / "model.onnx"
+    shutil.copy(EXAMPLE, model)
+    vectors = json.loads(EXAMPLE.with_name("model.testvectors.json").read_text())
+    vectors["cases"][0]["probabilities"][0] += 0.01  # a thousand times the tolerance
+    model.with_name("model.testvectors.json").write_text(json.dumps(vectors))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "serve", str(model), "--name", "bad", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/v2/health/live", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        for path, key in (("/v2/health/ready", "ready"), ("/v2/models/bad/ready", "ready")):
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(f"{url}{path}", timeout=5)
+            assert caught.value.code == 503
+            assert json.loads(caught.value.read())[key] is False
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
