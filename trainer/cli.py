@@ -8,6 +8,7 @@ are the checks on their values: a library error naming a parameter (``val_fracti
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -18,9 +19,9 @@ from pathlib import Path
 
 import click
 
-from runtime.cli import BadInput, require_extra, run_command
+from runtime.cli import BadInput, Failed, require_extra, run_command
 
-from .options import FitOptions, ReadOptions, click_options, flag
+from .options import FitOptions, ReadOptions, StreamOptions, click_options, flag
 
 
 def cli_message(exc: Exception) -> str:
@@ -29,7 +30,7 @@ def cli_message(exc: Exception) -> str:
     parameter = getattr(exc, "parameter", None)
     if parameter is not None and text.startswith(parameter):
         text = flag(parameter) + text[len(parameter) :]
-    names = "|".join(f.name for cls in (FitOptions, ReadOptions) for f in fields(cls))
+    names = "|".join(f.name for cls in (FitOptions, ReadOptions, StreamOptions) for f in fields(cls))
     text = re.sub(r"\bfor (label|features|drop|categorical)\b", lambda m: f"for {flag(m.group(1))}", text)
     return re.sub(rf"\b({names})=('([^']*)'|(\S+?))(?=[\s,;)]|$)", _as_flag, text)
 
@@ -40,7 +41,7 @@ def _as_flag(match: re.Match) -> str:
 
 
 @click.command()
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
 @click_options(ReadOptions)
 @click.option(
     "--out",
@@ -49,6 +50,21 @@ def _as_flag(match: re.Match) -> str:
     help="Run directory for model.pt, metrics.json, history.csv and plots. [default: artifacts/<DATA stem>]",
 )
 @click_options(FitOptions)
+@click.option(
+    "--stream/--in-memory",
+    default=None,
+    help="Read DATA in chunks, never whole (see 'Scaling out' in the README). [default: streamed for a folder, a "
+    "glob, an .npy file, a file larger than a quarter of the free memory, and under torchrun]",
+)
+@click_options(StreamOptions)
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes on this machine: launches torchrun --standalone (torch.distributed, gloo on CPU, nccl on GPU), "
+    "each reading its shard of DATA. For several machines run torchrun yourself (README, 'Scaling out').",
+)
 @click.option("--export", "export_onnx", is_flag=True, help="Also export and verify RUN/model.onnx (as logreg export).")
 @click.option("--report", "write_html", is_flag=True, help="Also write RUN/report.html (as logreg report).")
 @click.option("--summary", is_flag=True, help="Print every term of the coefficient table (default: the top 10).")
@@ -58,34 +74,62 @@ def train(
     ctx: click.Context,
     data: Path,
     out_dir: Path | None,
+    stream: bool | None,
+    nproc: int,
     export_onnx: bool,
     write_html: bool,
     summary: bool,
     quiet: bool,
     **values,
 ) -> None:
-    """Fit a logistic-regression model to DATA, a CSV with a header (give --label) or an .npz with arrays X, y.
+    """Fit a logistic-regression model to DATA: a CSV with a header (give --label), an .npz with arrays X, y, an
+    .npy array (its last column the label, or --label N), or a folder or glob of such files.
 
     Two classes give a binary (sigmoid) model, more a multinomial (softmax) model. Bad input stops with one line
     naming the file, line and column, exit code 2, and nothing written.
 
     \b
-    Example:
+    Examples:
       logreg train examples/breast_cancer/breast_cancer.csv --label diagnosis --export
+      logreg train 'data/part-*.csv' --label y --optimizer adam --nproc 2
     """
     require_extra("train", "torch", "matplotlib")
     read_values = {f.name: values.pop(f.name) for f in fields(ReadOptions)}
+    stream_values = {f.name: values.pop(f.name) for f in fields(StreamOptions)}
     from .errors import TrainerError
 
     try:
         read = ReadOptions(**read_values)
         options = FitOptions(**values)
+        stream_options = StreamOptions(**stream_values)
     except TrainerError as exc:
         raise BadInput(cli_message(exc)) from None
-    out_dir = out_dir or Path("artifacts") / data.stem
+    out_dir = out_dir or Path("artifacts") / _default_name(data)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir}: exists and is not a directory")
+    from .distributed import under_torchrun
 
+    streamed = stream if stream is not None else under_torchrun() or not data.is_file() or _large(data)
+    if nproc > 1 and not under_torchrun():
+        _launch(ctx, data, out_dir, nproc)
+    elif streamed:
+        _train_streamed(data, read, options, stream_options, out_dir, quiet)
+    else:
+        _train_in_memory(data, read, options, out_dir, quiet, summary, write_html)
+        write_html = False  # written by the in-memory run's plotting helper already
+    if write_html:
+        from . import plots
+        from .report import write_report
+
+        with plots.Renderer() as renderer:
+            renderer.submit(write_report, out_dir)
+            renderer.wait()
+        click.echo(f"wrote {out_dir / 'report.html'}")
+    if export_onnx:
+        run_command(ctx, "export", run_dir=out_dir, quiet=quiet)
+
+
+def _train_in_memory(data, read, options, out_dir, quiet, summary, write_html) -> None:
     from . import plots
 
     with plots.Renderer() as renderer:  # started before torch is imported, so the two start up side by side
@@ -114,8 +158,119 @@ def train(
         sys.exit(130)
     if write_html:
         click.echo(f"wrote {out_dir / 'report.html'}")
-    if export_onnx:
-        run_command(ctx, "export", run_dir=out_dir, quiet=quiet)
+
+
+def _default_name(data: Path) -> str:
+    """The run's folder name: the file's stem, the folder's name, or a glob's folder name."""
+    if data.is_dir():
+        return data.resolve().name
+    if any(c in str(data) for c in "*?["):
+        return data.parent.resolve().name or "data"
+    return data.stem
+
+
+def _large(data: Path) -> bool:
+    """A file larger than a quarter of the memory available now (in memory, training needs a few times its size)."""
+    if not data.is_file():
+        return False
+    if data.suffix.lower() == ".npy":
+        return True  # only the streamed reader takes .npy files
+    try:
+        with open("/proc/meminfo") as handle:
+            available = next(int(line.split()[1]) * 1024 for line in handle if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return False
+    return data.stat().st_size > available / 4
+
+
+def _train_streamed(data, read, options, stream_options, out_dir, quiet) -> None:
+    """Streamed (and, under torchrun, distributed) training; only rank 0 prints and writes, all at once."""
+    import torch
+
+    from .distributed import JobError, connect, report_error
+    from .errors import TrainerError
+    from .run import write_run_staged
+    from .streaming import fit_stream
+    from .training import _resolve_device
+
+    started = time.perf_counter()
+    comm = None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            comm = connect(_resolve_device(options.device))
+            quiet = quiet or not comm.is_root
+            result = fit_stream(
+                data, read, options, stream_options, comm=comm, progress=not quiet and sys.stderr.isatty()
+            )
+        seconds = time.perf_counter() - started
+        if comm.is_root:
+            write_run_staged(out_dir, result, result.dataset, seconds=seconds, label=read.label, read=read)
+    except TrainerError as exc:
+        message = cli_message(exc)
+        root = comm is None or comm.is_root
+        if root and os.environ.get("LOGREG_ERROR_FILE"):
+            report_error(message)
+            sys.exit(2)
+        if not root or (isinstance(exc, JobError) and comm is not None and not comm.is_root):
+            sys.exit(2)
+        raise BadInput(message) from None
+    finally:
+        if comm is not None:
+            comm.close()
+    del torch
+    if quiet:
+        if comm.is_root:
+            click.echo(f"wrote {out_dir}/")
+        return
+    for warning in caught:
+        if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
+            click.echo(f"warning: {cli_message(Exception(warning.message))}", err=True)
+    summary = result.data_summary
+    classes = ", ".join(f"{name} {count:,}" for name, count in summary["class_counts"].items())
+    click.echo(
+        f"{summary['n_rows']:,} rows streamed from {summary['files']} file(s) by {comm.world} process(es); "
+        f"classes: {classes}",
+        err=True,
+    )
+    click.echo(format_metrics(result.metrics))
+    click.echo(f"\n{result.options['optimizer']}: {result.stop_reason} in {seconds:.2f} s")
+    click.echo(
+        f"wrote {out_dir}/ (model.pt, metrics.json, history.csv, training.png"
+        f"{', roc.png' if len(result.class_names) == 2 else ''}; no coefficient table for streamed data)"
+    )
+
+
+def _launch(ctx: click.Context, data: Path, out_dir: Path, nproc: int) -> None:
+    """``--nproc N``: the same command, run by N ranks under torchrun; export and report afterwards, here."""
+    import tempfile
+
+    from .distributed import launch
+
+    with tempfile.TemporaryDirectory(prefix="logreg-launch-") as folder:
+        failure = launch(nproc, _rank_argv(ctx, data, out_dir), Path(folder) / "error.txt")
+    if failure is not None:
+        message, bad_input = failure
+        raise BadInput(message) if bad_input else Failed(f"{message}; nothing was written to {out_dir}")
+
+
+def _rank_argv(ctx: click.Context, data: Path, out_dir: Path) -> list[str]:
+    """``train DATA --out OUT`` and every option given, but those the launcher handles (--nproc, --export, --report)."""
+    argv = ["train", str(data.resolve()) if data.exists() else str(data), "--out", str(out_dir.resolve())]
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name in ("nproc", "out_dir", "export_onnx", "write_html"):
+            continue
+        value = ctx.params.get(param.name)
+        if value is None or value == param.default:
+            continue
+        if param.is_flag:
+            if param.secondary_opts:
+                argv.append(param.opts[0] if value else param.secondary_opts[0])
+            elif value:
+                argv.append(param.opts[0])
+            continue
+        argv += [param.opts[0], str(value)]
+    return argv
 
 
 @click.command()

@@ -179,7 +179,7 @@ def fit_encoding(
     table: Table, rows: np.ndarray | None = None, *, missing: str, min_frequency: int, treatment: bool, source: str
 ) -> Encoding:
     """Learn medians and levels from the training rows of ``table`` (``rows``, or all), a column at a time."""
-    columns, notes, numeric_j, categorical_j = [], [], 0, 0
+    columns, numeric_j, categorical_j = [], 0, 0
     for name, kind in zip(table.names, table.kinds, strict=True):
         if kind == "numeric":
             values = table.numeric[:, numeric_j] if rows is None else table.numeric[rows, numeric_j]
@@ -190,23 +190,32 @@ def fit_encoding(
             present = values[~np.isnan(values)]
             if not len(present):
                 raise DataError(f"{source}: column {name!r} has no values in the training rows; leave it out")
-            gaps = len(values) - len(present)
-            columns.append(
-                Column(name, "numeric", median=float(np.median(present.astype(np.float64))), indicator=gaps > 0)
-            )
+            median = float(np.median(present.astype(np.float64)))
+            columns.append(Column(name, "numeric", median=median, indicator=len(values) > len(present)))
             continue
         values = table.categories[:, categorical_j] if rows is None else table.categories[rows, categorical_j]
         categorical_j += 1
         counts: dict[str, int] = {}
         for value in values.tolist():
             counts[value] = counts.get(value, 0) + 1
-        rare = sorted(v for v, n in counts.items() if n < min_frequency and v != MISSING_LEVEL)
-        kept = [v for v in counts if v not in rare]
-        levels = sorted((v for v in kept if v != MISSING_LEVEL), key=level_sort_key(kept))
-        if MISSING_LEVEL in counts:
-            levels.append(MISSING_LEVEL)
-        reference = levels[0] if treatment and levels else None
-        columns.append(Column(name, "categorical", levels=tuple(levels), other=tuple(rare), reference=reference))
+        columns.append(categorical_column(name, counts, min_frequency=min_frequency, treatment=treatment))
+    return encoding_of(columns, treatment=treatment)
+
+
+def categorical_column(name: str, counts: dict[str, int], *, min_frequency: int, treatment: bool) -> Column:
+    """A categorical column's rule from its level counts in the training rows (``""`` the missing level)."""
+    rare = sorted(v for v, n in counts.items() if n < min_frequency and v != MISSING_LEVEL)
+    kept = [v for v in counts if v not in rare]
+    levels = sorted((v for v in kept if v != MISSING_LEVEL), key=level_sort_key(kept))
+    if MISSING_LEVEL in counts:
+        levels.append(MISSING_LEVEL)
+    reference = levels[0] if treatment and levels else None
+    return Column(name, "categorical", levels=tuple(levels), other=tuple(rare), reference=reference)
+
+
+def encoding_of(columns: list[Column], *, treatment: bool) -> Encoding:
+    """The encoding of ``columns``, with the note saying how its categorical columns are coded."""
+    notes = []
     categorical = [c for c in columns if c.kind == "categorical"]
     if categorical:
         if treatment:

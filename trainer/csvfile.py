@@ -114,6 +114,7 @@ class _Block:
     labels: list[str]
     dropped: int = 0  # rows with a missing feature value, under missing="drop"
     dropped_label: int = 0  # rows with a missing label, under "drop" or "impute"
+    line_numbers: list[int] | None = None  # of the kept rows (the careful path; the fast one keeps every line)
 
 
 class _RowParser:
@@ -193,7 +194,7 @@ class _RowParser:
                     f"{self.path}:{line_numbers[exc.row]}:{c + 1}: column {self.header[c]!r}: {exc}"
                 ) from None
             columns.append(texts if numbers is None else numbers)
-        return _Block(columns, labels, dropped, dropped_label)
+        return _Block(columns, labels, dropped, dropped_label, line_numbers)
 
 
 def _missing_message(path, line_no: int, col: int, header: list[str], cell: str) -> str:

@@ -54,6 +54,19 @@ def classification_metrics(
     n_classes = probabilities.shape[1]
     predicted = probabilities.argmax(axis=1)
     matrix = confusion_matrix(y, predicted, n_classes)
+    return {
+        "n_rows": len(y),
+        "log_loss": log_loss(y, probabilities, sample_weight=sample_weight),
+        "accuracy": float(np.mean(predicted == y)),
+        "roc_auc": roc_auc(y, probabilities),
+        **confusion_metrics(matrix),
+    }
+
+
+def confusion_metrics(matrix: np.ndarray) -> dict[str, object]:
+    """Precision, recall and f1 (of the second class for a binary model, macro averages otherwise) and the matrix
+    itself (rows: true class, columns: predicted)."""
+    n_classes = len(matrix)
     true_positive = np.diag(matrix).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(matrix.sum(axis=0) > 0, true_positive / matrix.sum(axis=0), 0.0)
@@ -61,14 +74,10 @@ def classification_metrics(
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     pick = (lambda v: float(v[1])) if n_classes == 2 else (lambda v: float(v.mean()))
     return {
-        "n_rows": len(y),
-        "log_loss": log_loss(y, probabilities, sample_weight=sample_weight),
-        "accuracy": float(np.mean(predicted == y)),
-        "roc_auc": roc_auc(y, probabilities),
         "precision": pick(precision),
         "recall": pick(recall),
         "f1": pick(f1),
-        "confusion_matrix": matrix.tolist(),
+        "confusion_matrix": np.asarray(matrix).tolist(),
     }
 
 

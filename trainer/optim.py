@@ -56,31 +56,48 @@ class Objective:
         the logits of every row. ``float64`` computes in float64 a chunk at a time; else in float32, full batch."""
         dtype = torch.float64 if float64 else torch.float32
         step = CHUNK_ROWS if float64 else self.n_rows
-        W, b = V[:, :-1].to(dtype), V[:, -1].to(dtype)
-        loss = torch.zeros((), dtype=torch.float64, device=V.device)
-        grad = torch.zeros_like(V)
-        correct = 0
-        kept = []
+        sums = Sums(V)
         for start in range(0, self.n_rows, step):
             rows = slice(start, min(start + step, self.n_rows))
-            X, y = self.X[rows].to(dtype), self.y[rows]
             y_float = self.labels_as(dtype)[rows] if self.binary else None
-            logits = torch.addmm(b, X, W.T)
-            losses = self.row_losses(logits, y, y_float)
-            residual = self.residuals(logits, y, y_float)
-            if self.weights is not None:
-                w = self.weights[rows].to(dtype)
-                losses, residual = losses * w, residual * w[:, None]
-            loss += losses.sum(dtype=torch.float64)
-            grad[:, :-1] += (residual.T @ X).double()
-            grad[:, -1] += residual.sum(dim=0, dtype=torch.float64)
-            correct += int(_count_correct(logits, y, self.binary))
-            if keep_logits:
-                kept.append(logits.double())
-        loss, grad = loss / self.total_weight, grad / self.total_weight
-        loss = loss + 0.5 * self.l2 * (V[:, :-1] ** 2).sum()
-        grad[:, :-1] += self.l2 * V[:, :-1]
-        return float(loss), grad, correct, (torch.cat(kept) if keep_logits else None)
+            weights = None if self.weights is None else self.weights[rows]
+            sums.add(self, self.X[rows].to(dtype), self.y[rows], weights, y_float, keep_logits=keep_logits)
+        return sums.result(self, V, self.total_weight)
+
+
+class Sums:
+    """The sums over rows that the objective and its gradient are made of, added a batch at a time (in float32 or
+    float64 as the rows come), so that a streamed or distributed objective adds its chunks and ranks the same way."""
+
+    def __init__(self, V: torch.Tensor) -> None:
+        self.W, self.b = V[:, :-1], V[:, -1]
+        self.loss = torch.zeros((), dtype=torch.float64, device=V.device)
+        self.grad = torch.zeros_like(V)
+        self.correct = 0
+        self.kept: list[torch.Tensor] = []
+
+    def add(self, objective, X, y, weights=None, y_float=None, *, keep_logits: bool = False) -> None:
+        """Add rows ``X`` (float32 or float64, standardized) with labels ``y`` and optional row ``weights``."""
+        dtype = X.dtype
+        logits = torch.addmm(self.b.to(dtype), X, self.W.to(dtype).T)
+        losses = objective.row_losses(logits, y, y_float)
+        residual = objective.residuals(logits, y, y_float)
+        if weights is not None:
+            w = weights.to(dtype)
+            losses, residual = losses * w, residual * w[:, None]
+        self.loss += losses.sum(dtype=torch.float64)
+        self.grad[:, :-1] += (residual.T @ X).double()
+        self.grad[:, -1] += residual.sum(dim=0, dtype=torch.float64)
+        self.correct += int(_count_correct(logits, y, objective.binary))
+        if keep_logits:
+            self.kept.append(logits.double())
+
+    def result(self, objective, V: torch.Tensor, total_weight: float):
+        """(objective, gradient, correct rows, logits or None): the sums over ``total_weight``, plus the penalty."""
+        loss, grad = self.loss / total_weight, self.grad / total_weight
+        loss = loss + 0.5 * objective.l2 * (V[:, :-1] ** 2).sum()
+        grad[:, :-1] += objective.l2 * V[:, :-1]
+        return float(loss), grad, self.correct, (torch.cat(self.kept) if self.kept else None)
 
 
 def _count_correct(logits: torch.Tensor, y: torch.Tensor, binary: bool) -> torch.Tensor:

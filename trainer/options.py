@@ -248,6 +248,32 @@ class ReadOptions:
             raise OptionError("encoding", f"must be a text encoding Python knows, got {self.encoding!r}") from None
 
 
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a streamed fit (data larger than memory, or several processes) reads and shuffles its rows."""
+
+    chunk_rows: int = option(
+        65536, kind=int, minimum=1, help="Streamed fits: rows read, encoded and computed on at a time."
+    )
+    shuffle_window: int = option(
+        8,
+        kind=int,
+        minimum=1,
+        help="Streamed sgd/adam: chunks pooled and shuffled together (chunk order is shuffled too); memory grows "
+        "with chunk_rows * shuffle_window.",
+    )
+    sample_rows: int = option(
+        100_000,
+        kind=int,
+        minimum=100,
+        help="Streamed fits: rows of each split (a seeded sample) kept for ROC AUC, calibration, the threshold "
+        "table and plots; log-loss, accuracy and the confusion matrix count every row.",
+    )
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
 def defaults(cls) -> dict[str, Any]:
     """Each field's default value."""
     out = {}

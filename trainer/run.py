@@ -8,6 +8,7 @@ import io
 import json
 import os
 import platform
+import shutil
 from importlib import metadata
 from pathlib import Path
 
@@ -119,7 +120,8 @@ def write_run(
             ),
             "notes": dataset.notes,
             "missing": _missing_counts(dataset),
-        },
+        }
+        | (result.data_summary or {}),
         "coefficients": result.coefficients.to_json() if result.coefficients is not None else None,
         "model_sha256": model_sha256,
         "versions": versions(),
@@ -149,3 +151,21 @@ def _history_csv(history: list[dict]) -> str:
     for record in history:
         writer.writerow(["" if record.get(c) is None else repr(record[c]) for c in HISTORY_COLUMNS])
     return buffer.getvalue()
+
+
+def write_run_staged(out_dir: str | os.PathLike[str], result: FitResult, dataset: Dataset, **kwargs) -> Path:
+    """:func:`write_run` into a hidden folder beside ``out_dir``, renamed into place once complete: a job stopped
+    midway (a distributed rank failing, SIGTERM) leaves ``out_dir`` as it was, never half-written."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    try:
+        write_run(stage, result, dataset, **kwargs)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return out

@@ -63,6 +63,7 @@ class FitResult:
     val_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     dataset: Dataset | None = None
     coefficients: CoefficientTable | None = None
+    data_summary: dict | None = None  # a streamed fit's counts over all its rows (``dataset`` holds a sample)
 
 
 def fit(
@@ -262,16 +263,10 @@ def _plan(dataset: Dataset, opts: FitOptions, device: torch.device) -> dict:
 def _prepare(dataset: Dataset, train_idx: np.ndarray, plan: dict, opts: FitOptions, device: torch.device):
     """The model with its standardization set, and the objective over a standardized float32 copy of the rows."""
     n_classes = len(dataset.class_names)
-    model = LogisticModel(dataset.X.shape[1], n_classes, dataset.encoding)
     whole = len(train_idx) == len(dataset.y)  # no split: use the rows in place, no gather
     train_X = dataset.X if whole else dataset.X[train_idx]
     mean, scale = standardization(train_X)
-    with torch.no_grad():
-        model.mean.copy_(torch.from_numpy(mean))
-        model.scale.copy_(torch.from_numpy(scale))
-        torch.nn.init.zeros_(model.linear.weight)  # the problem is convex: zeros is a fine, deterministic start
-        torch.nn.init.zeros_(model.linear.bias)
-    model.to(device)
+    model = initial_model(n_classes, dataset.encoding, mean, scale).to(device)
     # (x - mean) / scale exactly as the model computes it, in torch's multithreaded kernels; in place when the rows
     # are already a private copy (a split), else into one new array
     source = torch.from_numpy(train_X)
@@ -289,6 +284,18 @@ def _prepare(dataset: Dataset, train_idx: np.ndarray, plan: dict, opts: FitOptio
     return model, objective, weights
 
 
+def initial_model(n_classes: int, encoding, mean: np.ndarray, scale: np.ndarray) -> LogisticModel:
+    """A model with its standardization set and zero weights: the problem is convex, so zeros is a fine,
+    deterministic start."""
+    model = LogisticModel(len(mean), n_classes, encoding)
+    with torch.no_grad():
+        model.mean.copy_(torch.from_numpy(mean))
+        model.scale.copy_(torch.from_numpy(scale))
+        torch.nn.init.zeros_(model.linear.weight)
+        torch.nn.init.zeros_(model.linear.bias)
+    return model
+
+
 def _hooks(plan: dict, opts: FitOptions, progress: bool, callbacks: Sequence[Callback]) -> list[Callback]:
     hooks: list[Callback] = [History()]
     if plan["solver"] in ("sgd", "adam"):
@@ -299,8 +306,9 @@ def _hooks(plan: dict, opts: FitOptions, progress: bool, callbacks: Sequence[Cal
     return hooks
 
 
-def _optimize(state, hooks, objective, model, plan, opts, evaluate_validation) -> dict:
-    """Run the solver with the hooks; Ctrl-C ends it cleanly and the final hooks still run."""
+def _optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=None) -> dict:
+    """Run the solver with the hooks; Ctrl-C ends it cleanly and the final hooks still run. ``run_minibatch``
+    replaces :func:`trainer.optim.run_minibatch` (a streamed fit reads its batches from disk)."""
     outcome = {"converged": False, "interrupted": False, "train_logits": None}
     for hook in hooks:
         hook.on_train_begin(state)
@@ -320,7 +328,7 @@ def _optimize(state, hooks, objective, model, plan, opts, evaluate_validation) -
             V, outcome["converged"] = optim.run_lbfgs(state, objective, V, hooks, evaluate_validation)
             optim.set_parameters(model.linear, V)
         else:
-            optim.run_minibatch(
+            (run_minibatch or optim.run_minibatch)(
                 state,
                 objective,
                 model.linear,

@@ -1,0 +1,434 @@
+"""trainer.fit for data read in chunks: larger than memory, and shared among the ranks of a torch.distributed job.
+
+The passes (see :mod:`trainer.scan` for the first two):
+
+1. scan: rows, classes, column kinds, levels, missing cells, and the top-bits histograms of numeric values;
+2. medians, exact, from the low-bits histograms of the middle buckets (only with ``missing="impute"``);
+3. encode: each chunk to the design matrix, split (a seeded hash of the row id), written to a local row cache, while
+   the training rows' mean and sum of squared deviations are merged chunk by chunk in float64 (Chan et al.);
+4. optimize: ``lbfgs`` computes the full-batch loss and gradient chunk by chunk (summed over ranks); ``sgd`` and
+   ``adam`` read mini-batches from a shuffled window of chunks, through DistributedDataParallel across ranks;
+5. measure: exact sums (log-loss, accuracy, confusion matrix) over every row, and a seeded sample of each split for
+   ROC AUC, calibration and the threshold table.
+
+Peak memory: about ``chunk_rows * (raw columns * 8 + design columns * 4 * 4)`` bytes for a chunk in flight, plus
+``chunk_rows * shuffle_window * design columns * 8`` for sgd/adam's window, ``sample_rows * design columns * 4`` per
+split for the metrics sample, and ``512 KiB`` per raw column for the median histograms, whatever the file's size.
+The row cache takes ``rows * (design columns * 4 + 16)`` bytes of local disk (``$TMPDIR``), deleted at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import optim
+from .calibration import decide
+from .callbacks import TrainingState, end_epoch
+from .data import Dataset
+from .distributed import Comm
+from .errors import DataError, OptionError
+from .metrics import classification_metrics, confusion_matrix, confusion_metrics, log_loss
+from .model import LogisticModel
+from .options import FitOptions, ReadOptions, StreamOptions
+from .rowcache import RowCache
+from .scan import Scan, label_texts, scan, validation_rows
+from .sources import Source
+from .table import Table, text_column
+from .training import DEFAULT_EPOCHS, DEFAULT_LR, FitResult, _hooks, _optimize, _resolve_device, initial_model
+
+_SAMPLE_SALT = 7919  # the metrics sample is a hash of the row id too, with another seed than the split
+
+
+def fit_stream(
+    data: str | Path,
+    read: ReadOptions,
+    opts: FitOptions,
+    stream: StreamOptions | None = None,
+    *,
+    comm: Comm | None = None,
+    progress: bool = False,
+) -> FitResult:
+    """Fit on DATA (a CSV, .npy or .npz file, a folder or a glob of them) without holding it in memory; under
+    torch.distributed each rank reads its shard and every rank returns the same model. See the module docstring."""
+    stream = stream or StreamOptions()
+    comm = comm or Comm()
+    device = _resolve_device(opts.device)
+    if opts.l2 == "auto":
+        raise OptionError("l2", "auto needs the rows in memory (it cross-validates); with streamed data give a number")
+    if opts.coefficients != "original":
+        raise OptionError("coefficients", "applies to the coefficient table, which a streamed fit does not compute")
+    torch.manual_seed(opts.seed)
+    na_values = set(opts.na_values)
+    source = comm.agree(Source, data, read, missing=opts.missing, na_values=na_values, chunk_rows=stream.chunk_rows)
+    forced = _categorical_positions(source, opts.categorical)
+    found = scan(source, comm, forced_text=forced, seed=opts.seed, val_fraction=opts.val_fraction, opts=opts)
+    if found.encoding.width() == 0:
+        raise DataError(f"{source.data}: no usable features: every categorical column has a single level")
+    folder = Path(tempfile.mkdtemp(prefix=f"logreg-rank{comm.rank}-"))
+    try:
+        return _fit_cached(source, found, folder, opts, stream, comm, device, progress)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _categorical_positions(source: Source, names) -> frozenset[int]:
+    unknown = [n for n in names if n not in source.names]
+    if unknown:
+        raise DataError(f"{source.data}: --categorical names {unknown[0]!r}, which is not a feature column")
+    return frozenset(source.names.index(n) for n in names)
+
+
+def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progress) -> FitResult:
+    encoding, class_names = found.encoding, found.class_names
+    width, n_classes = encoding.width(), len(class_names)
+    train, val = RowCache(folder, "train", width), RowCache(folder, "validation", width)
+    moments = comm.agree(_encode, source, found, train, val, opts.seed, opts.val_fraction, comm)
+    n_train = int(comm.all_sum(torch.tensor([train.n_rows], dtype=torch.int64))[0])
+    if n_train == 0:
+        raise DataError(f"{source.data}: val_fraction={opts.val_fraction} leaves no training rows")
+    mean, scale = _merge_moments(comm.gather(moments))
+    model = initial_model(n_classes, encoding, mean, scale).to(device)
+    counts = np.array([found.class_counts[name] for name in class_names], dtype=np.float64)
+    weights = None
+    if opts.class_weight == "balanced":  # scikit-learn's 'balanced', from every row's class counts
+        weights = (counts.sum() / (n_classes * counts)).astype(np.float32)
+    objective = StreamObjective(
+        train,
+        mean,
+        scale,
+        comm,
+        binary=model.is_binary,
+        l2=float(opts.l2),
+        class_weights=weights,
+        device=device,
+        chunk_rows=stream.chunk_rows,
+    )
+    validation = StreamObjective(
+        val,
+        mean,
+        scale,
+        comm,
+        binary=model.is_binary,
+        l2=0.0,
+        class_weights=None,
+        device=device,
+        chunk_rows=stream.chunk_rows,
+    )
+    optimizer = "lbfgs" if opts.optimizer == "auto" else opts.optimizer
+    plan = {
+        "optimizer": optimizer,
+        "solver": optimizer,
+        "epochs": opts.epochs or DEFAULT_EPOCHS[optimizer],
+        "lr": opts.lr or DEFAULT_LR.get(optimizer),
+    }
+    plan["resolved"] = {
+        **vars(opts),
+        "na_values": list(opts.na_values),
+        **plan,
+        "device": str(device),
+        "streamed": {**vars(stream), "processes": comm.world},
+    }
+    evaluate_validation = validation.evaluator(model) if validation.n_rows else (lambda V=None: (None, None))
+    state = TrainingState(model=model, optimizer=optimizer, max_epochs=plan["epochs"])
+    hooks = _hooks(plan, opts, progress and comm.is_root, ())
+
+    def minibatch(state, objective, linear, hooks, evaluate_validation, **kwargs):
+        run_minibatch_stream(
+            state,
+            objective,
+            linear,
+            hooks,
+            evaluate_validation,
+            comm=comm,
+            seed=opts.seed,
+            window=stream.shuffle_window,
+            **kwargs,
+        )
+
+    outcome = _optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=minibatch)
+    model = model.cpu().eval()
+    metrics, sample = _metrics(
+        model, {"train": train, "validation": val}, comm, weights, float(opts.l2), stream, opts.seed
+    )
+    y_sample = np.concatenate([sample[s][1] for s in ("train", "validation")])
+    p_sample = np.concatenate([sample[s][2] for s in ("train", "validation")])
+    n_train_sample = len(sample["train"][1])
+    rows_train, rows_val = np.arange(n_train_sample), np.arange(n_train_sample, len(y_sample))
+    decide(metrics, y_sample, lambda rows: p_sample[rows], rows_train, rows_val, opts)
+    tally = found.tally
+    notes = [
+        f"dropped {n} rows with a missing {what}"
+        for n, what in ((tally.dropped_label, "label"), (tally.dropped, "value"))
+        if n
+    ]
+    dataset = Dataset(
+        X=np.concatenate([sample[s][0] for s in ("train", "validation")]),
+        y=y_sample,
+        feature_names=encoding.design_names(),
+        class_names=class_names,
+        source=str(source.data),
+        notes=[*notes, *encoding.notes],
+        encoding=encoding,
+    )
+    summary = {
+        "n_rows": tally.rows,
+        "class_counts": found.class_counts,
+        "missing": {name: int(tally.missing.get(j, 0)) for j, name in enumerate(source.names)},
+        "files": len(source.files),
+        "streamed": True,
+    }
+    return FitResult(
+        model=model,
+        metrics=metrics,
+        history=state.history,
+        feature_names=encoding.design_names(),
+        class_names=class_names,
+        options=plan["resolved"],
+        converged=outcome["converged"],
+        stop_reason=outcome["stop_reason"],
+        interrupted=outcome["interrupted"],
+        train_indices=rows_train,
+        val_indices=rows_val,
+        dataset=dataset,
+        coefficients=None,
+        data_summary=summary,
+    )
+
+
+def _encode(source: Source, found: Scan, train: RowCache, val: RowCache, seed: int, fraction: float, comm: Comm):
+    """Pass 3: every chunk of this rank encoded into the row caches; the training rows' (count, mean, M2)."""
+    encoding = found.encoding
+    index = {name: i for i, name in enumerate(found.class_names)}
+    numeric = [j for j in range(len(source.names)) if j not in found.text]
+    text = sorted(found.text)
+    n, mean, m2 = 0, np.zeros(encoding.width()), np.zeros(encoding.width())
+    for chunk in source.chunks(comm.rank, comm.world, found.text):
+        table = Table(
+            list(source.names),
+            ["categorical" if j in found.text else "numeric" for j in range(len(source.names))],
+            np.stack([np.asarray(chunk.columns[j], dtype=np.float32) for j in numeric], axis=1)
+            if numeric
+            else np.empty((len(chunk.row_ids), 0), dtype=np.float32),
+            np.stack([text_column(chunk.columns[j], source.na_values) for j in text], axis=1)
+            if text
+            else np.empty((len(chunk.row_ids), 0), dtype=object),
+        )
+        X = encoding.design(table)
+        labels = np.asarray(label_texts(chunk.labels), dtype=object).astype(str)
+        y = np.fromiter((index[t] for t in labels.tolist()), dtype=np.int64, count=len(labels))
+        held_out = validation_rows(chunk.row_ids, seed, fraction)
+        kept = ~held_out
+        train.append(X[kept], y[kept], chunk.row_ids[kept])
+        val.append(X[held_out], y[held_out], chunk.row_ids[held_out])
+        n, mean, m2 = _chan(n, mean, m2, X[kept])
+    train.finish()
+    val.finish()
+    return n, mean, m2
+
+
+def _chan(n: int, mean: np.ndarray, m2: np.ndarray, X: np.ndarray):
+    """Merge a chunk's count, mean and sum of squared deviations into the running ones (Chan, Golub, LeVeque 1979),
+    in float64: stable where the textbook sum-of-squares formula cancels."""
+    m = len(X)
+    if m == 0:
+        return n, mean, m2
+    chunk_mean = X.mean(axis=0, dtype=np.float64)
+    centred = X - chunk_mean
+    chunk_m2 = np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
+    total = n + m
+    delta = chunk_mean - mean
+    return total, mean + delta * (m / total), m2 + chunk_m2 + delta**2 * (n * m / total)
+
+
+def _merge_moments(parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """Every rank's moments merged in rank order: the mean and the population standard deviation, float32, a
+    constant column's scale 1 (as :func:`trainer.training.standardization`)."""
+    n, mean, m2 = 0, np.zeros_like(parts[0][1]), np.zeros_like(parts[0][2])
+    for count, chunk_mean, chunk_m2 in parts:
+        if count:
+            total = n + count
+            delta = chunk_mean - mean
+            n, mean, m2 = total, mean + delta * (count / total), m2 + chunk_m2 + delta**2 * (n * count / total)
+    scale = np.sqrt(m2 / n)
+    scale[scale < 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
+    return mean.astype(np.float32), scale.astype(np.float32)
+
+
+class StreamObjective:
+    """:class:`trainer.optim.Objective` over a row cache: the same penalized weighted mean log-loss, its sums added
+    chunk by chunk and over every rank, so that all ranks hold the same loss and gradient and take the same step."""
+
+    def __init__(self, cache: RowCache, mean, scale, comm: Comm, *, binary, l2, class_weights, device, chunk_rows):
+        self.cache, self.comm, self.binary, self.l2, self.device = cache, comm, binary, l2, device
+        self.mean, self.scale = torch.from_numpy(mean), torch.from_numpy(scale)
+        self.class_weights = None if class_weights is None else torch.from_numpy(class_weights)
+        self.chunk_rows = chunk_rows
+        totals = torch.tensor([float(cache.n_rows), float(cache.n_rows)], dtype=torch.float64)
+        if class_weights is not None:
+            counts = np.zeros(len(class_weights))
+            for _, y in cache.chunks(chunk_rows):
+                counts += np.bincount(y, minlength=len(class_weights))
+            totals[1] = float((class_weights.astype(np.float64) * counts).sum())
+        comm.all_sum(totals)
+        self.n_rows, self.total_weight = int(totals[0]), float(totals[1])
+
+    row_losses = optim.Objective.row_losses
+    residuals = optim.Objective.residuals
+
+    def standardized(self, X: np.ndarray, dtype=torch.float32) -> torch.Tensor:
+        """(x - mean) / scale in float32, exactly as the model and the in-memory fit compute it."""
+        return ((torch.from_numpy(X) - self.mean) / self.scale).to(self.device).to(dtype)
+
+    def loss_grad(self, V: torch.Tensor, *, float64: bool = False, keep_logits: bool = False):
+        dtype = torch.float64 if float64 else torch.float32
+        sums = optim.Sums(V)
+        for X, y in self.cache.chunks(self.chunk_rows):
+            y_t = torch.from_numpy(y).to(self.device)
+            weights = None if self.class_weights is None else self.class_weights.to(self.device)[y_t]
+            sums.add(self, self.standardized(X, dtype), y_t, weights)
+        packed = torch.cat(
+            [
+                sums.loss.reshape(1).cpu(),
+                torch.tensor([float(sums.correct)], dtype=torch.float64),
+                sums.grad.cpu().ravel(),
+            ]
+        )
+        self.comm.all_sum(packed)
+        sums.loss = packed[0].to(V.device)
+        sums.correct = int(packed[1])
+        sums.grad = packed[2:].reshape(V.shape).to(V.device)
+        loss, grad, correct, _ = sums.result(self, V, self.total_weight)
+        return loss, grad, correct, None
+
+    def evaluator(self, model: LogisticModel):
+        """Validation loss and accuracy over every rank's held-out rows (unweighted), at ``V`` when given."""
+
+        def evaluate(V: torch.Tensor | None = None):
+            if V is None:
+                V = optim.parameters_of(model.linear)
+            else:
+                optim.set_parameters(model.linear, V)
+            with torch.no_grad():
+                loss, _, correct, _ = self.loss_grad(V.double())
+            return loss, correct / self.n_rows
+
+        return evaluate
+
+
+def run_minibatch_stream(
+    state,
+    objective: StreamObjective,
+    linear,
+    callbacks,
+    evaluate_validation,
+    *,
+    comm: Comm,
+    seed: int,
+    window: int,
+    algorithm: str,
+    lr: float,
+    batch_size: int,
+    generator,
+) -> None:
+    """Mini-batch SGD or Adam over a row cache: chunks in a seeded random order, ``window`` chunks pooled and shuffled
+    at a time. Across ranks the layer is wrapped in DistributedDataParallel (gradients averaged at each step); every
+    rank takes the same number of steps an epoch, as DistributedSampler pads, the ranks with fewer rows going round
+    their shard again. ``--batch-size`` is per process."""
+    module = linear
+    if comm.world > 1:
+        module = torch.nn.parallel.DistributedDataParallel(linear)
+    optimizer = (torch.optim.SGD if algorithm == "sgd" else torch.optim.Adam)(module.parameters(), lr=lr)
+    steps = math.ceil(max(comm.gather(objective.cache.n_rows)) / batch_size)
+    rng = np.random.default_rng([seed, comm.rank])
+    hint = f"lower it (now {lr:g})"
+    device = objective.device
+    weights = None if objective.class_weights is None else objective.class_weights.to(device)
+    while state.epoch < state.max_epochs and not state.stop_training:
+        batches = _batches(objective, batch_size, window, rng)
+        for _ in range(steps):
+            X, y = next(batches)
+            X_t, y_t = objective.standardized(X), torch.from_numpy(y).to(device)
+            optimizer.zero_grad()
+            losses = objective.row_losses(module(X_t), y_t)
+            if weights is None:
+                loss = losses.mean()
+            else:
+                w = weights[y_t]
+                loss = (losses * w).sum() / w.sum()
+            if objective.l2:
+                loss = loss + 0.5 * objective.l2 * (linear.weight**2).sum()
+            loss.backward()
+            optimizer.step()
+        V = optim.parameters_of(linear)
+        with torch.no_grad():
+            train_loss, _, correct, _ = objective.loss_grad(V)
+        optim.check_finite(train_loss, V, f"in epoch {state.epoch + 1}", hint)
+        end_epoch(
+            state,
+            callbacks,
+            train_loss=train_loss,
+            train_accuracy=correct / objective.n_rows,
+            validation=evaluate_validation,
+        )
+
+
+def _batches(objective: StreamObjective, batch_size: int, window: int, rng):
+    """Batches from the shuffled cache, going round again (reshuffled) when it runs out; a rank without rows
+    contributes empty batches (it still joins every step's all-reduce)."""
+    cache = objective.cache
+    if cache.n_rows == 0:
+        while True:
+            yield np.zeros((0, cache.width), np.float32), np.zeros(0, np.int64)
+    while True:
+        for X, y in cache.shuffled(objective.chunk_rows, window, rng):
+            for start in range(0, len(y), batch_size):
+                yield X[start : start + batch_size], y[start : start + batch_size]
+
+
+def _metrics(model, caches: dict, comm: Comm, weights, l2: float, stream: StreamOptions, seed: int):
+    """Per split: exact sums over every row of every rank, and the seeded sample (X, y, probabilities)."""
+    model64 = LogisticModel(model.n_features, model.n_classes, model.encoding).double()
+    model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+    k = model.n_classes
+    blocks, samples = {}, {}
+    for split, cache in caches.items():
+        total = int(comm.all_sum(torch.tensor([cache.n_rows], dtype=torch.int64))[0])
+        samples[split] = (np.zeros((0, cache.width), np.float32), np.zeros(0, np.int64), np.zeros((0, k)))
+        if total == 0:
+            continue
+        fraction = min(1.0, stream.sample_rows / total)
+        sums = torch.zeros(4 + k * k, dtype=torch.float64)  # log-loss, weighted log-loss, weight, correct, matrix
+        kept = []
+        with torch.no_grad():
+            for X, y, ids in cache.chunks(stream.chunk_rows, with_ids=True):
+                p = model64(torch.from_numpy(X).double()).numpy()
+                row_weights = None if weights is None else weights[y].astype(np.float64)
+                sums[0] += log_loss(y, p) * len(y)
+                weight = float(row_weights.sum()) if row_weights is not None else float(len(y))
+                sums[1] += log_loss(y, p, sample_weight=row_weights) * weight
+                sums[2] += weight
+                sums[3] += float((p.argmax(axis=1) == y).sum())
+                sums[4:] += torch.from_numpy(confusion_matrix(y, p.argmax(axis=1), k).ravel().astype(np.float64))
+                pick = validation_rows(ids, seed + _SAMPLE_SALT, fraction)
+                kept.append((ids[pick], X[pick], y[pick], p[pick]))
+        comm.all_sum(sums)
+        parts = [part for rank_parts in comm.gather(kept) for part in rank_parts]
+        ids = np.concatenate([part[0] for part in parts])
+        order = np.argsort(ids, kind="stable")  # the same sample, in the same order, however many ranks
+        X_s, y_s, p_s = (np.concatenate([part[i] for part in parts])[order] for i in (1, 2, 3))
+        block = classification_metrics(y_s, p_s) if len(y_s) else {"roc_auc": None}
+        matrix = sums[4:].numpy().reshape(k, k).astype(np.int64)
+        block |= {"n_rows": total, "log_loss": float(sums[0]) / total, "accuracy": float(sums[3]) / total}
+        block |= confusion_metrics(matrix) | {"sample_rows": len(y_s)}
+        if split == "train":
+            penalty = 0.5 * l2 * float((model.linear.weight.detach().double() ** 2).sum())
+            block["objective"] = float(sums[1]) / float(sums[2]) + penalty
+        blocks[split] = block
+        samples[split] = (X_s, y_s, p_s)
+    return blocks, samples
