@@ -98,6 +98,8 @@ bench: install bench-serve-tools
 	$(PY) bench/verify_strength.py
 	$(PY) bench/categorical.py
 	$(PY) bench/penalty.py
+	$(PY) bench/stream.py
+	$(PY) bench/distributed.py
 	$(PY) bench/serve.py
 
 # bench/serve.py's load generator and reference: wrk (Debian) and MLServer 1.7.1 as shipped, in a venv of its own

@@ -109,6 +109,8 @@ def train(
         raise BadInput(f"--out {out_dir}: exists and is not a directory")
     from .distributed import under_torchrun
 
+    if stream is False and (nproc > 1 or under_torchrun()):
+        raise BadInput("--in-memory runs in one process; several processes (--nproc, torchrun) each stream a shard")
     streamed = stream if stream is not None else under_torchrun() or not data.is_file() or _large(data)
     if nproc > 1 and not under_torchrun():
         _launch(ctx, data, out_dir, nproc)

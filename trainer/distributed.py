@@ -142,6 +142,7 @@ def launch(nproc: int, module_args: list[str], error_file: Path) -> tuple[str, b
     """Run ``torchrun --standalone --nproc-per-node NPROC -m trainer MODULE_ARGS`` with torch's own launcher, in
     this process. Returns None when every rank succeeded, else one line saying what failed and whether it was the
     input (a data or option error a rank reported) rather than a rank that died."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
@@ -158,6 +159,9 @@ def launch(nproc: int, module_args: list[str], error_file: Path) -> tuple[str, b
         if error_file.is_file() and error_file.read_text().strip():
             return error_file.read_text().strip(), True
         return describe_failures(exc.failures), False
+    except (SignalException, KeyboardInterrupt) as exc:  # Ctrl-C or a kill of this launcher: torchrun stopped the ranks
+        name = exc.sigval.name if isinstance(exc, SignalException) else "SIGINT"
+        return f"interrupted by {name}; the job stopped on every rank", False
     finally:
         os.environ.pop(ERROR_FILE_ENV, None)
     return None

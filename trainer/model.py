@@ -123,7 +123,10 @@ class LogisticModel(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Probabilities of shape (n, n_classes), columns in class order, from the design matrix."""
-        z = self.logits(features)
+        return self.probabilities_of_logits(self.logits(features))
+
+    def probabilities_of_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Probabilities from :meth:`logits`."""
         if self.is_binary:
             # sigmoid(-z) rather than 1 - sigmoid(z): exact in saturation, where 1 - p would round to 0 or 1.
             return torch.cat([torch.sigmoid(-z), torch.sigmoid(z)], dim=1)

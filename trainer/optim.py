@@ -151,6 +151,10 @@ def _lbfgs_phase(state, objective, V, callbacks, evaluate_validation, float64, f
             if math.isfinite(new_loss) and new_loss <= loss + 1e-4 * t * slope:
                 break
             t *= 0.5
+            if t * -slope <= flat * abs(loss):
+                # the decrease this step could bring is below what this phase's arithmetic resolves (summing a
+                # million float32 losses is noisy at 1e-9): halving further only measures the noise
+                return V, True
         else:
             return V, True  # no lower objective is representable along this direction
         s, yv = (candidate - V).ravel(), (new_grad - grad).ravel()

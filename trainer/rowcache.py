@@ -22,9 +22,10 @@ class RowCache:
         self._writers = {kind: open(path, "wb") for kind, path in self._paths.items()}  # noqa: SIM115
 
     def append(self, X: np.ndarray, y: np.ndarray, ids: np.ndarray) -> None:
-        self._writers["X"].write(np.ascontiguousarray(X, dtype=np.float32).tobytes())
-        self._writers["y"].write(np.ascontiguousarray(y, dtype=np.int64).tobytes())
-        self._writers["ids"].write(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
+        if not len(y):
+            return
+        for kind, values, dtype in (("X", X, np.float32), ("y", y, np.int64), ("ids", ids, np.uint64)):
+            self._writers[kind].write(memoryview(np.ascontiguousarray(values, dtype=dtype)).cast("B"))
         self.n_rows += len(y)
 
     def finish(self) -> None:
@@ -32,38 +33,46 @@ class RowCache:
             handle.close()
 
     def chunks(self, chunk_rows: int, *, with_ids: bool = False) -> Iterator[tuple[np.ndarray, ...]]:
-        """``(X, y)`` (and the row ids) a chunk at a time, in the order written. The arrays are fresh each chunk."""
+        """``(X, y)`` (and the row ids) a chunk at a time, in the order written, read into buffers reused from one
+        chunk to the next (no allocation a chunk): a caller copies what it keeps beyond the loop body."""
+        rows = min(chunk_rows, self.n_rows)
+        buffers = (
+            np.empty((rows, self.width), dtype=np.float32),
+            np.empty(rows, dtype=np.int64),
+            np.empty(rows, dtype=np.uint64),
+        )
         with (
             open(self._paths["X"], "rb") as xs,
             open(self._paths["y"], "rb") as ys,
             open(self._paths["ids"], "rb") as ids,
         ):
+            handles = (xs, ys, ids) if with_ids else (xs, ys)
             for start in range(0, self.n_rows, chunk_rows):
                 rows = min(chunk_rows, self.n_rows - start)
-                X = np.fromfile(xs, dtype=np.float32, count=rows * self.width).reshape(rows, self.width)
-                y = np.fromfile(ys, dtype=np.int64, count=rows)
-                if with_ids:
-                    yield X, y, np.fromfile(ids, dtype=np.uint64, count=rows)
-                else:
-                    yield X, y
+                views = [buffer[:rows] for buffer in buffers[: len(handles)]]
+                for handle, view in zip(handles, views, strict=True):
+                    handle.readinto(memoryview(view).cast("B"))
+                yield tuple(views)
 
-    def _read(self, handle_X, handle_y, start: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        handle_X.seek(start * self.width * 4)
-        handle_y.seek(start * 8)
-        X = np.fromfile(handle_X, dtype=np.float32, count=rows * self.width).reshape(rows, self.width)
-        return X, np.fromfile(handle_y, dtype=np.int64, count=rows)
-
-    def shuffled(self, chunk_rows: int, window_chunks: int, rng: np.random.Generator):
-        """Rows in a random order with bounded memory: chunks in a random order, ``window_chunks`` of them at a time
-        pooled and their rows permuted. Yields ``(X, y)`` windows of at most ``chunk_rows * window_chunks`` rows."""
+    def shuffled_batches(self, batch_size: int, chunk_rows: int, window_chunks: int, rng: np.random.Generator):
+        """Batches ``(X, y)`` of the rows in a random order, with bounded memory: the chunks in a random order,
+        ``window_chunks`` of them at a time read into one reused buffer and their rows permuted. Memory: the buffer,
+        ``chunk_rows * window_chunks`` rows; each batch is a copy gathered from it."""
         starts = rng.permutation(np.arange(0, self.n_rows, chunk_rows)) if self.n_rows else np.zeros(0, np.int64)
+        window = min(chunk_rows * window_chunks, self.n_rows)
+        X_buffer = np.empty((window, self.width), dtype=np.float32)
+        y_buffer = np.empty(window, dtype=np.int64)
         with open(self._paths["X"], "rb") as xs, open(self._paths["y"], "rb") as ys:
             for first in range(0, len(starts), window_chunks):
-                parts = [
-                    self._read(xs, ys, int(s), min(chunk_rows, self.n_rows - int(s)))
-                    for s in starts[first : first + window_chunks]
-                ]
-                X = np.concatenate([p[0] for p in parts])
-                y = np.concatenate([p[1] for p in parts])
-                order = rng.permutation(len(y))
-                yield X[order], y[order]
+                filled = 0
+                for start in starts[first : first + window_chunks].tolist():
+                    rows = min(chunk_rows, self.n_rows - start)
+                    xs.seek(start * self.width * 4)
+                    ys.seek(start * 8)
+                    xs.readinto(memoryview(X_buffer[filled : filled + rows]).cast("B"))
+                    ys.readinto(memoryview(y_buffer[filled : filled + rows]).cast("B"))
+                    filled += rows
+                order = rng.permutation(filled)
+                for batch in range(0, filled, batch_size):
+                    rows = order[batch : batch + batch_size]
+                    yield X_buffer[rows], y_buffer[rows]

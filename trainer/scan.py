@@ -189,6 +189,7 @@ def _pass_one(source: Source, comm: Comm, text: frozenset[int], seed: int, val_f
             mine = tally.levels.setdefault(j, {})
             for level, count in zip(levels.tolist(), counts.tolist(), strict=True):
                 mine[level] = mine.get(level, 0) + count
+        del chunk, column
     return tally, top
 
 
@@ -204,7 +205,7 @@ def _exact_medians(source, comm, text, numeric, top, merged: Tally, seed, val_fr
     for j in numeric:
         n = merged.train_present[j]
         targets[j] = [_middle(top[j], (n - 1) // 2), _middle(top[j], n // 2)]
-    low = np.zeros((len(source.names), 2, BUCKETS), dtype=np.int64)
+    low = np.zeros((len(source.names), 2, BUCKETS), dtype=np.int64)  # int64: a bucket may hold 2**31 equal values
     for chunk in source.chunks(comm.rank, comm.world, text):
         train = ~validation_rows(chunk.row_ids, seed, val_fraction)
         for j in numeric:
@@ -213,6 +214,7 @@ def _exact_medians(source, comm, text, numeric, top, merged: Tally, seed, val_fr
             high = keys >> np.uint32(16)
             for t, (bucket, _) in enumerate(targets[j]):
                 low[j, t] += np.bincount(keys[high == bucket] & np.uint32(0xFFFF), minlength=BUCKETS)
+        del chunk, column
     low = comm.all_sum(torch.from_numpy(low)).numpy()
     medians = {}
     for j in numeric:

@@ -31,8 +31,11 @@ ROW_BITS = 40  # a row id is (file index << ROW_BITS) | row: 1e12 rows a file
 
 @dataclass
 class Chunk:
-    """Rows of one chunk: per feature column float64 numbers (NaN where missing) or trimmed texts, labels (texts for
-    a CSV, numbers for arrays), and the rows' global ids."""
+    """Rows of one chunk: per feature column numbers (float64, or float32 as an array stores them; NaN where
+    missing) or trimmed texts, labels (texts for a CSV, numbers for arrays), and the rows' global ids.
+
+    Consumers ``del`` their chunk at the end of each loop body, so that it is freed before the next one is read:
+    one chunk in memory, not two."""
 
     columns: list
     labels: list[str] | np.ndarray
@@ -231,7 +234,7 @@ class Source:
                     yield self._array_chunk(index, start, features, labels, path)
 
     def _array_chunk(self, index: int, start: int, features: np.ndarray, labels: np.ndarray, path: Path) -> Chunk:
-        features = np.asarray(features, dtype=np.float64)
+        features = features if features.dtype == np.float32 else np.asarray(features, dtype=np.float64)
         infinite = np.isinf(features)
         if infinite.any():
             row, col = np.argwhere(infinite)[0]

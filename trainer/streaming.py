@@ -88,7 +88,12 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     encoding, class_names = found.encoding, found.class_names
     width, n_classes = encoding.width(), len(class_names)
     train, val = RowCache(folder, "train", width), RowCache(folder, "validation", width)
-    moments = comm.agree(_encode, source, found, train, val, opts.seed, opts.val_fraction, comm)
+    # each split's metrics sample, picked while encoding (its size is known from the scan) and kept on disk too: no
+    # small arrays accumulating between the chunk-sized ones, which would pin the heap and grow the resident size
+    totals = {"train": found.tally.rows - found.tally.val_rows, "validation": found.tally.val_rows}
+    samples = {split: RowCache(folder, f"{split}-sample", width) for split in totals}
+    fractions = {split: min(1.0, stream.sample_rows / max(total, 1)) for split, total in totals.items()}
+    moments = comm.agree(_encode, source, found, (train, val), samples, fractions, opts, comm)
     n_train = int(comm.all_sum(torch.tensor([train.n_rows], dtype=torch.int64))[0])
     if n_train == 0:
         raise DataError(f"{source.data}: val_fraction={opts.val_fraction} leaves no training rows")
@@ -154,7 +159,7 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     outcome = _optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=minibatch)
     model = model.cpu().eval()
     metrics, sample = _metrics(
-        model, {"train": train, "validation": val}, comm, weights, float(opts.l2), stream, opts.seed
+        model, {"train": train, "validation": val}, samples, comm, weights, float(opts.l2), stream
     )
     y_sample = np.concatenate([sample[s][1] for s in ("train", "validation")])
     p_sample = np.concatenate([sample[s][2] for s in ("train", "validation")])
@@ -201,8 +206,9 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     )
 
 
-def _encode(source: Source, found: Scan, train: RowCache, val: RowCache, seed: int, fraction: float, comm: Comm):
-    """Pass 3: every chunk of this rank encoded into the row caches; the training rows' (count, mean, M2)."""
+def _encode(source: Source, found: Scan, caches, samples: dict, fractions: dict, opts, comm: Comm):
+    """Pass 3: every chunk of this rank encoded into the row caches (and each split's sample into its own); the
+    training rows' (count, mean, M2)."""
     encoding = found.encoding
     index = {name: i for i, name in enumerate(found.class_names)}
     numeric = [j for j in range(len(source.names)) if j not in found.text]
@@ -222,13 +228,16 @@ def _encode(source: Source, found: Scan, train: RowCache, val: RowCache, seed: i
         X = encoding.design(table)
         labels = np.asarray(label_texts(chunk.labels), dtype=object).astype(str)
         y = np.fromiter((index[t] for t in labels.tolist()), dtype=np.int64, count=len(labels))
-        held_out = validation_rows(chunk.row_ids, seed, fraction)
-        kept = ~held_out
-        train.append(X[kept], y[kept], chunk.row_ids[kept])
-        val.append(X[held_out], y[held_out], chunk.row_ids[held_out])
-        n, mean, m2 = _chan(n, mean, m2, X[kept])
-    train.finish()
-    val.finish()
+        held_out = validation_rows(chunk.row_ids, opts.seed, opts.val_fraction)
+        for split, cache, rows in zip(samples, caches, (~held_out, held_out), strict=True):
+            ids = chunk.row_ids[rows]
+            cache.append(X[rows], y[rows], ids)
+            picked = validation_rows(ids, opts.seed + _SAMPLE_SALT, fractions[split])
+            samples[split].append(X[rows][picked], y[rows][picked], ids[picked])
+        n, mean, m2 = _chan(n, mean, m2, X[~held_out])
+        del chunk, table, X
+    for cache in (*caches, *samples.values()):
+        cache.finish()
     return n, mean, m2
 
 
@@ -269,6 +278,8 @@ class StreamObjective:
         self.mean, self.scale = torch.from_numpy(mean), torch.from_numpy(scale)
         self.class_weights = None if class_weights is None else torch.from_numpy(class_weights)
         self.chunk_rows = chunk_rows
+        self._buffer: torch.Tensor | None = None
+        self._converted: torch.Tensor | None = None
         totals = torch.tensor([float(cache.n_rows), float(cache.n_rows)], dtype=torch.float64)
         if class_weights is not None:
             counts = np.zeros(len(class_weights))
@@ -282,8 +293,17 @@ class StreamObjective:
     residuals = optim.Objective.residuals
 
     def standardized(self, X: np.ndarray, dtype=torch.float32) -> torch.Tensor:
-        """(x - mean) / scale in float32, exactly as the model and the in-memory fit compute it."""
-        return ((torch.from_numpy(X) - self.mean) / self.scale).to(self.device).to(dtype)
+        """(x - mean) / scale in float32, exactly as the model and the in-memory fit compute it; into buffers reused
+        from one chunk to the next (valid until the next call)."""
+        rows = len(X)
+        if self._buffer is None or len(self._buffer) < rows:
+            self._buffer = torch.empty((rows, X.shape[1]), dtype=torch.float32)
+        out = torch.sub(torch.from_numpy(X), self.mean, out=self._buffer[:rows]).div_(self.scale)
+        if out.device != self.device or dtype != torch.float32:
+            if self._converted is None or len(self._converted) < rows or self._converted.dtype != dtype:
+                self._converted = torch.empty((rows, X.shape[1]), dtype=dtype, device=self.device)
+            out = self._converted[:rows].copy_(out)
+        return out
 
     def loss_grad(self, V: torch.Tensor, *, float64: bool = False, keep_logits: bool = False):
         dtype = torch.float64 if float64 else torch.float32
@@ -386,28 +406,33 @@ def _batches(objective: StreamObjective, batch_size: int, window: int, rng):
         while True:
             yield np.zeros((0, cache.width), np.float32), np.zeros(0, np.int64)
     while True:
-        for X, y in cache.shuffled(objective.chunk_rows, window, rng):
-            for start in range(0, len(y), batch_size):
-                yield X[start : start + batch_size], y[start : start + batch_size]
+        yield from cache.shuffled_batches(batch_size, objective.chunk_rows, window, rng)
 
 
-def _metrics(model, caches: dict, comm: Comm, weights, l2: float, stream: StreamOptions, seed: int):
-    """Per split: exact sums over every row of every rank, and the seeded sample (X, y, probabilities)."""
+def _probabilities(model64: LogisticModel, X: np.ndarray, buffer: torch.Tensor) -> np.ndarray:
+    """``model64(X)`` as :func:`trainer.training.predict_proba_float64` computes it (float64, standardized in float64),
+    standardizing in place in ``buffer`` (at least ``len(X)`` rows), reused from one chunk to the next."""
+    rows = buffer[: len(X)].copy_(torch.from_numpy(X)).sub_(model64.mean).div_(model64.scale)
+    return model64.probabilities_of_logits(model64.linear(rows)).numpy()
+
+
+def _metrics(model, caches: dict, samples: dict, comm: Comm, weights, l2: float, stream: StreamOptions):
+    """Per split: exact sums over every row of every rank, and the seeded sample (X, y, probabilities), gathered
+    from every rank in row-id order (the same sample however many ranks)."""
     model64 = LogisticModel(model.n_features, model.n_classes, model.encoding).double()
     model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
     k = model.n_classes
-    blocks, samples = {}, {}
+    blocks, out = {}, {}
     for split, cache in caches.items():
         total = int(comm.all_sum(torch.tensor([cache.n_rows], dtype=torch.int64))[0])
-        samples[split] = (np.zeros((0, cache.width), np.float32), np.zeros(0, np.int64), np.zeros((0, k)))
+        out[split] = (np.zeros((0, cache.width), np.float32), np.zeros(0, np.int64), np.zeros((0, k)))
         if total == 0:
             continue
-        fraction = min(1.0, stream.sample_rows / total)
         sums = torch.zeros(4 + k * k, dtype=torch.float64)  # log-loss, weighted log-loss, weight, correct, matrix
-        kept = []
+        buffer = torch.empty((min(stream.chunk_rows, cache.n_rows), cache.width), dtype=torch.float64)
         with torch.no_grad():
-            for X, y, ids in cache.chunks(stream.chunk_rows, with_ids=True):
-                p = model64(torch.from_numpy(X).double()).numpy()
+            for X, y in cache.chunks(stream.chunk_rows):
+                p = _probabilities(model64, X, buffer)
                 row_weights = None if weights is None else weights[y].astype(np.float64)
                 sums[0] += log_loss(y, p) * len(y)
                 weight = float(row_weights.sum()) if row_weights is not None else float(len(y))
@@ -415,13 +440,29 @@ def _metrics(model, caches: dict, comm: Comm, weights, l2: float, stream: Stream
                 sums[2] += weight
                 sums[3] += float((p.argmax(axis=1) == y).sum())
                 sums[4:] += torch.from_numpy(confusion_matrix(y, p.argmax(axis=1), k).ravel().astype(np.float64))
-                pick = validation_rows(ids, seed + _SAMPLE_SALT, fraction)
-                kept.append((ids[pick], X[pick], y[pick], p[pick]))
+            kept = [
+                (ids.copy(), X.copy(), y.copy())
+                for X, y, ids in samples[split].chunks(max(samples[split].n_rows, 1), with_ids=True)
+            ]
+            kept = [
+                (
+                    ids,
+                    X,
+                    y,
+                    np.concatenate(
+                        [_probabilities(model64, X[i : i + len(buffer)], buffer) for i in range(0, len(y), len(buffer))]
+                    ),
+                )
+                for ids, X, y in kept
+            ]
         comm.all_sum(sums)
         parts = [part for rank_parts in comm.gather(kept) for part in rank_parts]
-        ids = np.concatenate([part[0] for part in parts])
-        order = np.argsort(ids, kind="stable")  # the same sample, in the same order, however many ranks
-        X_s, y_s, p_s = (np.concatenate([part[i] for part in parts])[order] for i in (1, 2, 3))
+        ids = np.concatenate([np.zeros(0, np.uint64), *(part[0] for part in parts)])
+        order = np.argsort(ids, kind="stable")
+        X_s, y_s, p_s = (
+            np.concatenate([empty, *(part[i] for part in parts)])[order]
+            for i, empty in ((1, out[split][0]), (2, out[split][1]), (3, out[split][2]))
+        )
         block = classification_metrics(y_s, p_s) if len(y_s) else {"roc_auc": None}
         matrix = sums[4:].numpy().reshape(k, k).astype(np.int64)
         block |= {"n_rows": total, "log_loss": float(sums[0]) / total, "accuracy": float(sums[3]) / total}
@@ -430,5 +471,5 @@ def _metrics(model, caches: dict, comm: Comm, weights, l2: float, stream: Stream
             penalty = 0.5 * l2 * float((model.linear.weight.detach().double() ** 2).sum())
             block["objective"] = float(sums[1]) / float(sums[2]) + penalty
         blocks[split] = block
-        samples[split] = (X_s, y_s, p_s)
-    return blocks, samples
+        out[split] = (X_s, y_s, p_s)
+    return blocks, out

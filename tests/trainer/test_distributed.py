@@ -178,3 +178,50 @@ def test_a_killed_rank_stops_the_job_and_nothing_is_written(tmp_path):
     assert not (tmp_path / "run").exists()
     assert not list(tmp_path.glob(".run.*"))
     assert not list(scratch.glob("logreg-rank0-*"))  # rank 0 ended through its finally blocks
+
+
+def test_the_readme_command_for_several_machines(tmp_path):
+    """The README's several-hosts commands, both "hosts" on this one: two torchrun launchers (--nnodes 2, the c10d
+    rendezvous on a loopback port), one process each, against one process."""
+    from tests.runtime.serving import free_port
+
+    endpoint = f"127.0.0.1:{free_port()}"
+    args = ["train", str(PENGUINS), "--label", "species", "--chunk-rows", "40", "-q"]
+    hosts = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--node-rank",
+                str(node),
+                "--rdzv-backend",
+                "c10d",
+                "--rdzv-endpoint",
+                endpoint,
+                "--rdzv-id",
+                "job42",
+                "-m",
+                "trainer",
+                *args,
+                "--out",
+                str(tmp_path / "two"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for node in (0, 1)
+    ]
+    outputs = [host.communicate(timeout=300)[0] for host in hosts]
+    assert [host.returncode for host in hosts] == [0, 0], outputs
+    one = _train(PENGUINS, tmp_path / "one", "--label", "species", "--chunk-rows", "40", "--stream")
+    assert one.returncode == 0, one.stderr
+    metrics = {name: json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("one", "two")}
+    assert metrics["two"]["options"]["streamed"]["processes"] == 2
+    assert metrics["two"]["train"]["log_loss"] == pytest.approx(metrics["one"]["train"]["log_loss"], rel=1e-6)
+    np.testing.assert_allclose(_parameters(tmp_path / "two"), _parameters(tmp_path / "one"), atol=1e-4)
