@@ -119,14 +119,10 @@ def train(
     else:
         _train_in_memory(data, read, options, out_dir, quiet, summary, write_html)
         write_html = False  # written by the in-memory run's plotting helper already
-    if write_html:
-        from . import plots
+    if write_html:  # here, after a streamed or distributed run (matplotlib is loaded: the run drew its plots)
         from .report import write_report
 
-        with plots.Renderer() as renderer:
-            renderer.submit(write_report, out_dir)
-            renderer.wait()
-        click.echo(f"wrote {out_dir / 'report.html'}")
+        click.echo(f"wrote {write_report(out_dir)}")
     if export_onnx:
         run_command(ctx, "export", run_dir=out_dir, quiet=quiet)
 

@@ -79,8 +79,10 @@ def test_two_processes_reach_the_single_process_optimum(tmp_path):
 def test_two_processes_multiclass_with_a_validation_split(tmp_path):
     common = ("--label", "species", "--chunk-rows", "40")
     one = _train(PENGUINS, tmp_path / "one", "--stream", *common)
-    two = _train(PENGUINS, tmp_path / "two", "--nproc", "2", *common)
+    two = _train(PENGUINS, tmp_path / "two", "--nproc", "2", "--export", "--report", *common)
     assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    assert (tmp_path / "two" / "model.onnx").is_file() and (tmp_path / "two" / "report.html").is_file()
+    assert "verified" in two.stdout  # the launcher exports (and verifies) once the ranks are done
     metrics = {name: json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("one", "two")}
     for split in ("train", "validation"):  # the same rows held out, metrics summed over both ranks
         assert metrics["two"][split]["n_rows"] == metrics["one"][split]["n_rows"]

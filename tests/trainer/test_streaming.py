@@ -132,11 +132,24 @@ def test_streamed_command_line_run_exports_and_verifies(tmp_path):
     run = tmp_path / "run"
     result = CliRunner().invoke(
         main,
-        ["train", str(PENGUINS), "--label", "species", "--stream", "--chunk-rows", "40", "--out", str(run), "--export"],
+        [
+            "train",
+            str(PENGUINS),
+            "--label",
+            "species",
+            "--stream",
+            "--chunk-rows",
+            "40",
+            "--out",
+            str(run),
+            "--export",
+            "--report",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "344 rows streamed from 1 file(s) by 1 process(es)" in result.output
     assert "verification PASSED" in result.output
+    assert (run / "report.html").is_file()
     assert not list(tmp_path.glob(".run.*"))  # the staging folder is gone
 
 
