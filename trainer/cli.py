@@ -183,9 +183,7 @@ def _large(data: Path) -> bool:
 
 def _train_streamed(data, read, options, stream_options, out_dir, quiet) -> None:
     """Streamed (and, under torchrun, distributed) training; only rank 0 prints and writes, all at once."""
-    import torch
-
-    from .distributed import JobError, connect, report_error
+    from .distributed import ERROR_FILE_ENV, connect, report_error
     from .errors import TrainerError
     from .run import write_run_staged
     from .streaming import fit_stream
@@ -204,39 +202,38 @@ def _train_streamed(data, read, options, stream_options, out_dir, quiet) -> None
         seconds = time.perf_counter() - started
         if comm.is_root:
             write_run_staged(out_dir, result, result.dataset, seconds=seconds, label=read.label, read=read)
-    except TrainerError as exc:
-        message = cli_message(exc)
-        root = comm is None or comm.is_root
-        if root and os.environ.get("LOGREG_ERROR_FILE"):
-            report_error(message)
+    except TrainerError as exc:  # every rank raises it (Comm.agree); one says it
+        if comm is not None and not comm.is_root:
             sys.exit(2)
-        if not root or (isinstance(exc, JobError) and comm is not None and not comm.is_root):
+        if os.environ.get(ERROR_FILE_ENV):
+            report_error(cli_message(exc))  # the --nproc launcher prints it
             sys.exit(2)
-        raise BadInput(message) from None
+        raise BadInput(cli_message(exc)) from None
     finally:
         if comm is not None:
             comm.close()
-    del torch
-    if quiet:
-        if comm.is_root:
-            click.echo(f"wrote {out_dir}/")
+    if not comm.is_root:
         return
-    for warning in caught:
-        if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
-            click.echo(f"warning: {cli_message(Exception(warning.message))}", err=True)
-    summary = result.data_summary
-    classes = ", ".join(f"{name} {count:,}" for name, count in summary["class_counts"].items())
-    click.echo(
-        f"{summary['n_rows']:,} rows streamed from {summary['files']} file(s) by {comm.world} process(es); "
-        f"classes: {classes}",
-        err=True,
-    )
-    click.echo(format_metrics(result.metrics))
-    click.echo(f"\n{result.options['optimizer']}: {result.stop_reason} in {seconds:.2f} s")
+    if not quiet:
+        for warning in caught:
+            if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
+                click.echo(f"warning: {cli_message(Exception(warning.message))}", err=True)
+        summary = result.data_summary
+        classes = ", ".join(f"{name} {count:,}" for name, count in summary["class_counts"].items())
+        click.echo(
+            f"{summary['n_rows']:,} rows streamed from {summary['files']} file(s) by {comm.world} process(es); "
+            f"classes: {classes}",
+            err=True,
+        )
+        click.echo(format_metrics(result.metrics))
+        click.echo(f"\n{result.options['optimizer']}: {result.stop_reason} in {seconds:.2f} s")
     click.echo(
         f"wrote {out_dir}/ (model.pt, metrics.json, history.csv, training.png"
         f"{', roc.png' if len(result.class_names) == 2 else ''}; no coefficient table for streamed data)"
     )
+    if result.interrupted:
+        click.echo(f"interrupted: {result.stop_reason}; the run holds the model as trained so far", err=True)
+        sys.exit(130)
 
 
 def _launch(ctx: click.Context, data: Path, out_dir: Path, nproc: int) -> None:
@@ -244,7 +241,13 @@ def _launch(ctx: click.Context, data: Path, out_dir: Path, nproc: int) -> None:
     import tempfile
 
     from .distributed import launch
+    from .errors import TrainerError
+    from .sources import resolve_files
 
+    try:
+        resolve_files(data)  # before starting processes that would each say so
+    except TrainerError as exc:
+        raise BadInput(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="logreg-launch-") as folder:
         failure = launch(nproc, _rank_argv(ctx, data, out_dir), Path(folder) / "error.txt")
     if failure is not None:

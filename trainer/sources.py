@@ -149,6 +149,13 @@ class Source:
         else:
             self.feature_cols, self.label = list(range(width)), "y"
         names = [f"x{j}" for j in self.feature_cols]
+        if self.kind == "npz":  # named columns, as the in-memory reader names them
+            with zipfile.ZipFile(self.files[0]) as archive:
+                if "feature_names.npy" in archive.namelist():
+                    with archive.open("feature_names.npy") as handle:
+                        names = [str(n) for n in np.load(handle, allow_pickle=False)]
+            if len(names) != width or len(set(names)) != len(names):
+                raise DataError(f"{self.files[0]}: 'feature_names' must give {width} distinct names, got {len(names)}")
         if self.read.features is not None or self.read.drop:
             raise DataError(f"{self.files[0]}: --features and --drop apply to a CSV's named columns")
         self.names = names
@@ -167,7 +174,7 @@ class Source:
                 with archive.open("X.npy") as handle:
                     dtype, shape = _npy_header(handle, path)
                 with archive.open("y.npy") as handle:
-                    _, y_shape = _npy_header(handle, path, ndim=1)
+                    _, y_shape = _npy_header(handle, path, ndim=1, kinds="biufU")
                 if y_shape[0] != shape[0]:
                     raise DataError(f"{path}: array 'y' has {y_shape[0]} labels but X has {shape[0]} rows")
                 return dtype, shape, None
@@ -225,7 +232,7 @@ class Source:
             return
         with zipfile.ZipFile(path) as archive, archive.open("X.npy") as xs, archive.open("y.npy") as ys:
             x_dtype, _ = _npy_header(xs, path)
-            y_dtype, _ = _npy_header(ys, path, ndim=1)
+            y_dtype, _ = _npy_header(ys, path, ndim=1, kinds="biufU")
             for number, start in enumerate(range(0, n_rows, self.chunk_rows)):
                 rows = min(self.chunk_rows, n_rows - start)
                 features = _read_rows(xs, x_dtype, rows, width, path)  # sequential: read even the chunks not ours
@@ -275,11 +282,12 @@ def _row_ids(index: int, first_line: int, n_lines: int, parsed, block: list[str]
     return base | np.asarray(parsed.line_numbers, dtype=np.uint64)
 
 
-def _npy_header(handle, path: Path, ndim: int = 2):
+def _npy_header(handle, path: Path, ndim: int = 2, kinds: str = "biuf"):
+    """(dtype, shape) of the array whose .npy header starts at ``handle``'s position; labels may also be texts."""
     version = np.lib.format.read_magic(handle)
     reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, fortran, dtype = reader(handle)
-    if dtype.hasobject or dtype.kind not in "biuf":
+    if dtype.hasobject or dtype.kind not in kinds:
         raise DataError(f"{path}: holds {dtype} values; training data must be numbers")
     if len(shape) != ndim:
         raise DataError(f"{path}: expected a {ndim}-D array, got shape {shape}")

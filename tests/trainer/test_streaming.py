@@ -206,3 +206,15 @@ def test_streamed_api_errors_name_the_option(tmp_path):
     with pytest.raises(DataError, match="column number"):
         np.save(tmp_path / "a.npy", np.zeros((3, 3), dtype=np.float32))
         Source(tmp_path / "a.npy", ReadOptions(label="last"), missing="impute", na_values=set(), chunk_rows=10)
+
+
+def test_an_npz_with_feature_names_and_text_labels_streams_as_it_loads(tmp_path):
+    X, y = synthetic(800, 3, 3, seed=9)
+    path = tmp_path / "named.npz"
+    np.savez(path, X=X.astype(np.float32), y=np.array(["cat", "dog", "emu"])[y], feature_names=["a", "b", "c"])
+    opts = FitOptions(val_fraction=0.0)
+    streamed = fit_stream(path, ReadOptions(), opts, StreamOptions(chunk_rows=100))
+    in_memory = fit_dataset(load_dataset(path), opts)
+    assert streamed.feature_names == in_memory.feature_names == ["a", "b", "c"]
+    assert streamed.class_names == in_memory.class_names == ["cat", "dog", "emu"]
+    assert streamed.metrics["train"]["objective"] == pytest.approx(in_memory.metrics["train"]["objective"], rel=1e-6)
