@@ -190,7 +190,9 @@ def fit_encoding(
             present = values[~np.isnan(values)]
             if not len(present):
                 raise DataError(f"{source}: column {name!r} has no values in the training rows; leave it out")
-            median = float(np.median(present.astype(np.float64)))
+            middle = ((len(present) - 1) // 2, len(present) // 2)
+            low, high = np.partition(present, middle)[list(middle)]
+            median = (float(low) + float(high)) / 2  # np.median's value in float64, without a float64 copy
             columns.append(Column(name, "numeric", median=median, indicator=len(values) > len(present)))
             continue
         values = table.categories[:, categorical_j] if rows is None else table.categories[rows, categorical_j]

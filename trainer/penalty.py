@@ -7,6 +7,7 @@ final model is; scikit-learn's LogisticRegressionCV on the same standardized dat
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -71,19 +72,30 @@ class Folds:
             return (torch.nn.functional.softplus(Z[:, :, 0]) - self.y32 * Z[:, :, 0]).double()
         return (torch.logsumexp(Z, dim=2) - (Z * self.Y32).sum(dim=2)).double()
 
-    def objective(self, V: torch.Tensor, Z: torch.Tensor, l2: float) -> torch.Tensor:
-        """(k,) each fold's training objective."""
-        return (self.row_losses(Z) * self.train_weight).sum(dim=0) + 0.5 * l2 * (V[:, :, :-1] ** 2).sum(dim=(1, 2))
+    def at(self, V: torch.Tensor) -> Point:
+        """Everything the objective, its gradient and the validation loss need at ``V`` that does not depend on the
+        penalty: so that the end of one fit along the path is the start of the next without computing it again."""
+        Z = self.logits(V)
+        return Point(V, Z, self.row_losses(Z))
 
-    def grad(self, V: torch.Tensor, Z: torch.Tensor, l2: float) -> torch.Tensor:
-        if self.binary:
-            residual = (torch.sigmoid(Z[:, :, 0]) - self.y32)[:, :, None]
-        else:
-            residual = torch.softmax(Z, dim=2) - self.Y32
-        R = residual * self.train_weight32[:, :, None]  # (n, k, outputs), float32
-        weights = (R.reshape(len(R), -1).T @ self.X).double().view(self.k, self.outputs, -1)
-        bias = R.double().sum(dim=0)[:, :, None]
-        return torch.cat([weights + l2 * V[:, :, :-1], bias], dim=2)
+    def objective(self, point: Point, l2: float) -> torch.Tensor:
+        """(k,) each fold's training objective."""
+        W = point.V[:, :, :-1]
+        return (point.losses * self.train_weight).sum(dim=0) + 0.5 * l2 * (W**2).sum(dim=(1, 2))
+
+    def grad(self, point: Point, l2: float) -> torch.Tensor:
+        if point.data_grad is None:  # the log-loss part, computed once a point
+            Z = point.Z
+            if self.binary:
+                residual = (torch.sigmoid(Z[:, :, 0]) - self.y32)[:, :, None]
+            else:
+                residual = torch.softmax(Z, dim=2) - self.Y32
+            R = residual * self.train_weight32[:, :, None]  # (n, k, outputs), float32
+            weights = (R.reshape(len(R), -1).T @ self.X).double().view(self.k, self.outputs, -1)
+            point.data_grad = torch.cat([weights, R.double().sum(dim=0)[:, :, None]], dim=2)
+        grad = point.data_grad.clone()
+        grad[:, :, :-1] += l2 * point.V[:, :, :-1]
+        return grad
 
     def hessians(self, V: torch.Tensor, l2: float) -> torch.Tensor:
         """(k, P, P), P = outputs * width, from the evenly spread rows."""
@@ -115,19 +127,29 @@ class Folds:
         penalty[:, -1] = 0.0
         return H + torch.diag(penalty.ravel())
 
-    def validation(self, Z: torch.Tensor) -> torch.Tensor:
+    def validation(self, point: Point) -> torch.Tensor:
         """(k,) each fold's mean log-loss on its own rows."""
-        return (self.row_losses(Z) * self.test_weight).sum(dim=0)
+        return (point.losses * self.test_weight).sum(dim=0)
 
 
-def solve(folds: Folds, V: torch.Tensor, l2: float, max_iterations: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
-    """Damped Newton from ``V`` (k, outputs, width), every fold at once, each with its own step length and stop.
-    Returns the optima and their logits (n, k, outputs)."""
-    Z = folds.logits(V)
-    loss = folds.objective(V, Z, l2)
-    grad = folds.grad(V, Z, l2)
+@dataclass
+class Point:
+    """Every fold's parameters ``V`` (k, outputs, width), their logits (n, k, outputs), each row's log-loss under each
+    fold's model (n, k), and (once asked for) the log-loss part of the gradient."""
+
+    V: torch.Tensor
+    Z: torch.Tensor
+    losses: torch.Tensor
+    data_grad: torch.Tensor | None = None
+
+
+def solve(folds: Folds, point: Point, l2: float, max_iterations: int = 100) -> Point:
+    """Damped Newton from ``point``, every fold at once, each with its own step length and stop. Returns the optima."""
+    loss = folds.objective(point, l2)
+    grad = folds.grad(point, l2)
     active = torch.ones(folds.k, dtype=torch.bool)
     for _ in range(max_iterations):
+        V = point.V
         H = folds.hessians(V, l2)
         try:
             step = torch.linalg.solve(H, -grad.reshape(folds.k, -1)).view_as(V)
@@ -139,9 +161,8 @@ def solve(folds: Folds, V: torch.Tensor, l2: float, max_iterations: int = 100) -
             break
         t = torch.where(active, 1.0, 0.0).double()  # converged folds stay where they are
         for _ in range(40):  # Armijo backtracking, per fold
-            candidate = V + t[:, None, None] * step
-            Z_new = folds.logits(candidate)
-            value = folds.objective(candidate, Z_new, l2)
+            candidate = folds.at(V + t[:, None, None] * step)
+            value = folds.objective(candidate, l2)
             ok = torch.isfinite(value) & (value <= loss + _ARMIJO * t * slope)
             if bool(ok.all()):
                 break
@@ -149,12 +170,11 @@ def solve(folds: Folds, V: torch.Tensor, l2: float, max_iterations: int = 100) -
         else:
             active &= ok  # no acceptable step for a fold: it stops where it is
             t = torch.where(ok, t, 0.0)
-            candidate = V + t[:, None, None] * step
-            Z_new = folds.logits(candidate)
-            value = folds.objective(candidate, Z_new, l2)
-        V, Z, loss = candidate, Z_new, value
-        grad = folds.grad(V, Z, l2)
-    return V, Z
+            candidate = folds.at(V + t[:, None, None] * step)
+            value = folds.objective(candidate, l2)
+        point, loss = candidate, value
+        grad = folds.grad(point, l2)
+    return point
 
 
 def cross_validate(
@@ -181,12 +201,12 @@ def cross_validate(
     fold = stratified_folds(y, folds, seed)
     problem = Folds(X, y, fold, folds, binary, n_classes)
     losses = np.empty((folds, len(grid)))
-    V = torch.zeros((folds, outputs, width), dtype=torch.float64)
+    point = problem.at(torch.zeros((folds, outputs, width), dtype=torch.float64))
     optima = []
     for g, l2 in enumerate(grid):
-        V, Z = solve(problem, V, l2)
-        losses[:, g] = problem.validation(Z).numpy()
-        optima.append(V.mean(dim=0))
+        point = solve(problem, point, l2)  # warm: starts at the previous value's optima, logits and losses
+        losses[:, g] = problem.validation(point).numpy()
+        optima.append(point.V.mean(dim=0))
     mean, spread = losses.mean(axis=0), losses.std(axis=0)
     best = int(np.argmin(mean))
     path = [

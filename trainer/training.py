@@ -177,9 +177,11 @@ def fit_dataset(
     torch.manual_seed(opts.seed)
     train_idx, val_idx = _stratified_split(dataset.y, opts.val_fraction, np.random.default_rng(opts.seed), dataset)
     dataset = encode_dataset(dataset, train_idx, opts)
-    opts, l2_path, start = _resolve_l2(dataset, train_idx, opts)
+    standardized = _standardized_rows(dataset, train_idx)
+    opts, l2_path, start = _resolve_l2(dataset, train_idx, standardized[2], opts)
     plan = _plan(dataset, opts, device)
-    model, objective, weights = _prepare(dataset, train_idx, plan, opts, device)
+    model, objective, weights = _prepare(dataset, train_idx, standardized, opts, device)
+    del standardized  # the objective holds the rows now, and frees them after training
     if start is not None:  # --l2 auto: the refit starts from the folds' mean optimum at the chosen value
         optim.set_parameters(model.linear, start.to(model.linear.weight.dtype))
     evaluate_validation = _validation_evaluator(model, dataset, val_idx, device)
@@ -188,13 +190,20 @@ def fit_dataset(
     outcome = _optimize(state, hooks, objective, model, plan, opts, evaluate_validation)
     del objective
     model = model.cpu().eval()
-    metrics = _split_metrics(model, dataset, train_idx, val_idx, weights, opts.l2, outcome.get("train_logits"))
+    metrics, computed = _split_metrics(
+        model, dataset, train_idx, val_idx, weights, opts.l2, outcome.get("train_logits")
+    )
     separated = separated_classes(outcome.get("train_logits"), model, dataset, train_idx) if opts.l2 == 0 else []
     converged, stop_reason = outcome["converged"] and not separated, outcome["stop_reason"]
     if separated:
         stop_reason = f"stopped after {state.epoch} iterations where floating-point precision ends (separated classes)"
         warnings.warn(separation_message(separated, dataset.class_names), SeparableDataWarning, stacklevel=2)
-    decide(metrics, dataset.y, lambda rows: predict_proba_float64(model, dataset.X, rows), train_idx, val_idx, opts)
+
+    def probabilities_of(rows: np.ndarray) -> np.ndarray:  # each split's, computed once for the metrics
+        split = "train" if rows is train_idx else "validation" if rows is val_idx else None
+        return computed[split] if split in computed else predict_proba_float64(model, dataset.X, rows)
+
+    decide(metrics, dataset.y, probabilities_of, train_idx, val_idx, opts)
     if l2_path is not None:
         metrics["l2_path"] = l2_path
     rows = train_idx if len(train_idx) != len(dataset.y) else slice(None)
@@ -226,16 +235,25 @@ def fit_dataset(
     )
 
 
-def _resolve_l2(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions):
+def _standardized_rows(dataset: Dataset, train_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """The training rows' mean and scale, and the rows standardized ((x - mean) / scale in float32, exactly as the
+    model computes it, in torch's multithreaded kernels): in place when the rows are already a private copy (a
+    split), else into one new array. Computed once, for the penalty's cross-validation and the fit alike."""
+    whole = len(train_idx) == len(dataset.y)  # no split: use the rows in place, no gather
+    train_X = dataset.X if whole else dataset.X[train_idx]
+    mean, scale = standardization(train_X)
+    source = torch.from_numpy(train_X)
+    standardized = torch.sub(source, torch.from_numpy(mean), out=source if not whole else None)
+    return mean, scale, standardized.div_(torch.from_numpy(scale))
+
+
+def _resolve_l2(dataset: Dataset, train_idx: np.ndarray, standardized: torch.Tensor, opts: FitOptions):
     """``l2="auto"``: the value cross-validation picks on the training rows (standardized as the model will be), the
     path it picked from, and a warm start for the refit; any other value as it is (no path, no start)."""
     if opts.l2 != "auto":
         return opts, None, None
     from .penalty import cross_validate
 
-    train_X = dataset.X[train_idx] if len(train_idx) != len(dataset.y) else dataset.X
-    mean, scale = standardization(train_X)
-    standardized = (torch.from_numpy(train_X) - torch.from_numpy(mean)) / torch.from_numpy(scale)
     y = dataset.y[train_idx] if len(train_idx) != len(dataset.y) else dataset.y
     n_classes = len(dataset.class_names)
     best, path, start = cross_validate(
@@ -260,18 +278,12 @@ def _plan(dataset: Dataset, opts: FitOptions, device: torch.device) -> dict:
     return {"optimizer": optimizer, "solver": solver, "epochs": epochs, "lr": lr, "resolved": resolved}
 
 
-def _prepare(dataset: Dataset, train_idx: np.ndarray, plan: dict, opts: FitOptions, device: torch.device):
-    """The model with its standardization set, and the objective over a standardized float32 copy of the rows."""
+def _prepare(dataset: Dataset, train_idx: np.ndarray, rows: tuple, opts: FitOptions, device: torch.device):
+    """The model with its standardization set, and the objective over the standardized float32 training rows."""
     n_classes = len(dataset.class_names)
-    whole = len(train_idx) == len(dataset.y)  # no split: use the rows in place, no gather
-    train_X = dataset.X if whole else dataset.X[train_idx]
-    mean, scale = standardization(train_X)
+    whole = len(train_idx) == len(dataset.y)
+    mean, scale, standardized = rows
     model = initial_model(n_classes, dataset.encoding, mean, scale).to(device)
-    # (x - mean) / scale exactly as the model computes it, in torch's multithreaded kernels; in place when the rows
-    # are already a private copy (a split), else into one new array
-    source = torch.from_numpy(train_X)
-    standardized = torch.sub(source, torch.from_numpy(mean), out=source if not whole else None)
-    standardized.div_(torch.from_numpy(scale))
     y_train = dataset.y if whole else dataset.y[train_idx]
     weights = _class_weights(y_train, n_classes) if opts.class_weight == "balanced" else None
     objective = optim.Objective(
@@ -427,9 +439,10 @@ def _validation_evaluator(model: LogisticModel, dataset: Dataset, val_idx: np.nd
     return evaluate
 
 
-def _split_metrics(model, dataset, train_idx, val_idx, weights, l2, train_logits) -> dict:
-    """Metrics of the saved (float32) weights, computed in float64 for accurate log-losses."""
-    blocks = {}
+def _split_metrics(model, dataset, train_idx, val_idx, weights, l2, train_logits) -> tuple[dict, dict]:
+    """Metrics of the saved (float32) weights, computed in float64 for accurate log-losses; and each split's
+    probabilities."""
+    blocks, computed = {}, {}
     for name, rows in (("train", train_idx), ("validation", val_idx)):
         if len(rows) == 0:
             continue
@@ -437,13 +450,14 @@ def _split_metrics(model, dataset, train_idx, val_idx, weights, l2, train_logits
             probabilities = _probabilities(train_logits, model.is_binary)
         else:
             probabilities = predict_proba_float64(model, dataset.X, rows)
+        computed[name] = probabilities
         y = dataset.y[rows] if len(rows) != len(dataset.y) else dataset.y
         blocks[name] = classification_metrics(y, probabilities)
         if name == "train":
             row_weights = None if weights is None else weights[y].astype(np.float64)
             penalty = 0.5 * l2 * float((model.linear.weight.detach().double() ** 2).sum())
             blocks[name]["objective"] = log_loss(y, probabilities, sample_weight=row_weights) + penalty
-    return blocks
+    return blocks, computed
 
 
 def _probabilities(logits: torch.Tensor, binary: bool) -> np.ndarray:
