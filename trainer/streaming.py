@@ -11,15 +11,14 @@ The passes (see :mod:`trainer.scan` for the first two):
 5. measure: exact sums (log-loss, accuracy, confusion matrix) over every row, and a seeded sample of each split for
    ROC AUC, calibration and the threshold table.
 
-Peak memory: about ``chunk_rows * (raw columns * 8 + design columns * 4 * 4)`` bytes for a chunk in flight, plus
-``chunk_rows * shuffle_window * design columns * 8`` for sgd/adam's window, ``sample_rows * design columns * 4`` per
-split for the metrics sample, and ``512 KiB`` per raw column for the median histograms, whatever the file's size.
+Peak memory (README, "Scaling out", gives the formula and measurements) is bounded whatever the file's size: chunk
+buffers are reused from one chunk to the next, and each split's metrics sample is picked while encoding and kept on
+disk, so that no small arrays accumulate between the chunk-sized ones (they would pin the heap).
 The row cache takes ``rows * (design columns * 4 + 16)`` bytes of local disk (``$TMPDIR``), deleted at the end.
 """
 
 from __future__ import annotations
 
-import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,9 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import optim
 from .calibration import decide
-from .callbacks import TrainingState, end_epoch
+from .callbacks import TrainingState
 from .data import Dataset
 from .distributed import Comm
 from .errors import DataError, OptionError
@@ -39,6 +37,7 @@ from .options import FitOptions, ReadOptions, StreamOptions
 from .rowcache import RowCache
 from .scan import Scan, label_texts, scan, validation_rows
 from .sources import Source
+from .stream_optim import StreamObjective, run_minibatch_stream
 from .table import Table, text_column
 from .training import DEFAULT_EPOCHS, DEFAULT_LR, FitResult, _hooks, _optimize, _resolve_device, initial_model
 
@@ -267,146 +266,6 @@ def _merge_moments(parts: list) -> tuple[np.ndarray, np.ndarray]:
     scale = np.sqrt(m2 / n)
     scale[scale < 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
     return mean.astype(np.float32), scale.astype(np.float32)
-
-
-class StreamObjective:
-    """:class:`trainer.optim.Objective` over a row cache: the same penalized weighted mean log-loss, its sums added
-    chunk by chunk and over every rank, so that all ranks hold the same loss and gradient and take the same step."""
-
-    def __init__(self, cache: RowCache, mean, scale, comm: Comm, *, binary, l2, class_weights, device, chunk_rows):
-        self.cache, self.comm, self.binary, self.l2, self.device = cache, comm, binary, l2, device
-        self.mean, self.scale = torch.from_numpy(mean), torch.from_numpy(scale)
-        self.class_weights = None if class_weights is None else torch.from_numpy(class_weights)
-        self.chunk_rows = chunk_rows
-        self._buffer: torch.Tensor | None = None
-        self._converted: torch.Tensor | None = None
-        totals = torch.tensor([float(cache.n_rows), float(cache.n_rows)], dtype=torch.float64)
-        if class_weights is not None:
-            counts = np.zeros(len(class_weights))
-            for _, y in cache.chunks(chunk_rows):
-                counts += np.bincount(y, minlength=len(class_weights))
-            totals[1] = float((class_weights.astype(np.float64) * counts).sum())
-        comm.all_sum(totals)
-        self.n_rows, self.total_weight = int(totals[0]), float(totals[1])
-
-    row_losses = optim.Objective.row_losses
-    residuals = optim.Objective.residuals
-
-    def standardized(self, X: np.ndarray, dtype=torch.float32) -> torch.Tensor:
-        """(x - mean) / scale in float32, exactly as the model and the in-memory fit compute it; into buffers reused
-        from one chunk to the next (valid until the next call)."""
-        rows = len(X)
-        if self._buffer is None or len(self._buffer) < rows:
-            self._buffer = torch.empty((rows, X.shape[1]), dtype=torch.float32)
-        out = torch.sub(torch.from_numpy(X), self.mean, out=self._buffer[:rows]).div_(self.scale)
-        if out.device != self.device or dtype != torch.float32:
-            if self._converted is None or len(self._converted) < rows or self._converted.dtype != dtype:
-                self._converted = torch.empty((rows, X.shape[1]), dtype=dtype, device=self.device)
-            out = self._converted[:rows].copy_(out)
-        return out
-
-    def loss_grad(self, V: torch.Tensor, *, float64: bool = False, keep_logits: bool = False):
-        dtype = torch.float64 if float64 else torch.float32
-        sums = optim.Sums(V)
-        for X, y in self.cache.chunks(self.chunk_rows):
-            y_t = torch.from_numpy(y).to(self.device)
-            weights = None if self.class_weights is None else self.class_weights.to(self.device)[y_t]
-            sums.add(self, self.standardized(X, dtype), y_t, weights)
-        packed = torch.cat(
-            [
-                sums.loss.reshape(1).cpu(),
-                torch.tensor([float(sums.correct)], dtype=torch.float64),
-                sums.grad.cpu().ravel(),
-            ]
-        )
-        self.comm.all_sum(packed)
-        sums.loss = packed[0].to(V.device)
-        sums.correct = int(packed[1])
-        sums.grad = packed[2:].reshape(V.shape).to(V.device)
-        loss, grad, correct, _ = sums.result(self, V, self.total_weight)
-        return loss, grad, correct, None
-
-    def evaluator(self, model: LogisticModel):
-        """Validation loss and accuracy over every rank's held-out rows (unweighted), at ``V`` when given."""
-
-        def evaluate(V: torch.Tensor | None = None):
-            if V is None:
-                V = optim.parameters_of(model.linear)
-            else:
-                optim.set_parameters(model.linear, V)
-            with torch.no_grad():
-                loss, _, correct, _ = self.loss_grad(V.double())
-            return loss, correct / self.n_rows
-
-        return evaluate
-
-
-def run_minibatch_stream(
-    state,
-    objective: StreamObjective,
-    linear,
-    callbacks,
-    evaluate_validation,
-    *,
-    comm: Comm,
-    seed: int,
-    window: int,
-    algorithm: str,
-    lr: float,
-    batch_size: int,
-    generator,
-) -> None:
-    """Mini-batch SGD or Adam over a row cache: chunks in a seeded random order, ``window`` chunks pooled and shuffled
-    at a time. Across ranks the layer is wrapped in DistributedDataParallel (gradients averaged at each step); every
-    rank takes the same number of steps an epoch, as DistributedSampler pads, the ranks with fewer rows going round
-    their shard again. ``--batch-size`` is per process."""
-    module = linear
-    if comm.world > 1:
-        module = torch.nn.parallel.DistributedDataParallel(linear)
-    optimizer = (torch.optim.SGD if algorithm == "sgd" else torch.optim.Adam)(module.parameters(), lr=lr)
-    steps = math.ceil(max(comm.gather(objective.cache.n_rows)) / batch_size)
-    rng = np.random.default_rng([seed, comm.rank])
-    hint = f"lower it (now {lr:g})"
-    device = objective.device
-    weights = None if objective.class_weights is None else objective.class_weights.to(device)
-    while state.epoch < state.max_epochs and not state.stop_training:
-        batches = _batches(objective, batch_size, window, rng)
-        for _ in range(steps):
-            X, y = next(batches)
-            X_t, y_t = objective.standardized(X), torch.from_numpy(y).to(device)
-            optimizer.zero_grad()
-            losses = objective.row_losses(module(X_t), y_t)
-            if weights is None:
-                loss = losses.mean()
-            else:
-                w = weights[y_t]
-                loss = (losses * w).sum() / w.sum()
-            if objective.l2:
-                loss = loss + 0.5 * objective.l2 * (linear.weight**2).sum()
-            loss.backward()
-            optimizer.step()
-        V = optim.parameters_of(linear)
-        with torch.no_grad():
-            train_loss, _, correct, _ = objective.loss_grad(V)
-        optim.check_finite(train_loss, V, f"in epoch {state.epoch + 1}", hint)
-        end_epoch(
-            state,
-            callbacks,
-            train_loss=train_loss,
-            train_accuracy=correct / objective.n_rows,
-            validation=evaluate_validation,
-        )
-
-
-def _batches(objective: StreamObjective, batch_size: int, window: int, rng):
-    """Batches from the shuffled cache, going round again (reshuffled) when it runs out; a rank without rows
-    contributes empty batches (it still joins every step's all-reduce)."""
-    cache = objective.cache
-    if cache.n_rows == 0:
-        while True:
-            yield np.zeros((0, cache.width), np.float32), np.zeros(0, np.int64)
-    while True:
-        yield from cache.shuffled_batches(batch_size, objective.chunk_rows, window, rng)
 
 
 def _probabilities(model64: LogisticModel, X: np.ndarray, buffer: torch.Tensor) -> np.ndarray:
