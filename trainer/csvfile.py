@@ -36,22 +36,8 @@ def read_csv(path: Path, read: ReadOptions, missing: str, na_values: set[str], c
     if not raw.strip():
         raise DataError(f"{path}: the file is empty; expected a header line naming the columns, then data rows")
     lines = decode_text(path, raw, read.encoding).splitlines()
-    delimiter = sniff_delimiter(lines[0], read.delimiter)
-    header = [name.strip() for name in next(csv.reader(lines[:1], delimiter=delimiter))]
-    _check_header(path, header)
-    label, label_col = read.label, _column(path, header, read.label, "--label", delimiter)
-    for name in read.drop:
-        _column(path, header, name, "--drop", delimiter)
-    if read.features is None:
-        feature_cols = [i for i, name in enumerate(header) if i != label_col and name not in read.drop]
-    else:
-        feature_cols = [_column(path, header, name, "--features", delimiter) for name in read.features]
-        if label in read.features:
-            raise DataError(f"{path}:1: column {label!r} cannot be both the label and a feature")
-        if len(set(read.features)) != len(read.features):
-            raise DataError(f"{path}: --features names a column twice: {', '.join(read.features)}")
-    if not feature_cols:
-        raise DataError(f"{path}:1: no feature columns besides the label {label!r}")
+    header, delimiter = parse_header(path, lines[0], read.delimiter)
+    label_col, feature_cols = select_columns(path, header, read, delimiter)
     names = [header[c] for c in feature_cols]
     for name in categorical:
         if name not in names:
@@ -82,6 +68,38 @@ def read_csv(path: Path, read: ReadOptions, missing: str, na_values: set[str], c
     if dropped:
         notes.append(f"dropped {dropped} row{'s' if dropped != 1 else ''} with a missing value")
     return CsvData(table, labels, notes, hashlib.sha256(raw).hexdigest())
+
+
+def parse_header(path: Path, line: str, delimiter_option: str) -> tuple[list[str], str]:
+    """A CSV's header line: its column names (trimmed, checked: none empty, none twice) and its delimiter."""
+    delimiter = sniff_delimiter(line, delimiter_option)
+    header = [name.strip() for name in next(csv.reader([line], delimiter=delimiter))]
+    _check_header(path, header)
+    return header, delimiter
+
+
+def select_columns(path: Path, header: list[str], read: ReadOptions, delimiter: str) -> tuple[int, list[int]]:
+    """The label's column and the feature columns, in order, as ``read`` names them (``--label``, ``--features``,
+    ``--drop``); :class:`DataError` names any column that is not there, or used twice."""
+    label, label_col = read.label, _column(path, header, read.label, "--label", delimiter)
+    for name in read.drop:
+        _column(path, header, name, "--drop", delimiter)
+    if read.features is None:
+        feature_cols = [i for i, name in enumerate(header) if i != label_col and name not in read.drop]
+    else:
+        feature_cols = [_column(path, header, name, "--features", delimiter) for name in read.features]
+        if label in read.features:
+            raise DataError(f"{path}:1: column {label!r} cannot be both the label and a feature")
+        if len(set(read.features)) != len(read.features):
+            raise DataError(f"{path}: --features names a column twice: {', '.join(read.features)}")
+    if not feature_cols:
+        raise DataError(f"{path}:1: no feature columns besides the label {label!r}")
+    return label_col, feature_cols
+
+
+def python_encoding(encoding: str) -> str:
+    """The codec to read a text file with: UTF-8 drops a byte-order mark if there is one."""
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
 
 
 BLOCK_LINES = 65536
@@ -212,7 +230,7 @@ class _MissingValue(Exception):
 def decode_text(path: Path, raw: bytes, encoding: str) -> str:
     """The file's text; a decoding error names the line and byte, and suggests an encoding."""
     try:
-        return raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
+        return raw.decode(python_encoding(encoding))
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         byte = raw[exc.start : exc.start + 1].hex()

@@ -9,7 +9,6 @@ sorted list and the row's line or index in it), the same however many processes 
 
 from __future__ import annotations
 
-import csv
 import glob
 import itertools
 import zipfile
@@ -19,9 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.stream import sniff_delimiter
-
-from .csvfile import _check_header, _column, _RowParser
+from .csvfile import _RowParser, parse_header, python_encoding, select_columns
 from .errors import DataError
 from .options import ReadOptions
 
@@ -101,17 +98,7 @@ class Source:
             if other != header:
                 raise DataError(f"{path}:1: header differs from {first_path}'s; every file needs the same columns")
         self.header, self.delimiter = header, delimiter
-        self.label_col = _column(first_path, header, read.label, "--label", delimiter)
-        for name in read.drop:
-            _column(first_path, header, name, "--drop", delimiter)
-        if read.features is None:
-            self.feature_cols = [i for i, n in enumerate(header) if i != self.label_col and n not in read.drop]
-        else:
-            self.feature_cols = [_column(first_path, header, n, "--features", delimiter) for n in read.features]
-            if read.label in read.features:
-                raise DataError(f"{first_path}:1: column {read.label!r} cannot be both the label and a feature")
-        if not self.feature_cols:
-            raise DataError(f"{first_path}:1: no feature columns besides the label {read.label!r}")
+        self.label_col, self.feature_cols = select_columns(first_path, header, read, delimiter)
         self.names = [header[c] for c in self.feature_cols]
         self.label = read.label
 
@@ -120,15 +107,10 @@ class Source:
             first = handle.readline().rstrip("\r\n")
         if not first.strip():
             raise DataError(f"{path}: the file is empty; expected a header line naming the columns, then data rows")
-        delimiter = sniff_delimiter(first, self.read.delimiter)
-        header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]
-        _check_header(path, header)
-        return header, delimiter
+        return parse_header(path, first, self.read.delimiter)
 
     def _open_text(self, path: Path):
-        encoding = self.read.encoding
-        utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-        return open(path, encoding="utf-8-sig" if utf8 else encoding, newline="")
+        return open(path, encoding=python_encoding(self.read.encoding), newline="")
 
     def _init_arrays(self) -> None:
         shapes = [self._array_header(path)[1] for path in self.files]
