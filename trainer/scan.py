@@ -61,6 +61,7 @@ class Tally:
     dropped: int = 0
     dropped_label: int = 0
     labels: dict[str, int] = field(default_factory=dict)
+    train_labels: dict[str, int] = field(default_factory=dict)  # the training rows' classes
     missing: dict[int, int] = field(default_factory=dict)  # every row
     train_missing: dict[int, int] = field(default_factory=dict)
     train_present: dict[int, int] = field(default_factory=dict)
@@ -75,6 +76,7 @@ class Tally:
         self.dropped_label += other.dropped_label
         for mine, theirs in (
             (self.labels, other.labels),
+            (self.train_labels, other.train_labels),
             (self.missing, other.missing),
             (self.train_missing, other.train_missing),
             (self.train_present, other.train_present),
@@ -101,6 +103,11 @@ class Scan:
     @property
     def class_counts(self) -> dict[str, int]:
         return {name: self.tally.labels.get(name, 0) for name in self.class_names}
+
+    @property
+    def split_rows(self) -> dict[str, int]:
+        """Rows of each split over every rank: the split is a hash of the row id, so the scan knows them already."""
+        return {"train": self.tally.rows - self.tally.val_rows, "validation": self.tally.val_rows}
 
 
 def label_texts(labels) -> list[str] | np.ndarray:
@@ -160,8 +167,7 @@ def scan(source: Source, comm: Comm, *, forced_text: frozenset[int], seed: int, 
 
 def _pass_one(source: Source, comm: Comm, text: frozenset[int], seed: int, val_fraction: float):
     tally = Tally(text=set(text))
-    numeric_cols = [j for j in range(len(source.names))]
-    top = np.zeros((len(numeric_cols), BUCKETS), dtype=np.int64)
+    top = np.zeros((len(source.names), BUCKETS), dtype=np.int64)  # a column's row stays unused if it holds text
     for chunk in source.chunks(comm.rank, comm.world, text):
         tally.rows += len(chunk.row_ids)
         tally.dropped += chunk.dropped
@@ -169,9 +175,11 @@ def _pass_one(source: Source, comm: Comm, text: frozenset[int], seed: int, val_f
         val = validation_rows(chunk.row_ids, seed, val_fraction)
         train = ~val
         tally.val_rows += int(val.sum())
-        names, counts = np.unique(np.asarray(label_texts(chunk.labels), dtype=object).astype(str), return_counts=True)
-        for name, count in zip(names.tolist(), counts.tolist(), strict=True):
-            tally.labels[name] = tally.labels.get(name, 0) + count
+        texts = np.asarray(label_texts(chunk.labels), dtype=object).astype(str)
+        for counted, rows in ((tally.labels, slice(None)), (tally.train_labels, train)):
+            names, counts = np.unique(texts[rows], return_counts=True)
+            for name, count in zip(names.tolist(), counts.tolist(), strict=True):
+                counted[name] = counted.get(name, 0) + count
         for j, column in enumerate(chunk.columns):
             if isinstance(column, np.ndarray):
                 tally.numeric_seen.add(j)

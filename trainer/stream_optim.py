@@ -20,20 +20,16 @@ class StreamObjective:
     """:class:`trainer.optim.Objective` over a row cache: the same penalized weighted mean log-loss, its sums added
     chunk by chunk and over every rank, so that all ranks hold the same loss and gradient and take the same step."""
 
-    def __init__(self, cache: RowCache, mean, scale, comm: Comm, *, binary, l2, class_weights, device, chunk_rows):
+    def __init__(
+        self, cache: RowCache, mean, scale, *, comm: Comm, binary, l2, class_weights, totals, device, chunk_rows
+    ):
+        """``totals``: the rows over every rank and their total weight (what the weighted mean divides by)."""
         self.cache, self.comm, self.binary, self.l2, self.device = cache, comm, binary, l2, device
         self.mean, self.scale = torch.from_numpy(mean), torch.from_numpy(scale)
         self.class_weights = None if class_weights is None else torch.from_numpy(class_weights)
         self.chunk_rows = chunk_rows
         self._buffer: torch.Tensor | None = None
         self._converted: torch.Tensor | None = None
-        totals = torch.tensor([float(cache.n_rows), float(cache.n_rows)], dtype=torch.float64)
-        if class_weights is not None:
-            counts = np.zeros(len(class_weights))
-            for _, y in cache.chunks(chunk_rows):
-                counts += np.bincount(y, minlength=len(class_weights))
-            totals[1] = float((class_weights.astype(np.float64) * counts).sum())
-        comm.all_sum(totals)
         self.n_rows, self.total_weight = int(totals[0]), float(totals[1])
 
     row_losses = optim.Objective.row_losses

@@ -39,7 +39,17 @@ from .scan import Scan, label_texts, scan, validation_rows
 from .sources import Source
 from .stream_optim import StreamObjective, run_minibatch_stream
 from .table import Table, text_column
-from .training import DEFAULT_EPOCHS, DEFAULT_LR, FitResult, _hooks, _optimize, _resolve_device, initial_model
+from .training import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    FitResult,
+    _hooks,
+    _optimize,
+    _resolve_device,
+    class_weights,
+    from_moments,
+    initial_model,
+)
 
 _SAMPLE_SALT = 7919  # the metrics sample is a hash of the row id too, with another seed than the split
 
@@ -89,40 +99,31 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     train, val = RowCache(folder, "train", width), RowCache(folder, "validation", width)
     # each split's metrics sample, picked while encoding (its size is known from the scan) and kept on disk too: no
     # small arrays accumulating between the chunk-sized ones, which would pin the heap and grow the resident size
-    totals = {"train": found.tally.rows - found.tally.val_rows, "validation": found.tally.val_rows}
+    totals = found.split_rows
     samples = {split: RowCache(folder, f"{split}-sample", width) for split in totals}
     fractions = {split: min(1.0, stream.sample_rows / max(total, 1)) for split, total in totals.items()}
     moments = comm.agree(_encode, source, found, (train, val), samples, fractions, opts, comm)
-    n_train = int(comm.all_sum(torch.tensor([train.n_rows], dtype=torch.int64))[0])
-    if n_train == 0:
+    if totals["train"] == 0:
         raise DataError(f"{source.data}: val_fraction={opts.val_fraction} leaves no training rows")
     mean, scale = _merge_moments(comm.gather(moments))
     model = initial_model(n_classes, encoding, mean, scale).to(device)
-    counts = np.array([found.class_counts[name] for name in class_names], dtype=np.float64)
+    train_counts = np.array([found.tally.train_labels.get(name, 0) for name in class_names], dtype=np.float64)
     weights = None
-    if opts.class_weight == "balanced":  # scikit-learn's 'balanced', from every row's class counts
-        weights = (counts.sum() / (n_classes * counts)).astype(np.float32)
+    if opts.class_weight == "balanced":
+        if not train_counts.all():
+            name = class_names[int(np.flatnonzero(train_counts == 0)[0])]
+            raise DataError(
+                f"{source.data}: class {name!r} has no training rows (all in the validation split), so class_weight="
+                "balanced cannot weigh it; give a smaller val_fraction"
+            )
+        weights = class_weights(train_counts)
+    total_weight = float((weights.astype(np.float64) * train_counts).sum()) if weights is not None else totals["train"]
+    common = {"comm": comm, "binary": model.is_binary, "device": device, "chunk_rows": stream.chunk_rows}
     objective = StreamObjective(
-        train,
-        mean,
-        scale,
-        comm,
-        binary=model.is_binary,
-        l2=float(opts.l2),
-        class_weights=weights,
-        device=device,
-        chunk_rows=stream.chunk_rows,
+        train, mean, scale, l2=float(opts.l2), class_weights=weights, totals=(totals["train"], total_weight), **common
     )
     validation = StreamObjective(
-        val,
-        mean,
-        scale,
-        comm,
-        binary=model.is_binary,
-        l2=0.0,
-        class_weights=None,
-        device=device,
-        chunk_rows=stream.chunk_rows,
+        val, mean, scale, l2=0.0, class_weights=None, totals=(totals["validation"],) * 2, **common
     )
     optimizer = "lbfgs" if opts.optimizer == "auto" else opts.optimizer
     plan = {
@@ -158,7 +159,7 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     outcome = _optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=minibatch)
     model = model.cpu().eval()
     metrics, sample = _metrics(
-        model, {"train": train, "validation": val}, samples, comm, weights, float(opts.l2), stream
+        totals, model, {"train": train, "validation": val}, samples, comm, weights, float(opts.l2), stream
     )
     y_sample = np.concatenate([sample[s][1] for s in ("train", "validation")])
     p_sample = np.concatenate([sample[s][2] for s in ("train", "validation")])
@@ -212,7 +213,7 @@ def _encode(source: Source, found: Scan, caches, samples: dict, fractions: dict,
     index = {name: i for i, name in enumerate(found.class_names)}
     numeric = [j for j in range(len(source.names)) if j not in found.text]
     text = sorted(found.text)
-    n, mean, m2 = 0, np.zeros(encoding.width()), np.zeros(encoding.width())
+    moments = (0, np.zeros(encoding.width()), np.zeros(encoding.width()))
     for chunk in source.chunks(comm.rank, comm.world, found.text):
         table = Table(
             list(source.names),
@@ -233,39 +234,40 @@ def _encode(source: Source, found: Scan, caches, samples: dict, fractions: dict,
             cache.append(X[rows], y[rows], ids)
             picked = validation_rows(ids, opts.seed + _SAMPLE_SALT, fractions[split])
             samples[split].append(X[rows][picked], y[rows][picked], ids[picked])
-        n, mean, m2 = _chan(n, mean, m2, X[~held_out])
+        moments = _chan(moments, X[~held_out])
         del chunk, table, X
     for cache in (*caches, *samples.values()):
         cache.finish()
-    return n, mean, m2
+    return moments
 
 
-def _chan(n: int, mean: np.ndarray, m2: np.ndarray, X: np.ndarray):
-    """Merge a chunk's count, mean and sum of squared deviations into the running ones (Chan, Golub, LeVeque 1979),
-    in float64: stable where the textbook sum-of-squares formula cancels."""
-    m = len(X)
-    if m == 0:
-        return n, mean, m2
+def _chan(moments: tuple, X: np.ndarray) -> tuple:
+    """The running (count, mean, sum of squared deviations) with a chunk's rows added, in float64."""
+    if not len(X):
+        return moments
     chunk_mean = X.mean(axis=0, dtype=np.float64)
     centred = X - chunk_mean
-    chunk_m2 = np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
+    return _combine(moments, (len(X), chunk_mean, np.einsum("ij,ij->j", centred, centred, dtype=np.float64)))
+
+
+def _combine(a: tuple, b: tuple) -> tuple:
+    """Two (count, mean, sum of squared deviations) merged (Chan, Golub and LeVeque, 1979): stable where the
+    textbook sum-of-squares formula cancels."""
+    (n, mean, m2), (m, other_mean, other_m2) = a, b
+    if not m:
+        return a
     total = n + m
-    delta = chunk_mean - mean
-    return total, mean + delta * (m / total), m2 + chunk_m2 + delta**2 * (n * m / total)
+    delta = other_mean - mean
+    return total, mean + delta * (m / total), m2 + other_m2 + delta**2 * (n * m / total)
 
 
 def _merge_moments(parts: list) -> tuple[np.ndarray, np.ndarray]:
-    """Every rank's moments merged in rank order: the mean and the population standard deviation, float32, a
-    constant column's scale 1 (as :func:`trainer.training.standardization`)."""
-    n, mean, m2 = 0, np.zeros_like(parts[0][1]), np.zeros_like(parts[0][2])
-    for count, chunk_mean, chunk_m2 in parts:
-        if count:
-            total = n + count
-            delta = chunk_mean - mean
-            n, mean, m2 = total, mean + delta * (count / total), m2 + chunk_m2 + delta**2 * (n * count / total)
-    scale = np.sqrt(m2 / n)
-    scale[scale < 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
-    return mean.astype(np.float32), scale.astype(np.float32)
+    """Every rank's moments merged in rank order: the float32 mean and scale, as in memory
+    (:func:`trainer.training.standardization`)."""
+    merged = (0, np.zeros_like(parts[0][1]), np.zeros_like(parts[0][2]))
+    for part in parts:
+        merged = _combine(merged, part)
+    return from_moments(*merged)
 
 
 def _probabilities(model64: LogisticModel, X: np.ndarray, buffer: torch.Tensor) -> np.ndarray:
@@ -275,7 +277,7 @@ def _probabilities(model64: LogisticModel, X: np.ndarray, buffer: torch.Tensor) 
     return model64.probabilities_of_logits(model64.linear(rows)).numpy()
 
 
-def _metrics(model, caches: dict, samples: dict, comm: Comm, weights, l2: float, stream: StreamOptions):
+def _metrics(totals: dict, model, caches: dict, samples: dict, comm: Comm, weights, l2: float, stream: StreamOptions):
     """Per split: exact sums over every row of every rank, and the seeded sample (X, y, probabilities), gathered
     from every rank in row-id order (the same sample however many ranks)."""
     model64 = LogisticModel(model.n_features, model.n_classes, model.encoding).double()
@@ -283,7 +285,7 @@ def _metrics(model, caches: dict, samples: dict, comm: Comm, weights, l2: float,
     k = model.n_classes
     blocks, out = {}, {}
     for split, cache in caches.items():
-        total = int(comm.all_sum(torch.tensor([cache.n_rows], dtype=torch.int64))[0])
+        total = totals[split]
         out[split] = (np.zeros((0, cache.width), np.float32), np.zeros(0, np.int64), np.zeros((0, k)))
         if total == 0:
             continue

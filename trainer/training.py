@@ -285,7 +285,8 @@ def _prepare(dataset: Dataset, train_idx: np.ndarray, rows: tuple, opts: FitOpti
     mean, scale, standardized = rows
     model = initial_model(n_classes, dataset.encoding, mean, scale).to(device)
     y_train = dataset.y if whole else dataset.y[train_idx]
-    weights = _class_weights(y_train, n_classes) if opts.class_weight == "balanced" else None
+    balanced = opts.class_weight == "balanced"
+    weights = class_weights(np.bincount(y_train, minlength=n_classes)) if balanced else None
     objective = optim.Objective(
         standardized.to(device),
         torch.from_numpy(y_train).to(device),
@@ -405,15 +406,21 @@ def standardization(X: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray,
     for start in range(0, len(X), chunk_rows):
         centred = X[start : start + chunk_rows] - mean
         squares += np.einsum("ij,ij->j", centred, centred)
-    scale = np.sqrt(squares / len(X))
-    scale[scale < 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0  # a constant column: leave it unscaled
+    return from_moments(len(X), mean, squares)
+
+
+def from_moments(n: int, mean: np.ndarray, squares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 mean and population standard deviation from a column's count, float64 mean and sum of squared
+    deviations; a constant column's scale is 1 (left unscaled)."""
+    scale = np.sqrt(squares / n)
+    scale[scale < 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def _class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """scikit-learn's 'balanced': n_samples / (n_classes * count of the class)."""
-    counts = np.bincount(y, minlength=n_classes).astype(np.float32)
-    return (len(y) / (n_classes * counts)).astype(np.float32)
+def class_weights(counts: np.ndarray) -> np.ndarray:
+    """scikit-learn's 'balanced', from the training rows' count of each class: n_rows / (n_classes * count)."""
+    counts = np.asarray(counts, dtype=np.float32)
+    return (counts.sum() / (len(counts) * counts)).astype(np.float32)
 
 
 def _validation_evaluator(model: LogisticModel, dataset: Dataset, val_idx: np.ndarray, device: torch.device):

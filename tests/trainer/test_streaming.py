@@ -218,3 +218,12 @@ def test_an_npz_with_feature_names_and_text_labels_streams_as_it_loads(tmp_path)
     assert streamed.feature_names == in_memory.feature_names == ["a", "b", "c"]
     assert streamed.class_names == in_memory.class_names == ["cat", "dog", "emu"]
     assert streamed.metrics["train"]["objective"] == pytest.approx(in_memory.metrics["train"]["objective"], rel=1e-6)
+
+
+def test_balanced_class_weights_as_in_memory():
+    """scikit-learn's 'balanced' from the training rows' class counts, the same weights and optimum as in memory."""
+    read, opts = ReadOptions(label="species"), FitOptions(val_fraction=0.0, class_weight="balanced")
+    streamed = fit_stream(PENGUINS, read, opts, StreamOptions(chunk_rows=60))
+    in_memory = fit_dataset(load_dataset(PENGUINS, read), opts)
+    assert streamed.metrics["train"]["objective"] == pytest.approx(in_memory.metrics["train"]["objective"], rel=1e-6)
+    np.testing.assert_allclose(_weights(streamed.model), _weights(in_memory.model), atol=1e-4)
