@@ -140,20 +140,7 @@ def _train_in_memory(data, read, options, out_dir, quiet, summary, write_html) -
 
             renderer.submit(write_report, out_dir)
             renderer.wait()
-    if not quiet:
-        click.echo(format_metrics(result.metrics))
-        if result.coefficients is not None:
-            from runtime.coefficients import format_coefficients
-
-            click.echo("\n" + format_coefficients(result.coefficients.to_json(), top=None if summary else 10))
-        click.echo(f"\n{result.options['optimizer']}: {result.stop_reason} in {seconds:.2f} s")
-    click.echo(
-        f"wrote {out_dir}/ (model.pt, metrics.json, coefficients.csv, history.csv, training.png"
-        f"{', roc.png' if len(result.class_names) == 2 else ''})"
-    )
-    if result.interrupted:
-        click.echo(f"interrupted: {result.stop_reason}; the run holds the model as trained so far", err=True)
-        sys.exit(130)
+    print_run(result, out_dir, seconds, quiet=quiet, summary=summary)
     if write_html:
         click.echo(f"wrote {out_dir / 'report.html'}")
 
@@ -215,22 +202,39 @@ def _train_streamed(data, read, options, stream_options, out_dir, quiet) -> None
     if not comm.is_root:
         return
     if not quiet:
-        for warning in caught:
-            if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
-                click.echo(f"warning: {cli_message(Exception(warning.message))}", err=True)
-        summary = result.data_summary
-        classes = ", ".join(f"{name} {count:,}" for name, count in summary["class_counts"].items())
+        echo_warnings(caught)
+        data = result.data_summary
+        classes = ", ".join(f"{name} {count:,}" for name, count in data["class_counts"].items())
         click.echo(
-            f"{summary['n_rows']:,} rows streamed from {summary['files']} file(s) by {comm.world} process(es); "
+            f"{data['n_rows']:,} rows streamed from {data['files']} file(s) by {comm.world} process(es); "
             f"classes: {classes}",
             err=True,
         )
+    print_run(result, out_dir, seconds, quiet=quiet)
+
+
+def echo_warnings(caught) -> None:
+    """The warnings a fit recorded, one line each in the command line's words (deprecations left out)."""
+    for warning in caught:
+        if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
+            click.echo(f"warning: {cli_message(Exception(warning.message))}", err=True)
+
+
+def print_run(result, out_dir: Path, seconds: float, *, quiet: bool, summary: bool = False) -> None:
+    """What a run prints: the metrics, the coefficient table (the top 10 terms, all with ``summary``), how training
+    ended, the files written; exit 130 when Ctrl-C ended it."""
+    if not quiet:
         click.echo(format_metrics(result.metrics))
+        if result.coefficients is not None:
+            from runtime.coefficients import format_coefficients
+
+            click.echo("\n" + format_coefficients(result.coefficients.to_json(), top=None if summary else 10))
         click.echo(f"\n{result.options['optimizer']}: {result.stop_reason} in {seconds:.2f} s")
-    click.echo(
-        f"wrote {out_dir}/ (model.pt, metrics.json, history.csv, training.png"
-        f"{', roc.png' if len(result.class_names) == 2 else ''}; no coefficient table for streamed data)"
-    )
+    table = result.coefficients is not None
+    files = ["model.pt", "metrics.json", *(["coefficients.csv"] if table else []), "history.csv", "training.png"]
+    files += ["roc.png"] if len(result.class_names) == 2 else []
+    note = "" if table else "; no coefficient table for streamed data"
+    click.echo(f"wrote {out_dir}/ ({', '.join(files)}{note})")
     if result.interrupted:
         click.echo(f"interrupted: {result.stop_reason}; the run holds the model as trained so far", err=True)
         sys.exit(130)
@@ -315,9 +319,7 @@ def _fit(data: Path, read: ReadOptions, options: FitOptions, quiet: bool):
             encoding = result.dataset.encoding
             if not encoding.is_identity:
                 click.echo(describe_encoding(encoding), err=True)
-    for warning in caught:
-        if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
-            click.echo(f"warning: {cli_message(Exception(warning.message))}", err=True)
+    echo_warnings(caught)
     return result, dataset, time.perf_counter() - started
 
 
