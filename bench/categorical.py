@@ -49,7 +49,7 @@ def numeric_v2_model(folder: Path) -> Path:
         [
             sys.executable,
             "-m",
-            "runtime.cli",
+            "logreg_onnx",
             "train",
             str(REPO / "examples" / "breast_cancer" / "breast_cancer.csv"),
             "--label",
@@ -67,9 +67,9 @@ def numeric_v2_model(folder: Path) -> Path:
 
 def numeric_latency(path: Path, rounds: int) -> dict[str, tuple[float, float]]:
     import onnxruntime as ort
+    from logreg_onnx.runtime.session import session_options
 
-    import runtime
-    from runtime.session import session_options
+    from logreg_onnx import runtime
 
     vectors = json.loads(path.with_name("model.testvectors.json").read_text())
     row = np.array(vectors["cases"][0]["features"], dtype=np.float32)
@@ -88,9 +88,9 @@ def numeric_latency(path: Path, rounds: int) -> dict[str, tuple[float, float]]:
 
 def categorical_latency(rounds: int) -> dict[str, tuple[float, float]]:
     import onnxruntime as ort
+    from logreg_onnx.runtime.session import session_options
 
-    import runtime
-    from runtime.session import session_options
+    from logreg_onnx import runtime
 
     model = runtime.load(PENGUINS)
     session = ort.InferenceSession(str(PENGUINS), session_options(None), providers=["CPUExecutionProvider"])
@@ -120,9 +120,9 @@ def categorical_latency(rounds: int) -> dict[str, tuple[float, float]]:
 
 def categorical_throughput(n_rows: int, repeats: int) -> dict[str, float]:
     import onnxruntime as ort
+    from logreg_onnx.runtime.session import session_options
 
-    import runtime
-    from runtime.session import session_options
+    from logreg_onnx import runtime
 
     rng = np.random.default_rng(0)
     model = runtime.load(PENGUINS)

@@ -44,16 +44,18 @@ def run_contender(name: str, rows: int, features: int) -> dict:
     X, y = data(rows, features)
     times = []
     if name == "ours":
-        from trainer import fit  # imported before the clock starts, as scikit-learn is below
+        from logreg_onnx.trainer import fit  # imported before the clock starts, as scikit-learn is below
 
         for _ in range(2):
             started = time.perf_counter()
             result = fit(X, y, l2="auto", val_fraction=0, folds=5, seed=0)
             times.append(time.perf_counter() - started)
         return {"times": times, "l2": result.options["l2"], "path": [p["mean"] for p in result.metrics["l2_path"]]}
+    from logreg_onnx.trainer.engine.penalty import (  # numpy only, as trainer.penalty is imported here
+        GRID,
+        stratified_folds,
+    )
     from sklearn.linear_model import LogisticRegressionCV
-
-    from trainer.penalty import GRID, stratified_folds  # numpy only, as trainer.penalty is imported here
 
     fold = stratified_folds(y, 5, seed=0)
     splits = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(5)]

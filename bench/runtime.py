@@ -89,8 +89,7 @@ def weights_from_onnx(path: Path) -> dict[str, np.ndarray]:
 def torch_model(path: Path):
     """The PyTorch module (trainer.LogisticModel) with the example model's weights: the same arithmetic."""
     import torch
-
-    from trainer.model import LogisticModel
+    from logreg_onnx.trainer.engine.model import LogisticModel
 
     weights = {k: v.copy() for k, v in weights_from_onnx(path).items()}
     n_features = len(weights["mean"])
@@ -106,9 +105,9 @@ def torch_model(path: Path):
 def latency(row: np.ndarray, rounds: int) -> dict[str, tuple[float, float]]:
     import onnxruntime as ort
     import torch
+    from logreg_onnx.runtime.session import session_options
 
-    import runtime
-    from runtime.session import session_options
+    from logreg_onnx import runtime
 
     model = runtime.load(MODEL)
     session = ort.InferenceSession(str(MODEL), session_options(None), providers=["CPUExecutionProvider"])
@@ -140,9 +139,9 @@ def latency(row: np.ndarray, rounds: int) -> dict[str, tuple[float, float]]:
 
 def throughput(X: np.ndarray, rounds: int) -> dict[str, float]:
     import onnxruntime as ort
+    from logreg_onnx.runtime.session import session_options
 
-    import runtime
-    from runtime.session import session_options
+    from logreg_onnx import runtime
 
     model = runtime.load(MODEL)
     session = ort.InferenceSession(str(MODEL), session_options(None), providers=["CPUExecutionProvider"])
@@ -161,8 +160,7 @@ def throughput(X: np.ndarray, rounds: int) -> dict[str, float]:
 
 def session_option_variants(row: np.ndarray, X: np.ndarray) -> list[list[str]]:
     import onnxruntime as ort
-
-    from runtime.session import session_options
+    from logreg_onnx.runtime.session import session_options
 
     rows = []
     variants = {
@@ -213,8 +211,7 @@ def folded_model_bytes(path: Path) -> bytes:
 def graph_variants(row: np.ndarray, X: np.ndarray, rng: np.random.Generator) -> list[list[str]]:
     """Why standardization stays as Sub and Div nodes: speed of both graphs, and their float32 error."""
     import onnxruntime as ort
-
-    from runtime.session import session_options
+    from logreg_onnx.runtime.session import session_options
 
     weights = weights_from_onnx(MODEL)
     mean, scale = weights["mean"].astype(np.float64), weights["scale"].astype(np.float64)
@@ -253,7 +250,7 @@ def batch_rows_per_second(session, X: np.ndarray, repeats: int = 3) -> float:
 COLD_RUNTIME = """
 import sys
 import numpy as np
-import runtime
+from logreg_onnx import runtime
 model = runtime.load(sys.argv[1])
 model.predict_one(np.zeros(model.n_features, dtype=np.float32) + 10)
 print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")))
@@ -261,7 +258,7 @@ print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(
 COLD_TORCH = """
 import sys
 import torch
-from trainer.model import load_model
+from logreg_onnx.trainer.engine.model import load_model
 model, _ = load_model(sys.argv[1])
 with torch.inference_mode():
     model(torch.zeros(1, model.n_features) + 10)
@@ -288,7 +285,7 @@ def cold_start(pt_path: Path, repeats: int) -> dict[str, tuple[float, float]]:
 
 
 def write_pt(folder: Path) -> Path:
-    from trainer.model import save_model
+    from logreg_onnx.trainer.engine.model import save_model
 
     path = folder / "model.pt"
     module = torch_model(MODEL)

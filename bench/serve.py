@@ -205,7 +205,7 @@ def main() -> None:
     if not mlserver.exists():
         sys.exit(f"{mlserver} not found: run `make bench-serve-tools` (MLServer 1.7.1 in its own venv)")
 
-    import runtime
+    from logreg_onnx import runtime
 
     model = runtime.load(MODEL)
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
@@ -255,7 +255,7 @@ def main() -> None:
     for workers in (1, 2):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "runtime.cli", "serve", str(MODEL), "--port", str(port)]
+        command = [sys.executable, "-m", "logreg_onnx", "serve", str(MODEL), "--port", str(port)]
         with started([*command, "--workers", str(workers)], health(base)):
             url = f"{base}/v2/models/example/infer"
             np.testing.assert_array_equal(answers(url, single), expected_row)

@@ -52,7 +52,7 @@ def run_training(data: Path, out: Path, *args: str) -> dict:
     The peak is the child's own high-water mark (``VmHWM`` in /proc, sampled every 20 ms until it exits; it only
     grows, so the last sample is the peak but for the last 20 ms). Not ``wait4``'s ``ru_maxrss``: Linux carries the
     parent's resident size at fork into it, which would charge this script's arrays to the training process."""
-    command = [sys.executable, "-m", "trainer", "train", str(data), "--out", str(out), "-q", *args]
+    command = [sys.executable, "-m", "logreg_onnx", "train", str(data), "--out", str(out), "-q", *args]
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     status_file, peak = Path(f"/proc/{child.pid}/status"), 0
@@ -76,9 +76,8 @@ def run_training(data: Path, out: Path, *args: str) -> dict:
 
 def holdout_log_loss(run: Path, X: np.ndarray, y: np.ndarray) -> float:
     import torch
-
-    from trainer.metrics import log_loss
-    from trainer.model import load_model
+    from logreg_onnx.trainer.engine.model import load_model
+    from logreg_onnx.trainer.stats.metrics import log_loss
 
     model, _ = load_model(run / "model.pt")
     with torch.no_grad():

@@ -99,7 +99,7 @@ def worker(solver: str, rows: int, features: int) -> dict:
         intercept = last.intercept_[0] - coef @ mean
         out["iterations"] = int(last.n_iter_[0])
     else:
-        import trainer
+        from logreg_onnx import trainer
 
         trainer.fit(X[:2000], y[:2000], val_fraction=0, l2=0)  # torch's one-time start-up, not the solver's
         optimizer = "adam" if solver == "adam" else "lbfgs"

@@ -23,13 +23,14 @@ from onnx import numpy_helper
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import trainer  # noqa: E402
-from exporter.graph import add_metadata, export_graph, serialize  # noqa: E402
-from exporter.parity import verify_file  # noqa: E402
+from logreg_onnx.exporter.graph import add_metadata, export_graph, serialize  # noqa: E402
+from logreg_onnx.exporter.parity import verify_file  # noqa: E402
+from logreg_onnx.trainer.data.dataset import load_dataset  # noqa: E402
+from logreg_onnx.trainer.engine.training import fit_dataset  # noqa: E402
+from logreg_onnx.trainer.options import ReadOptions  # noqa: E402
+
+from logreg_onnx import trainer  # noqa: E402
 from tests.conftest import synthetic  # noqa: E402
-from trainer.data import load_dataset  # noqa: E402
-from trainer.options import ReadOptions  # noqa: E402
-from trainer.training import fit_dataset  # noqa: E402
 
 FOLDER = Path(tempfile.mkdtemp(prefix="verify-strength-"))
 

@@ -2,7 +2,7 @@
 
 import csv
 
-import runtime
+from logreg_onnx import runtime
 
 model = runtime.load("artifacts/example/model.onnx")
 with open("examples/breast_cancer/new_patients.csv") as rows:

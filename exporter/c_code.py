@@ -25,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from logreg_onnx.runtime import contract
 from onnx import numpy_helper
-
-from runtime import contract
 
 HEADER_NAME = "model.h"
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-
-from runtime import contract
-from runtime.files import write_bytes_atomic, write_text_atomic
-from trainer.columns import Encoding
+from logreg_onnx.runtime import contract
+from logreg_onnx.runtime.files import write_bytes_atomic, write_text_atomic
+from logreg_onnx.trainer.data.columns import Encoding
 
 from .errors import ExportOptionError, VerificationFailed
 from .graph import DEFAULT_OPSET, add_metadata, export_graph, resolve_opset, serialize
@@ -119,7 +118,7 @@ def _staged(target: Path, data: bytes):
 
 
 def _verify(candidate: Path, run: Run, data_rows, *, opset: int | None, atol: float, rtol: float) -> dict:
-    from runtime.errors import ModelError
+    from logreg_onnx.runtime.errors import ModelError
 
     from .errors import BadModelFileError
 

@@ -9,10 +9,9 @@ from importlib import metadata as importlib_metadata
 
 import onnx
 import torch
+from logreg_onnx.runtime import contract, integrity
+from logreg_onnx.trainer.engine.model import LogisticModel
 from torch import nn
-
-from runtime import contract, integrity
-from trainer.model import LogisticModel
 
 from .errors import ExportOptionError
 from .preprocess import CATEGORICAL_MIN_OPSET, DESIGN, splice

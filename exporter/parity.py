@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from logreg_onnx.runtime import contract
+from logreg_onnx.trainer.engine.model import LogisticModel
 
-import runtime
-from runtime import contract
-from trainer.model import LogisticModel
+from logreg_onnx import runtime
 
 from .errors import BadModelFileError
 from .verify import (

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+from logreg_onnx.runtime import contract
+from logreg_onnx.trainer.data.columns import Encoding
 from onnx import TensorProto, helper, numpy_helper
-
-from runtime import contract
-from trainer.columns import Encoding
 
 DESIGN = "design"  # the exported linear model's input, produced by these nodes
 CATEGORICAL_MIN_OPSET = 19  # string Equal

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from trainer.errors import ModelFileError
-from trainer.model import LogisticModel, load_model
-from trainer.run import METRICS_FILE, MODEL_FILE
+from logreg_onnx.trainer.engine.model import LogisticModel, load_model
+from logreg_onnx.trainer.errors import ModelFileError
+from logreg_onnx.trainer.rundir.run import METRICS_FILE, MODEL_FILE
 
 from .errors import RunDirError
 
@@ -43,9 +42,9 @@ class Run:
         path, digest = data.get("path"), data.get("sha256")
         if not path or not digest or not Path(path).is_file():
             return None
-        from trainer.data import file_sha256, load_dataset
-        from trainer.errors import TrainerError
-        from trainer.options import DEFAULT_NA_VALUES, ReadOptions
+        from logreg_onnx.trainer.data.dataset import file_sha256, load_dataset
+        from logreg_onnx.trainer.errors import TrainerError
+        from logreg_onnx.trainer.options import DEFAULT_NA_VALUES, ReadOptions
 
         if file_sha256(path) != digest:
             return None

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from runtime import contract
-from trainer.columns import Encoding
-from trainer.model import LogisticModel
-from trainer.table import Table
+from logreg_onnx.runtime import contract
+from logreg_onnx.trainer.data.columns import Encoding
+from logreg_onnx.trainer.data.table import Table
+from logreg_onnx.trainer.engine.model import LogisticModel
 
 from .errors import SignatureMismatchError
 

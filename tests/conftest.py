@@ -36,7 +36,7 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
 def _train_and_export(folder: Path, data: Path, *args: str) -> Path:
     from click.testing import CliRunner
 
-    from runtime.cli import main
+    from logreg_onnx.cli import main
 
     run = folder / "run"
     result = CliRunner().invoke(main, ["train", str(data), *args, "--out", str(run), "-q", "--export"])

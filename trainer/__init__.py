@@ -1,7 +1,7 @@
 """Fit a PyTorch logistic-regression model (binary sigmoid or multinomial softmax) on tabular data.
 
 Needs the ``train`` extra (``pip install 'logreg-onnx[train]'``). The public names are imported lazily so that
-``import trainer.cli`` works, and can say what to install, in an environment without torch.
+``logreg train`` can say what to install, in an environment without torch.
 """
 
 from __future__ import annotations
@@ -20,22 +20,22 @@ __all__ = [
 ]
 
 _LAZY = {
-    "fit": "trainer.training",
-    "FitResult": "trainer.training",
-    "LogisticModel": "trainer.model",
-    "load_model": "trainer.model",
-    "LogisticRegressionClassifier": "trainer.estimator",
-    "load_dataset": "trainer.data",
-    "FitOptions": "trainer.options",
-    "ReadOptions": "trainer.options",
+    "fit": "logreg_onnx.trainer.engine.training",
+    "FitResult": "logreg_onnx.trainer.engine.training",
+    "LogisticModel": "logreg_onnx.trainer.engine.model",
+    "load_model": "logreg_onnx.trainer.engine.model",
+    "LogisticRegressionClassifier": "logreg_onnx.trainer.estimator",
+    "load_dataset": "logreg_onnx.trainer.data.dataset",
+    "FitOptions": "logreg_onnx.trainer.options",
+    "ReadOptions": "logreg_onnx.trainer.options",
 }
 
 if TYPE_CHECKING:
-    from .data import load_dataset
+    from .data.dataset import load_dataset
+    from .engine.model import LogisticModel, load_model
+    from .engine.training import FitResult, fit
     from .estimator import LogisticRegressionClassifier
-    from .model import LogisticModel, load_model
     from .options import FitOptions, ReadOptions
-    from .training import FitResult, fit
 
 
 def __getattr__(name: str):

@@ -11,8 +11,8 @@ from dataclasses import fields
 
 import numpy as np
 
+from .engine.training import FitResult, fit
 from .options import FitOptions, defaults
-from .training import FitResult, fit
 
 # The estimator learns from all the rows it is given, as scikit-learn's do: no validation split unless asked.
 ESTIMATOR_DEFAULTS = {**defaults(FitOptions), "val_fraction": 0.0}
@@ -121,7 +121,7 @@ class LogisticRegressionClassifier:
 
 
 def _missing(y: np.ndarray) -> np.ndarray:
-    from .data import missing_labels
+    from .data.dataset import missing_labels
     from .options import DEFAULT_NA_VALUES
 
     return missing_labels(y, set(DEFAULT_NA_VALUES))

@@ -211,7 +211,7 @@ class FitOptions:
 
     def __post_init__(self) -> None:
         _validate(self)
-        from .calibration import ThresholdRule
+        from .stats.calibration import ThresholdRule
 
         ThresholdRule.parse(self.threshold)  # raises OptionError naming threshold
 

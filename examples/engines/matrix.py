@@ -37,7 +37,7 @@ def build_models() -> dict[str, Path]:
     for name, arguments in MODELS.items():
         run = BUILD / name.replace(" ", "-")
         shutil.rmtree(run, ignore_errors=True)
-        logreg = [sys.executable, "-m", "runtime.cli"]
+        logreg = [sys.executable, "-m", "logreg_onnx"]
         subprocess.run([*logreg, "train", *arguments, "--out", str(run), "--quiet"], check=True)
         subprocess.run([*logreg, "export", str(run), "--c", "--quiet"], check=True, stdout=subprocess.DEVNULL)
         models[name] = run / "model.onnx"
@@ -52,8 +52,9 @@ def cell(passed: bool | None, difference: float | None, note: str = "") -> str:
 
 
 def onnxruntime_cell(model: Path) -> str:
-    import runtime
-    from runtime.testvectors import replay
+    from logreg_onnx.runtime.testvectors import replay
+
+    from logreg_onnx import runtime
 
     report = replay(runtime.load(model))
     return cell(report["status"] == "passed", report.get("max_abs"), report.get("error", ""))
@@ -86,7 +87,7 @@ def venv_cell(engine: str, model: Path) -> str:
 
 
 def c_cell(model: Path) -> str:
-    from exporter import c_code
+    from logreg_onnx.exporter import c_code
 
     vectors = json.loads(model.with_name("model.testvectors.json").read_text())
     proof = c_code.prove(model.with_suffix(".h").read_text(), vectors)

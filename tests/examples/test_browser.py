@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import runtime
+from logreg_onnx import runtime
 
 from ..conftest import BREAST_CANCER, PENGUINS, REPO
 from ..runtime.serving import free_port
@@ -64,7 +64,7 @@ def _drive(driver: Path, url: str, row: dict, csv: Path, name: str, tmp_path: Pa
 
 def _python_rows(model_path: Path, csv: Path) -> list[dict]:
     out = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "predict", str(model_path), str(csv), "--format", "jsonl"],
+        [sys.executable, "-m", "logreg_onnx", "predict", str(model_path), str(csv), "--format", "jsonl"],
         capture_output=True,
         text=True,
         check=True,

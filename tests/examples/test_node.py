@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import runtime
+from logreg_onnx import runtime
 
 from ..conftest import BREAST_CANCER, PENGUINS, REPO
 from .conftest import npm_install
@@ -62,7 +62,7 @@ def test_node_checks_the_test_vectors_and_predicts_as_python(
     assert predicted.returncode == 0, predicted.stderr
     got = [json.loads(line) for line in predicted.stdout.splitlines()]
     reference = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "predict", str(model_path), str(rows), "--format", "jsonl"],
+        [sys.executable, "-m", "logreg_onnx", "predict", str(model_path), str(rows), "--format", "jsonl"],
         capture_output=True,
         text=True,
         check=True,

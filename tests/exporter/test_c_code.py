@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.exporter import c_code
 
-import runtime
-from exporter import c_code
-from runtime.cli import main
+from logreg_onnx import runtime
+from logreg_onnx.cli import main
 
 from ..conftest import REPO as ROOT
 

@@ -12,14 +12,14 @@ import onnx
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.exporter.graph import serialize
+from logreg_onnx.exporter.parity import verify_file
+from logreg_onnx.exporter.rundir import load_run
 from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-import runtime
-from exporter.graph import serialize
-from exporter.parity import verify_file
-from exporter.rundir import load_run
-from runtime.cli import main
+from logreg_onnx import runtime
+from logreg_onnx.cli import main
 
 PENGUINS = Path(__file__).resolve().parents[2] / "examples" / "penguins" / "penguins.csv"
 

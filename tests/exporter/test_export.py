@@ -10,10 +10,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from logreg_onnx.runtime import contract
+from logreg_onnx.trainer.engine.model import load_model
 from onnx.reference import ReferenceEvaluator
-
-from runtime import contract
-from trainer.model import load_model
 
 from ..conftest import BREAST_CANCER
 
@@ -158,9 +157,10 @@ def test_parity_report_covers_the_training_rows_and_every_batch_size(binary_run)
     } <= runtimes
     assert any(int(batch) > 1000 for _, batch in runtimes)
     # the report's numbers are the real ones: recompute the largest difference on the training rows independently
-    import runtime
-    from trainer.data import load_dataset
-    from trainer.options import ReadOptions
+    from logreg_onnx.trainer.data.dataset import load_dataset
+    from logreg_onnx.trainer.options import ReadOptions
+
+    from logreg_onnx import runtime
 
     X = load_dataset(BREAST_CANCER, ReadOptions(label="diagnosis")).X
     expected = _numpy_probabilities(binary_run)(X.astype(np.float64))

@@ -7,18 +7,18 @@ import json
 import math
 import pickle
 
+import logreg_onnx.exporter.export
 import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.exporter.errors import VerificationFailed
+from logreg_onnx.exporter.graph import serialize
+from logreg_onnx.exporter.parity import verify_file
+from logreg_onnx.trainer.engine.model import load_model
 from onnx import numpy_helper
 
-import exporter.export
-from exporter.errors import VerificationFailed
-from exporter.graph import serialize
-from exporter.parity import verify_file
-from runtime.cli import main
-from trainer.model import load_model
+from logreg_onnx.cli import main
 
 
 def _verify(proto, model, folder, **kwargs):
@@ -122,7 +122,7 @@ def test_fixed_batch_size_is_caught(binary_run):
 
 
 def test_export_fails_closed(binary_run, monkeypatch):
-    honest_build = exporter.export.build_model
+    honest_build = logreg_onnx.exporter.export.build_model
 
     def tampered_build(run, **kwargs):
         proto = honest_build(run, **kwargs)
@@ -130,10 +130,10 @@ def test_export_fails_closed(binary_run, monkeypatch):
         col = int(np.abs(W[1]).argmax())
         return _with_weight(proto, 1, col, _fifth_digit_changed(float(W[1, col])))
 
-    monkeypatch.setattr(exporter.export, "build_model", tampered_build)
+    monkeypatch.setattr(logreg_onnx.exporter.export, "build_model", tampered_build)
     target = binary_run / "new.onnx"
     with pytest.raises(VerificationFailed, match="nothing was written"):
-        exporter.export.export_run(binary_run, out=target)
+        logreg_onnx.exporter.export.export_run(binary_run, out=target)
     assert not target.exists()
     assert (binary_run / "new.rejected.onnx").is_file()
     assert not (binary_run / "new.testvectors.json").exists()
@@ -247,8 +247,9 @@ def test_verify_rejects_a_non_onnx_file(binary_run):
 )
 def test_a_correct_export_is_never_rejected(n_features, n_classes, offset, l2, tmp_path):
     """The other side of the tight tolerance: honest float32 differences must pass, on every probe seed."""
-    import trainer
-    from exporter.graph import add_metadata, export_graph
+    from logreg_onnx.exporter.graph import add_metadata, export_graph
+
+    from logreg_onnx import trainer
 
     from ..conftest import synthetic
 

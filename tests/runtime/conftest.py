@@ -29,6 +29,6 @@ def vectors() -> dict:
 
 @pytest.fixture(scope="session")
 def model(example_path):
-    import runtime
+    from logreg_onnx import runtime
 
     return runtime.load(example_path)

@@ -33,7 +33,7 @@ def running_server(
     port = free_port()
     # the server's log goes to a file (a pipe nobody reads would block the server once full); read it with log()
     log = tempfile.NamedTemporaryFile(prefix="logreg-serve-", suffix=".log")  # noqa: SIM115 (closed below)
-    code = f"import sys\n{prelude}\nfrom runtime.cli import run\nrun()"
+    code = f"import sys\n{prelude}\nfrom logreg_onnx.cli import run\nrun()"
     process = subprocess.Popen(
         [sys.executable, "-c", code, "serve", *arguments, "--port", str(port)],
         stdout=log,

@@ -8,9 +8,9 @@ import threading
 
 import numpy as np
 import pytest
+from logreg_onnx.runtime import InputError, ModelError
 
-import runtime
-from runtime import InputError, ModelError
+from logreg_onnx import runtime
 
 from .conftest import DATA
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.runtime import contract, testvectors
+from logreg_onnx.runtime.stream import has_pyarrow
 
-import runtime
-from runtime import contract, testvectors
-from runtime.cli import main
-from runtime.stream import has_pyarrow
+from logreg_onnx import runtime
+from logreg_onnx.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 PENGUINS_MODEL = ROOT / "artifacts" / "example-penguins" / "model.onnx"

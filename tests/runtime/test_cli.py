@@ -13,9 +13,9 @@ import textwrap
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.runtime.stream import CHUNK_ROWS, has_pyarrow
 
-from runtime.cli import main
-from runtime.stream import CHUNK_ROWS, has_pyarrow
+from logreg_onnx.cli import main
 
 ENGINES = ["python", *(["pyarrow"] if has_pyarrow() else [])]
 
@@ -182,8 +182,8 @@ def test_runtime_commands_work_with_torch_and_onnx_blocked(tmp_path, example_pat
         import sys
         for name in ("torch", "onnx", "onnxscript", "matplotlib", "sklearn"):
             sys.modules[name] = None
-        import runtime
-        from runtime.cli import main
+        from logreg_onnx import runtime
+        from logreg_onnx.cli import main
         model = runtime.load({str(example_path)!r})
         print(model.predict_one(dict(zip(model.feature_names, [10.0] * 30))))
         try:
@@ -201,7 +201,7 @@ def test_runtime_commands_work_with_torch_and_onnx_blocked(tmp_path, example_pat
             sys.executable,
             "-c",
             "import sys; sys.modules['torch'] = None\n"
-            "from runtime.cli import main; main(['train', 'x.csv', '--label', 'y'])",
+            "from logreg_onnx.cli import main; main(['train', 'x.csv', '--label', 'y'])",
         ],
         capture_output=True,
         text=True,

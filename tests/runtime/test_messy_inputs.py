@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.runtime import InputError
+from logreg_onnx.runtime.stream import has_pyarrow
 
-from runtime import InputError
-from runtime.cli import main
-from runtime.stream import has_pyarrow
+from logreg_onnx.cli import main
 
 needs_pyarrow = pytest.mark.skipif(not has_pyarrow(), reason="the pyarrow engine needs the 'fast' extra")
 

@@ -9,8 +9,8 @@ import random
 import pytest
 from click.testing import CliRunner
 
-import runtime
-from runtime.cli import INTERNAL_ERROR_EXIT, main
+from logreg_onnx import runtime
+from logreg_onnx.cli import INTERNAL_ERROR_EXIT, main
 
 
 def _mutations(data: bytes, count: int, seed: int):

@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-import runtime
+from logreg_onnx import runtime
 
 from .serving import EXAMPLE, PENGUINS, free_port, requests_by_status, running_server, scrape, wait_ready
 
@@ -177,7 +177,7 @@ def test_curl_as_the_readme_shows(server):
 def test_sigterm_stops_the_server_cleanly():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "serve", str(EXAMPLE), "--port", str(port)],
+        [sys.executable, "-m", "logreg_onnx", "serve", str(EXAMPLE), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -208,9 +208,8 @@ def test_the_served_openapi_document_is_the_committed_one_and_lists_every_route(
         served = json.loads(answer.read())
     committed = json.loads((Path(runtime.__file__).parent / "openapi.json").read_text())
     assert served == committed
+    from logreg_onnx.runtime.server import create_app
     from starlette.routing import Route
-
-    from runtime.server import create_app
 
     app = create_app({"example": runtime.load(EXAMPLE)})
     routes = {
@@ -312,7 +311,7 @@ def test_a_model_that_fails_its_test_vectors_is_not_ready(tmp_path):
     model.with_name("model.testvectors.json").write_text(json.dumps(vectors))
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "serve", str(model), "--name", "bad", "--port", str(port)],
+        [sys.executable, "-m", "logreg_onnx", "serve", str(model), "--name", "bad", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -21,7 +21,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import runtime  # noqa: E402
+from logreg_onnx import runtime  # noqa: E402
 
 from .serving import EXAMPLE, PENGUINS, requests_by_status, running_server, scrape  # noqa: E402
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from runtime import contract
+from logreg_onnx.runtime import contract
 
 
 def test_example_test_vectors_follow_the_schema(example_path):

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.trainer.errors import OptionError
+from logreg_onnx.trainer.stats.calibration import GRID, ThresholdRule, calibration, choose_threshold
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, confusion_matrix, f1_score, roc_curve
 
-import runtime
-from runtime.cli import main
-from trainer.calibration import GRID, ThresholdRule, calibration, choose_threshold
-from trainer.errors import OptionError
+from logreg_onnx import runtime
+from logreg_onnx.cli import main
 
 from ..conftest import BREAST_CANCER
 

@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from logreg_onnx.trainer.data.dataset import load_dataset
+from logreg_onnx.trainer.data.table import MISSING_LEVEL
+from logreg_onnx.trainer.engine.model import load_model
+from logreg_onnx.trainer.engine.training import fit_dataset
+from logreg_onnx.trainer.errors import DataError
+from logreg_onnx.trainer.options import ReadOptions
 
-import trainer
-from trainer.data import load_dataset
-from trainer.errors import DataError
-from trainer.model import load_model
-from trainer.options import ReadOptions
-from trainer.table import MISSING_LEVEL
-from trainer.training import fit_dataset
+from logreg_onnx import trainer
 
 PENGUINS = Path(__file__).resolve().parents[2] / "examples" / "penguins" / "penguins.csv"
 
@@ -226,7 +226,7 @@ def test_missing_policies():
 def test_model_pt_keeps_the_encoding_with_weights_only_loading(tmp_path):
     frame = pd.read_csv(PENGUINS)
     result = trainer.fit(frame.drop(columns=["species"]), frame["species"], val_fraction=0)
-    from trainer.model import save_model
+    from logreg_onnx.trainer.engine.model import save_model
 
     path = tmp_path / "model.pt"
     save_model(path, result.model, feature_names=result.feature_names, class_names=result.class_names)

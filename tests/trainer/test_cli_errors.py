@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from runtime.cli import main
+from logreg_onnx.cli import main
 
 
 def _train(tmp_path: Path, *args: str):

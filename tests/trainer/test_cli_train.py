@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from logreg_onnx.trainer.engine.model import load_model
 from sklearn.metrics import log_loss, roc_auc_score
 
-from runtime.cli import main
-from trainer.model import load_model
+from logreg_onnx.cli import main
 
 from ..conftest import synthetic
 
@@ -136,7 +136,7 @@ def test_separable_warning_on_the_command_line(tmp_path, breast_cancer_csv):
         [
             sys.executable,
             "-m",
-            "runtime.cli",
+            "logreg_onnx",
             "train",
             str(breast_cancer_csv),
             "--label",
@@ -161,7 +161,7 @@ def test_train_without_torch_names_the_extra(tmp_path, breast_cancer_csv):
     script = textwrap.dedent(f"""
         import sys
         sys.modules["torch"] = None  # what an install without the 'train' extra looks like to import
-        from runtime.cli import main
+        from logreg_onnx.cli import main
         main(["train", {str(breast_cancer_csv)!r}, "--label", "diagnosis", "--out", {str(tmp_path / "r")!r}])
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

@@ -9,10 +9,10 @@ import warnings
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.trainer.errors import DataError
 
-import trainer
-from runtime.cli import main
-from trainer.errors import DataError
+from logreg_onnx import trainer
+from logreg_onnx.cli import main
 
 from ..conftest import BREAST_CANCER, synthetic
 
@@ -151,7 +151,7 @@ def test_the_separable_warning_says_one_thing():
 
 
 def test_training_plot_legends_and_integer_iterations():
-    from trainer.plots import history_figure
+    from logreg_onnx.trainer.rundir.plots import history_figure
 
     history = [
         {"epoch": i, "train_loss": 1.0 / i, "train_accuracy": 0.9, "val_loss": 1.1 / i, "val_accuracy": 0.8}
@@ -174,8 +174,8 @@ def test_breast_cancer_cli_prints_the_classes(tmp_path):
 def test_block_reader_gives_the_careful_readers_values(tmp_path):
     """Large files are parsed a block at a time by numpy's C parser; a block with a problem goes through the careful
     path. Both must give exactly the values Python's float() gives, and name a bad line wherever it is."""
-    from trainer.data import BLOCK_LINES, load_dataset
-    from trainer.options import ReadOptions
+    from logreg_onnx.trainer.data.dataset import BLOCK_LINES, load_dataset
+    from logreg_onnx.trainer.options import ReadOptions
 
     rng = np.random.default_rng(3)
     n = BLOCK_LINES + 500

@@ -12,18 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from logreg_onnx.trainer.data.dataset import load_dataset
+from logreg_onnx.trainer.engine.model import load_model
+from logreg_onnx.trainer.engine.training import fit_dataset
+from logreg_onnx.trainer.options import FitOptions, ReadOptions
 
 from tests.conftest import BREAST_CANCER, PENGUINS, write_csv
-from trainer.data import load_dataset
-from trainer.model import load_model
-from trainer.options import FitOptions, ReadOptions
-from trainer.training import fit_dataset
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the rank lookup reads /proc")
 
 
 def _train(data: Path, out: Path, *args: str, env: dict | None = None, wait: bool = True):
-    command = [sys.executable, "-m", "trainer", "train", str(data), "--out", str(out), "-q", *args]
+    command = [sys.executable, "-m", "logreg_onnx", "train", str(data), "--out", str(out), "-q", *args]
     if not wait:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
@@ -208,7 +208,7 @@ def test_the_readme_command_for_several_machines(tmp_path):
                 "--rdzv-id",
                 "job42",
                 "-m",
-                "trainer",
+                "logreg_onnx",
                 *args,
                 "--out",
                 str(tmp_path / "two"),

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from logreg_onnx.trainer.stats.coefficients import coefficient_table
 
-import trainer
-from trainer.inference import coefficient_table
+from logreg_onnx import trainer
 
 PENGUINS = Path(__file__).resolve().parents[2] / "examples" / "penguins" / "penguins.csv"
 RTOL = 1e-4
@@ -173,7 +173,7 @@ def test_train_writes_coefficients_csv_and_info_prints_the_table_from_the_model(
 
     from click.testing import CliRunner
 
-    from runtime.cli import main
+    from logreg_onnx.cli import main
 
     run = tmp_path / "run"
     arguments = ["train", str(PENGUINS), "--label", "sex", "--l2", "0", "--val-fraction", "0", "--drop", "year"]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from logreg_onnx.trainer import LogisticRegressionClassifier
+from logreg_onnx.trainer.estimator import NotFittedError
+from logreg_onnx.trainer.stats.metrics import classification_metrics
 from sklearn import metrics as skm
-
-from trainer import LogisticRegressionClassifier
-from trainer.estimator import NotFittedError
-from trainer.metrics import classification_metrics
 
 from ..conftest import synthetic
 

@@ -7,11 +7,11 @@ import warnings
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from logreg_onnx.trainer.engine.training import SeparableDataWarning
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.linear_model import LogisticRegression
 
-import trainer
-from trainer.training import SeparableDataWarning
+from logreg_onnx import trainer
 
 from ..conftest import synthetic
 
@@ -123,7 +123,7 @@ def test_same_seed_is_bit_for_bit_repeatable_and_another_seed_differs():
 
 
 def test_ctrl_c_ends_training_cleanly_and_final_hooks_run():
-    from trainer.callbacks import Callback
+    from logreg_onnx.trainer.engine.callbacks import Callback
 
     class InterruptAtThree(Callback):
         ended = False

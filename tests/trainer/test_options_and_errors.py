@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.trainer.errors import OptionError
+from logreg_onnx.trainer.estimator import LogisticRegressionClassifier
+from logreg_onnx.trainer.options import FitOptions, ReadOptions, flag
 
-import trainer
-from runtime.cli import main
-from trainer.errors import OptionError
-from trainer.estimator import LogisticRegressionClassifier
-from trainer.options import FitOptions, ReadOptions, flag
+from logreg_onnx import trainer
+from logreg_onnx.cli import main
 
 from ..conftest import BREAST_CANCER, REPO, synthetic
 

@@ -8,11 +8,11 @@ import warnings
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.trainer.engine.penalty import GRID, stratified_folds
 from sklearn.linear_model import LogisticRegressionCV
 
-import trainer
-from runtime.cli import main
-from trainer.penalty import GRID, stratified_folds
+from logreg_onnx import trainer
+from logreg_onnx.cli import main
 
 from ..conftest import BREAST_CANCER, synthetic
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from runtime.cli import main
+from logreg_onnx.cli import main
 
 from ..conftest import PENGUINS
 from ..examples.conftest import ARTIFACTS, CHROMIUM, browser_ready

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from logreg_onnx.trainer.data.dataset import load_dataset
+from logreg_onnx.trainer.engine.training import fit_dataset
+from logreg_onnx.trainer.errors import DataError, OptionError
+from logreg_onnx.trainer.options import FitOptions, ReadOptions, StreamOptions
+from logreg_onnx.trainer.scale.scan import from_keys, sort_keys, validation_rows
+from logreg_onnx.trainer.scale.sources import Source
+from logreg_onnx.trainer.scale.streaming import fit_stream
 
-from runtime.cli import main
+from logreg_onnx.cli import main
 from tests.conftest import BREAST_CANCER, PENGUINS, synthetic, write_csv
-from trainer.data import load_dataset
-from trainer.errors import DataError, OptionError
-from trainer.options import FitOptions, ReadOptions, StreamOptions
-from trainer.scan import from_keys, sort_keys, validation_rows
-from trainer.sources import Source
-from trainer.streaming import fit_stream
-from trainer.training import fit_dataset
 
 
 def _weights(model) -> np.ndarray:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import onnx
+from logreg_onnx.runtime import contract, integrity
 from onnx import helper, numpy_helper
-
-from runtime import contract, integrity
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parents[2] / "artifacts" / "example" / "model.onnx"

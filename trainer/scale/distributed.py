@@ -1,7 +1,7 @@
 """Multi-process training on torch.distributed: the collectives the streamed fit needs, and the ``--nproc`` launcher.
 
 A job is started by ``torchrun`` (``logreg train --nproc N`` runs torchrun's own launcher, ``--standalone``, in
-process; across machines people run ``torchrun ... -m trainer train ...`` on each host). Each process (rank) reads
+process; across machines people run ``torchrun ... -m logreg_onnx train ...`` on each host). Each process (rank) reads
 its shard of the data; sums (loss, gradient, statistics, metrics) are all-reduced, so every rank holds the same
 numbers and takes the same step. gloo on CPU, nccl on GPU.
 
@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import torch
 
-from .errors import TrainerError
+from ..errors import TrainerError
 
 T = TypeVar("T")
 ERROR_FILE_ENV = "LOGREG_ERROR_FILE"  # set by the launcher: rank 0 writes the job's error message there
@@ -139,7 +139,7 @@ def report_error(message: str) -> None:
 
 
 def launch(nproc: int, module_args: list[str], error_file: Path) -> tuple[str, bool] | None:
-    """Run ``torchrun --standalone --nproc-per-node NPROC -m trainer MODULE_ARGS`` with torch's own launcher, in
+    """Run ``torchrun --standalone --nproc-per-node NPROC -m logreg_onnx MODULE_ARGS`` with torch's own launcher, in
     this process. Returns None when every rank succeeded, else one line saying what failed and whether it was the
     input (a data or option error a rank reported) rather than a rank that died."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -151,7 +151,7 @@ def launch(nproc: int, module_args: list[str], error_file: Path) -> tuple[str, b
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     os.environ[ERROR_FILE_ENV] = str(error_file)
     args = get_args_parser().parse_args(
-        ["--standalone", f"--nproc-per-node={nproc}", "--max-restarts=0", "--module", "trainer", *module_args]
+        ["--standalone", f"--nproc-per-node={nproc}", "--max-restarts=0", "--module", "logreg_onnx", *module_args]
     )
     try:
         run(args)

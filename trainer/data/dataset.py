@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
+from ..options import DEFAULT_NA_VALUES, ReadOptions
 from .columns import Encoding
 from .csvfile import BLOCK_LINES, read_csv  # noqa: F401 (BLOCK_LINES: the block size, for callers and tests)
-from .errors import DataError
-from .options import DEFAULT_NA_VALUES, ReadOptions
 from .table import Table, table_from_array, table_from_frame
 
 FEW_ROWS = 10  # a class with fewer training rows than this gets a warning

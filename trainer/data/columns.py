@@ -21,10 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from logreg_onnx.runtime.contract import ColumnSpec
 
-from runtime.contract import ColumnSpec
-
-from .errors import DataError
+from ..errors import DataError
 from .table import MISSING_LEVEL, NUMBER, Table, cell_text
 
 MISSING_NAME = "(missing)"  # how a design column or a report names that level

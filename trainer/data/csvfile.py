@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from logreg_onnx.runtime.stream import sniff_delimiter
 
-from runtime.stream import sniff_delimiter
-
-from .errors import DataError
-from .options import ReadOptions
+from ..errors import DataError
+from ..options import ReadOptions
 from .table import InfiniteValue, Table, parse_texts, text_column
 
 

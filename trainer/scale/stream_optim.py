@@ -9,10 +9,10 @@ import math
 import numpy as np
 import torch
 
-from . import optim
-from .callbacks import end_epoch
+from ..engine import optim
+from ..engine.callbacks import end_epoch
+from ..engine.model import LogisticModel
 from .distributed import Comm
-from .model import LogisticModel
 from .rowcache import RowCache
 
 

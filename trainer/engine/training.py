@@ -10,19 +10,19 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from ..data.columns import fit_encoding
+from ..data.dataset import Dataset, encode_labels, missing_labels, review, table_from_input
+from ..data.table import Table
+from ..errors import DataError, OptionError
+from ..options import FitOptions
+from ..stats.calibration import decide
+from ..stats.coefficients import CoefficientTable, coefficient_table
+from ..stats.metrics import classification_metrics, log_loss
+from ..stats.separation import SeparableDataWarning, separated_classes, separation_message
 from . import optim
-from .calibration import decide
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
-from .columns import fit_encoding
-from .data import Dataset, encode_labels, missing_labels, review, table_from_input
-from .errors import DataError, OptionError
-from .inference import CoefficientTable, coefficient_table
-from .metrics import classification_metrics, log_loss
 from .model import LogisticModel
 from .newton import MAX_NEWTON_PARAMS, run_newton
-from .options import FitOptions
-from .separation import SeparableDataWarning, separated_classes, separation_message
-from .table import Table
 
 DEFAULT_EPOCHS = {"lbfgs": 1000, "sgd": 100, "adam": 100}  # lbfgs: an iteration cap, rarely reached
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01}

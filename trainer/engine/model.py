@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from logreg_onnx.runtime.files import write_bytes_atomic
 from torch import nn
 
-from runtime.files import write_bytes_atomic
-
-from .columns import Encoding
-from .errors import ModelFileError
+from ..data.columns import Encoding
+from ..errors import ModelFileError
 
 MODEL_FORMAT = "logreg-onnx/model"
 MODEL_FORMAT_VERSION = 2  # 2 adds the encoding (column kinds, medians, levels); format 1 files still load

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .columns import Column, Encoding, categorical_column, encoding_of
-from .data import _class_sort_key, _label_text
+from ..data.columns import Column, Encoding, categorical_column, encoding_of
+from ..data.dataset import _class_sort_key, _label_text
+from ..data.table import text_column
+from ..errors import DataError
 from .distributed import Comm
-from .errors import DataError
 from .sources import Source
-from .table import text_column
 
 BUCKETS = 1 << 16
 

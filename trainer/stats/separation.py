@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import Dataset
-from .model import LogisticModel
+from ..data.dataset import Dataset
+from ..engine.model import LogisticModel
 
 
 class SeparableDataWarning(UserWarning):

@@ -27,13 +27,13 @@ EXTRAS_HINT = {
 }
 
 LAZY_COMMANDS = {
-    "train": "trainer.cli:train",
-    "export": "exporter.cli:export",
-    "verify": "exporter.cli:verify",
-    "predict": "runtime.commands:predict",
-    "info": "runtime.commands:info",
-    "serve": "runtime.serve_cli:serve",
-    "report": "trainer.cli:report",
+    "train": "logreg_onnx.cli.train:train",
+    "export": "logreg_onnx.cli.export:export",
+    "verify": "logreg_onnx.cli.export:verify",
+    "predict": "logreg_onnx.cli.predict:predict",
+    "info": "logreg_onnx.cli.predict:info",
+    "serve": "logreg_onnx.cli.serve:serve",
+    "report": "logreg_onnx.cli.train:report",
 }
 
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE

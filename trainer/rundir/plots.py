@@ -12,10 +12,9 @@ import multiprocessing
 import os
 
 import numpy as np
+from logreg_onnx.runtime.files import write_bytes_atomic
 
-from runtime.files import write_bytes_atomic
-
-from .metrics import roc_curve
+from ..stats.metrics import roc_curve
 
 
 class Renderer:

@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from logreg_onnx.runtime.contract import MISSING_LEVEL
 
-from runtime.contract import MISSING_LEVEL
-
-from .errors import DataError
+from ..errors import DataError
 
 # A number in a cell: decimal notation with an optional exponent. Python's float() also takes "1_000", "nan", "inf"
 # and other scripts' digits, which would make such a column numeric in one reader and text in another.

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from ..errors import TrainingError
 from .callbacks import Callback, TrainingState, end_epoch
-from .errors import TrainingError
 
 CHUNK_ROWS = 65536
 _FLAT_STREAK = 3  # L-BFGS iterations in a row with no visible progress before a phase is over

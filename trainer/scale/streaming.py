@@ -26,20 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .calibration import decide
-from .callbacks import TrainingState
-from .data import Dataset
-from .distributed import Comm
-from .errors import DataError, OptionError
-from .metrics import classification_metrics, confusion_matrix, confusion_metrics, log_loss
-from .model import LogisticModel
-from .options import FitOptions, ReadOptions, StreamOptions
-from .rowcache import RowCache
-from .scan import Scan, label_texts, scan, validation_rows
-from .sources import Source
-from .stream_optim import StreamObjective, run_minibatch_stream
-from .table import Table, text_column
-from .training import (
+from ..data.dataset import Dataset
+from ..data.table import Table, text_column
+from ..engine.callbacks import TrainingState
+from ..engine.model import LogisticModel
+from ..engine.training import (
     DEFAULT_EPOCHS,
     DEFAULT_LR,
     FitResult,
@@ -50,6 +41,15 @@ from .training import (
     from_moments,
     initial_model,
 )
+from ..errors import DataError, OptionError
+from ..options import FitOptions, ReadOptions, StreamOptions
+from ..stats.calibration import decide
+from ..stats.metrics import classification_metrics, confusion_matrix, confusion_metrics, log_loss
+from .distributed import Comm
+from .rowcache import RowCache
+from .scan import Scan, label_texts, scan, validation_rows
+from .sources import Source
+from .stream_optim import StreamObjective, run_minibatch_stream
 
 _SAMPLE_SALT = 7919  # the metrics sample is a hash of the row id too, with another seed than the split
 

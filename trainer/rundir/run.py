@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from logreg_onnx.runtime.files import write_text_atomic
 
-from runtime.files import write_text_atomic
-
-from .data import Dataset
-from .model import save_model
-from .options import ReadOptions
+from ..data.dataset import Dataset
+from ..engine.model import save_model
+from ..engine.training import FitResult
+from ..options import ReadOptions
 from .plots import Renderer, plot_history, plot_roc
-from .training import FitResult
 
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .csvfile import _RowParser, parse_header, python_encoding, select_columns
-from .errors import DataError
-from .options import ReadOptions
+from ..data.csvfile import _RowParser, parse_header, python_encoding, select_columns
+from ..errors import DataError
+from ..options import ReadOptions
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".npy", ".npz")
 ROW_BITS = 40  # a row id is (file index << ROW_BITS) | row: 1e12 rows a file

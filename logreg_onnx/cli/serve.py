@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .cli import BadInput, require_extra
+from . import BadInput, require_extra
 
 MODELS_ENV = "LOGREG_SERVE_MODELS"  # name=path;... for worker processes, which build the app themselves
 LIMITS_ENV = "LOGREG_SERVE_LIMITS"
@@ -65,7 +65,7 @@ def serve(model_path, name, extra_models, host, port, workers, max_body_bytes, m
     signal.signal(signal.SIGINT, lambda *_: None)
     with _metrics_shared_by(workers):
         uvicorn.run(
-            "runtime.serve_cli:app_from_environment",
+            "logreg_onnx.cli.serve:app_from_environment",
             factory=True,
             host=host,
             port=port,
@@ -82,7 +82,7 @@ def serve(model_path, name, extra_models, host, port, workers, max_body_bytes, m
 def _metrics_shared_by(workers: int):
     """With several worker processes, /metrics (answered by any one of them) must count all of them: prometheus_client's
     multiprocess mode, in a folder made for this server (or the one the environment names) and removed after it."""
-    from .serve_metrics import MULTIPROCESS_ENV
+    from logreg_onnx.runtime.serve_metrics import MULTIPROCESS_ENV
 
     if workers == 1 or os.environ.get(MULTIPROCESS_ENV):
         yield
@@ -101,8 +101,8 @@ def _default_name(path: Path) -> str:
 
 
 def _load_all(models: dict[str, Path]) -> dict:
-    from .errors import ModelError
-    from .model import load
+    from logreg_onnx.runtime.errors import ModelError
+    from logreg_onnx.runtime.model import load
 
     loaded = {}
     for key, path in models.items():
@@ -115,7 +115,7 @@ def _load_all(models: dict[str, Path]) -> dict:
 
 def app_from_environment():
     """The app of one server process, from the models and limits ``serve`` put in the environment."""
-    from .server import Limits, create_app
+    from logreg_onnx.runtime.server import Limits, create_app
 
     models = dict(item.split("=", 1) for item in os.environ[MODELS_ENV].split(";"))
     body, rows = (int(v) for v in os.environ[LIMITS_ENV].split(","))

@@ -13,14 +13,15 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .cli import BadInput, Failed
-from .errors import ModelError, UnseenLevelError
+from logreg_onnx.runtime.errors import ModelError, UnseenLevelError
+
+from . import BadInput, Failed
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 def _load(path: Path, threads: int | None = None, *, unseen: str = "predict"):
-    from .model import load
+    from logreg_onnx.runtime.model import load
 
     try:
         return load(path, threads=threads, unseen=unseen)
@@ -30,7 +31,7 @@ def _load(path: Path, threads: int | None = None, *, unseen: str = "predict"):
 
 def _columns(model):
     """What predict reads for ``model``: its numeric and categorical columns and its missing-value rule."""
-    from .stream import Columns
+    from logreg_onnx.runtime.stream import Columns
 
     return Columns(
         tuple(model.numeric_names), tuple(model.categorical_names), model.imputes, frozenset(model.na_values)
@@ -129,7 +130,7 @@ def predict(
       logreg predict artifacts/example/model.onnx rows.csv -o scored.csv --keep id
       cat rows.jsonl | logreg predict artifacts/example/model.onnx --format csv
     """
-    from . import jsonlines, stream
+    from logreg_onnx.runtime import jsonlines, stream
 
     model = _load(model_path, threads, unseen=unseen)
     columns = _columns(model)
@@ -188,8 +189,8 @@ def predict(
 
 def _check_request(model, model_path, source, keep, threshold, engine, encoding) -> dict:
     """Everything about the command line that can be wrong before any input is read."""
-    from . import output as writers
-    from . import stream
+    from logreg_onnx.runtime import output as writers
+    from logreg_onnx.runtime import stream
 
     if threshold is not None and len(model.classes) != 2:
         raise BadInput(f"--threshold applies to binary models; {model_path} has {len(model.classes)} classes")
@@ -209,7 +210,7 @@ def _check_request(model, model_path, source, keep, threshold, engine, encoding)
 
 
 def _open_text(stack: contextlib.ExitStack, source: str, encoding: str):
-    from .stream import python_encoding
+    from logreg_onnx.runtime.stream import python_encoding
 
     if source == "-":
         return io.TextIOWrapper(sys.stdin.buffer, encoding=python_encoding(encoding), newline="")
@@ -238,7 +239,7 @@ def _decoded_lines(lines, name: str, encoding: str):
 
 def _bad_line(name: str, encoding: str) -> int | None:
     """The exact line of the first undecodable byte of a file (the text reader decodes ahead, in blocks)."""
-    from .stream import python_encoding
+    from logreg_onnx.runtime.stream import python_encoding
 
     if name == "<stdin>":
         return None
@@ -262,7 +263,7 @@ def _decode_message(name: str, line: int, exc: UnicodeDecodeError, encoding: str
 def _sink(stack: contextlib.ExitStack, output: Path | None, *, binary: bool):
     if output is None:
         return sys.stdout.buffer if binary else sys.stdout
-    from .files import atomic_open
+    from logreg_onnx.runtime.files import atomic_open
 
     if not output.parent.is_dir():
         raise BadInput(f"-o {output}: the folder {output.parent} does not exist")
@@ -272,7 +273,7 @@ def _sink(stack: contextlib.ExitStack, output: Path | None, *, binary: bool):
 def _writer_factory(sink, arrow: bool, output_format: str, keep: list[str], classes: list[str]):
     """A function making the writer, which writes the header: called once the first chunk has been scored, so that
     an input failing at its first rows leaves no output behind."""
-    from . import output as writers
+    from logreg_onnx.runtime import output as writers
 
     if arrow:
         return lambda: writers.ArrowCsvOutput(sink, keep, classes)
@@ -305,7 +306,7 @@ def _report_skipped(skipped, name: str) -> None:
 
 
 def _score(model, chunks, make_writer, name: str, threshold: float | None, skipped) -> int:
-    from .stream import BadRow
+    from logreg_onnx.runtime.stream import BadRow
 
     rows = 0
     writer = None
@@ -352,7 +353,7 @@ def _nonfinite_problem(model, features: np.ndarray) -> str:
 def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: str):
     """Re-read a CSV that pyarrow could not convert with the base engine, to name the bad line and column exactly as
     the base engine would."""
-    from . import stream
+    from logreg_onnx.runtime import stream
 
     with open(source, encoding=stream.python_encoding(encoding), newline="") as handle:
         lines = _decoded_lines(handle, source, encoding)
@@ -383,7 +384,7 @@ def info(model_path: Path, as_json: bool, summary: bool) -> None:
     Example:
       logreg info artifacts/example/model.onnx
     """
-    from .info import format_info, model_info
+    from logreg_onnx.runtime.info import format_info, model_info
 
     facts = model_info(_load(model_path))
     click.echo(json.dumps(facts, indent=2) if as_json else format_info(facts, top=None if summary else 10))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import OptionError
+from ..errors import OptionError
 from .newton import MAX_NEWTON_PARAMS, newton_step
 
 GRID = tuple(float(v) for v in np.logspace(0, -6, 13))  # 1, 0.316, 0.1, ... 1e-6

@@ -31,7 +31,7 @@ tr.chosen td { background: #e8f0ff; font-weight: 600; }
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of ``run_dir`` (default: ``RUN/report.html``); returns its path."""
-    from runtime.files import write_text_atomic
+    from logreg_onnx.runtime.files import write_text_atomic
 
     run = Path(run_dir)
     target = Path(out) if out is not None else run / REPORT_FILE
@@ -139,7 +139,7 @@ def _data_section(metrics: dict) -> str:
 
 
 def _metrics_section(metrics: dict) -> str:
-    from .cli import METRIC_ROWS
+    from .summary import METRIC_ROWS
 
     splits = [s for s in ("train", "validation") if s in metrics]
     rows = [[title, *[metrics[s].get(key) for s in splits]] for title, key in METRIC_ROWS]
@@ -255,7 +255,7 @@ def _history_figure(history: list[dict], unit: str) -> str:
 
 
 def _coefficients_section(table: dict) -> str:
-    from runtime.coefficients import format_p
+    from logreg_onnx.runtime.coefficients import format_p
 
     classical = table["classical"]
     header = (

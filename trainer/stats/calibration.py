@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import OptionError
+from ..errors import OptionError
 
 CALIBRATION_BINS = 10
 GRID = np.round(np.arange(0.005, 1.0, 0.005), 3)  # the thresholds tried: 0.005 ... 0.995

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from runtime.cli import BadInput, Failed, require_extra
+from logreg_onnx.exporter.graph import DEFAULT_OPSET
+from logreg_onnx.exporter.verify import DEFAULT_ATOL, DEFAULT_RTOL
 
-from .graph import DEFAULT_OPSET
-from .verify import DEFAULT_ATOL, DEFAULT_RTOL
+from . import BadInput, Failed, require_extra
 
 _atol_option = click.option(
     "--atol",
@@ -94,9 +94,9 @@ def export_run(
 ) -> None:
     """The export command's body, shared with ``logreg train --export``."""
     require_extra("train", "torch", "onnx")
-    from .errors import ExporterError, VerificationFailed
-    from .export import export_run as export_and_verify
-    from .parity import format_report
+    from logreg_onnx.exporter.errors import ExporterError, VerificationFailed
+    from logreg_onnx.exporter.export import export_run as export_and_verify
+    from logreg_onnx.exporter.parity import format_report
 
     try:
         result = export_and_verify(
@@ -140,12 +140,11 @@ def verify(model: Path, run_dir: Path, atol: float, rtol: float, quiet: bool) ->
       logreg verify artifacts/breast_cancer/model.onnx artifacts/breast_cancer
     """
     require_extra("train", "torch", "onnx")
-    from runtime.files import write_text_atomic
-
-    from .errors import ExporterError
-    from .export import PARITY_FILE
-    from .parity import format_report, verify_file
-    from .rundir import load_run
+    from logreg_onnx.exporter.errors import ExporterError
+    from logreg_onnx.exporter.export import PARITY_FILE
+    from logreg_onnx.exporter.parity import format_report, verify_file
+    from logreg_onnx.exporter.rundir import load_run
+    from logreg_onnx.runtime.files import write_text_atomic
 
     try:
         run = load_run(run_dir)

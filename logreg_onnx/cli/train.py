@@ -19,9 +19,10 @@ from pathlib import Path
 
 import click
 
-from runtime.cli import BadInput, Failed, require_extra, run_command
+from logreg_onnx.trainer.options import FitOptions, ReadOptions, StreamOptions, click_options, flag
+from logreg_onnx.trainer.rundir.summary import describe_dataset, describe_encoding, format_metrics
 
-from .options import FitOptions, ReadOptions, StreamOptions, click_options, flag
+from . import BadInput, Failed, require_extra, run_command
 
 
 def cli_message(exc: Exception) -> str:
@@ -96,7 +97,7 @@ def train(
     require_extra("train", "torch", "matplotlib")
     read_values = {f.name: values.pop(f.name) for f in fields(ReadOptions)}
     stream_values = {f.name: values.pop(f.name) for f in fields(StreamOptions)}
-    from .errors import TrainerError
+    from logreg_onnx.trainer.errors import TrainerError
 
     try:
         read = ReadOptions(**read_values)
@@ -107,7 +108,7 @@ def train(
     out_dir = out_dir or Path("artifacts") / _default_name(data)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir}: exists and is not a directory")
-    from .distributed import under_torchrun
+    from logreg_onnx.trainer.scale.distributed import under_torchrun
 
     if stream is False and (nproc > 1 or under_torchrun()):
         raise BadInput("--in-memory runs in one process; several processes (--nproc, torchrun) each stream a shard")
@@ -120,7 +121,7 @@ def train(
         _train_in_memory(data, read, options, out_dir, quiet, summary, write_html)
         write_html = False  # written by the in-memory run's plotting helper already
     if write_html:  # here, after a streamed or distributed run (matplotlib is loaded: the run drew its plots)
-        from .report import write_report
+        from logreg_onnx.trainer.rundir.report import write_report
 
         click.echo(f"wrote {write_report(out_dir)}")
     if export_onnx:
@@ -128,15 +129,15 @@ def train(
 
 
 def _train_in_memory(data, read, options, out_dir, quiet, summary, write_html) -> None:
-    from . import plots
+    from logreg_onnx.trainer.rundir import plots
 
     with plots.Renderer() as renderer:  # started before torch is imported, so the two start up side by side
         result, dataset, seconds = _fit(data, read, options, quiet)
-        from .run import write_run
+        from logreg_onnx.trainer.rundir.run import write_run
 
         write_run(out_dir, result, dataset, seconds=seconds, label=read.label, read=read, renderer=renderer)
         if write_html:  # drawn by the plotting helper, which has matplotlib loaded already
-            from .report import write_report
+            from logreg_onnx.trainer.rundir.report import write_report
 
             renderer.submit(write_report, out_dir)
             renderer.wait()
@@ -170,11 +171,11 @@ def _large(data: Path) -> bool:
 
 def _train_streamed(data, read, options, stream_options, out_dir, quiet) -> None:
     """Streamed (and, under torchrun, distributed) training; only rank 0 prints and writes, all at once."""
-    from .distributed import ERROR_FILE_ENV, connect, report_error
-    from .errors import TrainerError
-    from .run import write_run_staged
-    from .streaming import fit_stream
-    from .training import _resolve_device
+    from logreg_onnx.trainer.engine.training import _resolve_device
+    from logreg_onnx.trainer.errors import TrainerError
+    from logreg_onnx.trainer.rundir.run import write_run_staged
+    from logreg_onnx.trainer.scale.distributed import ERROR_FILE_ENV, connect, report_error
+    from logreg_onnx.trainer.scale.streaming import fit_stream
 
     started = time.perf_counter()
     comm = None
@@ -226,7 +227,7 @@ def print_run(result, out_dir: Path, seconds: float, *, quiet: bool, summary: bo
     if not quiet:
         click.echo(format_metrics(result.metrics))
         if result.coefficients is not None:
-            from runtime.coefficients import format_coefficients
+            from logreg_onnx.runtime.coefficients import format_coefficients
 
             click.echo("\n" + format_coefficients(result.coefficients.to_json(), top=None if summary else 10))
         click.echo(f"\n{result.options['optimizer']}: {result.stop_reason} in {seconds:.2f} s")
@@ -244,9 +245,9 @@ def _launch(ctx: click.Context, data: Path, out_dir: Path, nproc: int) -> None:
     """``--nproc N``: the same command, run by N ranks under torchrun; export and report afterwards, here."""
     import tempfile
 
-    from .distributed import launch
-    from .errors import TrainerError
-    from .sources import resolve_files
+    from logreg_onnx.trainer.errors import TrainerError
+    from logreg_onnx.trainer.scale.distributed import launch
+    from logreg_onnx.trainer.scale.sources import resolve_files
 
     try:
         resolve_files(data)  # before starting processes that would each say so
@@ -293,15 +294,15 @@ def report(run_dir: Path, out: Path | None) -> None:
     require_extra("train", "matplotlib")
     if not (run_dir / "metrics.json").is_file():
         raise BadInput(f"{run_dir}: no metrics.json; give a run directory written by logreg train")
-    from .report import write_report
+    from logreg_onnx.trainer.rundir.report import write_report
 
     click.echo(f"wrote {write_report(run_dir, out)}")
 
 
 def _fit(data: Path, read: ReadOptions, options: FitOptions, quiet: bool):
-    from .data import load_dataset
-    from .errors import TrainerError
-    from .training import fit_dataset
+    from logreg_onnx.trainer.data.dataset import load_dataset
+    from logreg_onnx.trainer.engine.training import fit_dataset
+    from logreg_onnx.trainer.errors import TrainerError
 
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -321,64 +322,3 @@ def _fit(data: Path, read: ReadOptions, options: FitOptions, quiet: bool):
                 click.echo(describe_encoding(encoding), err=True)
     echo_warnings(caught)
     return result, dataset, time.perf_counter() - started
-
-
-def describe_dataset(dataset) -> str:
-    """One line: rows, feature columns (numeric and categorical), and each class with its count."""
-    import numpy as np
-
-    counts = np.bincount(dataset.y, minlength=len(dataset.class_names)).tolist()
-    classes = ", ".join(f"{name} {count:,}" for name, count in zip(dataset.class_names, counts, strict=True))
-    notes = "".join(f"; {note}" for note in dataset.notes)
-    table = dataset.table
-    if table is not None and table.categorical_names:
-        features = (
-            f"{len(table.names)} features ({len(table.numeric_names)} numeric, {len(table.categorical_names)} "
-            f"categorical: {', '.join(table.categorical_names)})"
-        )
-    else:
-        features = f"{len(dataset.feature_names)} features"
-    return f"{len(dataset.y):,} rows, {features}; classes: {classes}{notes}"
-
-
-def describe_encoding(encoding) -> str:
-    """What the model does with missing values and categories, in a line or two."""
-    parts = []
-    imputed = [c for c in encoding.numeric if c.indicator]
-    if imputed:
-        parts.append(
-            "missing values imputed with the training median, plus an indicator: "
-            + ", ".join(f"{c.name} ({c.median:g})" for c in imputed)
-        )
-    for c in encoding.categorical:
-        levels = ", ".join("(missing)" if v == "" else v for v in c.levels[:8])
-        more = f", ... ({len(c.levels)} in all)" if len(c.levels) > 8 else ""
-        folded = f"; {len(c.other)} rare levels as (other)" if c.other else ""
-        parts.append(f"{c.name}: {levels}{more}{folded}")
-    parts += list(encoding.notes)
-    return "\n".join(parts)
-
-
-METRIC_ROWS = [  # (title, metrics.json key), in the order the metrics table and the report show them
-    ("rows", "n_rows"),
-    ("log-loss", "log_loss"),
-    ("accuracy", "accuracy"),
-    ("ROC AUC", "roc_auc"),
-    ("precision", "precision"),
-    ("recall", "recall"),
-    ("F1", "f1"),
-]
-
-
-def format_metrics(metrics: dict) -> str:
-    """A plain-text table, one column per split."""
-    splits = [s for s in ("train", "validation") if s in metrics]
-    rows = METRIC_ROWS
-    lines = [f"{'':<10}" + "".join(f"{s:>12}" for s in splits)]
-    for title, key in rows:
-        cells = []
-        for split in splits:
-            value = metrics[split].get(key)
-            cells.append("n/a" if value is None else str(value) if isinstance(value, int) else f"{value:.4f}")
-        lines.append(f"{title:<10}" + "".join(f"{c:>12}" for c in cells))
-    return "\n".join(lines)

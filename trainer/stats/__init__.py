@@ -1,0 +1,1 @@
+"""Statistics of a fit: metrics, calibration and thresholds, the coefficient table, separation checks."""
