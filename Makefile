@@ -10,7 +10,7 @@ PENGUINS := examples/penguins/penguins.csv
 
 EXAMPLE := artifacts/example
 
-.PHONY: install demo test test-runtime test-deps engine-venvs engines web-demo lint bench bench-serve-tools example clean
+.PHONY: install demo test test-runtime test-deps engine-venvs engines web-demo lint bench bench-docs bench-serve-tools example clean
 
 install: $(STAMP)
 
@@ -45,7 +45,7 @@ demo: install
 	$(LOGREG) train $(PENGUINS) --label species --out artifacts/penguins --export
 	$(LOGREG) predict artifacts/penguins/model.onnx $(PENGUINS) --keep species | head -6
 
-test: install test-runtime test-deps
+test: install lint test-runtime test-deps
 	$(PY) -m pytest -q
 
 # What the clients' tests need from outside PyPI: Debian's chromium for the browser page (the npm packages of
@@ -88,9 +88,14 @@ test-runtime: $(RUNTIME_STAMP)
 	cd /tmp && $(CURDIR)/$(RUNTIME_VENV)/bin/logreg info $(CURDIR)/artifacts/example/model.onnx > /dev/null
 	$(RUNTIME_PY) -m pytest -q -p no:cacheprovider tests/runtime
 
+# ruff, and import-linter's contracts (pyproject.toml) over the package as pip installs it: the package-dir mapping
+# hides the subpackages from a walk of logreg_onnx/, so the contracts read a --target install in build/lint.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	rm -rf build/lint
+	$(PY) -m pip install -q --no-deps --no-build-isolation --target build/lint .
+	cd build/lint && PYTHONPATH=. $(CURDIR)/$(VENV)/bin/lint-imports --config $(CURDIR)/pyproject.toml --no-cache
 
 bench: install bench-serve-tools
 	$(PY) bench/train.py
@@ -101,6 +106,11 @@ bench: install bench-serve-tools
 	$(PY) bench/stream.py
 	$(PY) bench/distributed.py
 	$(PY) bench/serve.py
+
+# docs/benchmarks.md's tables from the records the benchmarks wrote (bench/results/), and the options tables of the
+# docs from trainer/options.py: the generated blocks of docs/*.md are never edited by hand (tests/docs checks them)
+bench-docs: install
+	$(PY) bench/docs.py
 
 # bench/serve.py's load generator and reference: wrk (Debian) and MLServer 1.7.1 as shipped, in a venv of its own
 MLSERVER_VENV := .venv-mlserver

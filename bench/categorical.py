@@ -35,7 +35,9 @@ _runtime_spec = importlib.util.spec_from_file_location("_runtime_bench", HERE / 
 _runtime_bench = importlib.util.module_from_spec(_runtime_spec)
 _runtime_spec.loader.exec_module(_runtime_bench)
 interleaved, raw_iobinding = _runtime_bench.interleaved, _runtime_bench.raw_iobinding
-machine, table = _runtime_bench.machine, _runtime_bench.table
+_record_spec = importlib.util.spec_from_file_location("_record", HERE / "record.py")
+record = importlib.util.module_from_spec(_record_spec)
+_record_spec.loader.exec_module(record)
 
 REPO = HERE.parent
 V1_MODEL = REPO / "artifacts" / "example" / "model.onnx"
@@ -164,10 +166,10 @@ def categorical_throughput(n_rows: int, repeats: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run, not recorded)")
     args = parser.parse_args()
     rounds = 2 if args.quick else 8
-    print(f"# Format 2 benchmark: imputation and categorical columns in the runtime ({machine()})\n")
+    tables, figures = [], {"numeric_us": {}, "penguins_us": {}, "penguins_rows_per_s": {}}
     with tempfile.TemporaryDirectory() as folder:
         v2 = numeric_v2_model(Path(folder))
         rows = []
@@ -175,30 +177,53 @@ def main() -> None:
             result = numeric_latency(path, rounds)
             fastest, public = result["raw IOBinding (fastest)"][0], result["raw IOBinding, public API"][0]
             ours = result["runtime predict_one"][0]
-            rows.append([name, f"{fastest:.2f}", f"{public:.2f}", f"{ours:.2f}", f"{ours / fastest:.2f}x"])
-    print("## Numeric model, single row (microseconds, best median)")
-    print(table(["model", "raw IOBinding", "raw IOBinding public", "runtime predict_one", "vs fastest"], rows))
-    print()
+            rows.append(
+                [
+                    name,
+                    f"{fastest:.2f}",
+                    f"{public:.2f}",
+                    f"{ours:.2f}",
+                    f"{ours / fastest:.2f}x",
+                    f"{ours / public:.2f}x",
+                ]
+            )
+            figures["numeric_us"][name] = {k: v[0] for k, v in result.items()}
+    tables.append(
+        record.table(
+            "Numeric model, single row (microseconds, best median)",
+            ["model", "raw IOBinding", "raw IOBinding public", "runtime predict_one", "vs fastest", "vs public"],
+            rows,
+        )
+    )
 
     lat = categorical_latency(rounds)
     raw = lat["raw onnxruntime session.run (ready arrays)"][0]
-    print("## Penguins model (5 numeric + 2 categorical columns), single row (microseconds, best median)")
-    print(
-        table(
+    ours = lat["runtime predict_one (dict row)"][0]
+    figures["penguins_us"] = {name: {"median": m, "p99": p} for name, (m, p) in lat.items()}
+    tables.append(
+        record.table(
+            "Penguins model (5 numeric + 2 categorical columns), single row (microseconds, best median)",
             ["call", "median us", "p99 us", "vs raw session.run"],
             [[name, f"{m:.2f}", f"{p:.2f}", f"{m / raw:.2f}x"] for name, (m, p) in lat.items()],
+            note=f"Target, predict_one on a dict row within 1.5x of raw session.run on ready arrays: "
+            f"{'met' if ours <= 1.5 * raw else 'missed'} ({ours / raw:.2f}x).",
         )
-    )
-    ours = lat["runtime predict_one (dict row)"][0]
-    print(
-        f"target {'met' if ours <= 1.5 * raw else 'MISSED'}: predict_one on a dict row within 1.5x of raw "
-        f"session.run on ready arrays ({ours / raw:.2f}x)\n"
     )
     n_rows = 20_000 if args.quick else 200_000
     speeds = categorical_throughput(n_rows, 2 if args.quick else 3)
     base = speeds["raw onnxruntime session.run (ready arrays)"]
-    print(f"## Penguins model, batch of {n_rows:,} rows (rows per second)")
-    print(table(["call", "rows/s", "vs raw"], [[n, f"{s:,.0f}", f"{s / base:.2f}x"] for n, s in speeds.items()]))
+    figures["penguins_rows_per_s"] = speeds
+    tables.append(
+        record.table(
+            f"Penguins model, batch of {n_rows:,} rows (rows per second)",
+            ["call", "rows/s", "vs raw"],
+            [[n, f"{s:,.0f}", f"{s / base:.2f}x"] for n, s in speeds.items()],
+        )
+    )
+    record.show(tables)
+    if not args.quick:
+        title = "Format 2: imputation and categorical columns (bench/categorical.py)"
+        print(f"\nwrote {record.write_record('categorical', tables=tables, figures=figures, title=title)}")
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ def _load(name: str):
     return module
 
 
-_measure = _load("_measure")
 _stream = _load("stream")
+record = _load("record")
 
 
 def main() -> None:
@@ -57,7 +57,7 @@ def main() -> None:
             ("adam", "streamed, 1 process", data, ("--stream", *adam)),
             ("adam", "streamed, 2 processes", data, ("--nproc", "2", *adam)),
         ]
-        rows, baseline = [], {}
+        rows, baseline, figures = [], {}, {"rows": args.rows, "features": args.features, "runs": []}
         for i, (optimizer, name, path, extra) in enumerate(cases):
             run = _stream.run_training(path, folder / f"run{i}", *extra, *common)
             metrics = run["metrics"]
@@ -73,13 +73,27 @@ def main() -> None:
                     f"{metrics['validation']['log_loss']:.8f}",
                 ]
             )
-        print(f"\n{args.rows:,} x {args.features}, binary, {_measure.machine()}:\n")
-        print(
-            _measure.table(
-                ["optimizer", "run", "wall s", "fit s", "speed vs in memory", "train objective", "val log-loss"],
-                rows,
+            figures["runs"].append(
+                {
+                    "optimizer": optimizer,
+                    "run": name,
+                    "wall_s": run["seconds"],
+                    "fit_s": metrics["training"]["seconds"],
+                    "train_objective": metrics["train"]["objective"],
+                    "validation_log_loss": metrics["validation"]["log_loss"],
+                }
             )
+    tables = [
+        record.table(
+            f"{args.rows:,} x {args.features}, binary, --l2 1e-4 --val-fraction 0.05; adam {args.adam_epochs} epochs "
+            "at batch 1,024 per process; every run a fresh process",
+            ["optimizer", "run", "wall s", "fit s", "speed vs in memory", "train objective", "val log-loss"],
+            rows,
         )
+    ]
+    record.show(tables)
+    title = "Several processes (bench/distributed.py)"
+    print(f"\nwrote {record.write_record('distributed', tables=tables, figures=figures, title=title)}")
 
 
 if __name__ == "__main__":

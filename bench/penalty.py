@@ -28,6 +28,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 _spec = importlib.util.spec_from_file_location("_measure", HERE / "_measure.py")
 _measure = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_measure)
+_spec = importlib.util.spec_from_file_location("_record", HERE / "record.py")
+record = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(record)
 
 
 def data(rows: int, features: int, seed: int = 0):
@@ -113,12 +116,6 @@ def main() -> None:
     cold = {name: float(np.median([r["times"][0] for r in runs[name]])) for name in names}
     warm = {name: float(np.median([r["times"][1] for r in runs[name]])) for name in names}
     ours = warm["ours"]
-    seconds = ", ".join(f"{r['times'][1]:.2f}" for r in runs["ours"])
-    print(
-        f"--l2 auto benchmark, {args.rows:,} x {args.features}, 5 folds x 13 values; {_measure.machine()}; each "
-        f"contender in a process of its own, {args.repeats} interleaved processes each, a first and a second call "
-        f"(ours, second calls: {seconds} s)"
-    )
     labels = {
         "ours": "logreg-onnx --l2 auto (Newton, warm starts)",
         "1": "LogisticRegressionCV lbfgs, n_jobs=1",
@@ -134,13 +131,33 @@ def main() -> None:
         ]
         for name in names
     ]
-    print(_measure.table(["", "first call s (median)", "second call s (median)", "chosen l2", "ours / this"], rows))
     best = min(("1", "-1"), key=warm.get)
     ours_path, reference_path = np.array(runs["ours"][-1]["path"]), np.array(runs[best][-1]["path"])
-    difference = np.max(np.abs(ours_path - reference_path) / reference_path)
-    print(f"mean validation log-loss along the path, largest relative difference: {difference:.1e}")
+    difference = float(np.max(np.abs(ours_path - reference_path) / reference_path))
     target = ours <= 0.5 * warm[best]
-    print(f"target (<= 0.5x the faster reference): {'met' if target else 'NOT met'} ({ours / warm[best]:.2f}x)")
+    seconds = ", ".join(f"{r['times'][1]:.2f}" for r in runs["ours"])
+    tables = [
+        record.table(
+            f"--l2 auto, {args.rows:,} x {args.features}, binary, 5 folds x 13 values; each contender in a process of "
+            f"its own, {args.repeats} interleaved processes each, a first and a second call (medians)",
+            ["", "first call s", "second call s", "chosen l2", "ours / this (second calls)"],
+            rows,
+            note=f"Ours, second calls: {seconds} s. Mean validation log-loss along the path, largest relative "
+            f"difference from the faster reference: {difference:.1e}. Target, at most 0.5x the faster reference: "
+            f"{'met' if target else 'missed'} ({ours / warm[best]:.2f}x).",
+        )
+    ]
+    record.show(tables)
+    figures = {
+        "first_call_s": cold,
+        "second_call_s": warm,
+        "chosen_l2": {name: runs[name][-1]["l2"] for name in names},
+        "path_relative_difference": difference,
+        "rows": args.rows,
+        "features": args.features,
+    }
+    title = "Choosing the penalty: --l2 auto (bench/penalty.py)"
+    print(f"\nwrote {record.write_record('penalty', tables=tables, figures=figures, title=title)}")
 
 
 if __name__ == "__main__":

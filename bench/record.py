@@ -11,6 +11,7 @@ ratios, bytes) under names of the benchmark's choosing, for anyone who wants to 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -19,7 +20,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# LOGREG_BENCH_RESULTS: another folder, for a smoke run whose figures must not reach the docs
+RESULTS = Path(os.environ.get("LOGREG_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 def machine() -> dict:
@@ -33,10 +35,8 @@ def machine() -> dict:
     from importlib import metadata
 
     for package in ("torch", "onnxruntime", "numpy", "scikit-learn", "glum"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             facts[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
     return facts
 
 
@@ -53,7 +53,7 @@ def _cpu_model() -> str | None:
 
 def commit() -> str:
     """The commit measured, with ``+dirty`` when the work tree had changes (the figure is then about unsaved code)."""
-    repo = RESULTS.parent.parent
+    repo = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True)
@@ -62,6 +62,31 @@ def commit() -> str:
     if head.returncode != 0:
         return "unknown"
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def table(title: str, columns: list[str], rows: list[list[object]], note: str | None = None) -> dict:
+    """One table of a record, its cells as text."""
+    out = {"title": title, "columns": list(columns), "rows": [[str(c) for c in row] for row in rows]}
+    if note:
+        out["note"] = note
+    return out
+
+
+def markdown(table: dict) -> str:
+    """A table of a record as GitHub markdown (padded columns, so that it also reads well in a terminal)."""
+    cells = [table["columns"], *table["rows"]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(table["columns"]))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def show(tables: list[dict]) -> None:
+    """Print tables as the benchmark page shows them: title, table, note."""
+    for t in tables:
+        print(f"\n{t['title']}\n\n{markdown(t)}")
+        if t.get("note"):
+            print(f"\n{t['note']}")
 
 
 def write_record(name: str, *, tables: list[dict], figures: dict | None = None, title: str | None = None) -> Path:

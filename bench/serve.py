@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import importlib.util
 import json
 import os
@@ -40,9 +39,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-_spec = importlib.util.spec_from_file_location("_measure", HERE / "_measure.py")
-_measure = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_measure)
+_spec = importlib.util.spec_from_file_location("_record", HERE / "record.py")
+record = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(record)
 
 MODEL = REPO / "artifacts" / "example" / "model.onnx"
 DATA = REPO / "examples" / "breast_cancer" / "breast_cancer.csv"
@@ -309,10 +308,8 @@ SERVERS = ("ours", "ours, 2 workers", "bare", "bare, 2 workers", "MLServer")
 
 
 def report(results: dict, seconds: int, repeats: int) -> None:
-    print(
-        f"\nlogreg serve benchmark, {datetime.date.today()}, {_measure.machine()}; wrk -t1; each case the median of "
-        f"{repeats} runs of {seconds} s (errors: the sum)"
-    )
+    """Print the tables and write bench/results/serve.json."""
+    how = f"wrk -t1 on loopback; each case the median of {repeats} runs of {seconds} s (errors: the sum)"
     single = []
     for name in SERVERS:
         for connections in (16, 64):
@@ -320,7 +317,6 @@ def report(results: dict, seconds: int, repeats: int) -> None:
             if r:
                 cells = [f"{r['rps']:,.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}", r["errors"]]
                 single.append([name, connections, *cells])
-    print(_measure.table(["server", "connections", "req/s", "p50 ms", "p99 ms", "errors"], single))
     batch = []
     for name in SERVERS:
         for kind in ("JSON", "binary"):
@@ -328,8 +324,6 @@ def report(results: dict, seconds: int, repeats: int) -> None:
             if r:
                 cells = [f"{r['rps'] * 1000:,.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}", r["errors"]]
                 batch.append([name, kind, *cells])
-    print()
-    print(_measure.table(["server", "1,000-row request", "rows/s", "p50 ms", "p99 ms", "errors"], batch))
 
     def rps(name: str, connections: int = 16) -> float:
         return results[f"{name}: single row, {connections} conn"]["rps"]
@@ -369,20 +363,35 @@ def report(results: dict, seconds: int, repeats: int) -> None:
             f"{rps('ours, 2 workers') / rps('bare, 2 workers'):.2f}x",
         ),
     ]
-    print()
-    print(
-        _measure.table(
-            ["target (single row, 16 connections unless said)", "met", "measured"],
-            [[t, "yes" if ok else "NO", m] for t, ok, m in checks],
-        )
-    )
     json_rows = results["ours: 1,000-row JSON, 4 conn"]["rps"]
     binary_rows = results["ours: 1,000-row binary, 4 conn"]["rps"]
-    print(f"\nbinary / JSON rows/s, 1,000-row batch, 1 worker: {binary_rows / json_rows:.1f}x")
-    print(
-        f"2 workers / 1, single row at 16 conn: {two16['rps'] / ours16['rps']:.2f}x; JSON batch: "
-        f"{results['ours, 2 workers: 1,000-row JSON, 4 conn']['rps'] / json_rows:.2f}x"
+    ratios = (
+        f"Binary / JSON rows/s, 1,000-row batch, 1 worker: {binary_rows / json_rows:.1f}x. 2 workers / 1, single row "
+        f"at 16 connections: {two16['rps'] / ours16['rps']:.2f}x; JSON batch: "
+        f"{results['ours, 2 workers: 1,000-row JSON, 4 conn']['rps'] / json_rows:.2f}x."
     )
+    tables = [
+        record.table(
+            f"Single-row V2 infer (JSON); {how}",
+            ["server", "connections", "req/s", "p50 ms", "p99 ms", "errors"],
+            single,
+        ),
+        record.table(
+            "A 1,000-row request, 4 connections",
+            ["server", "1,000-row request", "rows/s", "p50 ms", "p99 ms", "errors"],
+            batch,
+        ),
+        record.table(
+            "Targets",
+            ["target (single row, 16 connections unless said)", "met", "measured"],
+            [[t, "yes" if ok else "NO", m] for t, ok, m in checks],
+            note=ratios,
+        ),
+    ]
+    record.show(tables)
+    figures = {"cases": results, "seconds": seconds, "repeats": repeats, "targets": TARGETS}
+    title = "Serving (bench/serve.py)"
+    print(f"\nwrote {record.write_record('serve', tables=tables, figures=figures, title=title)}")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-_spec = importlib.util.spec_from_file_location("_measure", HERE / "_measure.py")
-_measure = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_measure)
+_spec = importlib.util.spec_from_file_location("_record", HERE / "record.py")
+record = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(record)
 
 HOLDOUT = 500_000
 
@@ -121,11 +121,13 @@ def main() -> None:
             runs[f"streamed {optimizer}"] = run_training(
                 train_file, folder / optimizer, "--optimizer", optimizer, *extra, *common
             )
-        runs["in memory, 1M subsample, lbfgs"] = run_training(sub_file, folder / "sub", "--in-memory", *common)
-        rows = []
+        reference = f"in memory, {args.subsample:,}-row subsample, lbfgs"
+        runs[reference] = run_training(sub_file, folder / "sub", "--in-memory", *common)
+        rows, figures = [], {"file_bytes": size, "rows": args.rows, "features": args.features, "runs": {}}
         for name, run in runs.items():
             n_rows = run["metrics"]["data"]["n_rows"]
             out = folder / {"streamed lbfgs": "lbfgs", "streamed sgd": "sgd", "streamed adam": "adam"}.get(name, "sub")
+            held_out = holdout_log_loss(out, X_hold, y_hold)
             rows.append(
                 [
                     name,
@@ -134,18 +136,26 @@ def main() -> None:
                     f"{n_rows / run['seconds']:,.0f}",
                     f"{run['peak_rss'] / 2**20:,.0f}",
                     f"{size / run['peak_rss']:.1f}x" if name.startswith("streamed") else "",
-                    f"{holdout_log_loss(out, X_hold, y_hold):.6f}",
+                    f"{held_out:.6f}",
                 ]
             )
-        print(
-            f"\nStreamed training on a {size / 2**30:.2f} GiB .npy ({args.rows:,} x {args.features} float32 + "
-            f"label), {_measure.machine()}; log-loss on {HOLDOUT:,} rows held out of every fit:\n"
+            figures["runs"][name] = {
+                "rows": n_rows,
+                "seconds": run["seconds"],
+                "peak_rss_bytes": run["peak_rss"],
+                "held_out_log_loss": held_out,
+            }
+    tables = [
+        record.table(
+            f"Streamed training on a {size / 2**30:.2f} GiB .npy ({args.rows:,} x {args.features} float32 + label); "
+            f"log-loss on {HOLDOUT:,} rows held out of every fit",
+            ["run", "rows", "wall s", "rows/s", "peak RSS MiB", "file / peak RSS", "held-out log-loss"],
+            rows,
         )
-        print(
-            _measure.table(
-                ["run", "rows", "wall s", "rows/s", "peak RSS MiB", "file / peak RSS", "held-out log-loss"], rows
-            )
-        )
+    ]
+    record.show(tables)
+    title = "Streaming past memory (bench/stream.py)"
+    print(f"\nwrote {record.write_record('stream', tables=tables, figures=figures, title=title)}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Runs on the bundled breast-cancer model (binary) and a synthetic 4-class model, 
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import sys
 import tempfile
@@ -22,6 +23,9 @@ from onnx import numpy_helper
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+_spec = importlib.util.spec_from_file_location("_record", REPO / "bench" / "record.py")
+record = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(record)
 
 from logreg_onnx.exporter.graph import add_metadata, export_graph, serialize  # noqa: E402
 from logreg_onnx.exporter.parity import verify_file  # noqa: E402
@@ -33,6 +37,7 @@ from logreg_onnx import trainer  # noqa: E402
 from tests.conftest import synthetic  # noqa: E402
 
 FOLDER = Path(tempfile.mkdtemp(prefix="verify-strength-"))
+TITLE = "Verification strength (bench/verify_strength.py)"
 
 
 def verify_model(proto, model) -> dict:
@@ -50,7 +55,7 @@ def sweep(result) -> tuple[bool, int, int, list[str]]:
         metrics=result.metrics,
         model_sha256="0" * 64,
     )
-    honest = verify_model(proto, model)["passed"]
+    honest = verify_model(proto, model).passed
     initializer = next(t for t in proto.graph.initializer if t.name == "linear.weight")
     W = numpy_helper.to_array(initializer)
     caught = total = 0
@@ -68,7 +73,7 @@ def sweep(result) -> tuple[bool, int, int, list[str]]:
                 target = next(t for t in tampered.graph.initializer if t.name == "linear.weight")
                 target.CopyFrom(numpy_helper.from_array(changed, target.name))
                 total += 1
-                if verify_model(tampered, model)["passed"]:
+                if verify_model(tampered, model).passed:
                     missed.append(f"W[{k},{j}]={w:.6g} ({'+' if sign > 0 else '-'})")
                 else:
                     caught += 1
@@ -81,14 +86,23 @@ def main() -> None:
     binary = fit_dataset(data)
     X, y = synthetic(2000, 6, 4, seed=3)
     multiclass = trainer.fit(X, y, l2=1e-3)
-    print("| model | untouched model passes | single-weight 5th-digit changes caught | missed |")
-    print("|---|---|---|---|")
-    for name, model in (
-        ("breast cancer, binary, 30 features", binary),
-        ("synthetic, 4 classes, 6 features", multiclass),
+    rows, figures = [], {}
+    for key, name, model in (
+        ("binary", "breast cancer, binary, 30 features", binary),
+        ("multiclass", "synthetic, 4 classes, 6 features", multiclass),
     ):
         honest, caught, total, missed = sweep(model)
-        print(f"| {name} | {'yes' if honest else 'NO'} | {caught}/{total} | {', '.join(missed) or '-'} |")
+        rows.append([name, "yes" if honest else "NO", f"{caught}/{total}", ", ".join(missed) or "-"])
+        figures[key] = {"untouched_passes": honest, "caught": caught, "changes": total, "missed": missed}
+    tables = [
+        record.table(
+            "Every weight changed in its 5th significant digit, up and down, each against verification",
+            ["model", "untouched model passes", "single-weight 5th-digit changes caught", "missed"],
+            rows,
+        )
+    ]
+    record.show(tables)
+    print(f"\nwrote {record.write_record('verify_strength', tables=tables, figures=figures, title=TITLE)}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Trains and exports three models into build/engines/ (numeric binary: the breast-
 numeric columns, with missing values imputed in the graph; categorical: the raw penguins), then replays each model's
 test vectors in onnxruntime (the Python runtime), onnxruntime-node (examples/node), tract and OpenVINO (each in its own
 venv, examples/engines/replay.py) and the generated C99 (``logreg export --c``). Prints the table and writes it into
-README.md between the ``engines`` markers.
+docs/clients.md between the ``engines`` markers.
 
     .venv/bin/python examples/engines/matrix.py [--no-readme]
 """
@@ -142,10 +142,10 @@ def main() -> None:
     table = "\n".join([stamp, "", *lines])
     print(table)
     if not args.no_readme:
-        readme = REPO / "README.md"
+        readme = REPO / "docs" / "clients.md"
         text = readme.read_text()
         if START not in text or END not in text:
-            sys.exit(f"README.md has no {START} ... {END} section to write the matrix into")
+            sys.exit(f"docs/clients.md has no {START} ... {END} section to write the matrix into")
         before, rest = text.split(START, 1)
         _, after = rest.split(END, 1)
         readme.write_text(f"{before}{START}\n{table}\n{END}{after}")
