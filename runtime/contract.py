@@ -18,8 +18,9 @@ Format 2 (written since logreg-onnx 0.3; format 1 files still load). Inputs, bat
 
 Outputs, in this order (unchanged since format 1):
 
-- ``label``: int64 ``[batch]``, index into ``class_names`` of the predicted class (argmax of the probabilities, so a
-  binary model predicts the second class when its probability is above 0.5);
+- ``label``: int64 ``[batch]``, index into ``class_names`` of the predicted class: a multiclass model's most probable
+  class; a binary model's second class when its probability is above the ``threshold`` metadata value (0.5 unless
+  exported with another), else the first. Every runtime path returns this output as the label;
 - ``probabilities``: float32 ``[batch, n_classes]``, one column per class in ``class_names`` order, rows summing to 1.
 
 Format 1 had the one input ``features`` (every column numeric, no imputation) and no ``columns`` key.

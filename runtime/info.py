@@ -8,8 +8,9 @@ from . import contract, testvectors
 from .model import Model
 
 
-def model_info(model: Model) -> dict:
-    """Everything ``logreg info`` prints, as JSON-ready data."""
+def model_info(model: Model, *, vectors: dict | None = None) -> dict:
+    """Everything ``logreg info`` prints, as JSON-ready data; ``vectors``: the test-vector replay, when the caller
+    has already run it (:func:`runtime.testvectors.replay`), else it is run here on the file beside the model."""
     return {
         "path": str(model.path),
         "bytes": model.path.stat().st_size,
@@ -24,7 +25,7 @@ def model_info(model: Model) -> dict:
         "threshold": model.threshold,
         "metadata": dict(model.metadata),
         "description": model.description,
-        "test_vectors": testvectors.replay(model),
+        "test_vectors": testvectors.replay(model) if vectors is None else vectors,
     }
 
 
@@ -39,6 +40,21 @@ def _describe_column(column: dict) -> str:
     other = f"; {len(column['other'])} rare levels and unseen values -> (other)" if column["other"] else ""
     reference = f"; reference {column['reference']!r}" if column["reference"] is not None else ""
     return f"{column['name']}: categorical {levels}{more}{other}{reference}"
+
+
+def _describe_vectors(vectors: dict) -> str:
+    """The test-vector line: the verdict, and what failed (the raw rows that could not be scored, say)."""
+    status = vectors["status"]
+    if status not in ("passed", "failed"):
+        detail = f" ({vectors['error']})" if vectors.get("error") else ""
+        return f"test vectors {status}: {vectors['path']}{detail}"
+    cases = vectors["cases"]
+    failing = vectors.get("failing_count", len(vectors.get("failing_cases", ())))
+    line = (
+        f"test vectors {status.upper()}: {cases - failing}/{cases} cases within {vectors['atol']:g} "
+        f"(max difference {vectors['max_abs']:.2e}), {Path(vectors['path']).name}"
+    )
+    return line + (f"; {vectors['error']}" if vectors.get("error") else "")
 
 
 def format_info(info: dict, top: int | None = 10) -> str:
@@ -76,15 +92,7 @@ def format_info(info: dict, top: int | None = 10) -> str:
     if isinstance(versions, dict):
         lines.append(f"written by   {', '.join(f'{k} {v}' for k, v in versions.items())}")
     lines.append(f"model.pt     sha256 {info['metadata'].get(contract.KEY_MODEL_SHA256, 'unknown')}")
-    vectors = info["test_vectors"]
-    if vectors["status"] in ("passed", "failed"):
-        lines.append(
-            f"test vectors {vectors['status'].upper()}: {vectors['cases'] - len(vectors['failing_cases'])}/"
-            f"{vectors['cases']} cases within {vectors['atol']:g} (max difference {vectors['max_abs']:.2e}), "
-            f"{Path(vectors['path']).name}"
-        )
-    else:
-        lines.append(f"test vectors {vectors['status']}: {vectors['path']}")
+    lines.append(_describe_vectors(info["test_vectors"]))
     lines.append(f"description  {info['description']}")
     coefficients = info["metadata"].get(contract.KEY_COEFFICIENTS)
     if isinstance(coefficients, dict) and coefficients.get("rows"):

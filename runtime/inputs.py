@@ -1,8 +1,20 @@
 """Validate once, at the edge: every accepted input form becomes one float32, C-contiguous, 2-D array of the right
-width, or an :class:`InputError` that names the row, the column and what is wrong."""
+width, or an :class:`InputError` that names the row, the column and what is wrong.
+
+The input rules (docs/inputs.md), the same in every client of a model (this module, the server, ``logreg predict``'s
+JSON lines and CSV, the Node.js and browser clients):
+
+- a row names its values by column: every feature must be there; other keys or columns are ignored (an id, a note);
+- a numeric column takes a number; a boolean is not a number (send 1 or 0), nor is text, even "86"; a missing value
+  (None, NaN) is scored only by a model that imputes it;
+- a text column takes text (trimmed), a number or a boolean (its text: ``True``/``False``, as Python writes it), and
+  None, NaN, "" or one of the model's ``na_values`` for a missing value;
+- column numbers in messages count every feature in the model's order (``Model.feature_names``), text ones included.
+"""
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import sys
@@ -12,7 +24,7 @@ import numpy as np
 
 from .errors import InputError
 
-_NUMERIC_KINDS = "fiub"
+_NUMERIC_KINDS = "fiu"  # numpy dtype kinds that are numbers; booleans ("b") are not
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32 = np.dtype(np.float32)
 
@@ -21,11 +33,13 @@ def to_matrix(X: object, feature_names: Sequence[str], *, missing_ok: bool = Fal
     """Turn ``X`` into a float32 array of shape (n_rows, n_features).
 
     Accepts a 2-D or 1-D (one row) array, a list of lists, a dict of feature name to value (one row), a list of such
-    dicts, or a pandas DataFrame with the model's feature names as columns (other columns are ignored). Dict keys and
-    DataFrame columns are matched by name, whatever their order. One rule for every form: a value must be a number
-    (int, float, bool, or a numpy number); a string is never read as a number, even "86", and None is a missing value,
-    which the model cannot score unless ``missing_ok`` (a model that imputes: None becomes NaN). NaN and infinity
-    are left for :meth:`runtime.Model.nonfinite_error`, which runs only when the model's output shows they are there.
+    dicts, or a pandas DataFrame with the model's feature names as columns. Dict keys and DataFrame columns are
+    matched by name, whatever their order; other keys and columns are ignored. One rule for every form: a value must
+    be a number (int, float, or a numpy number; a boolean is not one); a string is never read as a number, even
+    "86", and None is a missing value, which the model cannot score unless ``missing_ok`` (a model that imputes: None
+    becomes NaN). NaN and infinity are left for :meth:`runtime.Model.nonfinite_error`, which runs only when the
+    model's output shows they are there. An empty list is refused (it has no rows to score); an array or DataFrame
+    with zero rows gives zero rows.
     """
     n_features = len(feature_names)
     if type(X) is np.ndarray and X.dtype is _FLOAT32 and X.flags.c_contiguous:  # already what the model takes
@@ -36,6 +50,7 @@ def to_matrix(X: object, feature_names: Sequence[str], *, missing_ok: bool = Fal
     if isinstance(X, np.ndarray) and X.dtype.kind in _NUMERIC_KINDS:
         array = X
     elif isinstance(X, Mapping):
+        _check_one_row(X)
         array = _rows_from_dicts([X], feature_names, missing_ok)
     elif _is_dataframe(X):
         array = _from_dataframe(X, feature_names, missing_ok)
@@ -44,6 +59,7 @@ def to_matrix(X: object, feature_names: Sequence[str], *, missing_ok: bool = Fal
     elif isinstance(X, (str, bytes)) or X is None or isinstance(X, numbers.Number):
         raise InputError(f"features must be a row or rows of {n_features} numbers, got {type(X).__name__} {X!r:.80}")
     else:
+        _check_not_empty(X)
         array = _numeric_array(X, feature_names, missing_ok)
     if array.ndim == 1:
         array = array.reshape(1, -1)
@@ -69,22 +85,47 @@ def _is_dataframe(X: object) -> bool:
     return pandas is not None and isinstance(X, pandas.DataFrame)
 
 
+def _check_not_empty(X: object) -> None:
+    if isinstance(X, (list, tuple)) and not X:
+        raise InputError(
+            f"no rows: got an empty {type(X).__name__}; pass one row (a dict of column name to value) or a list of rows"
+        )
+
+
+def _check_one_row(row: Mapping) -> None:
+    """A dict is one row. A dict whose every value is a list (or array) is a table by columns, which it is not: say
+    how to pass one, rather than failing on the first value."""
+    if row and all(_is_sequence(v) for v in row.values()):
+        name = next(iter(row))
+        raise InputError(
+            f"a dict is one row of column name to value, but every value of this one is a list (column {name!r}: "
+            f"{row[name]!r:.40}); for several rows pass a list of dicts, or pandas.DataFrame(your_dict)"
+        )
+
+
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray)) or type(value).__name__ == "Series"
+
+
 def _check_names(keys: Sequence[object], feature_names: Sequence[str], where: str) -> None:
-    expected = set(feature_names)
+    """Raise when a feature is missing; keys the model does not use are ignored, and named in the message (a
+    misspelled feature is the likeliest reason one is missing)."""
     present = {str(k) for k in keys}
     missing = [name for name in feature_names if name not in present]
-    if missing:
-        raise InputError(
-            f"{where}missing feature{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(repr(m) for m in missing[:5])}{' ...' if len(missing) > 5 else ''}"
-        )
-    unknown = [str(k) for k in keys if str(k) not in expected]
-    if unknown:
-        raise InputError(
-            f"{where}unknown feature{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(repr(u) for u in unknown[:5])}; the model's features are "
-            f"{describe_names(feature_names)}"
-        )
+    if not missing:
+        return
+    expected = set(feature_names)
+    unused = [str(k) for k in keys if str(k) not in expected]
+    hint = (
+        f" (the row also has {', '.join(repr(u) for u in unused[:5])}{' ...' if len(unused) > 5 else ''}, which the "
+        "model does not use: a misspelling?)"
+        if unused
+        else ""
+    )
+    raise InputError(
+        f"{where}missing feature{'s' if len(missing) > 1 else ''} "
+        f"{', '.join(repr(m) for m in missing[:5])}{' ...' if len(missing) > 5 else ''}{hint}"
+    )
 
 
 def _rows_from_dicts(rows: Sequence[Mapping], feature_names: Sequence[str], missing_ok: bool = False) -> np.ndarray:
@@ -100,42 +141,46 @@ def _rows_from_dicts(rows: Sequence[Mapping], feature_names: Sequence[str], miss
         except KeyError:
             _check_names(list(row), feature_names, f"row {index}: ")
             raise
-        if len(row) != len(feature_names):
-            _check_names(list(row), feature_names, f"row {index}: ")
     return _numeric_array(values, feature_names, missing_ok)
 
 
-def _from_dataframe(frame, feature_names: Sequence[str], missing_ok: bool = False) -> np.ndarray:
+def _from_dataframe(
+    frame, feature_names: Sequence[str], missing_ok: bool = False, positions: Sequence[int] | None = None
+) -> np.ndarray:
     """The feature columns (selected by name; others ignored) as float64, or an :class:`InputError` naming the first
-    cell that is not a number by its row position, its index label and its column."""
+    cell that is not a number by its row position, its index label and its column (``positions``: the columns'
+    numbers among all the model's features, when ``feature_names`` are only the numeric ones)."""
     missing = [name for name in feature_names if name not in frame.columns]
     if missing:
         _check_names(list(frame.columns), feature_names, "DataFrame: ")
     out = np.empty((len(frame), len(feature_names)), dtype=np.float64)
     for col, name in enumerate(feature_names):
         column = frame[name]
-        if column.dtype.kind in _NUMERIC_KINDS:  # numpy-backed numbers and bools
+        kind, dtype_name = column.dtype.kind, str(column.dtype)
+        if kind in _NUMERIC_KINDS and dtype_name not in ("Int64", "Float64"):  # numpy-backed numbers
             out[:, col] = column.to_numpy(dtype=np.float64)
             continue
-        try:  # pandas' nullable Int64, Float64 and boolean: missing cells become NaN, reported as missing below
-            out[:, col] = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            if column.dtype.kind in "fiub" or str(column.dtype) in ("Int64", "Float64", "boolean"):
-                continue
-        except (TypeError, ValueError):
-            pass
-        for position, value in enumerate(column.tolist()):  # object, string, category: find the bad cell
+        if kind != "b" and dtype_name != "boolean":
+            try:  # pandas' nullable Int64 and Float64: missing cells become NaN, reported as missing below
+                out[:, col] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                if kind in _NUMERIC_KINDS:
+                    continue
+            except (TypeError, ValueError):
+                pass
+        for position, value in enumerate(column.tolist()):  # object, string, category, bool: find the bad cell
             if missing_ok and is_missing(value):
                 out[position, col] = np.nan
                 continue
             if not _is_number(value):
                 label = frame.index[position]
                 where = f"row {position}" + ("" if label == position else f" (index {label!r})")
-                raise InputError(f"{where}, column {col} ({name!r}): {_describe(value)}")
+                number = positions[col] if positions is not None else col
+                raise InputError(f"{where}, column {number} ({name!r}): {_describe(value)}")
     return out
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (numbers.Real, np.number)) and not isinstance(value, (str, np.datetime64))
+    return isinstance(value, (numbers.Real, np.number)) and not isinstance(value, (bool, np.bool_, str, np.datetime64))
 
 
 def _describe(value: object) -> str:
@@ -145,6 +190,8 @@ def _describe(value: object) -> str:
             f"missing ({value}), not a number: this model cannot impute a missing value (it was trained without "
             "missing='impute')"
         )
+    if isinstance(value, (bool, np.bool_)):
+        return f"{bool(value)} is a boolean, not a number (send 1 or 0)"
     return f"{value!r:.60} is a {type(value).__name__}, not a number"
 
 
@@ -157,9 +204,11 @@ def _numeric_array(
         array = np.asarray(values)
     except ValueError as exc:  # ragged rows
         raise InputError(f"rows of different lengths; each row needs {len(feature_names)} values ({exc})") from None
-    if array.dtype.kind in _NUMERIC_KINDS:
+    if not feature_names and array.ndim == 2:  # a model without numeric columns: nothing to read
+        return np.zeros((len(array), 0))
+    if array.dtype.kind in _NUMERIC_KINDS and not (isinstance(values, (list, tuple)) and _holds_booleans(values)):
         return array
-    # strings, None, objects: find the first cell that is not a real number and say so, in the caller's own terms
+    # strings, None, booleans, objects: find the first cell that is not a real number and say so, in the caller's terms
     try:
         cells = np.asarray(values, dtype=object)
     except ValueError:
@@ -177,6 +226,16 @@ def _numeric_array(
     return cells.astype(np.float64) if missing_ok else array.astype(np.float64)
 
 
+def _holds_booleans(values: list | tuple) -> bool:
+    """Whether nested lists hold a Python or numpy boolean, which numpy would silently read as 1 or 0 (a C-speed pass
+    over the cells' types)."""
+    if values and isinstance(values[0], (list, tuple)):
+        types = set(map(type, itertools.chain.from_iterable(values)))
+    else:
+        types = set(map(type, values))
+    return bool in types or np.bool_ in types
+
+
 def is_missing(value: object) -> bool:
     """None, NaN, pandas' NA or NaT."""
     if value is None:
@@ -190,7 +249,7 @@ def is_missing(value: object) -> bool:
 # -- models with categorical columns (contract format 2) ---------------------------------------------------------
 def category_text(value: object, na_values: frozenset[str]) -> str | None:
     """A categorical cell as the model compares it: trimmed text, "" for a missing value; None if it is not a
-    value a column can hold (a list, a dict...)."""
+    value a column can hold (a list, a dict...). A number or a boolean is its Python text (``True``, ``2008``)."""
     if isinstance(value, str):
         text = value.strip()
         return "" if text in na_values else text
@@ -212,28 +271,36 @@ def to_columns(X: object, columns: Sequence, na_values: frozenset[str]) -> tuple
     categorical texts (object array of str).
 
     Accepts a dict of column name to value (one row), a list of such dicts, a pandas DataFrame (columns selected by
-    name), or rows as lists in the model's column order. Numeric columns take numbers (None and NaN are missing);
-    categorical ones take text, numbers and booleans (their text), and None, NaN or an ``na_values`` text (missing).
+    name, others ignored), or rows as lists in the model's column order. Numeric columns take numbers (None and NaN
+    are missing; a boolean is not a number); categorical ones take text, numbers and booleans (their text), and
+    None, NaN or an ``na_values`` text (missing). Keys a dict row has beyond the model's columns are ignored.
     """
     names = [c.name for c in columns]
     numeric_cols = [j for j, c in enumerate(columns) if c.kind == "numeric"]
     categorical_cols = [j for j, c in enumerate(columns) if c.kind == "categorical"]
+    numeric_names = [names[j] for j in numeric_cols]
     if _is_dataframe(X):
         missing = [name for name in names if name not in X.columns]
         if missing:
             _check_names(list(X.columns), names, "DataFrame: ")
-        numeric_names = [names[j] for j in numeric_cols]
-        numeric = _from_dataframe(X, numeric_names, missing_ok=True) if numeric_cols else np.zeros((len(X), 0))
+        numeric = (
+            _from_dataframe(X, numeric_names, missing_ok=True, positions=numeric_cols)
+            if numeric_cols
+            else np.zeros((len(X), 0))
+        )
         cells = [X[names[j]].tolist() for j in categorical_cols]
         categories = np.empty((len(X), len(categorical_cols)), dtype=object)
         for k, values in enumerate(cells):
-            categories[:, k] = _texts(values, names[categorical_cols[k]], na_values, lambda i: _frame_row(X, i))
-        return _finish(numeric, categories, [names[j] for j in numeric_cols])
+            j = categorical_cols[k]
+            categories[:, k] = _texts(values, j, names[j], na_values, lambda i: _frame_row(X, i))
+        return _finish(numeric, categories, numeric_names, numeric_cols)
     if isinstance(X, Mapping):
+        _check_one_row(X)
         rows = [X]
     elif isinstance(X, (list, tuple)) and X and isinstance(X[0], Mapping):
         rows = list(X)
     elif isinstance(X, (list, tuple, np.ndarray)):
+        _check_not_empty(X)
         array = np.asarray(X, dtype=object)
         if array.ndim == 1:
             array = array.reshape(1, -1)
@@ -256,16 +323,16 @@ def to_columns(X: object, columns: Sequence, na_values: frozenset[str]) -> tuple
                     f"row {index}: expected a dict of column name to value like the rows before it, got "
                     f"{type(row).__name__}"
                 )
-            if len(row) != len(names) or any(name not in row for name in names):
+            try:
+                array[index] = [row[name] for name in names]
+            except KeyError:
                 _check_names(list(row), names, f"row {index}: ")
-            array[index] = [row[name] for name in names]
-    numeric = _numeric_array(
-        array[:, numeric_cols], [names[j] for j in numeric_cols], missing_ok=True, positions=numeric_cols
-    )
+                raise
+    numeric = _numeric_array(array[:, numeric_cols], numeric_names, missing_ok=True, positions=numeric_cols)
     categories = np.empty((len(array), len(categorical_cols)), dtype=object)
     for k, j in enumerate(categorical_cols):
-        categories[:, k] = _texts(array[:, j].tolist(), names[j], na_values, lambda i: f"row {i}")
-    return _finish(numeric, categories, [names[j] for j in numeric_cols])
+        categories[:, k] = _texts(array[:, j].tolist(), j, names[j], na_values, lambda i: f"row {i}")
+    return _finish(numeric, categories, numeric_names, numeric_cols)
 
 
 def _frame_row(frame, position: int) -> str:
@@ -273,31 +340,38 @@ def _frame_row(frame, position: int) -> str:
     return f"row {position}" + ("" if label == position else f" (index {label!r})")
 
 
-def _texts(values: list, name: str, na_values: frozenset[str], where) -> list[str]:
+def _texts(values: list, position: int, name: str, na_values: frozenset[str], where) -> list[str]:
     out = []
     for i, value in enumerate(values):
         text = category_text(value, na_values)
         if text is None:
-            raise InputError(f"{where(i)}, column {name!r}: {value!r:.60} is a {type(value).__name__}, not a value")
+            raise InputError(
+                f"{where(i)}, column {position} ({name!r}): {value!r:.60} is a {type(value).__name__}, not a value"
+            )
         out.append(text)
     return out
 
 
-def _finish(numeric: np.ndarray, categories: np.ndarray, numeric_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _finish(
+    numeric: np.ndarray, categories: np.ndarray, numeric_names: list[str], positions: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
     numeric = np.asarray(numeric)
     if numeric.dtype != np.float32 and numeric.size:
-        _check_float32_range(numeric.astype(np.float64), numeric_names)
-    return np.ascontiguousarray(numeric, dtype=np.float32).reshape(len(categories), -1), categories
+        _check_float32_range(numeric.astype(np.float64), numeric_names, positions)
+    return np.ascontiguousarray(numeric, dtype=np.float32).reshape(len(categories), len(numeric_names)), categories
 
 
-def _check_float32_range(array: np.ndarray, feature_names: Sequence[str]) -> None:
+def _check_float32_range(
+    array: np.ndarray, feature_names: Sequence[str], positions: Sequence[int] | None = None
+) -> None:
     with np.errstate(invalid="ignore"):
         too_big = np.abs(array) > _FLOAT32_MAX
     if too_big.any():
         row, col = (int(i) for i in np.argwhere(too_big)[0])
         value = float(array[row, col])
         if math.isfinite(value):
+            number = positions[col] if positions is not None else col
             raise InputError(
-                f"row {row}, column {col} ({feature_names[col]!r}) is {value}, beyond float32's range "
+                f"row {row}, column {number} ({feature_names[col]!r}) is {value}, beyond float32's range "
                 f"(+-{_FLOAT32_MAX:.4g}); the model computes in float32"
             )

@@ -19,9 +19,9 @@ def jsonl_chunks(
     keep: Sequence[str],
     skipped: Skipped | None,
 ) -> Iterator[Chunk]:
-    """Chunks of JSON lines, one object per line with the features (and --keep keys) as keys. A numeric feature is
-    a number (or null, a missing value, for a model that imputes); a categorical one a string, a number, a boolean
-    or null."""
+    """Chunks of JSON lines, one object per line with the features (and --keep keys) as keys, other keys ignored. A
+    numeric feature is a number, not a boolean (or null, a missing value, for a model that imputes); a categorical
+    one a string, a number, a boolean (its text, ``True``/``False``) or null (docs/inputs.md)."""
     columns = columns_for(feature_names)
     line_no = 0
     text_lines = iter(text_lines)
@@ -70,7 +70,9 @@ def _json_row(text: str, columns: Columns, keep, source: str, line_no: int):
         if value is None and columns.missing_ok:
             values.append(math.nan)
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool):  # the input rules (docs/inputs.md): a boolean is not a number
+            raise BadRow(source, line_no, f"key {name!r}: {json.dumps(value)} is a boolean, not a number (send 1 or 0)")
+        if not isinstance(value, (int, float)):
             raise BadRow(source, line_no, f"key {name!r}: {json.dumps(value)[:60]} is not a number")
         values.append(float(value))
     texts = []

@@ -6,7 +6,9 @@ The single-row path (``predict_one``, and ``predict_proba`` of one row) skips ``
 thread keeps an IOBinding whose input and output buffers are preallocated numpy arrays, so a call copies the row in
 (through a memoryview, the cheapest copy Python has), runs the session's ``run_with_iobinding``, and reads the
 probabilities out. A model with categorical columns cannot bind its string input (onnxruntime's Python IOBinding
-takes numeric tensors only): its single dict row takes a lean path to one ``session.run`` instead.
+takes numeric tensors only): its single dict row takes a lean path to one ``session.run`` instead. Every path, fast or
+careful, ends in one finishing step (:meth:`Model._finish`): the graph's own ``label`` and ``probabilities`` as the
+answer, and one rule for rows that scored NaN.
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ class Model:
         self._numeric_names = tuple(c.name for c in self._columns if c.kind == "numeric")
         self._categorical = tuple(c for c in self._columns if c.kind == "categorical")
         self._imputed = np.array([c.imputed for c in self._columns if c.kind == "numeric"], dtype=bool)
+        self._numeric_positions = tuple(j for j, c in enumerate(self._columns) if c.kind == "numeric")
         self._missing_ok = bool(self._imputed.any())
         self._na_values = frozenset(self._metadata.get(contract.KEY_NA_VALUES) or ())
         self._known = tuple(frozenset((*c.levels, *c.other)) for c in self._categorical)
@@ -238,6 +241,10 @@ class Model:
         return self._producer
 
     # -- predictions -------------------------------------------------------------------------------------------
+    # Every path ends in :meth:`_finish`, which takes the graph's two outputs as they are (the label is the graph's
+    # own, with the exported threshold in it) and refuses rows that scored NaN. The paths differ only in how the
+    # inputs reach the session: one numeric row through this thread's IOBinding, one dict row of a model with text
+    # columns through a lean ``session.run``, anything else converted by runtime/inputs.py, then ``session.run``.
     def predict_proba(self, X: object, *, check_finite: bool = True) -> np.ndarray:
         """Probabilities, float32 array of shape (n_rows, n_classes), columns in :attr:`classes` order.
 
@@ -245,11 +252,29 @@ class Model:
         forms accepted). NaN or infinite features raise :class:`InputError` unless ``check_finite=False``, in which
         case their rows come back as NaN.
         """
+        if type(X) is np.ndarray and not self._categorical:
+            # one float32 row: straight into the bound buffer (the memoryview takes nothing else), the latency path
+            try:
+                row, run, _, label, rows = self._local.single
+            except AttributeError:
+                row, run, _, label, rows = self._local.single = self._single_row_path()
+            try:
+                row[:] = X
+            except (TypeError, ValueError):
+                pass
+            else:
+                run()
+                probabilities = rows.copy()
+                first = probabilities.item(0)
+                if first != first:  # NaN: _finish names the cause (or, without check_finite, lets it through)
+                    self._finish(label, probabilities, X, check_finite)
+                return probabilities
         return self.run(X, check_finite=check_finite)[1]
 
     def predict(self, X: object, *, threshold: float | None = None, check_finite: bool = True) -> np.ndarray:
-        """Class names, array of shape (n_rows,). ``threshold`` (binary models only) replaces 0.5: the second class
-        is predicted when its probability is above it."""
+        """Class names, array of shape (n_rows,): the graph's ``label`` (a binary model's second class when its
+        probability is above the threshold it was exported with, :attr:`threshold`). ``threshold`` (binary models
+        only) replaces that one for this call."""
         labels, probabilities = self.run(X, check_finite=check_finite)
         if threshold is not None:
             labels = self.labels_at(probabilities, threshold)
@@ -257,15 +282,14 @@ class Model:
 
     def run(self, X: object, *, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Both outputs of the graph contract: class indices (int64, shape (n_rows,)) and probabilities."""
-        if self._categorical and type(X) is dict:
-            p = self._dict_row(X)
-            if p is not None:
-                return p.argmax(axis=1), p
         if self._categorical:
+            if type(X) is dict:
+                outputs = self._dict_row(X)
+                if outputs is not None:
+                    return outputs
             numeric, categories = to_columns(X, self._columns, self._na_values)
             return self.run_inputs(numeric, categories, check_finite=check_finite)
-        matrix = to_matrix(X, self._numeric_names, missing_ok=self._missing_ok)
-        return self._probabilities(X, matrix, check_finite)
+        return self._run_numeric(to_matrix(X, self._numeric_names, missing_ok=self._missing_ok), check_finite)
 
     def run_inputs(
         self, numeric: np.ndarray, categories: np.ndarray | None = None, *, check_finite: bool = True
@@ -274,27 +298,64 @@ class Model:
         (for a model with categorical columns) ``categories``, an object array of str (n_rows, n_categorical), ""
         where missing. Unseen categorical values are counted, or raise with ``unseen="error"``."""
         if not self._categorical:
-            return self._probabilities(numeric, _native_float32(numeric), check_finite)
+            return self._run_numeric(_native_float32(numeric), check_finite)
         if categories is None or categories.shape != (len(numeric), len(self._categorical)):
             raise InputError(
                 f"categories must have shape ({len(numeric)}, {len(self._categorical)}), got "
                 f"{None if categories is None else categories.shape}"
             )
         self._check_unseen(categories)
+        if len(numeric) == 0:
+            return self._no_rows()
         feed = {contract.CATEGORIES_INPUT: np.ascontiguousarray(categories, dtype=object)}
         if self._numeric_names:
             feed[contract.INPUT_NAME] = _native_float32(numeric)
-        if len(numeric) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, len(self._classes)), dtype=np.float32)
-        labels, p = self._session.run(self._output_names, feed)
-        if check_finite and np.isnan(p[:, 0]).any():
-            raise self.nonfinite_error(numeric)
-        return labels, p
+        labels, probabilities = self._session.run(self._output_names, feed)
+        return self._finish(labels, probabilities, numeric, check_finite)
 
-    def _dict_row(self, row: dict) -> np.ndarray | None:
-        """Probabilities (1, n_classes) of one dict row of a model with categorical columns, through a lean path
-        (plain numbers, None, and text only: what JSON gives); None when the row needs the careful path, which
-        converts every other form and names what is wrong."""
+    def _finish(
+        self, labels: np.ndarray, probabilities: np.ndarray, numeric: np.ndarray, check_finite: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The one finishing step of every predict path: the graph's outputs as the answer, or (``check_finite``) an
+        :class:`InputError` naming the first row that scored NaN.
+
+        A NaN or infinite feature always reaches the output as NaN: NaN propagates through Sub, Div and Gemm, and an
+        infinite one makes 0 * inf = NaN in the binary graph's zero row, or an infinite logit, which the softmax
+        turns into NaN; a NaN logit makes the softmax's sum, and so every column, NaN. So checking the first column
+        of the (small) output replaces checking the (large) input."""
+        if check_finite:
+            if len(probabilities) == 1:
+                first = probabilities.item(0)
+                bad = first != first
+            else:
+                bad = np.isnan(probabilities[:, 0]).any()
+            if bad:
+                raise self.nonfinite_error(np.asarray(numeric, dtype=np.float64).reshape(len(probabilities), -1))
+        return labels, probabilities
+
+    def _no_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, len(self._classes)), dtype=np.float32)
+
+    def _run_numeric(self, matrix: np.ndarray, check_finite: bool) -> tuple[np.ndarray, np.ndarray]:
+        """A numeric model on float32 rows: one row through this thread's IOBinding, several through session.run."""
+        n_rows = len(matrix)
+        if n_rows == 1:
+            try:
+                row, run, _, label, rows = self._local.single
+            except AttributeError:
+                row, run, _, label, rows = self._local.single = self._single_row_path()
+            row[:] = matrix[0]
+            run()
+            return self._finish(label.copy(), rows.copy(), matrix, check_finite)
+        if n_rows == 0:
+            return self._no_rows()
+        labels, probabilities = self._session.run(self._output_names, {contract.INPUT_NAME: matrix})
+        return self._finish(labels, probabilities, matrix, check_finite)
+
+    def _dict_row(self, row: dict) -> tuple[np.ndarray, np.ndarray] | None:
+        """Both outputs for one dict row of a model with categorical columns, through a lean path (plain numbers,
+        None, and text only: what JSON gives); None when the row needs the careful path, which converts every other
+        form and names what is wrong."""
         try:
             numeric, categories, feed = self._local.row_buffers
         except AttributeError:
@@ -304,8 +365,6 @@ class Model:
             if self._numeric_names:
                 feed[contract.INPUT_NAME] = numeric
             self._local.row_buffers = numeric, categories, feed
-        if len(row) != len(self._columns):
-            return None
         try:
             values = [row[name] for name in self._numeric_names]
             texts = [row[column.name] for column in self._categorical]
@@ -334,10 +393,10 @@ class Model:
         except OverflowError:
             return None
         categories[0] = texts
-        p = self._session.run(self._output_names, feed)[1]
-        if p.item(0) != p.item(0):  # NaN: an infinite or unimputable value; the careful path names it
+        labels, probabilities = self._session.run(self._output_names, feed)
+        if probabilities.item(0) != probabilities.item(0):  # NaN: an infinite or unimputable value, named there
             return None
-        return p
+        return labels, probabilities
 
     def _check_unseen(self, categories: np.ndarray) -> None:
         for j, (column, known) in enumerate(zip(self._categorical, self._known, strict=True)):
@@ -355,21 +414,26 @@ class Model:
             with self._unseen_lock:
                 self._unseen_counts[column.name] = self._unseen_counts.get(column.name, 0) + len(unseen)
 
-    def nonfinite_error(self, numeric: np.ndarray) -> InputError:
-        """The error for a row that scored NaN: a NaN in a column the model does not impute, an infinity, or
-        logits beyond float32's range."""
+    def nonfinite_cell(self, numeric: np.ndarray) -> tuple[int, int, float] | None:
+        """Why rows scored NaN: (row, column among the numeric ones, value) of the first value that is infinite, or
+        NaN in a column the model does not impute; None when every value is allowed (the logits overflowed).
+        ``numeric``: the numeric input, (n_rows, n_numeric)."""
         bad = ~np.isfinite(numeric) & ~(np.isnan(numeric) & self._imputed)
         if not bad.any():
-            return _overflow_error()
+            return None
         row, col = (int(i) for i in np.argwhere(bad)[0])
-        value = float(numeric[row, col])
+        return row, col, float(numeric[row, col])
+
+    def nonfinite_error(self, numeric: np.ndarray) -> InputError:
+        """The error for a row that scored NaN: a NaN in a column the model does not impute, an infinity, or
+        logits beyond float32's range. ``numeric``: the numeric input, (n_rows, n_numeric)."""
+        cell = self.nonfinite_cell(numeric)
+        if cell is None:
+            return _overflow_error()
+        row, col, value = cell
         why = " (a missing value: this model was trained without missing='impute', so it cannot impute one)"
-        # with text columns, the numeric input's column numbers are not the row's: name the column only
-        where = (
-            f"column {self._numeric_names[col]!r}"
-            if self._categorical
-            else f"column {col} ({self._numeric_names[col]!r})"
-        )
+        # the column's number among all the features (the model's order), not among the numeric ones
+        where = f"column {self._numeric_positions[col]} ({self._numeric_names[col]!r})"
         return InputError(
             f"row {row}, {where} is {value}; features must be finite numbers{why if value != value else ''}"
         )
@@ -386,62 +450,40 @@ class Model:
         """One row (1-D array, list, or dict of feature name to value) to a dict of class name to probability:
         the low-latency path."""
         if self._categorical:
-            p = self._dict_row(row) if type(row) is dict else None
-            if p is None:  # any other form, or a value the lean path does not take: the careful path names it
-                _, p = self.run(row)
-                if len(p) != 1:
-                    raise InputError(f"predict_one takes one row, got {len(p)}; use predict_proba for several")
-            return dict(zip(self._classes, p[0].tolist()))  # noqa: B905 (equal lengths by construction)
+            outputs = self._dict_row(row) if type(row) is dict else None
+            if outputs is None:  # any other form, or a value the lean path does not take: the careful path names it
+                outputs = self.run(row)
+                if len(outputs[1]) != 1:
+                    raise InputError(f"predict_one takes one row, got {len(outputs[1])}; use predict_proba for several")
+            return dict(zip(self._classes, outputs[1][0].tolist()))  # noqa: B905 (equal lengths by construction)
         try:
-            features, run, probabilities, _ = self._local.single
+            features, run, probabilities, label, rows = self._local.single
         except AttributeError:
-            features, run, probabilities, _ = self._local.single = self._single_row_path()
+            features, run, probabilities, label, rows = self._local.single = self._single_row_path()
         try:
             # ``features`` is a memoryview: only a float32 row of exactly n_features values fits, copied at C speed.
             # Anything else (lists, dicts, float64, a wrong length) raises and goes through the careful path.
             features[:] = row
+            numeric = row
         except (TypeError, ValueError):
-            matrix = to_matrix(row, self._numeric_names, missing_ok=self._missing_ok)
-            if len(matrix) != 1:
+            numeric = to_matrix(row, self._numeric_names, missing_ok=self._missing_ok)
+            if len(numeric) != 1:
                 raise InputError(
-                    f"predict_one takes one row, got {len(matrix)}; use predict_proba for several"
+                    f"predict_one takes one row, got {len(numeric)}; use predict_proba for several"
                 ) from None
-            features[:] = matrix[0]
+            features[:] = numeric[0]
         run()
         values = probabilities.tolist()
-        if values[0] != values[0]:  # NaN: a non-finite feature (every one reaches every output, see _probabilities)
-            # a float64 value beyond float32's range is named here
-            raise self.nonfinite_error(to_matrix(row, self._numeric_names, missing_ok=self._missing_ok))
+        if values[0] != values[0]:  # NaN: _finish names the cause
+            self._finish(label, rows, numeric, True)
         if self._binary:
             return {self._first_class: values[0], self._second_class: values[1]}
         return dict(zip(self._classes, values))  # noqa: B905 (equal lengths by construction; strict= costs time here)
 
     # -- internals ---------------------------------------------------------------------------------------------
-    def _probabilities(self, X: object, matrix: np.ndarray, check_finite: bool) -> tuple[np.ndarray, np.ndarray]:
-        n_rows = len(matrix)
-        if n_rows == 1:
-            try:
-                features, run, probabilities, label = self._local.single
-            except AttributeError:
-                features, run, probabilities, label = self._local.single = self._single_row_path()
-            features[:] = matrix[0]
-            run()
-            if check_finite and probabilities.item(0) != probabilities.item(0):
-                raise self.nonfinite_error(matrix)
-            return label.copy(), probabilities.reshape(1, -1).copy()
-        if n_rows == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, len(self._classes)), dtype=np.float32)
-        labels, p = self._session.run(self._output_names, {contract.INPUT_NAME: matrix})
-        # A NaN or infinite feature always reaches the output as NaN: NaN propagates through Sub, Div and Gemm, and an
-        # infinite one makes 0 * inf = NaN in the binary graph's zero row, or an infinite logit, which the softmax
-        # turns into NaN; a NaN logit makes the softmax's sum, and so every column, NaN. So checking the first column
-        # of the (small) output replaces checking the (large) input.
-        if check_finite and np.isnan(p[:, 0]).any():
-            raise self.nonfinite_error(matrix)
-        return labels, p
-
-    def _single_row_path(self) -> tuple[memoryview, functools.partial, np.ndarray, np.ndarray]:
-        """This thread's IOBinding over preallocated buffers: (features view, run, probabilities, label)."""
+    def _single_row_path(self) -> tuple[memoryview, functools.partial, np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's IOBinding over preallocated buffers: (features view, run, probabilities, label, and the
+        probabilities as one row of shape (1, n_classes))."""
         features = np.zeros(len(self._numeric_names), dtype=np.float32)
         label = np.zeros(1, dtype=np.int64)
         probabilities = np.zeros(len(self._classes), dtype=np.float32)
@@ -458,7 +500,7 @@ class Model:
         # The binding refers to these OrtValues, which borrow the numpy arrays' memory: all of them must live as
         # long as the binding, or a run reads and writes freed memory (seen as garbage under 8 threads).
         run.keepalive = (binding, values, features)
-        return memoryview(features), run, probabilities, label
+        return memoryview(features), run, probabilities, label, probabilities.reshape(1, -1)
 
 
 def _native_float32(array: np.ndarray) -> np.ndarray:

@@ -118,27 +118,8 @@ def create_app(models: dict[str, Model], limits: Limits | None = None):
         entry = lookup(name)
         check_headers(request.headers.get("content-type"), request.headers.get("content-length"), limits)
         body = await _read(request.receive, limits)
-        try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HTTPError(400, f"the request is not valid JSON ({exc})") from None
-        instances = document.get("instances") if isinstance(document, dict) else None
-        if not isinstance(instances, list) or not instances:
-            raise HTTPError(400, 'expected {"instances": [row, ...]}, rows as lists or as objects keyed by feature')
-        _check_rows(len(instances), limits)
-        request.state.rows = len(instances)
-        model = entry.model
-        labels, probabilities = model.run(instances)
-        classes = model.classes
-        return _json(
-            {
-                "model_name": entry.name,
-                "predictions": [
-                    {"label": classes[int(k)], "probabilities": dict(zip(classes, p, strict=True))}
-                    for k, p in zip(labels.tolist(), probabilities.tolist(), strict=True)
-                ],
-            }
-        )
+        content, request.state.rows = answer_predict(entry, body, limits)
+        return Response(content, media_type=JSON)
 
     metrics = Metrics(served)
 
@@ -243,6 +224,35 @@ def answer_infer(entry: Served, body: bytes, header: str | None, limits: Limits)
         entry.name, parsed, {contract.LABEL_OUTPUT: labels, contract.PROBABILITIES_OUTPUT: probabilities}
     )
     return content, JSON if head is None else BINARY, head, rows
+
+
+def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, int]:
+    """A ``/predict`` request's answer, ``{"instances": [row, ...]}`` scored through :meth:`Model.run` (the rows
+    follow the runtime's input rules, docs/inputs.md): (content, rows)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPError(400, f"the request is not valid JSON ({exc})") from None
+    if not isinstance(document, dict) or "instances" not in document:
+        got = f"an object with keys {sorted(document)[:5]}" if isinstance(document, dict) else type(document).__name__
+        raise HTTPError(400, f'expected {{"instances": [row, ...]}}, got {got}; rows are objects keyed by feature')
+    instances = document["instances"]
+    if not isinstance(instances, list):
+        raise HTTPError(400, f'"instances" must be a list of rows, got {type(instances).__name__}')
+    if not instances:
+        raise HTTPError(400, '"instances" is an empty list; send at least one row: {"instances": [{"feature": value}]}')
+    _check_rows(len(instances), limits)
+    model = entry.model
+    labels, probabilities = model.run(instances)
+    classes = model.classes
+    document = {
+        "model_name": entry.name,
+        "predictions": [
+            {"label": classes[int(k)], "probabilities": dict(zip(classes, p, strict=True))}
+            for k, p in zip(labels.tolist(), probabilities.tolist(), strict=True)
+        ],
+    }
+    return json.dumps(document, separators=(",", ":")).encode(), len(instances)
 
 
 def error_answer(exc: Exception, what: str) -> tuple[int, bytes]:

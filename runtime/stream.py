@@ -3,7 +3,7 @@ runtime/jsonlines.py; the writers: runtime/output.py).
 
 Two CSV engines. The base one needs nothing beyond numpy: each chunk of lines goes through numpy's C ``loadtxt``, and
 only a chunk that fails is parsed again line by line to name the bad line and column. The fast one uses pyarrow's
-multithreaded CSV reader and writer when pyarrow is installed (``pip install 'logreg-onnx[fast]'``).
+multithreaded CSV reader and writer when pyarrow is installed (``pip install '.[fast]' in the repository's folder``).
 """
 
 from __future__ import annotations

@@ -38,8 +38,11 @@ def read(path: Path, n_numeric: int, n_categorical: int = 0):
 
 
 def replay(model: Model, path: str | Path | None = None) -> dict:
-    """Run ``model`` on its test vectors. Returns ``{"status": "passed" | "failed" | "not found" | "unreadable", ...}``
-    with the case count, the largest probability difference and the failing cases."""
+    """Run ``model`` on its test vectors, through the graph's inputs and through the raw rows (``Model.run``).
+
+    Returns ``{"status": "passed" | "failed" | "not found" | "unreadable", "path": ...}``; a replayed file (passed or
+    failed) also has the case count, the largest probability difference, ``failing_cases`` (the first 20),
+    ``failing_count`` and ``error`` (why the raw rows could not be scored, or None); the other two have ``error``."""
     path = Path(path) if path is not None else path_for(model.path)
     if not path.is_file():
         return {"status": "not found", "path": str(path)}
@@ -55,14 +58,17 @@ def replay(model: Model, path: str | Path | None = None) -> dict:
         return {"status": "unreadable", "path": str(path), "error": "cases do not match the model's classes"}
     failing = _failing(labels, probabilities, expected_labels, expected, atol)
     difference = np.abs(probabilities.astype(np.float64) - expected)
+    error = None
     rows = [case["row"] for case in document["cases"] if "row" in case]
-    if len(rows) == len(X):  # the raw rows, through the runtime's own input conversion
+    if len(rows) == len(X):  # the raw rows, through the runtime's own input conversion (what users call)
         try:
             raw_labels, raw_probabilities = model.run(rows, check_finite=False)
         except ValueError as exc:
-            return {"status": "failed", "path": str(path), "cases": len(X), "error": f"raw rows: {exc}"}
-        failing = np.union1d(failing, _failing(raw_labels, raw_probabilities, expected_labels, expected, atol))
-        difference = np.maximum(difference, np.abs(raw_probabilities.astype(np.float64) - expected))
+            error = f"the raw rows cannot be scored: {exc}"
+            failing = np.arange(len(X))
+        else:
+            failing = np.union1d(failing, _failing(raw_labels, raw_probabilities, expected_labels, expected, atol))
+            difference = np.maximum(difference, np.abs(raw_probabilities.astype(np.float64) - expected))
     return {
         "status": "failed" if len(failing) else "passed",
         "path": str(path),
@@ -70,6 +76,8 @@ def replay(model: Model, path: str | Path | None = None) -> dict:
         "max_abs": float(difference.max(initial=0.0)),
         "atol": atol,
         "failing_cases": failing.tolist()[:20],
+        "failing_count": len(failing),
+        "error": error,
         "file_sha256_matches": document.get("model_sha256") in (None, model.sha256),
     }
 

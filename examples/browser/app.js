@@ -55,12 +55,10 @@ function buildForm() {
 }
 
 function formRow() {
-  const row = {};
-  for (const column of model.columns) {
-    const value = $(`f-${column.name}`).value;
-    row[column.name] = column.kind === 'categorical' ? value : value.trim() === '' ? null : Number(value);
-  }
-  return row;
+  // the form's fields are text, read by the rule for a CSV cell (contract.js fromText; docs/inputs.md): an empty
+  // number field is a missing value, and text that is not a number is refused, never read as NaN
+  const cells = Object.fromEntries(model.columns.map((column) => [column.name, $(`f-${column.name}`).value]));
+  return model.fromText(cells, (column) => `field ${JSON.stringify(column)}`);
 }
 
 async function update() {

@@ -64,7 +64,7 @@ async function main(argv) {
   if (command === 'predict') {
     if (!other) throw new InputError('predict needs ROWS: a CSV or JSON-lines file, or - for stdin');
     const rows = readRows(model, await readInput(other), other === '-' ? '<stdin>' : other);
-    const predictions = await model.predict(rows);
+    const predictions = rows.length ? await model.predict(rows) : []; // a header alone: nothing to score
     process.stdout.write(predictions.map((p) => JSON.stringify(p)).join('\n') + (predictions.length ? '\n' : ''));
     return 0;
   }

@@ -86,9 +86,11 @@ export class Model {
   }
 
   /**
-   * Rows as objects keyed by feature name (every feature, in any order). Numeric features take numbers, and null
-   * (or NaN) for a missing value where the model imputes; categorical ones take text ("", null or an NA text for a
-   * missing value), and numbers or booleans as their text. Returns [{label, probabilities: {class: p}}].
+   * Rows as objects keyed by feature name (every feature, in any order; other keys are ignored). Numeric features
+   * take numbers (a boolean is not one), and null (or NaN) for a missing value where the model imputes; categorical
+   * ones take text ("", null or an NA text for a missing value), and numbers or booleans as their text (true is
+   * "True", as Python writes it). The same rules as the Python runtime's: docs/inputs.md.
+   * Returns [{label, probabilities: {class: p}}], the label being the graph's own (its threshold included).
    */
   async predict(rows) {
     const { numeric, categories } = this.encode(rows);
@@ -102,14 +104,22 @@ export class Model {
   /** Named rows as the graph's two inputs, every value checked; errors name the row and the column. */
   encode(rows) {
     if (!Array.isArray(rows)) throw new InputError(`expected an array of rows, got ${typeof rows}`);
+    if (!rows.length) throw new InputError('no rows: got an empty array; pass an array of row objects');
     const numeric = new Float32Array(rows.length * this.numeric.length);
     const categories = [];
     rows.forEach((row, i) => {
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
         throw new InputError(`row ${i}: expected an object keyed by feature name, got ${JSON.stringify(row)}`);
       }
-      const unknown = Object.keys(row).filter((key) => !this.featureNames.includes(key));
-      if (unknown.length) throw new InputError(`row ${i}: unknown feature ${JSON.stringify(unknown[0])}; the model takes ${this.featureNames.join(', ')}`);
+      const missing = this.featureNames.filter((name) => !(name in row));
+      if (missing.length) {
+        // keys the model does not use are ignored; named here, as a misspelled feature is the likeliest cause
+        const unused = Object.keys(row).filter((key) => !this.featureNames.includes(key));
+        const hint = unused.length
+          ? ` (the row also has ${unused.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}, which the model does not use: a misspelling?)`
+          : '';
+        throw new InputError(`row ${i}: missing feature${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).map((m) => JSON.stringify(m)).join(', ')}${hint}`);
+      }
       this.numeric.forEach((column, j) => {
         numeric[i * this.numeric.length + j] = this.number(row, column, i);
       });
@@ -118,29 +128,35 @@ export class Model {
     return { numeric, categories };
   }
 
+  /** "row R, column N ("name")": N counts every feature in the model's order, text ones included. */
+  where(i, column) {
+    return `row ${i}, column ${this.featureNames.indexOf(column.name)} (${JSON.stringify(column.name)})`;
+  }
+
   number(row, column, i) {
-    if (!(column.name in row)) throw new InputError(`row ${i}: missing feature ${JSON.stringify(column.name)}`);
     const value = row[column.name];
     if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) {
       if (column.median === null || column.median === undefined) {
-        throw new InputError(`row ${i}, column ${JSON.stringify(column.name)}: a missing value, and this model cannot impute it`);
+        throw new InputError(`${this.where(i, column)}: a missing value, and this model cannot impute it`);
       }
       return NaN; // imputed inside the graph with the training median
     }
+    if (typeof value === 'boolean') {
+      throw new InputError(`${this.where(i, column)}: ${value} is a boolean, not a number (send 1 or 0)`);
+    }
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new InputError(`row ${i}, column ${JSON.stringify(column.name)}: ${JSON.stringify(value)} is not a finite number`);
+      throw new InputError(`${this.where(i, column)}: ${JSON.stringify(value)} is not a finite number`);
     }
     return value;
   }
 
   text(row, column, i) {
-    if (!(column.name in row)) throw new InputError(`row ${i}: missing feature ${JSON.stringify(column.name)}`);
     const value = row[column.name];
     if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) return '';
     if (typeof value === 'boolean') return value ? 'True' : 'False';
     if (typeof value === 'number') return String(value);
     if (typeof value !== 'string') {
-      throw new InputError(`row ${i}, column ${JSON.stringify(column.name)}: ${JSON.stringify(value)} is not a value`);
+      throw new InputError(`${this.where(i, column)}: ${JSON.stringify(value)} is not a value`);
     }
     const trimmed = value.trim();
     return this.naValues.has(trimmed) ? '' : trimmed;

@@ -15,7 +15,7 @@ import numpy as np
 
 from logreg_onnx.runtime.errors import ModelError, UnseenLevelError
 
-from . import BadInput, Failed
+from . import EXTRAS_HINT, BadInput, Failed
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
@@ -201,7 +201,7 @@ def _check_request(model, model_path, source, keep, threshold, engine, encoding)
     if source != "-" and not Path(source).is_file():
         raise BadInput(f"{source}: no such file")
     if engine == "pyarrow" and not stream.has_pyarrow():
-        raise BadInput("--engine pyarrow needs pyarrow; install the 'fast' extra: pip install 'logreg-onnx[fast]'")
+        raise BadInput(f"--engine pyarrow needs pyarrow; install the 'fast' extra: {EXTRAS_HINT['fast']}")
     try:
         codecs.lookup(encoding)
     except LookupError:
@@ -339,15 +339,14 @@ def _score(model, chunks, make_writer, name: str, threshold: float | None, skipp
 
 
 def _nonfinite_problem(model, features: np.ndarray) -> str:
-    """Why a row scored NaN: a missing value the model cannot impute, an infinite one, or (all finite) logits
-    beyond float32's range."""
-    imputed = np.array([c.imputed for c in model.columns if c.kind == "numeric"], dtype=bool)
-    columns = np.flatnonzero(~np.isfinite(features) & ~(np.isnan(features) & imputed))
-    if not len(columns):
+    """Why a row scored NaN (the runtime's own rule, :meth:`Model.nonfinite_cell`): a missing value the model cannot
+    impute, an infinite one, or (all finite) logits beyond float32's range."""
+    cell = model.nonfinite_cell(features.reshape(1, -1))
+    if cell is None:
         return "the features are so large that the model's float32 logits overflow"
-    col = int(columns[0])
-    why = " (a missing value, which this model cannot impute)" if features[col] != features[col] else ""
-    return f"column {model.numeric_names[col]!r} is {float(features[col])}; features must be finite numbers{why}"
+    _, col, value = cell
+    why = " (a missing value, which this model cannot impute)" if value != value else ""
+    return f"column {model.numeric_names[col]!r} is {value}; features must be finite numbers{why}"
 
 
 def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: str):

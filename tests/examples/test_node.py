@@ -98,4 +98,4 @@ def test_node_names_a_bad_row(node_client):
         stdin=json.dumps(row) + "\n",
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == 'Error: row 0, column "bill_length_mm": "heavy" is not a finite number'
+    assert result.stderr.strip() == 'Error: row 0, column 1 ("bill_length_mm"): "heavy" is not a finite number'

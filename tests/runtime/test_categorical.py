@@ -120,11 +120,12 @@ def test_bad_values_are_named(penguins):
         penguins.predict_proba(row)
     with pytest.raises(runtime.InputError, match=r"row 0: missing feature 'year'"):
         penguins.predict_proba({k: v for k, v in row.items() if k != "year"})
-    with pytest.raises(runtime.InputError, match=r"column 'sex': \[1\] is a list, not a value"):
+    with pytest.raises(runtime.InputError, match=r"row 0, column 5 \('sex'\): \[1\] is a list, not a value"):
         penguins.predict_proba(row | {"bill_length_mm": 46.0, "sex": [1]})
     with pytest.raises(runtime.InputError, match="expected rows of 7 values"):
         penguins.predict_proba(np.zeros((2, 5), dtype=np.float32))
-    with pytest.raises(runtime.InputError, match=r"row 0, column 'bill_length_mm' is inf; features must be finite"):
+    inf_message = r"row 0, column 1 \('bill_length_mm'\) is inf; features must be finite"
+    with pytest.raises(runtime.InputError, match=inf_message):
         penguins.predict_proba(row | {"bill_length_mm": float("inf")})
 
 

@@ -207,7 +207,7 @@ def test_runtime_commands_work_with_torch_and_onnx_blocked(tmp_path, example_pat
         text=True,
     )
     assert train.returncode == 2
-    assert "pip install 'logreg-onnx[train]'" in train.stderr and "Traceback" not in train.stderr
+    assert "pip install '.[train]' in the repository's folder" in train.stderr and "Traceback" not in train.stderr
 
 
 def test_the_readme_embedding_example_runs(example_path):
@@ -232,4 +232,4 @@ def test_serve_without_its_extra_says_what_to_install(example_path):
         pytest.skip("the serve extra is installed here (the base-install environment checks this)")
     result = _invoke("serve", example_path)
     assert result.exit_code == 2
-    assert "install the 'serve' extra: pip install 'logreg-onnx[serve]'" in result.output
+    assert "install the 'serve' extra: pip install '.[serve]' in the repository's folder" in result.output
