@@ -1,9 +1,16 @@
-"""The exporter's exceptions: bad input (exit 2 on the command line) versus a verification that failed (exit 1)."""
+"""The exporter's exceptions: bad input (exit 2 on the command line) versus a verification that failed (exit 1).
+
+Messages are made as the trainer's are (:mod:`trainer.errors`): options named by ``Setting`` parts, and an error
+about one option's value (:class:`ExportOptionError`) carrying its ``parameter``, which the command line reports as
+its flag.
+"""
 
 from __future__ import annotations
 
+from logreg_onnx.trainer.errors import AboutParameter, Worded
 
-class ExporterError(Exception):
+
+class ExporterError(Worded, Exception):
     """Base class of every error the exporter raises on purpose."""
 
 
@@ -11,8 +18,9 @@ class RunDirError(ExporterError, ValueError):
     """The run directory is missing, incomplete, or holds a model.pt that is not one of ours."""
 
 
-class ExportOptionError(ExporterError, ValueError):
-    """An export option cannot work: an opset onnxruntime cannot run, an output folder that does not exist..."""
+class ExportOptionError(AboutParameter, ExporterError, ValueError):
+    """An export option cannot work: an opset onnxruntime cannot run, an output folder that does not exist...
+    ``parameter`` is the option's Python name (``opset``, ``out``), as in :func:`exporter.export.export_run`."""
 
 
 class SignatureMismatchError(ExporterError, ValueError):

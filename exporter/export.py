@@ -16,12 +16,14 @@ import onnx
 from logreg_onnx.runtime import contract
 from logreg_onnx.runtime.files import write_bytes_atomic, write_text_atomic
 from logreg_onnx.trainer.data.columns import Encoding
+from logreg_onnx.trainer.errors import Setting
 
 from .errors import ExportOptionError, VerificationFailed
-from .graph import DEFAULT_OPSET, add_metadata, export_graph, resolve_opset, serialize
-from .parity import verify_file
+from .graph import add_metadata, export_graph, resolve_opset, serialize
+from .options import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL
+from .parity import VerificationReport, check_test_vectors, verify_file
 from .rundir import Run, load_run
-from .verify import DEFAULT_ATOL, DEFAULT_RTOL, float32_slack, make_probes, torch_reference
+from .verify import float32_slack, make_probes, torch_reference
 
 PARITY_FILE = "parity.json"
 TESTVECTORS_ATOL = 1e-5  # for clients in other languages, whose exp and sums may round differently again
@@ -37,7 +39,7 @@ class ExportResult:
     testvectors_path: Path
     ort_path: Path | None
     c_path: Path | None
-    report: dict
+    report: VerificationReport
     seconds: float
 
 
@@ -54,8 +56,11 @@ def export_run(
     """Export ``run_dir``'s model to ``out`` (default ``RUN_DIR/model.onnx``), verified.
 
     The candidate is written beside the target under a temporary name, loaded back with ``runtime.load`` (the path
-    users run) and compared with the PyTorch model; only then is it renamed into place, so the bytes verified are the
-    bytes shipped. On success ``<stem>.testvectors.json``, ``parity.json`` (``<stem>.ort`` with ``ort_format``, and
+    users run) and compared with the PyTorch model, through the graph's inputs and through the paths users call
+    (dict rows, the server's request handling, the test-vector replay of ``logreg info`` and of the server's
+    readiness: :func:`~exporter.parity.verify_file`, :func:`~exporter.parity.check_test_vectors`); only then is it
+    renamed into place, so the bytes verified are the bytes shipped. On success ``<stem>.testvectors.json``,
+    ``parity.json`` (``<stem>.ort`` with ``ort_format``, and
     ``<stem>.h``, C99 replaying the test vectors when a C compiler is found, with ``c_code``) are written beside it,
     each atomically, the model last. If verification fails, nothing is written at ``out``: the
     candidate is kept as ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is
@@ -69,11 +74,13 @@ def export_run(
     with _staged(target, model_bytes) as candidate:
         report = _verify(candidate, run, data_rows, opset=opset, atol=atol, rtol=rtol)
         ort_bytes = _ort_candidate(candidate, run, data_rows, report, atol=atol, rtol=rtol) if ort_format else None
-        report["model"] = _model_facts(target, model_bytes, opset, run)
+        report.model = _model_facts(target, model_bytes, opset, run)
         parity_path = target.parent / PARITY_FILE
-        vectors = test_vectors(run, model_bytes, data_rows) if report["passed"] else None
-        c_header = _c_candidate(model_bytes, vectors, report) if c_code and vectors is not None else None
-        if not report["passed"]:
+        vectors = test_vectors(run, model_bytes, data_rows) if report.passed else None
+        if vectors is not None:  # replayed as `logreg info` and the server's readiness will replay them
+            report.add(check_test_vectors(candidate, vectors))
+        c_header = _c_candidate(model_bytes, vectors, report) if c_code and report.passed else None
+        if not report.passed:
             _reject(candidate, target, report, parity_path)
         testvectors_path = target.with_name(f"{target.stem}{contract.TESTVECTORS_SUFFIX}")
         write_text_atomic(testvectors_path, json.dumps(vectors, indent=1) + "\n")
@@ -85,7 +92,7 @@ def export_run(
         if c_header is not None:
             c_path = target.with_suffix(".h")
             write_text_atomic(c_path, c_header)
-        write_text_atomic(parity_path, json.dumps(report, indent=2) + "\n")
+        write_text_atomic(parity_path, report.to_text())
         os.replace(candidate, target)  # last: its presence means everything beside it is complete
     return ExportResult(target, parity_path, testvectors_path, ort_path, c_path, report, time.perf_counter() - started)
 
@@ -93,11 +100,13 @@ def export_run(
 def _check_target(run: Run, out, atol: float, rtol: float) -> Path:
     target = Path(out) if out is not None else run.path / "model.onnx"
     if not target.parent.is_dir():
-        raise ExportOptionError(f"--out {target}: the folder {target.parent} does not exist")
+        raise ExportOptionError("out", f"{target}: the folder {target.parent} does not exist")
     if target.is_dir():
-        raise ExportOptionError(f"--out {target}: is a directory; give the path of the .onnx file to write")
+        raise ExportOptionError("out", f"{target}: is a directory; give the path of the .onnx file to write")
     if not (np.isfinite(atol) and np.isfinite(rtol) and atol >= 0 and rtol >= 0):
-        raise ExportOptionError(f"--atol and --rtol must be finite and not negative, got {atol} and {rtol}")
+        raise ExportOptionError(
+            "atol", "and ", Setting("rtol"), f" must be finite and not negative, got {atol} and {rtol}"
+        )
     return target
 
 
@@ -117,7 +126,7 @@ def _staged(target: Path, data: bytes):
             os.unlink(name)
 
 
-def _verify(candidate: Path, run: Run, data_rows, *, opset: int | None, atol: float, rtol: float) -> dict:
+def _verify(candidate: Path, run: Run, data_rows, *, opset: int | None, atol: float, rtol: float) -> VerificationReport:
     from logreg_onnx.runtime.errors import ModelError
 
     from .errors import BadModelFileError
@@ -128,28 +137,39 @@ def _verify(candidate: Path, run: Run, data_rows, *, opset: int | None, atol: fl
         import onnxruntime
 
         raise ExportOptionError(
-            f"onnxruntime {onnxruntime.__version__} cannot run this model at opset {opset} "
-            f"({_first_line(exc)}); use the default, --opset {DEFAULT_OPSET}"
+            "opset",
+            f"{opset}: onnxruntime {onnxruntime.__version__} cannot run this model at this opset "
+            f"({_first_line(exc)}); use the default, ",
+            Setting("opset", DEFAULT_OPSET),
         ) from None
 
 
-def _ort_candidate(candidate: Path, run: Run, data_rows, report: dict, *, atol: float, rtol: float) -> bytes | None:
+def _ort_candidate(
+    candidate: Path, run: Run, data_rows, report: VerificationReport, *, atol: float, rtol: float
+) -> bytes | None:
     """The .ort conversion, verified through runtime.load like the ONNX file; its results join ``report``."""
-    if not report["passed"]:
+    if not report.passed:
         return None
     ort_bytes = to_ort_format(candidate.read_bytes())
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.ort"
         path.write_bytes(ort_bytes)
         ort_report = verify_file(
-            path, run.model, data_rows=data_rows, atol=atol, rtol=rtol, reference=False, label="runtime.load (.ort)"
+            path,
+            run.model,
+            data_rows=data_rows,
+            atol=atol,
+            rtol=rtol,
+            reference=False,
+            label="runtime.load (.ort)",
+            threshold=run.threshold,
+            user_paths=False,  # the same runtime code as the ONNX file's, checked there
         )
-    report["results"] += ort_report["results"]
-    report["passed"] = report["passed"] and ort_report["passed"]
+    report.add(ort_report.results)
     return ort_bytes
 
 
-def _c_candidate(model_bytes: bytes, vectors: dict, report: dict) -> str:
+def _c_candidate(model_bytes: bytes, vectors: dict, report: VerificationReport) -> str:
     """``model.h`` for the candidate, compiled with a harness replaying the test vectors when a C compiler is found;
     its result joins ``report`` (a mismatch fails the export), or a note says it could not be checked."""
     from . import c_code
@@ -157,22 +177,23 @@ def _c_candidate(model_bytes: bytes, vectors: dict, report: dict) -> str:
     header = c_code.generate(model_bytes)
     proof = c_code.prove(header, vectors)
     if proof.passed is None:
-        report["notes"].append(f"model.h not compiled: {proof.detail}; it is written unverified")
+        report.note(f"model.h not compiled: {proof.detail}; it is written unverified")
         return header
     size = f", {proof.object_bytes:,} bytes of object code (-Os)" if proof.object_bytes else ""
     detail = f"{proof.cases} test vectors, max abs diff {proof.max_abs_diff:.1e}{size}"
-    report["results"].append(
-        {
-            "runtime": f"C99 model.h ({Path(proof.compiler).name})",
-            "batch": 1,
-            "output": contract.PROBABILITIES_OUTPUT,
-            "passed": proof.passed,
-            "detail": detail if proof.passed else proof.detail,
-            "max_abs_diff": proof.max_abs_diff,
-            "object_bytes": proof.object_bytes,
-        }
+    report.add(
+        [
+            {
+                "runtime": f"C99 model.h ({Path(proof.compiler).name})",
+                "batch": 1,
+                "output": contract.PROBABILITIES_OUTPUT,
+                "passed": proof.passed,
+                "detail": detail if proof.passed else proof.detail,
+                "max_abs_diff": proof.max_abs_diff,
+                "object_bytes": proof.object_bytes,
+            }
+        ]
     )
-    report["passed"] = report["passed"] and proof.passed
     return header
 
 
@@ -187,11 +208,11 @@ def _model_facts(target: Path, model_bytes: bytes, opset: int | None, run: Run) 
     }
 
 
-def _reject(candidate: Path, target: Path, report: dict, parity_path: Path) -> None:
+def _reject(candidate: Path, target: Path, report: VerificationReport, parity_path: Path) -> None:
     rejected = target.with_name(f"{target.stem}.rejected.onnx")
     os.replace(candidate, rejected)
-    report["model"]["rejected_path"] = str(rejected)
-    write_text_atomic(parity_path, json.dumps(report, indent=2) + "\n")
+    report.model = {**(report.model or {}), "rejected_path": str(rejected)}
+    write_text_atomic(parity_path, report.to_text())
     raise VerificationFailed(
         f"the exported model does not compute what the PyTorch model computes; nothing was "
         f"written at {target}; the candidate is kept as {rejected}",
@@ -207,7 +228,6 @@ def build_model(run: Run, *, opset: int | None = None) -> onnx.ModelProto:
         del node.metadata_props[:]
         node.doc_string = ""
     encoding = run.model.encoding
-    options = run.metrics.get("options") or {}
     proto = add_metadata(
         proto,
         feature_names=encoding.names if encoding is not None else run.feature_names,
@@ -215,7 +235,7 @@ def build_model(run: Run, *, opset: int | None = None) -> onnx.ModelProto:
         metrics=run.metrics,
         model_sha256=run.model_sha256,
         columns=encoding.to_json() if encoding is not None else None,
-        na_values=list(options.get("na_values") or []),
+        na_values=run.na_values,
         threshold=run.threshold,
     )
     onnx.checker.check_model(proto, full_check=True)

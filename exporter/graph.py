@@ -11,15 +11,12 @@ import onnx
 import torch
 from logreg_onnx.runtime import contract, integrity
 from logreg_onnx.trainer.engine.model import LogisticModel
+from logreg_onnx.trainer.errors import Setting
 from torch import nn
 
 from .errors import ExportOptionError
-from .preprocess import CATEGORICAL_MIN_OPSET, DESIGN, splice
-
-# Pinned so that a toolkit upgrade never changes the files it writes by accident. 18 is the lowest opset the
-# torch.export-based exporter targets, and what onnxruntime-node and onnxruntime-web of the last two years run.
-DEFAULT_OPSET = 18
-MIN_OPSET = 18
+from .options import CATEGORICAL_MIN_OPSET, DEFAULT_OPSET, MIN_OPSET
+from .preprocess import DESIGN, splice
 
 
 class ContractModule(nn.Module):
@@ -65,13 +62,17 @@ def resolve_opset(model: LogisticModel, opset: int | None) -> int:
     latest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= latest:
         raise ExportOptionError(
-            f"--opset {opset} is not supported: this exporter writes opsets {MIN_OPSET} to "
-            f"{latest} (the installed onnx's newest); leave it out for the default"
+            "opset",
+            f"{opset} is not supported: this exporter writes opsets {MIN_OPSET} to {latest} (the installed onnx's "
+            "newest); leave it out for the default",
         )
     if opset < needs:
         raise ExportOptionError(
-            f"--opset {opset} is too old for this model: its categorical columns need opset {needs} or newer "
-            "(string Equal); leave --opset out for the default"
+            "opset",
+            f"{opset} is too old for this model: its categorical columns need opset {needs} or newer "
+            "(string Equal); leave ",
+            Setting("opset"),
+            " out for the default",
         )
     return opset
 

@@ -17,7 +17,6 @@ from logreg_onnx.trainer.data.columns import Encoding
 from onnx import TensorProto, helper, numpy_helper
 
 DESIGN = "design"  # the exported linear model's input, produced by these nodes
-CATEGORICAL_MIN_OPSET = 19  # string Equal
 
 
 def splice(proto: onnx.ModelProto, encoding: Encoding) -> onnx.ModelProto:

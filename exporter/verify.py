@@ -25,8 +25,6 @@ from logreg_onnx.trainer.engine.model import LogisticModel
 
 from .errors import SignatureMismatchError
 
-DEFAULT_ATOL = 1e-6  # 16 float32 ulps of 0.5: the rounding of exp and of the softmax division
-DEFAULT_RTOL = 1e-6  # 16 float32 ulps of a probability in [0.5, 1)
 SUM_TOLERANCE = 1e-6
 EPS32 = float(np.finfo(np.float32).eps)
 

@@ -2,25 +2,46 @@
 
 Its parameters are the fields of :class:`~trainer.options.FitOptions` (names, defaults; validated by ``fit``), so
 ``get_params``, ``set_params``, ``sklearn.base.clone`` and grid searches see exactly the options of ``trainer.fit``.
+scikit-learn is not needed to use it; scikit-learn's own estimator checks pass on it (tests/trainer/
+test_sklearn_checks.py), and the errors it raises are scikit-learn's types too when scikit-learn is loaded.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
+import sys
+import warnings
 from dataclasses import fields
 
 import numpy as np
 
+from .data.dataset import DataWarning, missing_labels
 from .engine.training import FitResult, fit
+from .errors import DataError, TrainerError
 from .options import FitOptions, defaults
 
 # The estimator learns from all the rows it is given, as scikit-learn's do: no validation split unless asked.
 ESTIMATOR_DEFAULTS = {**defaults(FitOptions), "val_fraction": 0.0}
 PARAMETERS = tuple(f.name for f in fields(FitOptions))
 
+# scikit-learn checks that no estimator of this class can pass: an option trainer.fit does not have. The test hands
+# it to parametrize_with_checks(expected_failed_checks=...), scikit-learn 1.9's way of declaring one (its tags have
+# no such field since 1.6); the reason is the value.
+EXPECTED_FAILED_CHECKS = {
+    "check_class_weight_classifiers": "class_weight takes 'none' or 'balanced' (an option of trainer.fit, declared "
+    "in FitOptions), not a dict of per-class weights",
+}
 
-class NotFittedError(RuntimeError, AttributeError):
-    """predict or score was called before fit (an AttributeError too, as in scikit-learn)."""
+
+class NotFittedError(TrainerError, ValueError, AttributeError):
+    """predict, predict_proba or score was called before fit (a ValueError and an AttributeError, as in
+    scikit-learn; also ``sklearn.exceptions.NotFittedError`` when scikit-learn is loaded)."""
+
+
+class DataConversionWarning(DataWarning):
+    """fit was given y as a column vector (shape (n, 1)) and flattened it (scikit-learn's warning of that name,
+    too, when scikit-learn is loaded)."""
 
 
 class LogisticRegressionClassifier:
@@ -35,6 +56,8 @@ class LogisticRegressionClassifier:
     coef_ : ndarray of shape (1 or n_classes, n_design), weights on the unstandardized design columns (numeric
         features, missing indicators, one column per categorical level), named by ``design_names_``
     intercept_ : ndarray of shape (1 or n_classes,)
+    threshold_ : float or None, a binary model's decision threshold on the second class's probability (the
+        ``threshold`` option, resolved on the training or validation rows), as the exported graph applies it
     n_features_in_ : int, the number of feature columns given to fit
     feature_names_in_ : ndarray of str, their names (when X had named columns: a DataFrame)
     design_names_ : list of str
@@ -57,8 +80,18 @@ class LogisticRegressionClassifier:
             estimator_type="classifier",
             target_tags=TargetTags(required=True),
             classifier_tags=ClassifierTags(),
-            input_tags=InputTags(),
+            input_tags=InputTags(
+                # NaN is a missing value: imputed (the training median and a missing-indicator feature) under
+                # missing="impute", the default. Infinity is refused (tested in test_sklearn_checks.py, since
+                # scikit-learn skips its NaN/inf check for estimators that allow NaN).
+                allow_nan=True,
+                # a column of text is a categorical feature (one-hot encoded), as in a CSV
+                string=True,
+            ),
         )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
 
     def get_params(self, deep: bool = True) -> dict:
         return {name: getattr(self, name) for name in PARAMETERS}
@@ -75,8 +108,10 @@ class LogisticRegressionClassifier:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def fit(self, X, y) -> LogisticRegressionClassifier:
-        """Fit to X (array-like of shape (n_samples, n_features)) and y (array-like of shape (n_samples,))."""
-        y = np.asarray(y)
+        """Fit to X (array-like or DataFrame of shape (n_samples, n_features): numbers, text columns, NaN or None
+        where missing) and y (array-like of shape (n_samples,): class labels of any type)."""
+        X = _features(X)
+        y = _labels(y)
         result: FitResult = fit(X, y, **self.get_params())
         labels = np.unique(y[~_missing(y)]) if y.dtype.kind in "fO" else np.unique(y)
         by_name = {
@@ -89,39 +124,183 @@ class LogisticRegressionClassifier:
         weight = model.linear.weight.detach().double().numpy()
         self.coef_ = weight / scale
         self.intercept_ = model.linear.bias.detach().double().numpy() - self.coef_ @ mean
+        threshold = result.metrics.get("threshold")
+        self.threshold_ = None if threshold is None else float(threshold["value"])
         encoding = result.dataset.encoding
         self.n_features_in_ = len(encoding.columns)
         if hasattr(X, "columns"):
             self.feature_names_in_ = np.array(encoding.names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):  # refitted on an unnamed array: the old names no longer hold
+            del self.feature_names_in_
         self.design_names_ = list(result.feature_names)
         self.model_ = model
         self.result_ = result
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of shape (n_samples, n_classes), columns in ``classes_`` order."""
+        """Probabilities of shape (n_samples, n_classes), columns in ``classes_`` order, for X of shape
+        (n_samples, n_features_in_)."""
         self._check_fitted()
-        shape = np.shape(X)
-        if len(shape) == 2 and shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {shape[1]} features, but this model was fitted with {self.n_features_in_}")
+        X = _features(X, n_features=self.n_features_in_, name=type(self).__name__)
         return self.model_.probabilities(X, na_values=self.na_values)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted labels of shape (n_samples,), values from ``classes_``."""
-        self._check_fitted()
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        """Predicted labels of shape (n_samples,), values from ``classes_``: a binary model's second class where
+        its probability is above ``threshold_``, else the most probable class."""
+        P = self.predict_proba(X)
+        if self.threshold_ is not None and P.shape[1] == 2:
+            return self.classes_[(P[:, 1] > self.threshold_).astype(np.intp)]
+        return self.classes_[P.argmax(axis=1)]
 
     def score(self, X, y) -> float:
-        """Mean accuracy on (X, y)."""
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        """Mean accuracy on X (array-like of shape (n_samples, n_features)) and y (shape (n_samples,))."""
+        return float(np.mean(self.predict(X) == np.asarray(y).ravel()))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+            error = _with_sklearn_base(NotFittedError, "sklearn.exceptions", "NotFittedError")
+            raise error(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+
+
+RAGGED = "X must be 2-D, of shape (n_samples, n_features): rows of equal length, got rows of different lengths"
+
+
+def _features(X: object, *, n_features: int | None = None, name: str = "") -> object:
+    """X as fit and predict take it (a DataFrame as given, anything else a numpy array), checked for what
+    trainer.fit would not say in scikit-learn's words: sparse or complex input, the shape, and (when predicting;
+    fit checks values itself) infinity. ``n_features``: the width fit saw."""
+    sparse = sys.modules.get("scipy.sparse")
+    if sparse is not None and sparse.issparse(X):
+        raise DataError(
+            f"X is a scipy.sparse {type(X).__name__}; sparse input is not supported (the model standardizes every "
+            "column, which makes it dense): pass X.toarray()"
+        )
+    pandas = sys.modules.get("pandas")
+    frame = pandas is not None and isinstance(X, pandas.DataFrame)
+    if frame and not all(isinstance(c, str) for c in X.columns):
+        X = X.rename(columns=str)  # fit names a column 0 "0", as a CSV header would; predict looks names up
+    if not frame and not isinstance(X, np.ndarray):
+        # array-likes with __array__ keep their dtype; nested lists may mix numbers and text
+        try:
+            X = np.asarray(X) if hasattr(X, "__array__") else np.asarray(X, dtype=object)
+        except ValueError:
+            raise DataError(RAGGED) from None
+    shape = X.shape
+    if not frame and X.dtype.kind == "c":
+        raise DataError("X holds complex numbers: Complex data not supported; features must be real numbers or text")
+    if len(shape) == 1 and X.dtype == object and any(isinstance(v, (list, tuple, np.ndarray)) for v in X.tolist()):
+        raise DataError(RAGGED)  # numpy made an array of rows of different lengths
+    if len(shape) != 2:
+        raise DataError(
+            f"X must be 2-D, of shape (n_samples, n_features), got shape {shape}. Reshape your data: "
+            "X.reshape(1, -1) if it is one sample, X.reshape(-1, 1) if it is one feature"
+        )
+    if shape[1] == 0:
+        raise DataError(f"X has 0 feature(s) (shape={shape}) while a minimum of 1 is required: give X a column")
+    if shape[0] == 0:
+        raise DataError(f"X has 0 sample(s) (shape={shape}) while a minimum of 1 is required")
+    if n_features is None:
+        return X
+    if shape[1] != n_features:
+        raise DataError(
+            f"X has {shape[1]} features, but {name} is expecting {n_features} features as input (as in fit)"
+        )
+    _check_no_infinity(X, frame)
+    return X
+
+
+def _check_no_infinity(X, frame: bool) -> None:
+    if frame:
+        numbers = X.select_dtypes(include="number")
+        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan) if numbers.shape[1] else None
+    elif X.dtype.kind == "f":
+        values = X
+    elif X.dtype == object:
+        values = np.array([[_finite_or_nan(v) for v in row] for row in X.tolist()], dtype=np.float64)
+    else:
+        values = None
+    if values is None:
+        return
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(values)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(
+            f"X: row {row}, column {col} is {float(values[row, col])}; features must be finite numbers (NaN is a "
+            "missing value)"
+        )
+
+
+def _finite_or_nan(value: object) -> float:
+    """inf for a float cell that is infinite, NaN for any other cell (a number, text, None)."""
+    return value if isinstance(value, (float, np.floating)) and math.isinf(value) else math.nan
+
+
+def _labels(y: object) -> np.ndarray:
+    """y as a 1-D array, checked in scikit-learn's words: present, not complex, one column, not continuous."""
+    if y is None:
+        raise DataError(
+            "LogisticRegressionClassifier requires y to be passed, but the target y is None; fit(X, y) needs one "
+            "class label per row of X"
+        )
+    y = np.asarray(y)
+    if y.dtype.kind == "c":
+        raise DataError("y holds complex numbers: Complex data not supported; labels are classes")
+    if y.ndim == 2 and y.shape[1] == 1:
+        warning = _with_sklearn_base(DataConversionWarning, "sklearn.exceptions", "DataConversionWarning")
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected: flattened to shape "
+            f"({y.shape[0]},); pass y.ravel() to say so",
+            warning,
+            stacklevel=3,
+        )
+        y = y.ravel()
+    if y.ndim != 1:
+        raise DataError(f"y should be a 1d array of class labels, got an array of shape {y.shape} instead")
+    numbers = y if y.dtype.kind == "f" else None
+    if y.dtype == object and len(y) and all(isinstance(v, (float, np.floating)) for v in y.tolist()):
+        numbers = y.astype(np.float64)
+    if numbers is not None:
+        fractional = np.isfinite(numbers) & (numbers != np.round(numbers))
+        if fractional.any():
+            example = float(numbers[np.argmax(fractional)])
+            raise DataError(
+                f"Unknown label type: continuous (y holds numbers with fractions, such as {example!r}); a "
+                "classifier needs class labels: bin the values, or use a regression model"
+            )
+    return y
+
+
+def _with_sklearn_base(cls: type, module: str, name: str) -> type:
+    """``cls``, or once scikit-learn is loaded a subclass of ``cls`` and of scikit-learn's class of that name, so
+    that code catching scikit-learn's exception (or filtering its warning) sees ours. Only code that has imported
+    scikit-learn can name its class, so scikit-learn (0.8 s to import) is never imported here."""
+    loaded = sys.modules.get(module)
+    theirs = getattr(loaded, name, None) if loaded is not None else None
+    if theirs is None:
+        return cls
+    combined = _COMBINED.get(cls)
+    if combined is None:
+
+        def __reduce__(self):  # pickled (joblib's workers) by how to build it again, not by a module attribute
+            return _unpickle, (cls, module, name, self.args)
+
+        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__reduce__": __reduce__}
+        combined = _COMBINED[cls] = type(cls.__name__, (cls, theirs), namespace)
+    return combined
+
+
+_COMBINED: dict[type, type] = {}
+
+
+def _unpickle(cls: type, module: str, name: str, args: tuple) -> BaseException:
+    import importlib
+
+    importlib.import_module(module)  # the process that pickled it had scikit-learn loaded
+    return _with_sklearn_base(cls, module, name)(*args)
 
 
 def _missing(y: np.ndarray) -> np.ndarray:
-    from .data.dataset import missing_labels
     from .options import DEFAULT_NA_VALUES
 
     return missing_labels(y, set(DEFAULT_NA_VALUES))

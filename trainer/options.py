@@ -1,8 +1,9 @@
 """Every training option, declared once: name, default, type, allowed values and help.
 
-``trainer.fit`` validates its keyword arguments with :class:`FitOptions`; ``logreg train`` builds its flags from the
-same fields (:func:`click_options`) and reports a bad value under the flag's name; the estimator's parameters and
-``get_params`` are the same fields. File-reading options (``logreg train`` only) are :class:`ReadOptions`.
+``trainer.fit`` validates its keyword arguments with :class:`FitOptions`; ``logreg train`` derives its flags from the
+same fields (``logreg_onnx.cli.options.click_options``) and reports an :class:`OptionError` under the flag of its
+``parameter``; the estimator's parameters and ``get_params`` are the same fields. File-reading options
+(``logreg train`` and :func:`trainer.data.dataset.load_dataset`) are :class:`ReadOptions`. Nothing here imports click.
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ class FitOptions:
 
     def __post_init__(self) -> None:
         _validate(self)
-        from .stats.calibration import ThresholdRule
+        from .threshold import ThresholdRule
 
         ThresholdRule.parse(self.threshold)  # raises OptionError naming threshold
 
@@ -235,6 +236,13 @@ class ReadOptions:
         help="CSV field separator; auto: ';' or tab when the header has that and no comma, else ','.",
     )
     encoding: str = option("utf-8", metavar="NAME", help="Text encoding of a CSV, e.g. latin-1 or cp1252.")
+    decimal: str = option(
+        "auto",
+        choices=("auto", ".", ","),
+        help="Decimal mark of a CSV's numbers. auto: ',' when the separator is not a comma and the first rows hold "
+        "numbers with decimal commas (29,5, as Excel and pandas' to_csv(decimal=',') write them) and none with "
+        "decimal points; else '.'.",
+    )
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -282,36 +290,18 @@ def defaults(cls) -> dict[str, Any]:
     return out
 
 
-def flag(name: str) -> str:
-    """The command-line flag of an option: ``val_fraction`` -> ``--val-fraction``."""
-    return "--" + name.replace("_", "-")
+def to_json(options: object) -> dict[str, Any]:
+    """An options dataclass (:class:`FitOptions`, :class:`ReadOptions`, :class:`StreamOptions`) as a JSON object:
+    every field by name, tuples as lists."""
+    out = {}
+    for f in fields(options):
+        value = getattr(options, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
-def click_options(cls, *, skip: tuple[str, ...] = ()):
-    """A decorator adding one click option per field of ``cls``: its flag, help and default. Values are not
-    validated by click but by ``cls`` itself, so the rules and messages are the library's."""
-    import click
-
-    def decorate(function):
-        for f in reversed([f for f in fields(cls) if f.name not in skip]):
-            spec = f.metadata
-            default = f.default_factory() if f.default is MISSING else f.default
-            kwargs: dict[str, Any] = {"help": spec["help"], "metavar": spec["metavar"]}
-            if spec["auto"]:
-                kwargs["type"] = click.STRING  # a number or "auto": checked by the options class
-            elif spec["choices"] is not None:
-                kwargs["type"] = click.Choice(spec["choices"])
-            elif spec["kind"] is int:
-                kwargs["type"] = click.INT
-            elif spec["kind"] is float:
-                kwargs["type"] = click.FLOAT
-            if default is not None and spec["kind"] is not tuple:
-                kwargs["default"] = default
-                kwargs["show_default"] = True
-            elif spec["kind"] is tuple and default is not None:
-                kwargs["default"] = ",".join(default)
-                kwargs["show_default"] = bool(default)
-            function = click.option(flag(f.name), f.name, **kwargs)(function)
-        return function
-
-    return decorate
+def from_json(cls, document: dict[str, Any]):
+    """``cls`` from its JSON object (:func:`to_json`), validated as on construction. A field the document lacks
+    (written before the field existed) takes its declared default; keys that are not fields are not options."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{name: value for name, value in document.items() if name in names})

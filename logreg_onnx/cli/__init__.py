@@ -1,9 +1,12 @@
 """The ``logreg`` command line: one click group; each command is a thin shell over an importable function.
 
-This module is also the one home of the CLI's error classes (:class:`BadInput`, exit 2; :class:`Failed`, exit 1),
+This module is also the home of the CLI's two outcomes of failure (:class:`BadInput`, exit 2; :class:`Failed`, exit 1),
 :func:`require_extra` and :func:`run_command`. The runtime must not import the trainer or exporter (they need torch),
 so their commands are named here as ``module:attribute`` strings and imported only when invoked. ``logreg predict``
-therefore never loads torch, and ``logreg train`` in a runtime-only install can say which extra is missing.
+therefore never loads torch, and ``logreg train`` in a runtime-only install can say which extra is missing. A command
+module must import without its extra (``logreg export --help`` works in the base install); should one not, ``--help``
+still lists it, as a stand-in naming the extra (:func:`needs_extra`). A flag's bad value is reported by
+:class:`logreg_onnx.cli.options.BadOption`, the flags themselves are derived in :mod:`logreg_onnx.cli.options`.
 
 Every failure ends in one line on stderr: bad input and usage errors exit 2, a failed verification 1, Ctrl-C 130. An
 exception nobody anticipated is a bug: it is reported in one line too, with exit code 70, and ``LOGREG_DEBUG=1`` shows
@@ -20,10 +23,15 @@ import sys
 
 import click
 
-EXTRAS_HINT = {
-    "train": "pip install 'logreg-onnx[train]'",
-    "fast": "pip install 'logreg-onnx[fast]'",
-    "serve": "pip install 'logreg-onnx[serve]'",
+EXTRAS_HINT = {  # run in the repository's folder: the package is installed from there (not from PyPI)
+    "train": "pip install '.[train]'",
+    "fast": "pip install '.[fast]'",
+    "serve": "pip install '.[serve]'",
+}
+EXTRA_OF_MODULE = {  # the extra that installs each optional dependency (pyproject.toml's optional-dependencies)
+    **dict.fromkeys(("torch", "onnx", "onnxscript", "matplotlib"), "train"),
+    "pyarrow": "fast",
+    **dict.fromkeys(("uvicorn", "uvloop", "httptools", "starlette", "prometheus_client", "orjson"), "serve"),
 }
 
 LAZY_COMMANDS = {
@@ -63,8 +71,25 @@ def require_extra(extra: str, *modules: str) -> None:
             found = False
         if not found:
             raise BadInput(
-                f"this command needs {name}, which is not installed; install the {extra!r} extra: {EXTRAS_HINT[extra]}"
+                f"this command needs {name}, which is not installed; install the {extra!r} extra: "
+                f"{EXTRAS_HINT[extra]} in the repository's folder"
             )
+
+
+def needs_extra(name: str, module: str, extra: str) -> click.Command:
+    """A stand-in for the command ``name``, whose module cannot be imported without ``module``: listed by
+    ``--help`` with the extra to install, and ending in one line, exit 2, when run."""
+
+    def callback() -> None:
+        require_extra(extra, module)
+        raise BadInput(f"this command needs the {extra!r} extra: {EXTRAS_HINT[extra]}")  # found, yet not importable
+
+    return click.Command(
+        name,
+        callback=callback,
+        help=f"(Needs the {extra!r} extra: {EXTRAS_HINT[extra]}.)",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
 
 
 def run_command(ctx: click.Context, name: str, **params) -> object:
@@ -94,9 +119,12 @@ class LazyGroup(click.Group):
             try:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
-                if exc.name != module_name:  # the module exists but a dependency of it is missing
-                    raise
-                return None  # not built yet in this version
+                if exc.name == module_name:
+                    return None  # not built yet in this version
+                missing = (exc.name or "").partition(".")[0]
+                if missing not in EXTRA_OF_MODULE:
+                    raise  # a module of ours, or a base dependency: a bug, reported as one
+                return needs_extra(name, missing, EXTRA_OF_MODULE[missing])  # --help still lists every command
             return getattr(module, attribute)
         return super().get_command(ctx, name)
 

@@ -1,16 +1,20 @@
-"""``logreg export`` and ``logreg verify``: thin shells over exporter.export_run and exporter.parity.verify_model."""
+"""``logreg export`` and ``logreg verify``: thin shells over exporter.export_run and exporter.parity.verify_file.
+
+Importing this module imports neither torch nor onnx (the defaults come from :mod:`exporter.options`), so that
+``logreg --help`` and ``logreg export --help`` work in the base install; the commands say which extra they need.
+"""
 
 from __future__ import annotations
 
-import json
+import warnings
 from pathlib import Path
 
 import click
 
-from logreg_onnx.exporter.graph import DEFAULT_OPSET
-from logreg_onnx.exporter.verify import DEFAULT_ATOL, DEFAULT_RTOL
+from logreg_onnx.exporter.options import CATEGORICAL_MIN_OPSET, DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL
 
-from . import BadInput, Failed, require_extra
+from . import Failed, require_extra
+from .options import cli_error, echo_warnings
 
 _atol_option = click.option(
     "--atol",
@@ -39,7 +43,8 @@ _rtol_option = click.option(
     "--opset",
     type=int,
     default=None,
-    help=f"ONNX opset to write. [default: {DEFAULT_OPSET}, or 19 for a model with categorical columns]",
+    help=f"ONNX opset to write. [default: {DEFAULT_OPSET}, or {CATEGORICAL_MIN_OPSET} for a model with categorical "
+    "columns]",
 )
 @_atol_option
 @_rtol_option
@@ -92,21 +97,26 @@ def export_run(
     c_code: bool = False,
     quiet: bool = False,
 ) -> None:
-    """The export command's body, shared with ``logreg train --export``."""
+    """The export command's body, shared with ``logreg train --export``. Warnings (about the training data, which
+    verification reads again) are printed as ``warning:`` lines in the command line's words, as training's are."""
     require_extra("train", "torch", "onnx")
     from logreg_onnx.exporter.errors import ExporterError, VerificationFailed
     from logreg_onnx.exporter.export import export_run as export_and_verify
     from logreg_onnx.exporter.parity import format_report
 
     try:
-        result = export_and_verify(
-            run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = export_and_verify(
+                run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code
+            )
     except VerificationFailed as failure:
+        echo_warnings(caught)
         click.echo(format_report(failure.report))
         raise Failed(str(failure)) from None
     except ExporterError as exc:
-        raise BadInput(str(exc)) from None
+        raise cli_error(exc) from None
+    echo_warnings(caught)
     if not quiet:
         click.echo(format_report(result.report))
     written = [result.model_path, result.testvectors_path, result.parity_path]
@@ -115,7 +125,7 @@ def export_run(
     if result.c_path:
         written.insert(1, result.c_path)
     click.echo(
-        f"wrote {', '.join(str(p) for p in written)} ({result.report['model']['bytes']:,} bytes of ONNX, "
+        f"wrote {', '.join(str(p) for p in written)} ({result.report.model['bytes']:,} bytes of ONNX, "
         f"exported and verified in {result.seconds:.1f} s)"
     )
 
@@ -147,15 +157,19 @@ def verify(model: Path, run_dir: Path, atol: float, rtol: float, quiet: bool) ->
     from logreg_onnx.runtime.files import write_text_atomic
 
     try:
-        run = load_run(run_dir)
-        report = verify_file(model, run.model, data_rows=run.data_rows(), atol=atol, rtol=rtol, threshold=run.threshold)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = load_run(run_dir)
+            rows = run.data_rows()
+            report = verify_file(model, run.model, data_rows=rows, atol=atol, rtol=rtol, threshold=run.threshold)
     except ExporterError as exc:
-        raise BadInput(str(exc)) from None
-    report["model"] = {"path": str(model), "run": str(run.path), "model_pt_sha256": run.model_sha256}
-    write_text_atomic(model.parent / PARITY_FILE, json.dumps(report, indent=2) + "\n")
-    if not quiet or not report["passed"]:
+        raise cli_error(exc) from None
+    echo_warnings(caught)
+    report.model = {"path": str(model), "run": str(run.path), "model_pt_sha256": run.model_sha256}
+    write_text_atomic(model.parent / PARITY_FILE, report.to_text())
+    if not quiet or not report.passed:
         click.echo(format_report(report))
-    if not report["passed"]:
+    if not report.passed:
         raise Failed(
             f"{model} does not compute what {run_dir}/model.pt computes (details in {model.parent / PARITY_FILE})"
         )

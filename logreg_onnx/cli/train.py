@@ -1,16 +1,15 @@
 """``logreg train``: parse options, load and check the data, fit, write the run, print the metrics.
 
 The flags are generated from :class:`~trainer.options.ReadOptions` and :class:`~trainer.options.FitOptions`, and so
-are the checks on their values: a library error naming a parameter (``val_fraction``) is reported with its flag
-(``--val-fraction``). Plots are rendered by a helper process started before torch is imported (see
-:mod:`trainer.plots`), so matplotlib's start-up is off the critical path.
+are the checks on their values: a library error about a parameter (``val_fraction``) is reported under its flag
+(``--val-fraction``), and every library message is said in flags (:mod:`logreg_onnx.cli.options`). Plots are
+rendered by a helper process started before torch is imported (see :mod:`trainer.plots`), so matplotlib's start-up
+is off the critical path.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shlex
 import sys
 import time
 import warnings
@@ -19,26 +18,11 @@ from pathlib import Path
 
 import click
 
-from logreg_onnx.trainer.options import FitOptions, ReadOptions, StreamOptions, click_options, flag
+from logreg_onnx.trainer.options import FitOptions, ReadOptions, StreamOptions
 from logreg_onnx.trainer.rundir.summary import describe_dataset, describe_encoding, format_metrics
 
 from . import BadInput, Failed, require_extra, run_command
-
-
-def cli_message(exc: Exception) -> str:
-    """A library message in the command line's words: ``val_fraction=0.5`` -> ``--val-fraction 0.5``."""
-    text = str(exc)
-    parameter = getattr(exc, "parameter", None)
-    if parameter is not None and text.startswith(parameter):
-        text = flag(parameter) + text[len(parameter) :]
-    names = "|".join(f.name for cls in (FitOptions, ReadOptions, StreamOptions) for f in fields(cls))
-    text = re.sub(r"\bfor (label|features|drop|categorical)\b", lambda m: f"for {flag(m.group(1))}", text)
-    return re.sub(rf"\b({names})=('([^']*)'|(\S+?))(?=[\s,;)]|$)", _as_flag, text)
-
-
-def _as_flag(match: re.Match) -> str:
-    value = match.group(3) if match.group(3) is not None else match.group(4)
-    return f"{flag(match.group(1))} {shlex.quote(value)}"
+from .options import cli_error, click_options, echo_warnings
 
 
 @click.command()
@@ -54,7 +38,7 @@ def _as_flag(match: re.Match) -> str:
 @click.option(
     "--stream/--in-memory",
     default=None,
-    help="Read DATA in chunks, never whole (see 'Scaling out' in the README). [default: streamed for a folder, a "
+    help="Read DATA in chunks, never whole (see docs/scaling.md). [default: streamed for a folder, a "
     "glob, an .npy file, a file larger than a quarter of the free memory, and under torchrun]",
 )
 @click_options(StreamOptions)
@@ -64,7 +48,7 @@ def _as_flag(match: re.Match) -> str:
     default=1,
     show_default=True,
     help="Processes on this machine: launches torchrun --standalone (torch.distributed, gloo on CPU, nccl on GPU), "
-    "each reading its shard of DATA. For several machines run torchrun yourself (README, 'Scaling out').",
+    "each reading its shard of DATA. For several machines run torchrun yourself (docs/scaling.md).",
 )
 @click.option("--export", "export_onnx", is_flag=True, help="Also export and verify RUN/model.onnx (as logreg export).")
 @click.option("--report", "write_html", is_flag=True, help="Also write RUN/report.html (as logreg report).")
@@ -104,7 +88,7 @@ def train(
         options = FitOptions(**values)
         stream_options = StreamOptions(**stream_values)
     except TrainerError as exc:
-        raise BadInput(cli_message(exc)) from None
+        raise cli_error(exc) from None
     out_dir = out_dir or Path("artifacts") / _default_name(data)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir}: exists and is not a directory")
@@ -171,7 +155,7 @@ def _large(data: Path) -> bool:
 
 def _train_streamed(data, read, options, stream_options, out_dir, quiet) -> None:
     """Streamed (and, under torchrun, distributed) training; only rank 0 prints and writes, all at once."""
-    from logreg_onnx.trainer.engine.training import _resolve_device
+    from logreg_onnx.trainer.engine.training import resolve_device
     from logreg_onnx.trainer.errors import TrainerError
     from logreg_onnx.trainer.rundir.run import write_run_staged
     from logreg_onnx.trainer.scale.distributed import ERROR_FILE_ENV, connect, report_error
@@ -182,7 +166,7 @@ def _train_streamed(data, read, options, stream_options, out_dir, quiet) -> None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            comm = connect(_resolve_device(options.device))
+            comm = connect(resolve_device(options.device))
             quiet = quiet or not comm.is_root
             result = fit_stream(
                 data, read, options, stream_options, comm=comm, progress=not quiet and sys.stderr.isatty()
@@ -194,9 +178,9 @@ def _train_streamed(data, read, options, stream_options, out_dir, quiet) -> None
         if comm is not None and not comm.is_root:
             sys.exit(2)
         if os.environ.get(ERROR_FILE_ENV):
-            report_error(cli_message(exc))  # the --nproc launcher prints it
+            report_error(cli_error(exc).format_message())  # the --nproc launcher prints it
             sys.exit(2)
-        raise BadInput(cli_message(exc)) from None
+        raise cli_error(exc) from None
     finally:
         if comm is not None:
             comm.close()
@@ -212,13 +196,6 @@ def _train_streamed(data, read, options, stream_options, out_dir, quiet) -> None
             err=True,
         )
     print_run(result, out_dir, seconds, quiet=quiet)
-
-
-def echo_warnings(caught) -> None:
-    """The warnings a fit recorded, one line each in the command line's words (deprecations left out)."""
-    for warning in caught:
-        if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
-            click.echo(f"warning: {cli_message(Exception(warning.message))}", err=True)
 
 
 def print_run(result, out_dir: Path, seconds: float, *, quiet: bool, summary: bool = False) -> None:
@@ -252,7 +229,7 @@ def _launch(ctx: click.Context, data: Path, out_dir: Path, nproc: int) -> None:
     try:
         resolve_files(data)  # before starting processes that would each say so
     except TrainerError as exc:
-        raise BadInput(str(exc)) from None
+        raise cli_error(exc) from None
     with tempfile.TemporaryDirectory(prefix="logreg-launch-") as folder:
         failure = launch(nproc, _rank_argv(ctx, data, out_dir), Path(folder) / "error.txt")
     if failure is not None:
@@ -315,7 +292,7 @@ def _fit(data: Path, read: ReadOptions, options: FitOptions, quiet: bool):
                 click.echo(describe_dataset(dataset), err=True)
             result = fit_dataset(dataset, options, progress=not quiet and sys.stderr.isatty())
         except TrainerError as exc:
-            raise BadInput(cli_message(exc)) from None
+            raise cli_error(exc) from None
         if not quiet and result.dataset is not None and result.dataset.encoding is not None:
             encoding = result.dataset.encoding
             if not encoding.is_identity:

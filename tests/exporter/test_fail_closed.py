@@ -50,13 +50,13 @@ def _fifth_digit_changed(w: float) -> float:
 def test_every_weight_changed_in_its_fifth_significant_digit_is_caught_binary(binary_run):
     proto = onnx.load(binary_run / "model.onnx")
     model, _ = load_model(binary_run / "model.pt")
-    assert _verify(proto, model, binary_run)["passed"]
+    assert _verify(proto, model, binary_run).passed
     W = numpy_helper.to_array(_weights(proto))
     for col in range(W.shape[1]):  # row 0 is the constant zero logit of the binary graph
         tampered = _with_weight(proto, 1, col, _fifth_digit_changed(float(W[1, col])))
         report = _verify(tampered, model, binary_run)
-        assert not report["passed"], f"weight {col} ({W[1, col]}) changed but not caught"
-        assert all(c["passed"] for c in report["contract"]), "caught by the values, not the digest or contract"
+        assert not report.passed, f"weight {col} ({W[1, col]}) changed but not caught"
+        assert all(c["passed"] for c in report.contract), "caught by the values, not the digest or contract"
 
 
 def test_largest_weight_of_each_class_changed_in_fifth_digit_is_caught_multiclass(multiclass_run):
@@ -66,7 +66,7 @@ def test_largest_weight_of_each_class_changed_in_fifth_digit_is_caught_multiclas
     for row in range(W.shape[0]):
         col = int(np.abs(W[row]).argmax())
         tampered = _with_weight(proto, row, col, _fifth_digit_changed(float(W[row, col])))
-        assert not _verify(tampered, model, multiclass_run)["passed"]
+        assert not _verify(tampered, model, multiclass_run).passed
 
 
 def _cli_verify(model_path, run):
@@ -264,7 +264,5 @@ def test_a_correct_export_is_never_rejected(n_features, n_classes, offset, l2, t
     )
     for seed in range(3):
         report = _verify(proto, result.model, tmp_path, data_rows=(X + offset).astype(np.float32)[:2000], seed=seed)
-        failures = [r for r in report["results"] if not r["passed"]] + [
-            c for c in report["contract"] if not c["passed"]
-        ]
-        assert report["passed"], failures
+        failures = [r for r in report.results if not r["passed"]] + [c for c in report.contract if not c["passed"]]
+        assert report.passed, failures

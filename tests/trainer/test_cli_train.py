@@ -168,7 +168,7 @@ def test_train_without_torch_names_the_extra(tmp_path, breast_cancer_csv):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "Error: this command needs torch, which is not installed; install the 'train' "
-        "extra: pip install 'logreg-onnx[train]'"
+        "extra: pip install '.[train]' in the repository's folder"
     )
     assert not (tmp_path / "r").exists()
 

@@ -43,7 +43,7 @@ def test_a_label_that_looks_missing_is_refused_or_dropped_with_a_count(tmp_path)
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"Error: {data}:8:3: column 'y': label 'NA' looks like a missing value, not a class; leave such rows out "
-        "with --missing drop (or change na_values if it is a real class)"
+        "with --missing drop (or change --na-values if it is a real class)"
     )
     assert not out.exists()
     for policy in ("drop", "impute"):  # a missing label is never imputed: both drop the row and say so

@@ -55,7 +55,7 @@ def test_estimator_contract_and_raw_feature_coefficients():
     np.testing.assert_allclose(clf.coef_[0], reference.params[1:], rtol=1e-4)
     assert set(clf.predict(X)) <= {"no", "yes"}
     assert clf.score(X, labels) == pytest.approx(np.mean((P[:, 1] > 0.5) == (labels == "yes")))
-    with pytest.raises(ValueError, match="X has 3 features, but this model was fitted with 4"):
+    with pytest.raises(ValueError, match="X has 3 features, but LogisticRegressionClassifier is expecting 4 features"):
         clf.predict(X[:, :3])
 
 

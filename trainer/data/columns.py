@@ -16,8 +16,11 @@ Rules (the README and ``runtime/contract.py`` say the same):
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -179,20 +182,19 @@ def fit_encoding(
 ) -> Encoding:
     """Learn medians and levels from the training rows of ``table`` (``rows``, or all), a column at a time."""
     columns, numeric_j, categorical_j = [], 0, 0
+    if missing == "impute":
+        medians, present, n_rows = *column_medians(table.numeric, rows), len(table) if rows is None else len(rows)
     for name, kind in zip(table.names, table.kinds, strict=True):
         if kind == "numeric":
-            values = table.numeric[:, numeric_j] if rows is None else table.numeric[rows, numeric_j]
+            j = numeric_j
             numeric_j += 1
             if missing != "impute":
                 columns.append(Column(name, "numeric"))
                 continue
-            present = values[~np.isnan(values)]
-            if not len(present):
+            if not present[j]:
                 raise DataError(f"{source}: column {name!r} has no values in the training rows; leave it out")
-            middle = ((len(present) - 1) // 2, len(present) // 2)
-            low, high = np.partition(present, middle)[list(middle)]
-            median = (float(low) + float(high)) / 2  # np.median's value in float64, without a float64 copy
-            columns.append(Column(name, "numeric", median=median, indicator=len(values) > len(present)))
+            # a complete column's median still goes into the model: it imputes a value missing in later use
+            columns.append(Column(name, "numeric", median=float(medians[j]), indicator=bool(present[j] < n_rows)))
             continue
         values = table.categories[:, categorical_j] if rows is None else table.categories[rows, categorical_j]
         categorical_j += 1
@@ -201,6 +203,81 @@ def fit_encoding(
             counts[value] = counts.get(value, 0) + 1
         columns.append(categorical_column(name, counts, min_frequency=min_frequency, treatment=treatment))
     return encoding_of(columns, treatment=treatment)
+
+
+_SAMPLE_ROWS = 65536
+_BLOCK_ROWS = 65536
+
+
+def column_medians(numeric: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's median over its present values in ``numeric[rows]`` (np.median's value, in float64; NaN for a
+    column without any) and its count of present values.
+
+    Exact without sorting or partitioning whole columns: evenly spread sample rows bound each median to a window a few
+    sampling deviations wide; one pass over the rows, a block at a time, counts each column's values below the
+    window and keeps those inside it; the median is then the right order statistic of the few kept (a column for
+    which the window missed falls back to partitioning it whole, so the value is exact whatever the data)."""
+    n_rows = len(numeric) if rows is None else len(rows)
+    width = numeric.shape[1]
+
+    def block(start: int, stop: int) -> np.ndarray:
+        return numeric[start:stop] if rows is None else numeric[rows[start:stop]]
+
+    if n_rows <= 4 * _SAMPLE_ROWS or not width:
+        return _exact_medians(block(0, n_rows))
+    picked = np.linspace(0, n_rows - 1, _SAMPLE_ROWS).astype(np.int64)
+    sample = numeric[picked if rows is None else rows[picked]]
+    low, high = np.full(width, np.inf, dtype=np.float32), np.full(width, -np.inf, dtype=np.float32)
+    for j in range(width):
+        values = sample[:, j][~np.isnan(sample[:, j])]
+        if len(values) < 2:
+            continue  # an empty window: the pass keeps nothing, and the column is partitioned whole
+        margin = int(4 * math.sqrt(len(values))) + 1  # 8 standard deviations of the sample median's rank
+        ranks = [max(0, len(values) // 2 - margin), min(len(values) - 1, len(values) // 2 + margin)]
+        low[j], high[j] = np.partition(values, ranks)[ranks]
+
+    def count(start: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        values = block(start, start + _BLOCK_ROWS)
+        inside = (values >= low) & (values <= high)
+        columns, row_of = np.nonzero(inside.T)  # column by column: each column's kept values in one run
+        runs = np.split(values[row_of, columns], np.cumsum(np.bincount(columns, minlength=width))[:-1])
+        present = len(values) - np.count_nonzero(np.isnan(values), axis=0)
+        return present, np.count_nonzero(values < low, axis=0), runs
+
+    below, present = np.zeros(width, dtype=np.int64), np.zeros(width, dtype=np.int64)
+    kept: list[list[np.ndarray]] = [[] for _ in range(width)]
+    # numpy's loops release the GIL: blocks counted on every core (the order statistics do not depend on the order)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for block_present, block_below, runs in pool.map(count, range(0, n_rows, _BLOCK_ROWS)):
+            present += block_present
+            below += block_below
+            for j, run in enumerate(runs):
+                kept[j].append(run)
+    medians = np.full(width, np.nan)
+    for j in range(width):
+        middle = [(present[j] - 1) // 2 - below[j], present[j] // 2 - below[j]]
+        window = np.concatenate(kept[j]) if kept[j] else np.empty(0, dtype=numeric.dtype)
+        if present[j] and middle[0] >= 0 and middle[1] < len(window):
+            a, b = np.partition(window, middle)[middle]
+            medians[j] = (float(a) + float(b)) / 2
+        elif present[j]:
+            medians[j] = _exact_medians(block(0, n_rows)[:, j : j + 1])[0][0]
+    return medians, present
+
+
+def _exact_medians(numeric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`column_medians` by partitioning each column's present values."""
+    medians, present = np.full(numeric.shape[1], np.nan), np.zeros(numeric.shape[1], dtype=np.int64)
+    for j in range(numeric.shape[1]):
+        values = numeric[:, j]
+        missing_cells = np.isnan(values)
+        values = values[~missing_cells] if missing_cells.any() else values
+        present[j] = len(values)
+        if len(values):
+            middle = [(len(values) - 1) // 2, len(values) // 2]
+            a, b = np.partition(values, middle)[middle]
+            medians[j] = (float(a) + float(b)) / 2  # np.median's value in float64, without a float64 copy
+    return medians, present
 
 
 def categorical_column(name: str, counts: dict[str, int], *, min_frequency: int, treatment: bool) -> Column:

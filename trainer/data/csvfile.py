@@ -6,15 +6,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from logreg_onnx.runtime.stream import sniff_delimiter
 
-from ..errors import DataError
+from ..errors import DataError, Setting
 from ..options import ReadOptions
-from .table import InfiniteValue, Table, parse_texts, text_column
+from .table import NUMBER_SYNTAX, InfiniteValue, Table, notation_share, parse_texts, text_column
 
 
 @dataclass
@@ -26,6 +27,7 @@ class CsvData:
     labels: list[str]
     notes: list[str]
     sha256: str
+    doubts: list[tuple] = field(default_factory=list)  # messages (parts) of what is probably a mistake, to warn of
 
 
 def read_csv(path: Path, read: ReadOptions, missing: str, na_values: set[str], categorical: tuple[str, ...]) -> CsvData:
@@ -36,14 +38,15 @@ def read_csv(path: Path, read: ReadOptions, missing: str, na_values: set[str], c
         raise DataError(f"{path}: the file is empty; expected a header line naming the columns, then data rows")
     lines = decode_text(path, raw, read.encoding).splitlines()
     header, delimiter = parse_header(path, lines[0], read.delimiter)
+    decimal = decimal_mark(lines[1 : 1 + SAMPLE_LINES], delimiter, read.decimal)
     label_col, feature_cols = select_columns(path, header, read, delimiter)
     names = [header[c] for c in feature_cols]
     for name in categorical:
         if name not in names:
-            _column(path, header, name, "--categorical", delimiter)
-            raise DataError(f"{path}:1: --categorical names {name!r}, which is not a feature column")
+            _column(path, header, name, "categorical", delimiter)
+            raise DataError(f"{path}:1: ", Setting("categorical"), f" names {name!r}, which is not a feature column")
 
-    parse = _RowParser(path, header, label_col, feature_cols, na_values, missing)
+    parse = RowParser(path, header, label_col, feature_cols, na_values, missing, decimal)
     forced = {names.index(name) for name in categorical}
     starts = list(range(1, len(lines), BLOCK_LINES))
     blocks = [parse.block(lines[s : s + BLOCK_LINES], s + 1, delimiter, forced) for s in starts]
@@ -66,11 +69,78 @@ def read_csv(path: Path, read: ReadOptions, missing: str, na_values: set[str], c
         notes.append(f"dropped {dropped_label} row{'s' if dropped_label != 1 else ''} with a missing label")
     if dropped:
         notes.append(f"dropped {dropped} row{'s' if dropped != 1 else ''} with a missing value")
-    return CsvData(table, labels, notes, hashlib.sha256(raw).hexdigest())
+    if decimal != "." and table.numeric_names:
+        notes.append("numbers read with decimal commas")
+    doubts = [d for d in (unnamed_index(path, header, read),) if d]
+    doubts += notation_doubts(path, table, decimal, forced={names[j] for j in forced})
+    return CsvData(table, labels, notes, hashlib.sha256(raw).hexdigest(), doubts)
+
+
+SAMPLE_LINES = 1000  # data lines that decimal="auto" looks at
+
+
+def decimal_mark(sample: list[str], delimiter: str, option: str) -> str:
+    """The decimal mark of a CSV's numbers: ``option`` unless it is "auto"; then "," when the delimiter is not a
+    comma, some column of the ``sample`` lines holds numbers with decimal commas ("29,5") and none holds numbers
+    with decimal points, else ".". Both readers, in memory and streamed, decide by this rule."""
+    if option != "auto":
+        return option
+    if delimiter == ",":
+        return "."
+    found = set()
+    columns: dict[int, list[str]] = {}
+    for row in csv.reader(sample, delimiter=delimiter):
+        for j, cell in enumerate(row):
+            columns.setdefault(j, []).append(cell.strip())
+    for cells in columns.values():
+        numbers = [c for c in cells if any(ch.isdigit() for ch in c)]  # others are missing values or text
+        for mark, syntax in NUMBER_SYNTAX.items():
+            if numbers and any(mark in c for c in numbers) and all(syntax.fullmatch(c) for c in numbers):
+                found.add(mark)
+    return "," if found == {","} else "."
+
+
+def unnamed_index(path: Path, header: list[str], read: ReadOptions) -> tuple | None:
+    """The warning to give when the first column has no name (pandas' ``to_csv`` writes its index so, R's
+    ``write.csv`` its row names) and the features are every column: it is left out, as an index."""
+    if header[0] or read.features is not None:
+        return None
+    return (
+        f"{path}:1:1: the first column has no name in the header, as pandas' to_csv writes its index: read as row "
+        "labels, not a feature. Name it in the header to use it as a feature, or write the file with "
+        "to_csv(index=False)",
+    )
+
+
+def notation_doubts(path: Path, table: Table, decimal: str, forced: set[str]) -> list[tuple]:
+    """Warnings for text columns whose cells are nearly all numbers in the other decimal notation (29,5 under
+    decimal='.', 29.5 under decimal=','): numbers read as categories by mistake."""
+    other = "," if decimal == "." else "."
+    doubts = []
+    for j, name in enumerate(table.categorical_names):
+        if name in forced:
+            continue
+        counts = Counter(table.categories[:, j].tolist())
+        share, example = notation_share(counts, other)
+        if share >= NEARLY_ALL:
+            mark = "commas" if other == "," else "points"
+            doubts.append(
+                (
+                    f"{path}: column {name!r} is read as text ({len(counts):,} levels), yet {share:.0%} of its cells "
+                    f"are numbers written with decimal {mark}, such as {example!r}: if they are numbers, read the "
+                    "file with ",
+                    Setting("decimal", other),
+                )
+            )
+    return doubts
+
+
+NEARLY_ALL = 0.9  # the share of a text column's cells in the other notation that makes a warning
 
 
 def parse_header(path: Path, line: str, delimiter_option: str) -> tuple[list[str], str]:
-    """A CSV's header line: its column names (trimmed, checked: none empty, none twice) and its delimiter."""
+    """A CSV's header line: its column names (trimmed, checked: none twice, none empty but the first, which pandas
+    leaves empty for its index) and its delimiter."""
     delimiter = sniff_delimiter(line, delimiter_option)
     header = [name.strip() for name in next(csv.reader([line], delimiter=delimiter))]
     _check_header(path, header)
@@ -80,17 +150,17 @@ def parse_header(path: Path, line: str, delimiter_option: str) -> tuple[list[str
 def select_columns(path: Path, header: list[str], read: ReadOptions, delimiter: str) -> tuple[int, list[int]]:
     """The label's column and the feature columns, in order, as ``read`` names them (``--label``, ``--features``,
     ``--drop``); :class:`DataError` names any column that is not there, or used twice."""
-    label, label_col = read.label, _column(path, header, read.label, "--label", delimiter)
+    label, label_col = read.label, _column(path, header, read.label, "label", delimiter)
     for name in read.drop:
-        _column(path, header, name, "--drop", delimiter)
-    if read.features is None:
-        feature_cols = [i for i, name in enumerate(header) if i != label_col and name not in read.drop]
+        _column(path, header, name, "drop", delimiter)
+    if read.features is None:  # every named column (an unnamed first one is an index: see unnamed_index)
+        feature_cols = [i for i, name in enumerate(header) if name and i != label_col and name not in read.drop]
     else:
-        feature_cols = [_column(path, header, name, "--features", delimiter) for name in read.features]
+        feature_cols = [_column(path, header, name, "features", delimiter) for name in read.features]
         if label in read.features:
             raise DataError(f"{path}:1: column {label!r} cannot be both the label and a feature")
         if len(set(read.features)) != len(read.features):
-            raise DataError(f"{path}: --features names a column twice: {', '.join(read.features)}")
+            raise DataError(f"{path}: ", Setting("features"), f" names a column twice: {', '.join(read.features)}")
     if not feature_cols:
         raise DataError(f"{path}:1: no feature columns besides the label {label!r}")
     return label_col, feature_cols
@@ -134,14 +204,15 @@ class _Block:
     line_numbers: list[int] | None = None  # of the kept rows (the careful path; the fast one keeps every line)
 
 
-class _RowParser:
+class RowParser:
     """Parse CSV lines a block at a time: numpy's C parser on blocks of plain numbers (the usual case, and the only
     fast one for a million rows), and the careful cell-by-cell path, which names the line and column of any problem,
     keeps text, and drops rows by the missing-value policy, on blocks that need it."""
 
-    def __init__(self, path, header, label_col, feature_cols, na_values, missing) -> None:
+    def __init__(self, path, header, label_col, feature_cols, na_values, missing, decimal: str = ".") -> None:
         self.path, self.header, self.label_col = path, header, label_col
         self.feature_cols, self.na_values, self.missing = feature_cols, na_values, missing
+        self.decimal = decimal  # of the numbers, as decimal_mark resolved it
 
     def block(self, block: list[str], first_line: int, delimiter: str, text: set[int], careful: bool = False):
         fast = None if (careful or text) else self._fast(block, delimiter)
@@ -154,9 +225,15 @@ class _RowParser:
         labels = [line.split(delimiter)[self.label_col].strip() for line in block]
         if any(not label or label in self.na_values for label in labels):
             return None
+        text = "\n".join(block)
+        if self.decimal == ",":
+            # numpy reads decimal points only: swap the marks, unless a comma separates fields or a cell has a point
+            if delimiter == "," or "." in text:
+                return None
+            text = text.replace(",", ".")
         try:
             values = np.loadtxt(
-                io.StringIO("\n".join(block)),
+                io.StringIO(text),
                 delimiter=delimiter,
                 usecols=self.feature_cols,
                 dtype=np.float64,
@@ -185,7 +262,7 @@ class _RowParser:
                 )
             except _MissingValue as gap:
                 if self.missing == "error":
-                    raise DataError(str(gap)) from None
+                    raise DataError(*gap.args) from None
                 dropped_label += 1
                 continue
             values = [row[c].strip() for c in self.feature_cols]
@@ -194,7 +271,7 @@ class _RowParser:
                 if gaps:
                     if self.missing == "error":
                         c = self.feature_cols[gaps[0]]
-                        raise DataError(_missing_message(self.path, line_no, c, self.header, row[c]))
+                        raise DataError(*_missing_message(self.path, line_no, c, self.header, row[c]))
                     dropped += 1
                     continue
             labels.append(label_value)
@@ -204,7 +281,7 @@ class _RowParser:
         columns = []
         for j, texts in enumerate(cells):
             try:
-                numbers = None if j in text else parse_texts(texts, self.na_values)
+                numbers = None if j in text else parse_texts(texts, self.na_values, self.decimal)
             except InfiniteValue as exc:
                 c = self.feature_cols[j]
                 raise DataError(
@@ -214,11 +291,16 @@ class _RowParser:
         return _Block(columns, labels, dropped, dropped_label, line_numbers)
 
 
-def _missing_message(path, line_no: int, col: int, header: list[str], cell: str) -> str:
+def _missing_message(path, line_no: int, col: int, header: list[str], cell: str) -> tuple:
     what = "empty cell" if not cell.strip() else f"{cell!r} is a missing value"
     return (
-        f"{path}:{line_no}:{col + 1}: column {header[col]!r}: {what}; with missing='error' every feature needs a "
-        "value (impute it with missing='impute', or leave such rows out with missing='drop')"
+        f"{path}:{line_no}:{col + 1}: column {header[col]!r}: {what}; with ",
+        Setting("missing", "error"),
+        " every feature needs a value (impute it with ",
+        Setting("missing", "impute"),
+        ", or leave such rows out with ",
+        Setting("missing", "drop"),
+        ")",
     )
 
 
@@ -234,28 +316,35 @@ def decode_text(path: Path, raw: bytes, encoding: str) -> str:
         line = raw.count(b"\n", 0, exc.start) + 1
         byte = raw[exc.start : exc.start + 1].hex()
         raise DataError(
-            f"{path}:{line}: not {encoding} text (byte 0x{byte}); give its encoding, e.g. encoding='latin-1' "
-            "or encoding='cp1252'"
+            f"{path}:{line}: not {encoding} text (byte 0x{byte}); give its encoding, e.g. ",
+            Setting("encoding", "latin-1"),
+            " or ",
+            Setting("encoding", "cp1252"),
         ) from None
 
 
 def _column(path: Path, header: list[str], name: str, option: str, delimiter: str) -> int:
     if name in header:
         return header.index(name)
-    hint = ""
+    hint: tuple = ()
     glued = [d for d in (";", "\t", ",", "|") if d != delimiter and any(d in h for h in header)]
     if glued:
         shown = "\\t" if glued[0] == "\t" else glued[0]
-        hint = f"; the columns look glued together: the separator may be {shown!r} (delimiter='{shown}')"
-    return_name = option.removeprefix("--")
-    raise DataError(f"{path}:1: no column named {name!r} for {return_name}; columns are: {', '.join(header)}{hint}")
+        hint = (
+            f"; the columns look glued together: the separator may be {shown!r} (",
+            Setting("delimiter", shown),
+            ")",
+        )
+    raise DataError(
+        f"{path}:1: no column named {name!r} for ", Setting(option), f"; columns are: {', '.join(header)}", *hint
+    )
 
 
 def _check_header(path: Path, header: list[str]) -> None:
     seen: dict[str, int] = {}
     for col, name in enumerate(header, start=1):
-        if not name:
-            raise DataError(f"{path}:1:{col}: empty column name in the header")
+        if not name and col > 1:  # the first may be unnamed: an index (see unnamed_index)
+            raise DataError(f"{path}:1:{col}: empty column name in the header; name every column but an index")
         if name in seen:
             raise DataError(f"{path}:1:{col}: duplicate column name {name!r} (also column {seen[name]})")
         seen[name] = col
@@ -266,7 +355,10 @@ def _label_cell(path: Path, line_no: int, col: int, header: list[str], cell: str
     if not text or text in na_values:
         what = "empty label" if not text else f"label {cell!r} looks like a missing value"
         raise _MissingValue(
-            f"{path}:{line_no}:{col + 1}: column {header[col]!r}: {what}, not a class; leave such rows out with "
-            "missing='drop' (or change na_values if it is a real class)"
+            f"{path}:{line_no}:{col + 1}: column {header[col]!r}: {what}, not a class; leave such rows out with ",
+            Setting("missing", "drop"),
+            " (or change ",
+            Setting("na_values"),
+            " if it is a real class)",
         )
     return text

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, Placeholder, Setting, TrainerWarning
 from ..options import DEFAULT_NA_VALUES, ReadOptions
 from .columns import Encoding
 from .csvfile import BLOCK_LINES, read_csv  # noqa: F401 (BLOCK_LINES: the block size, for callers and tests)
@@ -23,7 +23,7 @@ FEW_ROWS = 10  # a class with fewer training rows than this gets a warning
 MANY_LEVELS = 20  # a categorical column with more distinct values than this and than half the rows gets a warning
 
 
-class DataWarning(UserWarning):
+class DataWarning(TrainerWarning):
     """Something in the data that is probably a mistake: an ID column, a class with very few rows, labels that
     differ only in case."""
 
@@ -90,7 +90,7 @@ def load_dataset(
             raise DataError(f"{path}: an .npz holds numbers only; categorical columns come from a CSV or a DataFrame")
     elif suffix in (".csv", ".txt", ".tsv") or not suffix:
         if read.label is None:
-            raise DataError(f"{path}: a CSV needs --label, the name of its label column")
+            raise DataError(f"{path}: a CSV needs ", Setting("label"), ", the name of its label column")
         dataset = _load_csv(path, read, missing, set(na_values), tuple(categorical))
     else:
         raise DataError(
@@ -126,16 +126,24 @@ def encode_labels(values: Sequence[object] | np.ndarray, *, source: str = "label
         # numbers and booleans: vectorized, no Python object per row (a million labels are common)
         distinct_values, indices = np.unique(array.ravel(), return_inverse=True)
         if len(distinct_values) < 2:
-            only = repr(_label_text(distinct_values[0])) if len(distinct_values) else "nothing"
-            raise DataError(f"{source}: found only {only} as label; a classifier needs at least two classes")
-        return indices.astype(np.int64), [_label_text(v) for v in distinct_values.tolist()]
-    texts = [_label_text(v) for v in np.asarray(values, dtype=object).ravel()]
-    distinct = sorted(set(texts), key=_class_sort_key(set(texts)))
+            raise DataError(one_class_message(source, [label_text(v) for v in distinct_values.tolist()]))
+        return indices.astype(np.int64), [label_text(v) for v in distinct_values.tolist()]
+    texts = [label_text(v) for v in np.asarray(values, dtype=object).ravel()]
+    distinct = sorted(set(texts), key=class_sort_key(set(texts)))
     if len(distinct) < 2:
-        only = repr(distinct[0]) if distinct else "nothing"
-        raise DataError(f"{source}: found only {only} as label; a classifier needs at least two classes")
+        raise DataError(one_class_message(source, distinct))
     index = {name: i for i, name in enumerate(distinct)}
     return np.fromiter((index[t] for t in texts), dtype=np.int64, count=len(texts)), distinct
+
+
+def one_class_message(source: str, distinct: Sequence[str]) -> str:
+    """What to say when the labels hold fewer than two classes (``distinct``: the class names found)."""
+    if not distinct:
+        return f"{source}: no labels (0 samples); a classifier needs at least two classes"
+    return (
+        f"{source}: found only {distinct[0]!r} as label; a classifier needs at least two classes, and these rows "
+        "hold one class"
+    )
 
 
 def check_features(X: object, *, source: str = "X") -> np.ndarray:
@@ -229,7 +237,8 @@ def _check_finite(array: np.ndarray, source: str, chunk_rows: int = 65536) -> No
             raise DataError(f"{source}: row {row}, column {col} is {value}; features must be finite numbers")
 
 
-def _label_text(value: object) -> str:
+def label_text(value: object) -> str:
+    """A label value as its class name: booleans "true"/"false", whole floats as integers (1.0 -> "1")."""
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, bytes):
@@ -239,7 +248,10 @@ def _label_text(value: object) -> str:
     return str(value).strip()
 
 
-def _class_sort_key(names: set[str]):
+def class_sort_key(names: set[str]):
+    """The sort key that puts class names in their stable order: numbers numerically, false before true, else
+    as text."""
+
     def as_number(text: str) -> float | None:
         try:
             number = float(text)
@@ -258,6 +270,8 @@ def _load_csv(
     path: Path, read: ReadOptions, missing: str, na_values: set[str], categorical: tuple[str, ...]
 ) -> Dataset:
     data = read_csv(path, read, missing, na_values, categorical)
+    for parts in data.doubts:
+        warnings.warn(DataWarning(*parts), stacklevel=3)
     y, class_names = encode_labels(data.labels, source=f"{path}: column {read.label!r}")
     return Dataset.from_table(data.table, y, class_names, source=str(path), sha256=data.sha256, notes=data.notes)
 
@@ -292,12 +306,18 @@ def _load_npz(path: Path, features: Sequence[str] | None, drop: Sequence[str]) -
     if drop:
         unknown = [f for f in drop if f not in names]
         if unknown:
-            raise DataError(f"{path}: no feature named {unknown[0]!r} for drop; features are: {', '.join(names)}")
+            raise DataError(
+                f"{path}: no feature named {unknown[0]!r} for ", Setting("drop"), f"; features are: {', '.join(names)}"
+            )
         features = [n for n in (features or names) if n not in drop]
     if features is not None:
         unknown = [f for f in features if f not in names]
         if unknown:
-            raise DataError(f"{path}: no feature named {unknown[0]!r} for features; features are: {', '.join(names)}")
+            raise DataError(
+                f"{path}: no feature named {unknown[0]!r} for ",
+                Setting("features"),
+                f"; features are: {', '.join(names)}",
+            )
         cols = [names.index(f) for f in features]
         X, names = np.ascontiguousarray(X[:, cols]), list(features)
     y, class_names = encode_labels(y_raw, source=f"{path}: array 'y'")
@@ -334,24 +354,26 @@ def review(dataset: Dataset) -> None:
                 stacklevel=3,
             )
     for name in id_like_columns(dataset.X, dataset.feature_names):
-        warnings.warn(
+        warning = DataWarning(
             f"feature {name!r} has a different value on every row and grows with the row number, like a row ID: the "
-            f"model would learn the file's order, which will not hold for new rows. Leave it out with "
-            f"drop='{name}' unless it is a real feature",
-            DataWarning,
-            stacklevel=3,
+            "model would learn the file's order, which will not hold for new rows. Leave it out with ",
+            Setting("drop", name),
+            " unless it is a real feature",
         )
+        warnings.warn(warning, stacklevel=3)
     table = dataset.table
     for j, name in enumerate(table.categorical_names if table is not None else []):
         distinct = len(set(table.categories[:, j].tolist()))
         if distinct > max(MANY_LEVELS, len(table) // 2):
-            warnings.warn(
+            warning = DataWarning(
                 f"categorical feature {name!r} has {distinct:,} distinct values in {len(table):,} rows, like an ID or "
                 f"free text: it becomes {distinct:,} one-hot columns, and new rows will mostly hold unseen values. "
-                f"Leave it out with drop='{name}', or fold rare values with min_frequency=N",
-                DataWarning,
-                stacklevel=3,
+                "Leave it out with ",
+                Setting("drop", name),
+                ", or fold rare values with ",
+                Setting("min_frequency", Placeholder("N")),
             )
+            warnings.warn(warning, stacklevel=3)
 
 
 def id_like_columns(X: np.ndarray, names: Sequence[str], *, min_rows: int = 20) -> list[str]:

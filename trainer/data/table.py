@@ -17,6 +17,9 @@ from ..errors import DataError
 # A number in a cell: decimal notation with an optional exponent. Python's float() also takes "1_000", "nan", "inf"
 # and other scripts' digits, which would make such a column numeric in one reader and text in another.
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# The same with a decimal comma, as Excel and pandas' to_csv(decimal=",") write numbers in much of Europe.
+COMMA_NUMBER = re.compile(r"[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?")
+NUMBER_SYNTAX = {".": NUMBER, ",": COMMA_NUMBER}
 _INFINITY = re.compile(r"[+-]?inf(inity)?", re.IGNORECASE)
 
 
@@ -60,17 +63,19 @@ class InfiniteValue(ValueError):
         self.row = row
 
 
-def parse_texts(texts: Sequence[str], na_values: set[str]) -> np.ndarray | None:
-    """The column as float64 (NaN where missing) when every present cell is a number, else None. Cells are already
-    trimmed; an empty one or one of ``na_values`` is missing. Raises :class:`InfiniteValue` for "inf" and its kin
-    in a column that is otherwise numeric (an overflow upstream, not a category)."""
+def parse_texts(texts: Sequence[str], na_values: set[str], decimal: str = ".") -> np.ndarray | None:
+    """The column as float64 (NaN where missing) when every present cell is a number written with ``decimal`` as
+    its decimal mark, else None. Cells are already trimmed; an empty one or one of ``na_values`` is missing. Raises
+    :class:`InfiniteValue` for "inf" and its kin in a column that is otherwise numeric (an overflow upstream, not a
+    category)."""
     out = np.empty(len(texts), dtype=np.float64)
     infinite = None
+    syntax = NUMBER_SYNTAX[decimal]
     for i, text in enumerate(texts):
         if not text or text in na_values:
             out[i] = np.nan
-        elif NUMBER.fullmatch(text):
-            out[i] = float(text)
+        elif syntax.fullmatch(text):
+            out[i] = float(text if decimal == "." else text.replace(",", "."))
         elif _INFINITY.fullmatch(text):
             infinite = i if infinite is None else infinite
         else:
@@ -78,6 +83,17 @@ def parse_texts(texts: Sequence[str], na_values: set[str]) -> np.ndarray | None:
     if infinite is not None:
         raise InfiniteValue(infinite, texts[infinite])
     return out
+
+
+def notation_share(counts: dict[str, int], decimal: str) -> tuple[float, str | None]:
+    """Of a text column's present cells (``counts``: each distinct trimmed text and its rows, "" for missing), the
+    share that are numbers written with ``decimal`` as their decimal mark and use it, and the first such cell."""
+    syntax = NUMBER_SYNTAX[decimal]
+    present = sum(n for text, n in counts.items() if text)
+    matching = [(text, n) for text, n in counts.items() if text and decimal in text and syntax.fullmatch(text)]
+    if not present or not matching:
+        return 0.0, None
+    return sum(n for _, n in matching) / present, matching[0][0]
 
 
 def text_column(texts: Sequence[str], na_values: set[str]) -> np.ndarray:

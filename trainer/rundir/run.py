@@ -1,5 +1,5 @@
-"""A training run's directory: model.pt, metrics.json, coefficients.csv, history.csv, training.png, roc.png; each
-written atomically."""
+"""Writing a training run's directory: model.pt, metrics.json, coefficients.csv, history.csv, training.png, roc.png;
+each written atomically. The layout and metrics.json's types are :mod:`trainer.rundir.schema`."""
 
 from __future__ import annotations
 
@@ -21,12 +21,18 @@ from ..engine.model import save_model
 from ..engine.training import FitResult
 from ..options import ReadOptions
 from .plots import Renderer, plot_history, plot_roc
-
-MODEL_FILE = "model.pt"
-METRICS_FILE = "metrics.json"
-COEFFICIENTS_FILE = "coefficients.csv"
-HISTORY_FILE = "history.csv"
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
+from .schema import (
+    COEFFICIENTS_FILE,
+    HISTORY_COLUMNS,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    ROC_PLOT,
+    TRAINING_PLOT,
+    ResolvedOptions,
+    RunRecord,
+    TrainedOn,
+)
 
 
 def versions() -> dict[str, str]:
@@ -61,7 +67,7 @@ def write_run(
     draw = renderer.submit if renderer is not None else _call
     dataset = result.dataset or dataset  # the design matrix and its encoding, as trained on
     unit = "iteration" if result.options["optimizer"] == "lbfgs" else "epoch"
-    draw(plot_history, result.history, out / "training.png", unit=unit)
+    draw(plot_history, result.history, out / TRAINING_PLOT, unit=unit)
     if len(result.class_names) == 2:
         split, rows = ("validation", result.val_indices) if len(result.val_indices) else ("train", result.train_indices)
         with torch.no_grad():
@@ -70,7 +76,7 @@ def write_run(
             plot_roc,
             dataset.y[rows],
             probabilities[:, 1],
-            out / "roc.png",
+            out / ROC_PLOT,
             auc=result.metrics[split]["roc_auc"],
             positive_class=result.class_names[1],
             split=split,
@@ -87,13 +93,37 @@ def write_run(
         write_text_atomic(out / COEFFICIENTS_FILE, result.coefficients.to_csv())
     if renderer is not None:
         renderer.wait()  # the plots are complete before metrics.json says the run is
-    document = {
-        **result.metrics,
-        "class_names": result.class_names,
-        "feature_names": result.feature_names,
-        "options": result.options,
-        "read": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(read).items()} if read else None,
-        "training": {
+    summary = {
+        "n_rows": len(dataset.y),
+        "n_features": len(dataset.feature_names),
+        "columns": dataset.encoding.to_json() if dataset.encoding is not None else None,
+        "class_counts": dict(
+            zip(
+                dataset.class_names,
+                np.bincount(dataset.y, minlength=len(dataset.class_names)).tolist(),
+                strict=True,
+            )
+        ),
+        "notes": dataset.notes,
+        "missing": _missing_counts(dataset),
+    }
+    trained_on = TrainedOn.from_json(
+        {
+            # resolved, so that a later `logreg export` from another folder can still find the rows to verify on
+            "path": str(Path(dataset.source).resolve()) if dataset.source != "<array>" else None,
+            "label": label,
+            "sha256": dataset.sha256,
+            **summary,
+        }
+        | (result.data_summary or {})
+    )
+    record = RunRecord(
+        metrics=result.metrics,
+        class_names=list(result.class_names),
+        feature_names=list(result.feature_names),
+        options=ResolvedOptions.from_json(result.options),
+        read=read,
+        training={
             "solver": result.options.get("solver"),
             "stop_reason": result.stop_reason,
             "separated_classes": result.separated_classes,
@@ -102,30 +132,12 @@ def write_run(
             "interrupted": result.interrupted,
             "seconds": round(seconds, 3),
         },
-        "data": {
-            # resolved, so that a later `logreg export` from another folder can still find the rows to verify on
-            "path": str(Path(dataset.source).resolve()) if dataset.source != "<array>" else None,
-            "label": label,
-            "sha256": dataset.sha256,
-            "n_rows": len(dataset.y),
-            "n_features": len(dataset.feature_names),
-            "columns": dataset.encoding.to_json() if dataset.encoding is not None else None,
-            "class_counts": dict(
-                zip(
-                    dataset.class_names,
-                    np.bincount(dataset.y, minlength=len(dataset.class_names)).tolist(),
-                    strict=True,
-                )
-            ),
-            "notes": dataset.notes,
-            "missing": _missing_counts(dataset),
-        }
-        | (result.data_summary or {}),
-        "coefficients": result.coefficients.to_json() if result.coefficients is not None else None,
-        "model_sha256": model_sha256,
-        "versions": versions(),
-    }
-    write_text_atomic(out / METRICS_FILE, json.dumps(document, indent=2) + "\n")
+        data=trained_on,
+        coefficients=result.coefficients.to_json() if result.coefficients is not None else None,
+        model_sha256=model_sha256,
+        versions=versions(),
+    )
+    write_text_atomic(out / METRICS_FILE, json.dumps(record.to_json(), indent=2) + "\n")
     return out
 
 

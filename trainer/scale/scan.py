@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..data.columns import Column, Encoding, categorical_column, encoding_of
-from ..data.dataset import _class_sort_key, _label_text
+from ..data.dataset import class_sort_key, label_text, one_class_message
 from ..data.table import text_column
 from ..errors import DataError
 from .distributed import Comm
@@ -111,10 +111,10 @@ class Scan:
 
 
 def label_texts(labels) -> list[str] | np.ndarray:
-    """A chunk's labels as class-name texts (numbers as ``_label_text`` writes them: 1.0 -> "1")."""
+    """A chunk's labels as class-name texts (numbers as ``label_text`` writes them: 1.0 -> "1")."""
     if isinstance(labels, np.ndarray):
         values, inverse = np.unique(labels, return_inverse=True)
-        return np.array([_label_text(v) for v in values.tolist()], dtype=object)[inverse]
+        return np.array([label_text(v) for v in values.tolist()], dtype=object)[inverse]
     return labels
 
 
@@ -135,10 +135,9 @@ def scan(source: Source, comm: Comm, *, forced_text: frozenset[int], seed: int, 
             f"{source.data}: no data rows"
             + (" left after dropping rows with missing values" if (merged.dropped or merged.dropped_label) else "")
         )
-    names = sorted(merged.labels, key=_class_sort_key(set(merged.labels)))
+    names = sorted(merged.labels, key=class_sort_key(set(merged.labels)))
     if len(names) < 2:
-        only = repr(names[0]) if names else "nothing"
-        raise DataError(f"{source.data}: found only {only} as label; a classifier needs at least two classes")
+        raise DataError(one_class_message(source.data, names))
     numeric = [j for j in range(len(source.names)) if j not in text]
     medians: dict[int, float] = {}
     if opts.missing == "impute" and numeric:

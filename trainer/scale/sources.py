@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,8 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.csvfile import _RowParser, parse_header, python_encoding, select_columns
-from ..errors import DataError
+from ..data.csvfile import (
+    SAMPLE_LINES,
+    RowParser,
+    decimal_mark,
+    parse_header,
+    python_encoding,
+    select_columns,
+    unnamed_index,
+)
+from ..data.dataset import DataWarning
+from ..errors import DataError, Setting
 from ..options import ReadOptions
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".npy", ".npz")
@@ -91,23 +101,41 @@ class Source:
     def _init_csv(self) -> None:
         read = self.read
         if read.label is None:
-            raise DataError(f"{self.files[0]}: a CSV needs --label, the name of its label column")
+            raise DataError(f"{self.files[0]}: a CSV needs ", Setting("label"), ", the name of its label column")
         headers = [self._csv_header(path) for path in self.files]
         first_path, (header, delimiter) = self.files[0], headers[0]
         for path, (other, _) in zip(self.files[1:], headers[1:], strict=True):
             if other != header:
                 raise DataError(f"{path}:1: header differs from {first_path}'s; every file needs the same columns")
         self.header, self.delimiter = header, delimiter
+        self.decimal = decimal_mark(self._sample(first_path), delimiter, read.decimal)  # the first file's, for all
         self.label_col, self.feature_cols = select_columns(first_path, header, read, delimiter)
+        doubt = unnamed_index(first_path, header, read)
+        if doubt:
+            warnings.warn(DataWarning(*doubt), stacklevel=3)
         self.names = [header[c] for c in self.feature_cols]
         self.label = read.label
 
     def _csv_header(self, path: Path) -> tuple[list[str], str]:
-        with self._open_text(path) as handle:
-            first = handle.readline().rstrip("\r\n")
+        first = next(iter(self._lines(path, 1)), "")
         if not first.strip():
             raise DataError(f"{path}: the file is empty; expected a header line naming the columns, then data rows")
         return parse_header(path, first, self.read.delimiter)
+
+    def _sample(self, path: Path) -> list[str]:
+        """The data lines after the header that decide ``decimal="auto"``, as in memory."""
+        return self._lines(path, 1 + SAMPLE_LINES)[1:]
+
+    def _lines(self, path: Path, count: int) -> list[str]:
+        """The first ``count`` lines of a CSV (fewer if it is shorter); a decoding error names the encoding to give."""
+        try:
+            with self._open_text(path) as handle:
+                return [line.rstrip("\r\n") for line in itertools.islice(handle, count)]
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{path}: not {self.read.encoding} text ({exc.reason}, near its start); give its encoding, e.g. ",
+                Setting("encoding", "latin-1"),
+            ) from None
 
     def _open_text(self, path: Path):
         return open(path, encoding=python_encoding(self.read.encoding), newline="")
@@ -124,7 +152,9 @@ class Source:
                 self.label_col = width - 1 if label is None else int(label) % width
             except ValueError:
                 raise DataError(
-                    f"{self.files[0]}: --label for an .npy is a column number (default: the last), got {label!r}"
+                    f"{self.files[0]}: ",
+                    Setting("label"),
+                    f" for an .npy is a column number (default: the last), got {label!r}",
                 ) from None
             self.feature_cols = [j for j in range(width) if j != self.label_col]
             self.label = f"column {self.label_col}"
@@ -139,7 +169,9 @@ class Source:
             if len(names) != width or len(set(names)) != len(names):
                 raise DataError(f"{self.files[0]}: 'feature_names' must give {width} distinct names, got {len(names)}")
         if self.read.features is not None or self.read.drop:
-            raise DataError(f"{self.files[0]}: --features and --drop apply to a CSV's named columns")
+            raise DataError(
+                f"{self.files[0]}: ", Setting("features"), " and ", Setting("drop"), " apply to a CSV's named columns"
+            )
         self.names = names
 
     def _array_header(self, path: Path):
@@ -176,7 +208,9 @@ class Source:
                 yield from self._array_chunks(index, path, mine)
 
     def _csv_chunks(self, index: int, path: Path, mine, text: frozenset[int]) -> Iterator[Chunk]:
-        parse = _RowParser(path, self.header, self.label_col, self.feature_cols, self.na_values, self.missing)
+        parse = RowParser(
+            path, self.header, self.label_col, self.feature_cols, self.na_values, self.missing, self.decimal
+        )
         with self._open_text(path) as handle:
             try:
                 handle.readline()
@@ -194,7 +228,8 @@ class Source:
             except UnicodeDecodeError as exc:
                 raise DataError(
                     f"{path}: not {self.read.encoding} text ({exc.reason} near line {2 + number * self.chunk_rows}); "
-                    "give its encoding, e.g. --encoding latin-1"
+                    "give its encoding, e.g. ",
+                    Setting("encoding", "latin-1"),
                 ) from None
 
     def _array_chunks(self, index: int, path: Path, mine) -> Iterator[Chunk]:
@@ -247,8 +282,10 @@ class Source:
                 if self.missing == "error":
                     row = int(np.flatnonzero(gaps)[0])
                     raise DataError(
-                        f"{path}: row {start + row} has a missing value (NaN); impute it with --missing impute, "
-                        "or leave such rows out with --missing drop"
+                        f"{path}: row {start + row} has a missing value (NaN); impute it with ",
+                        Setting("missing", "impute"),
+                        ", or leave such rows out with ",
+                        Setting("missing", "drop"),
                     )
                 keep = ~gaps
                 return Chunk([c[keep] for c in columns], labels[keep], ids[keep], dropped=int(gaps.sum()))
