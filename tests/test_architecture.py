@@ -24,8 +24,9 @@ def _modules() -> list[Path]:
 
 
 def test_the_install_has_one_top_level_package():
-    """Packages called ``trainer`` or ``runtime`` exist on PyPI: installing ours must not put modules of those names into
-    site-packages, only ``logreg_onnx`` (with its dist-info, the console script and, for -e, the editable finder)."""
+    """Packages called ``trainer`` or ``runtime`` exist on PyPI: installing ours must not put modules of those names
+    into site-packages, only ``logreg_onnx`` (with its dist-info, the console script and, for -e, the editable
+    finder)."""
     site = sysconfig.get_paths()["purelib"]  # the install's own record, not an egg-info left in the repository
     (dist,) = [d for d in importlib.metadata.distributions(path=[site]) if d.metadata["Name"] == "logreg-onnx"]
     paths = [Path(str(f)) for f in dist.files if not str(f).startswith("..")]
@@ -35,7 +36,8 @@ def test_the_install_has_one_top_level_package():
     assert not odd, f"installed top-level names besides logreg_onnx: {sorted(odd)}"
     script = (
         "import importlib.util as u, sys\n"
-        "found = {m: getattr(u.find_spec(m), 'origin', None) for m in ('runtime', 'trainer', 'exporter') if u.find_spec(m)}\n"
+        "names = ('runtime', 'trainer', 'exporter')\n"
+        "found = {m: getattr(u.find_spec(m), 'origin', None) for m in names if u.find_spec(m)}\n"
         "import logreg_onnx.runtime, logreg_onnx.cli\n"
         "print(found)"
     )

@@ -1,7 +1,7 @@
 """Fit a PyTorch logistic-regression model (binary sigmoid or multinomial softmax) on tabular data.
 
-Needs the ``train`` extra (``pip install 'logreg-onnx[train]'``). The public names are imported lazily so that
-``logreg train`` can say what to install, in an environment without torch.
+Needs the ``train`` extra (``pip install '.[train]'`` in the repository's folder). The public names are imported
+lazily so that ``logreg train`` can say what to install, in an environment without torch.
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ def _files(folder, *files):
 def test_streamed_api_errors_name_the_option(tmp_path):
     with pytest.raises(OptionError, match="l2 auto needs the rows in memory"):
         fit_stream(BREAST_CANCER, ReadOptions(label="diagnosis"), FitOptions(l2="auto"))
-    with pytest.raises(DataError, match="--categorical names 'nope'"):
+    with pytest.raises(DataError, match=": categorical names 'nope', which is not a feature column"):
         fit_stream(BREAST_CANCER, ReadOptions(label="diagnosis"), FitOptions(categorical=("nope",)))
     with pytest.raises(DataError, match="column number"):
         np.save(tmp_path / "a.npy", np.zeros((3, 3), dtype=np.float32))

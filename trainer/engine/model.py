@@ -132,6 +132,14 @@ class LogisticModel(nn.Module):
         return torch.softmax(z, dim=1)
 
 
+def float64_copy(model: LogisticModel) -> LogisticModel:
+    """``model`` in float64 (its float32 weights and standardization, exactly widened): the one copy through which
+    metrics are computed in float64, in memory and streamed alike."""
+    model64 = LogisticModel(model.n_features, model.n_classes, model.encoding).double()
+    model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+    return model64.eval()
+
+
 def model_to_bytes(
     model: LogisticModel, *, feature_names: list[str], class_names: list[str], extra: dict | None = None
 ) -> bytes:

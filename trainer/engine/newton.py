@@ -1,12 +1,16 @@
 """Newton's method for the exact optimum of a small model (up to MAX_NEWTON_PARAMS parameters): a handful of
-iterations from zero, each costing about one pass over the data.
+iterations, each costing about one pass over the data.
 
+- A large data set starts from the optimum of HESSIAN_ROWS rows spread evenly through it (a few cheap iterations):
+  that start is within the sampling noise of the optimum, so the full passes that follow are few.
 - The gradient is exact (every row, float32 arithmetic); the Hessian comes from at most HESSIAN_ROWS rows spread
   evenly through the data, which costs little and, logistic losses being smooth averages, differs from the full one
   by a fraction of a percent: the iteration still converges fast, and the line search keeps every step a descent.
-- When float32 can no longer see the objective fall, one float64 pass (a chunk of rows at a time, no float64 copy)
-  measures the Newton decrement exactly; if the optimum is not yet reached to float64 accuracy, float64 Newton steps
-  finish the job. The same pass gives the logits the training metrics are computed from.
+- When float32 can no longer see the objective fall, a float64 pass (a chunk of rows at a time, no float64 copy)
+  measures the Newton decrement exactly, with the Hessian of every row (float32 blocks summed in float64); Newton
+  steps with that Hessian finish the job. The last pass gives the logits the training metrics are computed from, and
+  its Hessian is the coefficient table's observed information: at the optimum they are the same matrix (up to the
+  penalty), so the table needs no pass of its own.
 """
 
 from __future__ import annotations
@@ -14,53 +18,47 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from .optim import Objective, report_iterate
+from ..stats.hessian import MAX_INFORMATION_WORK, hessian_sum
+from .optim import Objective, penalty_diagonal, report_iterate
 
 MAX_NEWTON_PARAMS = 1024  # beyond this the Hessian (params^2 memory, rows * params^2 work) costs more than L-BFGS
 HESSIAN_ROWS = 65536
 _ARMIJO = 1e-4
 _FLOAT64_GAP = 1e-12  # relative gap to the optimum (half the squared Newton decrement) accepted as converged
 _FLOAT32_GAP = 1e-10  # below this float32 sums cannot be trusted: hand over to float64
+# with every row's Hessian in float64 the exact Newton steps converge quadratically: hand over sooner
+_FLOAT32_GAP_EXACT = 1e-8
 _FLOAT32_FLAT = 1e-7  # a relative decrease float32 cannot see
+_SAMPLE_GAP = 1e-7  # the sample's optimum to this relative gap: far below its distance to the full optimum
+_SAMPLE_ITERATIONS = 30
 
 
 def hessian(objective: Objective, V: torch.Tensor, *, max_rows: int = HESSIAN_ROWS) -> torch.Tensor:
     """The objective's Hessian in float64, shape (params, params), parameters flattened row by row of ``V``,
     estimated from at most ``max_rows`` evenly spread rows (all of them when there are fewer)."""
-    X, weights = _hessian_rows(objective, max_rows)
-    logits = X @ V.to(torch.float32).T
+    X, weights, _ = _hessian_rows(objective, max_rows)
     out, width = V.shape
-    H = torch.zeros((out * width, out * width), dtype=torch.float64, device=V.device)
-    if objective.binary:
-        p = torch.sigmoid(logits[:, 0])
-        curvature = [[p * (1 - p)]]
-    else:
-        P = torch.softmax(logits, dim=1)
-        curvature = [[P[:, a] * ((1.0 if a == b else 0.0) - P[:, b]) for b in range(out)] for a in range(out)]
+    return hessian_of_rows(objective, X, weights, V) + penalty_diagonal(out, width, objective.l2, V.device)
+
+
+def hessian_of_rows(objective: Objective, X: torch.Tensor, weights, V: torch.Tensor) -> torch.Tensor:
+    """The mean log-loss's Hessian (no penalty) on rows ``X`` (float32, standardized) with row ``weights``."""
+    logits = torch.addmm(V[:, -1].to(X.dtype), X, V[:, :-1].to(X.dtype).T)
+    P = torch.sigmoid(logits) if objective.binary else torch.softmax(logits, dim=1)
     total = float(weights.sum()) if weights is not None else float(len(X))
-    for a in range(out):
-        for b in range(a, out):
-            s = curvature[a][b] if weights is None else curvature[a][b] * weights
-            block = (X.T @ (s[:, None] * X)).double() / total
-            H[a * width : (a + 1) * width, b * width : (b + 1) * width] = block
-            if a != b:
-                H[b * width : (b + 1) * width, a * width : (a + 1) * width] = block.T
-    penalty = torch.full((out, width), objective.l2, dtype=torch.float64, device=V.device)
-    penalty[:, -1] = 0.0
-    return H + torch.diag(penalty.ravel())
+    return hessian_sum(X, P, weights) / total
 
 
 def _hessian_rows(objective: Objective, max_rows: int):
-    """The rows the Hessian is estimated from, with a constant column for the bias: chosen once, kept."""
+    """The rows the Hessian is estimated from: chosen once, kept."""
     cached = objective.hessian_rows
     if cached is None:
         n = objective.n_rows
         rows = slice(None) if n <= max_rows else torch.linspace(0, n - 1, max_rows, device=objective.X.device).long()
-        X = F.pad(objective.X[rows], (0, 1), value=1.0)
+        X = objective.X[rows]
         weights = objective.weights[rows] if objective.weights is not None else None
-        cached = objective.hessian_rows = (X, weights)
+        cached = objective.hessian_rows = (X, weights, rows)
     return cached
 
 
@@ -75,42 +73,92 @@ def newton_step(H: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     return -(eigenvectors[:, keep] @ coefficients)
 
 
+def _centred(step: torch.Tensor, objective: Objective) -> torch.Tensor:
+    """A softmax model's step without its mean over the classes where that mean is a null direction of the
+    objective (the biases; the weights too without a penalty): adding one vector to every class changes no
+    probability, so there the Hessian is zero up to its float32 rounding, which the pseudo-inverse would otherwise
+    amplify into a large common shift (harmless to the probabilities, ruinous to float32 weights)."""
+    if objective.binary:
+        return step
+    free = slice(None) if objective.l2 == 0 else slice(-1, None)
+    step = step.clone()
+    step[:, free] -= step[:, free].mean(dim=0, keepdim=True)
+    return step
+
+
 def run_newton(state, objective: Objective, V: torch.Tensor, callbacks, evaluate_validation, *, max_iterations: int):
     """Damped Newton iterations from ``V``. Returns ``(V, converged, final)`` where ``final`` is the float64
-    ``(loss, grad, correct, logits)`` at the returned ``V``, or None if training stopped early."""
-    loss, grad, correct, _ = objective.loss_grad(V)
+    ``(loss, grad, correct, logits, information)`` at the returned ``V``, or None if training stopped early;
+    ``information`` is the sum over every row of the log-loss's Hessian there (weighted, no penalty; see
+    :func:`trainer.stats.hessian.hessian_sum`), or None when that costs more than ``MAX_INFORMATION_WORK``."""
+    V, (loss, grad, correct, _) = _start(objective, V)
+    exact = objective.n_rows * float(V.numel()) ** 2 <= MAX_INFORMATION_WORK
+    logits = information = None
     for float64 in (False, True):
         if float64:
-            loss, grad, correct, logits = objective.loss_grad(V, float64=True, keep_logits=True)
+            loss, grad, correct, logits = objective.loss_grad(V, float64=True, keep_logits=True, hessian=exact)
+            information = objective.last_hessian
         for _ in range(max_iterations):
             if state.epoch >= state.max_epochs or state.stop_training:
                 return V, False, None
-            step = newton_step(hessian(objective, V), grad.ravel())
+            if float64 and information is not None:  # every row's Hessian, from the pass that gave the gradient
+                H = information / objective.total_weight + penalty_diagonal(*V.shape, objective.l2, V.device)
+            else:
+                H = hessian(objective, V)
+            step = _centred(newton_step(H, grad.ravel()).view_as(V), objective).ravel()
             slope = float(grad.ravel() @ step)  # = -(Newton decrement)^2: negative along a descent direction
-            if -slope / 2 <= (_FLOAT64_GAP if float64 else _FLOAT32_GAP) * max(abs(loss), 1e-300):
+            gap = _FLOAT64_GAP if float64 else _FLOAT32_GAP_EXACT if exact else _FLOAT32_GAP
+            if -slope / 2 <= gap * max(abs(loss), 1e-300):
                 if float64:
-                    return V, True, (loss, grad, correct, logits)
+                    return V, True, (loss, grad, correct, logits, information)
                 break
-            accepted = _line_search(objective, V, step.view_as(V), loss, slope, float64)
+            accepted = _line_search(objective, V, step.view_as(V), loss, slope, float64, exact)
             if accepted is None:  # no lower objective representable along this direction at this precision
                 if float64:
-                    return V, True, (loss, grad, correct, logits)
+                    return V, True, (loss, grad, correct, logits, information)
                 break
             previous = loss
             V, (loss, grad, correct, new_logits) = accepted
-            if float64:
-                logits = new_logits
+            if float64:  # the information at the new point: the table's standard errors are those of the optimum
+                logits, information = new_logits, objective.last_hessian
             report_iterate(state, callbacks, objective, V, loss, correct, evaluate_validation)
             if not float64 and previous - loss <= _FLOAT32_FLAT * abs(loss):
                 break  # float32 no longer sees progress: finish in float64
-    return V, False, (loss, grad, correct, logits)
+    return V, False, (loss, grad, correct, logits, information)
 
 
-def _line_search(objective, V, step, loss, slope, float64):
+def _start(objective: Objective, V: torch.Tensor):
+    """``(start, objective.loss_grad(start))``. For many rows and a start at zero, the start is the optimum on the
+    evenly spread Hessian rows, found with their exact Hessian (a sixteenth of a pass or less an iteration), kept
+    only if the full objective is lower there than at zero (a sample can be separable when the data are not)."""
+    if objective.n_rows < 4 * HESSIAN_ROWS or bool(V.any()):
+        return V, objective.loss_grad(V)
+    X, weights, rows = _hessian_rows(objective, HESSIAN_ROWS)
+    sample = Objective(X, objective.y[rows], weights, binary=objective.binary, l2=objective.l2)
+    loss, grad, _, _ = sample.loss_grad(V)
+    start = V
+    for _ in range(_SAMPLE_ITERATIONS):
+        H = hessian_of_rows(sample, X, weights, start) + penalty_diagonal(*V.shape, sample.l2, V.device)
+        step = _centred(newton_step(H, grad.ravel()).view_as(V), sample).ravel()
+        slope = float(grad.ravel() @ step)
+        if -slope / 2 <= _SAMPLE_GAP * max(abs(loss), 1e-300):
+            break
+        accepted = _line_search(sample, start, step.view_as(V), loss, slope, False, False)
+        if accepted is None:
+            break
+        start, (loss, grad, _, _) = accepted
+    first = objective.loss_grad(start)
+    # at zero every class is equally likely: the (weighted) mean loss is log(classes), and the penalty 0
+    if math.isfinite(first[0]) and first[0] < math.log(2 if objective.binary else V.shape[0]):
+        return start, first
+    return V, objective.loss_grad(V)
+
+
+def _line_search(objective, V, step, loss, slope, float64, hessian):
     t = 1.0
     for _ in range(40):
         candidate = V + t * step
-        result = objective.loss_grad(candidate, float64=float64, keep_logits=float64)
+        result = objective.loss_grad(candidate, float64=float64, keep_logits=float64, hessian=float64 and hessian)
         if math.isfinite(result[0]) and result[0] <= loss + _ARMIJO * t * slope:
             return candidate, result
         t *= 0.5

@@ -1,5 +1,6 @@
 """The penalized log-loss on standardized data, and the ways to minimize it: full-batch L-BFGS and mini-batch SGD/Adam
-(Newton's method, the default for small models, is in trainer/newton.py).
+(Newton's method, the default for small models, is in trainer/engine/newton.py); and the l2 penalty term, written
+once for every solver.
 
 Parameters are one float64 matrix ``V`` of shape (out, n_features + 1): the Linear layer's weight with its bias as
 the last column (``out`` is 1 for a binary model). The data stay float32; each pass computes in float32 (fast) or,
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import TrainingError
+from ..stats.hessian import hessian_sum
 from .callbacks import Callback, TrainingState, end_epoch
 
 CHUNK_ROWS = 65536
@@ -51,17 +53,26 @@ class Objective:
             return (torch.sigmoid(logits[:, 0]) - target)[:, None]
         return torch.softmax(logits, dim=1) - F.one_hot(y, logits.shape[1]).to(logits.dtype)
 
-    def loss_grad(self, V: torch.Tensor, *, float64: bool = False, keep_logits: bool = False):
+    def loss_grad(self, V: torch.Tensor, *, float64: bool = False, keep_logits: bool = False, hessian: bool = False):
         """Objective, gradient (float64, shape of ``V``), count of correctly classified rows, and (``keep_logits``)
-        the logits of every row. ``float64`` computes in float64 a chunk at a time; else in float32, full batch."""
+        the logits of every row. ``float64`` computes in float64 a chunk at a time; else in float32, full batch.
+        ``hessian``: also the sum over every row of the log-loss's Hessian (:func:`trainer.stats.hessian.hessian_sum`,
+        weighted, unscaled, no penalty), kept in ``self.last_hessian``."""
         dtype = torch.float64 if float64 else torch.float32
-        step = CHUNK_ROWS if float64 else self.n_rows
-        sums = Sums(V)
+        step = CHUNK_ROWS if float64 or hessian else self.n_rows
+        logits = torch.empty((self.n_rows, V.shape[0]), dtype=torch.float64, device=V.device) if keep_logits else None
+        sums = Sums(V, hessian=hessian, logits=logits)
+        # one chunk buffer, reused: a new float64 chunk each time, between the small arrays kept, would fragment the
+        # heap and grow the resident memory by a chunk per chunk
+        buffer = torch.empty((min(step, self.n_rows), self.X.shape[1]), dtype=dtype, device=self.X.device)
         for start in range(0, self.n_rows, step):
             rows = slice(start, min(start + step, self.n_rows))
             y_float = self.labels_as(dtype)[rows] if self.binary else None
             weights = None if self.weights is None else self.weights[rows]
-            sums.add(self, self.X[rows].to(dtype), self.y[rows], weights, y_float, keep_logits=keep_logits)
+            source = self.X[rows]
+            chunk = source if dtype == source.dtype else buffer[: len(source)].copy_(source)
+            sums.add(self, chunk, self.y[rows], weights, y_float, keep_logits=keep_logits, rows32=source)
+        self.last_hessian = sums.hessian
         return sums.result(self, V, self.total_weight)
 
 
@@ -69,16 +80,42 @@ class Sums:
     """The sums over rows that the objective and its gradient are made of, added a batch at a time (in float32 or
     float64 as the rows come), so that a streamed or distributed objective adds its chunks and ranks the same way."""
 
-    def __init__(self, V: torch.Tensor) -> None:
+    def __init__(self, V: torch.Tensor, *, hessian: bool = False, logits: torch.Tensor | None = None) -> None:
+        """``hessian``: also sum the log-loss's Hessian; ``logits``: (rows, out) float64, filled with each row's
+        logits in the order the rows are added (when they are kept)."""
         self.W, self.b = V[:, :-1], V[:, -1]
         self.loss = torch.zeros((), dtype=torch.float64, device=V.device)
         self.grad = torch.zeros_like(V)
         self.correct = 0
         self.kept: list[torch.Tensor] = []
+        self.logits, self.filled = logits, 0
+        size = V.numel()
+        self.hessian = torch.zeros((size, size), dtype=torch.float64, device=V.device) if hessian else None
 
-    def add(self, objective, X, y, weights=None, y_float=None, *, keep_logits: bool = False) -> None:
-        """Add rows ``X`` (float32 or float64, standardized) with labels ``y`` and optional row ``weights``."""
+    def add(self, objective, X, y, weights=None, y_float=None, *, keep_logits: bool = False, rows32=None) -> None:
+        """Add rows ``X`` (float32 or float64, standardized) with labels ``y`` and optional row ``weights``;
+        ``rows32``: the same rows in float32, for the Hessian's products (when the sums keep one)."""
         dtype = X.dtype
+        if objective.binary:  # one logit: vector kernels, and the loss from the margin (exact in the tails)
+            logits = torch.addmv(self.b.to(dtype), X, self.W[0].to(dtype))
+            target = y_float if y_float is not None else y.to(dtype)
+            margin = logits * (1.0 - 2.0 * target)  # -z for the second class, z for the first: loss = softplus
+            losses = F.softplus(margin, threshold=20.0 if dtype == torch.float32 else 40.0)  # exact to dtype
+            probability = torch.sigmoid(logits)
+            residual = probability - target
+            if weights is not None:
+                w = weights.to(dtype)
+                losses, residual = losses * w, residual * w
+            self.loss += losses.sum(dtype=torch.float64)
+            self.grad[0, :-1] += (X.T @ residual).double()
+            self.grad[0, -1] += residual.sum(dtype=torch.float64)
+            # predicted second class when z > 0: right when the margin is negative, or z == 0 for the first class
+            self.correct += int((margin < 0).sum()) + int(((logits == 0) & (target == 0)).sum())
+            if self.hessian is not None:
+                self.hessian += hessian_sum(rows32 if rows32 is not None else X, probability[:, None], weights)
+            if keep_logits:
+                self._keep(logits[:, None])
+            return
         logits = torch.addmm(self.b.to(dtype), X, self.W.to(dtype).T)
         losses = objective.row_losses(logits, y, y_float)
         residual = objective.residuals(logits, y, y_float)
@@ -89,15 +126,45 @@ class Sums:
         self.grad[:, :-1] += (residual.T @ X).double()
         self.grad[:, -1] += residual.sum(dim=0, dtype=torch.float64)
         self.correct += int(_count_correct(logits, y, objective.binary))
+        if self.hessian is not None:
+            self.hessian += hessian_sum(rows32 if rows32 is not None else X, torch.softmax(logits, dim=1), weights)
         if keep_logits:
+            self._keep(logits)
+
+    def _keep(self, logits: torch.Tensor) -> None:
+        if self.logits is None:
             self.kept.append(logits.double())
+        else:
+            self.logits[self.filled : self.filled + len(logits)] = logits
+            self.filled += len(logits)
 
     def result(self, objective, V: torch.Tensor, total_weight: float):
         """(objective, gradient, correct rows, logits or None): the sums over ``total_weight``, plus the penalty."""
-        loss, grad = self.loss / total_weight, self.grad / total_weight
-        loss = loss + 0.5 * objective.l2 * (V[:, :-1] ** 2).sum()
-        grad[:, :-1] += objective.l2 * V[:, :-1]
-        return float(loss), grad, self.correct, (torch.cat(self.kept) if self.kept else None)
+        value, penalty_grad = penalty(V, objective.l2)
+        loss, grad = self.loss / total_weight + value, self.grad / total_weight + penalty_grad
+        kept = self.logits if self.logits is not None else (torch.cat(self.kept) if self.kept else None)
+        return float(loss), grad, self.correct, kept
+
+
+def weight_penalty(W: torch.Tensor, l2: float) -> torch.Tensor:
+    """The l2 term ``l2 / 2 * ||W||^2`` of weights ``W`` (..., out, features), one value per leading index; it
+    differentiates through autograd (the mini-batch solvers) as well."""
+    return 0.5 * l2 * (W**2).sum(dim=(-2, -1))
+
+
+def penalty(V: torch.Tensor, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`weight_penalty` of parameters ``V`` (..., out, width), the bias (last column) unpenalized: its value
+    and its gradient (the shape of ``V``)."""
+    grad = torch.zeros_like(V)
+    grad[..., :-1] = l2 * V[..., :-1]
+    return weight_penalty(V[..., :-1], l2), grad
+
+
+def penalty_diagonal(out: int, width: int, l2: float, device=None) -> torch.Tensor:
+    """The l2 term's Hessian, a diagonal of ``out * width`` entries in ``V``'s flattened layout (the biases 0)."""
+    diagonal = torch.full((out, width), float(l2), dtype=torch.float64, device=device)
+    diagonal[:, -1] = 0.0
+    return torch.diag(diagonal.ravel())
 
 
 def _count_correct(logits: torch.Tensor, y: torch.Tensor, binary: bool) -> torch.Tensor:
@@ -228,7 +295,7 @@ def run_minibatch(
             batch_weights = None if weights is None else weights[batch]
             loss = losses.mean() if batch_weights is None else (losses * batch_weights).sum() / batch_weights.sum()
             if objective.l2:
-                loss = loss + 0.5 * objective.l2 * (linear.weight**2).sum()
+                loss = loss + weight_penalty(linear.weight, objective.l2)
             loss.backward()
             try:
                 optimizer.step()

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import OptionError
+from ..errors import OptionError, Setting
+from ..stats.hessian import hessian_sum
 from .newton import MAX_NEWTON_PARAMS, newton_step
+from .optim import penalty, penalty_diagonal
 
 GRID = tuple(float(v) for v in np.logspace(0, -6, 13))  # 1, 0.316, 0.1, ... 1e-6
 _TOLERANCE = 1e-7  # half the squared Newton decrement, relative to the objective: far below the folds' noise
@@ -55,8 +57,7 @@ class Folds:
         self.train_weight32 = self.train_weight.float()
         step = max(1, len(y) // HESSIAN_ROWS)
         rows = torch.arange(0, len(y), step)[:HESSIAN_ROWS]
-        self.H_rows = torch.nn.functional.pad(self.X[rows].double(), (0, 1), value=1.0)
-        self.H_rows32 = self.H_rows.float()
+        self.H_rows32 = self.X[rows]
         self.H_train = train[rows] / train[rows].sum(dim=0)
 
     def logits(self, V: torch.Tensor) -> torch.Tensor:
@@ -80,8 +81,7 @@ class Folds:
 
     def objective(self, point: Point, l2: float) -> torch.Tensor:
         """(k,) each fold's training objective."""
-        W = point.V[:, :, :-1]
-        return (point.losses * self.train_weight).sum(dim=0) + 0.5 * l2 * (W**2).sum(dim=(1, 2))
+        return (point.losses * self.train_weight).sum(dim=0) + penalty(point.V, l2)[0]
 
     def grad(self, point: Point, l2: float) -> torch.Tensor:
         if point.data_grad is None:  # the log-loss part, computed once a point
@@ -93,39 +93,21 @@ class Folds:
             R = residual * self.train_weight32[:, :, None]  # (n, k, outputs), float32
             weights = (R.reshape(len(R), -1).T @ self.X).double().view(self.k, self.outputs, -1)
             point.data_grad = torch.cat([weights, R.double().sum(dim=0)[:, :, None]], dim=2)
-        grad = point.data_grad.clone()
-        grad[:, :, :-1] += l2 * point.V[:, :, :-1]
-        return grad
+        return point.data_grad + penalty(point.V, l2)[1]
 
     def hessians(self, V: torch.Tensor, l2: float) -> torch.Tensor:
-        """(k, P, P), P = outputs * width, from the evenly spread rows."""
-        X = self.H_rows
+        """(k, P, P), P = outputs * width, from the evenly spread rows, in float32 products (an approximate Hessian
+        already: its rounding changes the steps, not where they converge)."""
         k, out, width = V.shape
-        Z = (X @ V.reshape(k * out, width).T).view(len(X), k, out)
-
-        X32 = self.H_rows32
-
-        def gram(w: torch.Tensor) -> torch.Tensor:  # (k, width, width): X' diag(w[:, f]) X for every fold f, in
-            # float32 (an approximate Hessian already: its rounding changes the steps, not where they converge)
-            return torch.matmul((X32[None, :, :] * w.T.float()[:, :, None]).transpose(1, 2), X32).double()
-
-        H = torch.empty((k, out * width, out * width), dtype=torch.float64)
-        if self.binary:
-            p = torch.sigmoid(Z[:, :, 0])
-            H[:] = gram(p * (1 - p) * self.H_train)
-        else:
-            P = torch.softmax(Z, dim=2)
-            for a in range(out):
-                for b in range(a, out):
-                    block = gram(P[:, :, a] * ((1.0 if a == b else 0.0) - P[:, :, b]) * self.H_train)
-                    H[:, a * width : (a + 1) * width, b * width : (b + 1) * width] = block
-                    H[:, b * width : (b + 1) * width, a * width : (a + 1) * width] = block.transpose(1, 2)
+        X = self.H_rows32
+        Z = (X.double() @ V[:, :, :-1].reshape(k * out, width - 1).T).view(len(X), k, out) + V[:, :, -1]
+        P = torch.sigmoid(Z) if self.binary else torch.softmax(Z, dim=2)
+        H = hessian_sum(X, P, self.H_train, dtype=torch.float32)
+        if not self.binary:
             # a softmax's biases are defined up to a common shift (the gradient has no part along it): a ridge far
             # below the curvature makes the systems solvable without moving the optimum
             H += torch.eye(out * width, dtype=torch.float64) * (1e-10 * H.diagonal(dim1=1, dim2=2).amax())
-        penalty = torch.full((out, width), l2, dtype=torch.float64)
-        penalty[:, -1] = 0.0
-        return H + torch.diag(penalty.ravel())
+        return H + penalty_diagonal(out, width, l2)
 
     def validation(self, point: Point) -> torch.Tensor:
         """(k,) each fold's mean log-loss on its own rows."""
@@ -196,7 +178,8 @@ def cross_validate(
         raise OptionError(
             "l2",
             f"auto needs at least {folds} rows of every class ({folds} folds); the smallest class has "
-            f"{counts.min()}: give a value, or fewer --folds",
+            f"{counts.min()}: give a value, or fewer ",
+            Setting("folds"),
         )
     fold = stratified_folds(y, folds, seed)
     problem = Folds(X, y, fold, folds, binary, n_classes)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -13,20 +16,21 @@ import torch
 from ..data.columns import fit_encoding
 from ..data.dataset import Dataset, encode_labels, missing_labels, review, table_from_input
 from ..data.table import Table
-from ..errors import DataError, OptionError
+from ..errors import DataError, OptionError, Setting
 from ..options import FitOptions
 from ..stats.calibration import decide
-from ..stats.coefficients import CoefficientTable, coefficient_table
+from ..stats.coefficients import CoefficientTable, Optimum, coefficient_table
 from ..stats.metrics import classification_metrics, log_loss
 from ..stats.separation import SeparableDataWarning, separated_classes, separation_message
 from . import optim
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
-from .model import LogisticModel
+from .model import LogisticModel, float64_copy
 from .newton import MAX_NEWTON_PARAMS, run_newton
 
 DEFAULT_EPOCHS = {"lbfgs": 1000, "sgd": 100, "adam": 100}  # lbfgs: an iteration cap, rarely reached
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01}
 _MAX_NEWTON_ITERATIONS = 100  # from zeros Newton needs a handful; more means separable data
+SERIAL_CELLS = 1 << 20  # a data set of fewer values (rows x columns) is fitted on one torch thread
 
 
 @dataclass
@@ -46,7 +50,7 @@ class FitResult:
     separated_classes : list of str, classes perfectly separated from the others (l2=0 only)
     train_indices, val_indices : ndarray of int, the rows of the input in each split
     dataset : Dataset, the data as trained on: ``X`` is the design matrix, ``encoding`` how raw columns become it
-    coefficients : CoefficientTable of the training rows (see :mod:`trainer.inference`)
+    coefficients : CoefficientTable of the training rows (see :mod:`trainer.stats.coefficients`)
     """
 
     model: LogisticModel
@@ -98,19 +102,27 @@ def dataset_from_arrays(X: object, y: object, feature_names: Sequence[str] | Non
     if len(y_array) != len(table):
         raise DataError(f"y has {len(y_array)} labels but X has {len(table)} rows")
     label_gaps = missing_labels(y_array, na_values)
-    feature_gaps = np.isnan(table.numeric).any(axis=1) | (table.categories == "").any(axis=1)
+    # rows with a missing feature value matter only when they are refused or dropped (imputing keeps them all)
+    feature_gaps = (
+        np.isnan(table.numeric).any(axis=1) | (table.categories == "").any(axis=1)
+        if opts.missing != "impute"
+        else np.zeros(len(table), dtype=bool)
+    )
     notes = []
     if opts.missing == "error" and (label_gaps.any() or feature_gaps.any()):
         if label_gaps.any():
             first = int(np.flatnonzero(label_gaps)[0])
             raise DataError(
                 f"y has {int(label_gaps.sum())} missing labels (the first at row {first}: {y_array[first]!r}); "
-                "leave such rows out with missing='drop'"
+                "leave such rows out with ",
+                Setting("missing", "drop"),
             )
         first = int(np.flatnonzero(feature_gaps)[0])
         raise DataError(
-            f"X has {int(feature_gaps.sum())} rows with a missing value (the first is row {first}); impute them "
-            "with missing='impute', or leave them out with missing='drop'"
+            f"X has {int(feature_gaps.sum())} rows with a missing value (the first is row {first}); impute them with ",
+            Setting("missing", "impute"),
+            ", or leave them out with ",
+            Setting("missing", "drop"),
         )
     drop = label_gaps | feature_gaps if opts.missing == "drop" else label_gaps
     if drop.any():
@@ -173,7 +185,28 @@ def fit_dataset(
     """Fit on an already validated :class:`~trainer.data.Dataset` (what :func:`trainer.data.load_dataset` returns);
     ``options`` or the keyword arguments give the :class:`FitOptions`."""
     opts = options if options is not None else FitOptions(**kwargs)
-    device = _resolve_device(opts.device)
+    with _threads_for(dataset):
+        return _fit_dataset(dataset, opts, progress, callbacks)
+
+
+@contextlib.contextmanager
+def _threads_for(dataset: Dataset):
+    """One torch thread for a small data set: its products are too small to share, and idle worker threads waiting
+    for work compete with everything else on a busy machine (the plotting helper of ``logreg train``, say), which
+    costs a small fit several times its time. The previous count is restored."""
+    previous = torch.get_num_threads()
+    if dataset.X.size >= SERIAL_CELLS or previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: Sequence[Callback]) -> FitResult:
+    device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     train_idx, val_idx = _stratified_split(dataset.y, opts.val_fraction, np.random.default_rng(opts.seed), dataset)
     dataset = encode_dataset(dataset, train_idx, opts)
@@ -186,8 +219,8 @@ def fit_dataset(
         optim.set_parameters(model.linear, start.to(model.linear.weight.dtype))
     evaluate_validation = _validation_evaluator(model, dataset, val_idx, device)
     state = TrainingState(model=model, optimizer=plan["optimizer"], max_epochs=plan["epochs"])
-    hooks = _hooks(plan, opts, progress, callbacks)
-    outcome = _optimize(state, hooks, objective, model, plan, opts, evaluate_validation)
+    hooks = training_hooks(plan, opts, progress, callbacks)
+    outcome = optimize(state, hooks, objective, model, plan, opts, evaluate_validation)
     del objective
     model = model.cpu().eval()
     metrics, computed = _split_metrics(
@@ -197,7 +230,7 @@ def fit_dataset(
     converged, stop_reason = outcome["converged"] and not separated, outcome["stop_reason"]
     if separated:
         stop_reason = f"stopped after {state.epoch} iterations where floating-point precision ends (separated classes)"
-        warnings.warn(separation_message(separated, dataset.class_names), SeparableDataWarning, stacklevel=2)
+        warnings.warn(SeparableDataWarning(*separation_message(separated, dataset.class_names)), stacklevel=2)
 
     def probabilities_of(rows: np.ndarray) -> np.ndarray:  # each split's, computed once for the metrics
         split = "train" if rows is train_idx else "validation" if rows is val_idx else None
@@ -207,15 +240,18 @@ def fit_dataset(
     if l2_path is not None:
         metrics["l2_path"] = l2_path
     rows = train_idx if len(train_idx) != len(dataset.y) else slice(None)
+    information = outcome.get("information")
+    optimum = Optimum(computed["train"], information) if outcome.get("train_logits") is not None else None
     coefficients = coefficient_table(
         model,
-        dataset.X[rows],
+        dataset.X[rows] if information is None else None,  # with the information, the rows are not read again
         dataset.y[rows],
         list(dataset.class_names),
         list(dataset.feature_names),
         l2=opts.l2,
         weighted=weights is not None,
         standardized=opts.coefficients == "standardized",
+        optimum=optimum,
     )
     return FitResult(
         model=model,
@@ -309,7 +345,8 @@ def initial_model(n_classes: int, encoding, mean: np.ndarray, scale: np.ndarray)
     return model
 
 
-def _hooks(plan: dict, opts: FitOptions, progress: bool, callbacks: Sequence[Callback]) -> list[Callback]:
+def training_hooks(plan: dict, opts: FitOptions, progress: bool, callbacks: Sequence[Callback]) -> list[Callback]:
+    """The hooks a fit runs: its history, early stopping (mini-batch solvers), a progress bar, then the user's."""
     hooks: list[Callback] = [History()]
     if plan["solver"] in ("sgd", "adam"):
         hooks.append(EarlyStopping(opts.patience))
@@ -319,10 +356,10 @@ def _hooks(plan: dict, opts: FitOptions, progress: bool, callbacks: Sequence[Cal
     return hooks
 
 
-def _optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=None) -> dict:
+def optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=None) -> dict:
     """Run the solver with the hooks; Ctrl-C ends it cleanly and the final hooks still run. ``run_minibatch``
-    replaces :func:`trainer.optim.run_minibatch` (a streamed fit reads its batches from disk)."""
-    outcome = {"converged": False, "interrupted": False, "train_logits": None}
+    replaces :func:`trainer.engine.optim.run_minibatch` (a streamed fit reads its batches from disk)."""
+    outcome = {"converged": False, "interrupted": False, "train_logits": None, "information": None}
     for hook in hooks:
         hook.on_train_begin(state)
     try:
@@ -337,6 +374,7 @@ def _optimize(state, hooks, objective, model, plan, opts, evaluate_validation, r
                 # float64 logits at the solver's optimum; the saved float32 weights round it, which moves the log-loss
                 # by a second-order amount (below 1e-12 relative) since the gradient vanishes there
                 outcome["train_logits"] = final[3].cpu()
+                outcome["information"] = None if final[4] is None else final[4].cpu()  # every row's Hessian there
         elif plan["solver"] == "lbfgs":
             V, outcome["converged"] = optim.run_lbfgs(state, objective, V, hooks, evaluate_validation)
             optim.set_parameters(model.linear, V)
@@ -363,11 +401,14 @@ def _optimize(state, hooks, objective, model, plan, opts, evaluate_validation, r
     return outcome
 
 
-def _resolve_device(device: str) -> torch.device:
+def resolve_device(device: str) -> torch.device:
+    """The torch device of the ``device`` option: ``auto`` is CUDA when torch sees a GPU, else the CPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise OptionError("device", f"cuda, but this torch ({torch.__version__}) sees no CUDA GPU; use device='cpu'")
+        raise OptionError(
+            "device", f"cuda, but this torch ({torch.__version__}) sees no CUDA GPU; use ", Setting("device", "cpu")
+        )
     return torch.device(device)
 
 
@@ -392,21 +433,44 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator, 
     train_idx, val_idx = np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
     if len(val_idx) == 0:
         raise DataError(
-            f"{dataset.source}: val_fraction={fraction} of {len(y)} rows leaves no validation rows; "
-            "use a larger fraction, or 0 for no validation split"
+            f"{dataset.source}: ",
+            Setting("val_fraction", fraction),
+            f" of {len(y)} rows leaves no validation rows; use a larger fraction, or 0 for no validation split",
         )
     return train_idx, val_idx
 
 
 def standardization(X: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
-    """Column mean and population standard deviation, in float64, two passes a chunk at a time (np.std would
-    make a float64 copy of the whole data)."""
+    """Column mean and population standard deviation: each chunk's (count, mean, sum of squared deviations) in
+    float64, on every core (numpy's loops release the GIL; no float64 copy of the whole data), merged in order."""
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        parts = list(pool.map(lambda start: chunk_moments(X[start : start + chunk_rows]), range(0, len(X), chunk_rows)))
+    merged = (0, np.zeros(X.shape[1]), np.zeros(X.shape[1]))
+    for part in parts:
+        merged = combine_moments(merged, part)
+    return from_moments(*merged)
+
+
+def chunk_moments(X: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Rows ``X``'s (count, column means, column sums of squared deviations), in float64."""
+    if not len(X):
+        return 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
     mean = X.mean(axis=0, dtype=np.float64)
-    squares = np.zeros_like(mean)
-    for start in range(0, len(X), chunk_rows):
-        centred = X[start : start + chunk_rows] - mean
-        squares += np.einsum("ij,ij->j", centred, centred)
-    return from_moments(len(X), mean, squares)
+    centred = X - mean
+    return len(X), mean, np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
+
+
+def combine_moments(a: tuple, b: tuple) -> tuple:
+    """Two (count, mean, sum of squared deviations) merged (Chan, Golub and LeVeque, 1979): stable where the
+    textbook sum-of-squares formula cancels."""
+    (n, mean, m2), (m, other_mean, other_m2) = a, b
+    if not m:
+        return a
+    if not n:
+        return b
+    total = n + m
+    delta = other_mean - mean
+    return total, mean + delta * (m / total), m2 + other_m2 + delta**2 * (n * m / total)
 
 
 def from_moments(n: int, mean: np.ndarray, squares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -462,7 +526,7 @@ def _split_metrics(model, dataset, train_idx, val_idx, weights, l2, train_logits
         blocks[name] = classification_metrics(y, probabilities)
         if name == "train":
             row_weights = None if weights is None else weights[y].astype(np.float64)
-            penalty = 0.5 * l2 * float((model.linear.weight.detach().double() ** 2).sum())
+            penalty = float(optim.weight_penalty(model.linear.weight.detach().double(), l2))
             blocks[name]["objective"] = log_loss(y, probabilities, sample_weight=row_weights) + penalty
     return blocks, computed
 
@@ -476,8 +540,7 @@ def _probabilities(logits: torch.Tensor, binary: bool) -> np.ndarray:
 
 def predict_proba_float64(model: LogisticModel, X: np.ndarray, rows: np.ndarray, chunk_rows: int = 65536):
     """``model``'s probabilities for ``X[rows]`` in float64, a chunk at a time: no float64 copy of the data."""
-    model64 = LogisticModel(model.n_features, model.n_classes, model.encoding).double()
-    model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+    model64 = float64_copy(model)
     out = np.empty((len(rows), model.n_classes))
     with torch.no_grad():
         for start in range(0, len(rows), chunk_rows):

@@ -18,11 +18,12 @@ import signal
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
-
-import torch
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import TrainerError
+
+if TYPE_CHECKING:  # torch is imported when a process group is made: `logreg train` asks under_torchrun() before
+    import torch  # it starts its plotting helper, which must start before torch loads (see trainer.rundir.plots)
 
 T = TypeVar("T")
 ERROR_FILE_ENV = "LOGREG_ERROR_FILE"  # set by the launcher: rank 0 writes the job's error message there
@@ -83,6 +84,7 @@ class TorchComm(Comm):
     """The process group torchrun describes in the environment (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``...)."""
 
     def __init__(self, device: torch.device, timeout_s: float = 1800.0) -> None:
+        import torch
         import torch.distributed as dist
 
         backend = "nccl" if device.type == "cuda" else "gloo"

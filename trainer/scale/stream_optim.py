@@ -125,7 +125,7 @@ def run_minibatch_stream(
                 w = weights[y_t]
                 loss = (losses * w).sum() / w.sum()
             if objective.l2:
-                loss = loss + 0.5 * objective.l2 * (linear.weight**2).sum()
+                loss = loss + optim.weight_penalty(linear.weight, objective.l2)
             loss.backward()
             optimizer.step()
         V = optim.parameters_of(linear)

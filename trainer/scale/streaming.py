@@ -29,19 +29,22 @@ import torch
 from ..data.dataset import Dataset
 from ..data.table import Table, text_column
 from ..engine.callbacks import TrainingState
-from ..engine.model import LogisticModel
+from ..engine.model import LogisticModel, float64_copy
+from ..engine.optim import weight_penalty
 from ..engine.training import (
     DEFAULT_EPOCHS,
     DEFAULT_LR,
     FitResult,
-    _hooks,
-    _optimize,
-    _resolve_device,
+    chunk_moments,
     class_weights,
+    combine_moments,
     from_moments,
     initial_model,
+    optimize,
+    resolve_device,
+    training_hooks,
 )
-from ..errors import DataError, OptionError
+from ..errors import DataError, OptionError, Setting
 from ..options import FitOptions, ReadOptions, StreamOptions
 from ..stats.calibration import decide
 from ..stats.metrics import classification_metrics, confusion_matrix, confusion_metrics, log_loss
@@ -67,7 +70,7 @@ def fit_stream(
     torch.distributed each rank reads its shard and every rank returns the same model. See the module docstring."""
     stream = stream or StreamOptions()
     comm = comm or Comm()
-    device = _resolve_device(opts.device)
+    device = resolve_device(opts.device)
     if opts.l2 == "auto":
         raise OptionError("l2", "auto needs the rows in memory (it cross-validates); with streamed data give a number")
     if opts.coefficients != "original":
@@ -89,7 +92,9 @@ def fit_stream(
 def _categorical_positions(source: Source, names) -> frozenset[int]:
     unknown = [n for n in names if n not in source.names]
     if unknown:
-        raise DataError(f"{source.data}: --categorical names {unknown[0]!r}, which is not a feature column")
+        raise DataError(
+            f"{source.data}: ", Setting("categorical"), f" names {unknown[0]!r}, which is not a feature column"
+        )
     return frozenset(source.names.index(n) for n in names)
 
 
@@ -104,7 +109,7 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     fractions = {split: min(1.0, stream.sample_rows / max(total, 1)) for split, total in totals.items()}
     moments = comm.agree(_encode, source, found, (train, val), samples, fractions, opts, comm)
     if totals["train"] == 0:
-        raise DataError(f"{source.data}: val_fraction={opts.val_fraction} leaves no training rows")
+        raise DataError(f"{source.data}: ", Setting("val_fraction", opts.val_fraction), " leaves no training rows")
     mean, scale = _merge_moments(comm.gather(moments))
     model = initial_model(n_classes, encoding, mean, scale).to(device)
     train_counts = np.array([found.tally.train_labels.get(name, 0) for name in class_names], dtype=np.float64)
@@ -141,7 +146,7 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     }
     evaluate_validation = validation.evaluator(model) if validation.n_rows else (lambda V=None: (None, None))
     state = TrainingState(model=model, optimizer=optimizer, max_epochs=plan["epochs"])
-    hooks = _hooks(plan, opts, progress and comm.is_root, ())
+    hooks = training_hooks(plan, opts, progress and comm.is_root, ())
 
     def minibatch(state, objective, linear, hooks, evaluate_validation, **kwargs):
         run_minibatch_stream(
@@ -156,7 +161,7 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
             **kwargs,
         )
 
-    outcome = _optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=minibatch)
+    outcome = optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=minibatch)
     model = model.cpu().eval()
     metrics, sample = _metrics(
         totals, model, {"train": train, "validation": val}, samples, comm, weights, float(opts.l2), stream
@@ -243,22 +248,7 @@ def _encode(source: Source, found: Scan, caches, samples: dict, fractions: dict,
 
 def _chan(moments: tuple, X: np.ndarray) -> tuple:
     """The running (count, mean, sum of squared deviations) with a chunk's rows added, in float64."""
-    if not len(X):
-        return moments
-    chunk_mean = X.mean(axis=0, dtype=np.float64)
-    centred = X - chunk_mean
-    return _combine(moments, (len(X), chunk_mean, np.einsum("ij,ij->j", centred, centred, dtype=np.float64)))
-
-
-def _combine(a: tuple, b: tuple) -> tuple:
-    """Two (count, mean, sum of squared deviations) merged (Chan, Golub and LeVeque, 1979): stable where the
-    textbook sum-of-squares formula cancels."""
-    (n, mean, m2), (m, other_mean, other_m2) = a, b
-    if not m:
-        return a
-    total = n + m
-    delta = other_mean - mean
-    return total, mean + delta * (m / total), m2 + other_m2 + delta**2 * (n * m / total)
+    return combine_moments(moments, chunk_moments(X)) if len(X) else moments
 
 
 def _merge_moments(parts: list) -> tuple[np.ndarray, np.ndarray]:
@@ -266,7 +256,7 @@ def _merge_moments(parts: list) -> tuple[np.ndarray, np.ndarray]:
     (:func:`trainer.training.standardization`)."""
     merged = (0, np.zeros_like(parts[0][1]), np.zeros_like(parts[0][2]))
     for part in parts:
-        merged = _combine(merged, part)
+        merged = combine_moments(merged, part)
     return from_moments(*merged)
 
 
@@ -280,8 +270,7 @@ def _probabilities(model64: LogisticModel, X: np.ndarray, buffer: torch.Tensor) 
 def _metrics(totals: dict, model, caches: dict, samples: dict, comm: Comm, weights, l2: float, stream: StreamOptions):
     """Per split: exact sums over every row of every rank, and the seeded sample (X, y, probabilities), gathered
     from every rank in row-id order (the same sample however many ranks)."""
-    model64 = LogisticModel(model.n_features, model.n_classes, model.encoding).double()
-    model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+    model64 = float64_copy(model)
     k = model.n_classes
     blocks, out = {}, {}
     for split, cache in caches.items():
@@ -329,7 +318,7 @@ def _metrics(totals: dict, model, caches: dict, samples: dict, comm: Comm, weigh
         block |= {"n_rows": total, "log_loss": float(sums[0]) / total, "accuracy": float(sums[3]) / total}
         block |= confusion_metrics(matrix) | {"sample_rows": len(y_s)}
         if split == "train":
-            penalty = 0.5 * l2 * float((model.linear.weight.detach().double() ** 2).sum())
+            penalty = float(weight_penalty(model.linear.weight.detach().double(), l2))
             block["objective"] = float(sums[1]) / float(sums[2]) + penalty
         blocks[split] = block
         out[split] = (X_s, y_s, p_s)

@@ -4,17 +4,14 @@ picks one on the validation rows (``--threshold``)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import OptionError
+from ..threshold import ThresholdRule
 
 CALIBRATION_BINS = 10
 GRID = np.round(np.arange(0.005, 1.0, 0.005), 3)  # the thresholds tried: 0.005 ... 0.995
 RULES = ("auto", "f1", "youden", "cost")
-_COST = re.compile(r"^cost:FP=([0-9.eE+-]+),FN=([0-9.eE+-]+)$")
 
 
 def calibration(y: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS) -> dict:
@@ -33,13 +30,13 @@ def calibration(y: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATIO
         outcome = (probabilities.argmax(axis=1) == y).astype(np.float64)
     edges = np.linspace(0.0, 1.0, bins + 1)
     index = np.clip(np.digitize(score, edges[1:-1], right=True), 0, bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    predicted_sums = np.bincount(index, weights=score, minlength=bins)
+    observed_sums = np.bincount(index, weights=outcome, minlength=bins)
     table, ece = [], 0.0
-    for b in range(bins):
-        members = index == b
-        count = int(members.sum())
-        if count == 0:
-            continue
-        predicted, observed = float(score[members].mean()), float(outcome[members].mean())
+    for b in np.flatnonzero(counts):
+        count = int(counts[b])
+        predicted, observed = float(predicted_sums[b] / count), float(observed_sums[b] / count)
         ece += count / n * abs(predicted - observed)
         table.append(
             {
@@ -53,53 +50,23 @@ def calibration(y: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATIO
     return {"brier": brier, "ece": float(ece), "bins": table, "of": "second class" if k == 2 else "top class"}
 
 
-@dataclass(frozen=True)
-class ThresholdRule:
-    """``--threshold``: a number in (0, 1), or a rule applied on the validation rows."""
-
-    rule: str  # "fixed", "f1", "youden" or "cost"
-    value: float | None = None  # the fixed threshold
-    cost_fp: float = 1.0
-    cost_fn: float = 1.0
-
-    @classmethod
-    def parse(cls, text: str) -> ThresholdRule:
-        text = str(text).strip()
-        try:
-            value = float(text)
-        except ValueError:
-            value = None
-        if value is not None:
-            if not 0.0 < value < 1.0:
-                raise OptionError(
-                    "threshold", f"must be in (0, 1) or one of auto, f1, youden, cost:FP=a,FN=b; got {text!r}"
-                )
-            return cls("fixed", value)
-        if text in ("auto", "f1"):
-            return cls("f1")
-        if text == "youden":
-            return cls("youden")
-        match = _COST.match(text)
-        if match:
-            fp, fn = float(match.group(1)), float(match.group(2))
-            if not (fp >= 0 and fn >= 0 and fp + fn > 0 and np.isfinite(fp + fn)):
-                raise OptionError("threshold", f"costs must be finite, not negative and not both 0; got {text!r}")
-            return cls("cost", cost_fp=fp, cost_fn=fn)
-        raise OptionError(
-            "threshold", f"must be a number in (0, 1), auto (= f1), f1, youden or cost:FP=a,FN=b; got {text!r}"
-        )
-
-
 def threshold_table(y: np.ndarray, p: np.ndarray, cost_fp: float = 1.0, cost_fn: float = 1.0, grid=GRID) -> list[dict]:
     """At each threshold t of ``grid`` (the second class when p > t): counts, precision, recall, F1, the false and
     true positive rates, Youden's J and the cost per row."""
     positive = y == 1
     rows = []
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    for t in grid:
-        predicted = p > t
-        tp = int((predicted & positive).sum())
-        fp = int((predicted & ~positive).sum())
+    grid = np.asarray(grid, dtype=np.float64)
+    # row i is predicted positive at threshold t_j exactly when p_i > t_j, that is for the first `below[i]` thresholds
+    # of the sorted grid: counting rows by `below` gives every threshold's counts in one pass
+    order = np.argsort(grid, kind="stable")
+    below = np.searchsorted(grid[order], p, side="left")
+    above_pos = np.cumsum(np.bincount(below[positive], minlength=len(grid) + 1)[::-1])[::-1]
+    above_all = np.cumsum(np.bincount(below, minlength=len(grid) + 1)[::-1])[::-1]
+    tps, predicted_counts = np.empty(len(grid), dtype=np.int64), np.empty(len(grid), dtype=np.int64)
+    tps[order], predicted_counts[order] = above_pos[1:], above_all[1:]
+    for t, tp, n_predicted in zip(grid, tps.tolist(), predicted_counts.tolist(), strict=True):
+        fp = n_predicted - tp
         fn = n_pos - tp
         precision = tp / (tp + fp) if tp + fp else None
         recall = tp / n_pos if n_pos else None
@@ -159,8 +126,10 @@ def decide(metrics: dict, y: np.ndarray, probabilities_of, train_idx, val_idx, o
         return
     split, rows = ("validation", val_idx) if len(val_idx) else ("train", train_idx)
     p = (computed[split] if split in computed else probabilities_of(rows))[:, 1]
-    value, table = choose_threshold(rule, y[rows], p)
-    (chosen,) = threshold_table(y[rows], p, rule.cost_fp, rule.cost_fn, grid=[value])
+    y_rows = y[rows]
+    value, table = choose_threshold(rule, y_rows, p)
+    on_grid = [row for row in table if row["threshold"] == value]  # a rule's choice is a row of the table already
+    (chosen,) = on_grid or threshold_table(y_rows, p, rule.cost_fp, rule.cost_fn, grid=[value])
     metrics["threshold"] = {
         "value": value,
         "rule": opts.threshold,

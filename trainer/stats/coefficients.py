@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .hessian import MAX_INFORMATION_WORK, hessian_sum
+
 Z_95 = 1.959963984540054  # the normal distribution's 97.5% quantile
 COLUMNS = (
     "class",
@@ -31,7 +33,6 @@ COLUMNS = (
     "odds_ratio_high",
 )
 INTERCEPT = "Intercept"
-MAX_INFORMATION_WORK = 4e10  # multiply-adds for the observed information (rows x parameters^2): about a minute here
 
 
 @dataclass
@@ -80,9 +81,20 @@ def _finite(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+@dataclass
+class Optimum:
+    """What a fit already computed at its optimum, so that the table needs no pass over the rows: the float64
+    ``probabilities`` of the training rows (n_rows, n_classes), and ``information``, the sum over those rows of the
+    log-loss's Hessian in the solver's parameters (standardized features, every class, the bias last in each: see
+    :func:`trainer.stats.hessian.hessian_sum`), or None when it was not computed."""
+
+    probabilities: np.ndarray
+    information: torch.Tensor | None
+
+
 def coefficient_table(
     model,
-    X: np.ndarray,
+    X: np.ndarray | None,
     y: np.ndarray,
     class_names: list[str],
     design_names: list[str],
@@ -90,32 +102,50 @@ def coefficient_table(
     l2: float = 0.0,
     weighted: bool = False,
     standardized: bool = False,
+    optimum: Optimum | None = None,
 ) -> CoefficientTable:
     """The table of ``model`` (a fitted :class:`~trainer.model.LogisticModel`) on its training rows: ``X`` the float32
-    design matrix of shape (n_rows, n_design), ``y`` class indices."""
-    weight = model.linear.weight.detach().double().numpy()  # (1 or K, D), on standardized features
-    bias = model.linear.bias.detach().double().numpy()
+    design matrix of shape (n_rows, n_design), ``y`` class indices. ``optimum``: the probabilities and information
+    the fit computed (``X`` is then not read, and may be None); without it both are computed from ``X`` a block of
+    rows at a time, in float64."""
+    V = torch.cat([model.linear.weight.detach(), model.linear.bias.detach()[:, None]], dim=1).double()
     mean = model.mean.detach().double().numpy()
     scale = model.scale.detach().double().numpy()
     binary = model.is_binary
-    if not binary:  # MNLogit's parameters: each class against the first
-        weight, bias = weight[1:] - weight[0], bias[1:] - bias[0]
-    if standardized:
-        slopes, intercepts = weight, bias
-        design = (X.astype(np.float64) - mean) / scale
-    else:
-        slopes = weight / scale
-        intercepts = bias - slopes @ mean
-        design = X.astype(np.float64)
-    params = np.concatenate([intercepts[:, None], slopes], axis=1)  # (K-1, D+1)
-    augmented = np.concatenate([np.ones((len(design), 1)), design], axis=1)
-    probabilities = _probabilities(augmented @ params.T, binary)
     n, k_classes = len(y), len(class_names)
+    free = V.shape[0] if binary else V.shape[0] - 1  # MNLogit's parameters: each class against the first
+    width = V.shape[1]
+    n_params = free * width
+    classical, note, notes = l2 == 0 and not weighted, "", []
+    if l2 != 0:
+        note = (
+            f"the model is fitted with an l2 penalty ({l2:g}): classical standard errors, p-values and intervals do "
+            "not apply"
+        )
+    elif weighted:
+        note = "the model is fitted with class weights: classical standard errors, p-values and intervals do not apply"
+    work = n * float(n_params) ** 2
+    information = None
+    if optimum is not None:
+        probabilities, information = optimum.probabilities, optimum.information
+    if classical and information is None and work > MAX_INFORMATION_WORK:
+        classical = False
+        note = (
+            f"standard errors not computed: the observed information of {n_params:,} parameters on {n:,} rows is "
+            f"{work:.1e} multiply-adds (the limit is {MAX_INFORMATION_WORK:.0e})"
+        )
+    if optimum is None or (classical and information is None):
+        computed, information = _at_rows(model, X, mean, scale, information=classical)
+        probabilities = computed if optimum is None else optimum.probabilities
+    if information is not None and not binary:
+        information = information[width:, width:]  # the classes after the first: the reference parametrization
+    standardized_params = (V if binary else V[1:] - V[0]).numpy()  # (free, D + 1): [w | b] per class
+    to_table = _to_table(mean, scale, standardized)  # [w | b] -> [intercept, slopes], per class
+    params = standardized_params @ to_table.T  # (free, D + 1)
     log_likelihood = float(np.log(np.clip(probabilities[np.arange(n), y], 1e-300, None)).sum())
     counts = np.bincount(y, minlength=k_classes).astype(np.float64)
     present = counts[counts > 0]
     null_log_likelihood = float((present * np.log(present / n)).sum())
-    n_params = params.size
     df_model = n_params - params.shape[0]  # without the intercepts
     llr = 2.0 * (log_likelihood - null_log_likelihood)
     fit = {
@@ -129,26 +159,12 @@ def coefficient_table(
         "llr": llr,
         "llr_p_value": chi2_sf(llr, df_model) if df_model > 0 else None,
     }
-    classical, note, notes = l2 == 0 and not weighted, "", []
-    if l2 != 0:
-        note = (
-            f"the model is fitted with an l2 penalty ({l2:g}): classical standard errors, p-values and intervals do "
-            "not apply"
-        )
-    elif weighted:
-        note = "the model is fitted with class weights: classical standard errors, p-values and intervals do not apply"
     std_errors = None
-    work = n * float(n_params) ** 2
-    if classical and work > MAX_INFORMATION_WORK:
-        classical = False
-        note = (
-            f"standard errors not computed: the observed information of {n_params:,} parameters on {n:,} rows is "
-            f"{work:.1e} multiply-adds (the limit is {MAX_INFORMATION_WORK:.0e})"
-        )
     if classical:
-        information = _observed_information(augmented, probabilities, binary)
         try:
-            covariance = np.linalg.inv(information)
+            covariance = np.linalg.inv(information.numpy())  # of the standardized [w | b] parameters
+            J = np.kron(np.eye(free), to_table)
+            covariance = J @ covariance @ J.T
             std_errors = np.sqrt(np.clip(np.diag(covariance), 0, None)).reshape(params.shape)
         except np.linalg.LinAlgError:
             classical = False
@@ -187,31 +203,38 @@ def coefficient_table(
     return CoefficientTable(rows, fit, classical, reference, units, note, notes)
 
 
-def _probabilities(logits: np.ndarray, binary: bool) -> np.ndarray:
-    if binary:
-        p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        return np.stack([1.0 - p, p], axis=1)
-    full = np.concatenate([np.zeros((len(logits), 1)), logits], axis=1)  # the reference class's logit is 0
-    full -= full.max(axis=1, keepdims=True)
-    e = np.exp(full)
-    return e / e.sum(axis=1, keepdims=True)
+def _to_table(mean: np.ndarray, scale: np.ndarray, standardized: bool) -> np.ndarray:
+    """The linear map from one class's solver parameters ``[w_1 .. w_D, b]`` (on standardized features) to the
+    table's ``[intercept, slope_1 .. slope_D]``: per standard deviation, or in the features' original units
+    (``slope = w / scale``, ``intercept = b - sum(slope * mean)``). Standard errors follow through the same map."""
+    d = len(mean)
+    J = np.zeros((d + 1, d + 1))
+    J[0, d] = 1.0
+    if standardized:
+        J[1:, :d] = np.eye(d)
+    else:
+        J[1:, :d] = np.diag(1.0 / scale)
+        J[0, :d] = -mean / scale
+    return J
 
 
-def _observed_information(X: np.ndarray, probabilities: np.ndarray, binary: bool) -> np.ndarray:
-    """The negative log-likelihood's Hessian at the parameters (for the logit link, observed = expected information)."""
-    if binary:
-        w = probabilities[:, 1] * probabilities[:, 0]
-        return (X * w[:, None]).T @ X
-    p = probabilities[:, 1:]  # the non-reference classes
-    k, d = p.shape[1], X.shape[1]
-    information = np.empty((k * d, k * d))
-    for a in range(k):
-        for b in range(a, k):
-            w = p[:, a] * ((1.0 if a == b else 0.0) - p[:, b])
-            block = (X * w[:, None]).T @ X
-            information[a * d : (a + 1) * d, b * d : (b + 1) * d] = block
-            information[b * d : (b + 1) * d, a * d : (a + 1) * d] = block.T
-    return information
+def _at_rows(model, X: np.ndarray, mean, scale, *, information: bool, chunk_rows: int = 65536):
+    """The model's float64 probabilities of rows ``X`` and (``information``) the sum of the log-loss's Hessian over
+    them, in the solver's parameters: a chunk at a time, standardized in float64, no float64 copy of ``X``."""
+    weight = model.linear.weight.detach().double()
+    bias = model.linear.bias.detach().double()
+    mean_t, scale_t = torch.from_numpy(mean), torch.from_numpy(scale)
+    size = weight.numel() + len(bias)
+    total = torch.zeros((size, size), dtype=torch.float64) if information else None
+    probabilities = np.empty((len(X), model.n_classes))
+    for start in range(0, len(X), chunk_rows):
+        rows = (torch.from_numpy(X[start : start + chunk_rows]).double() - mean_t) / scale_t
+        logits = torch.addmm(bias, rows, weight.T)
+        P = torch.sigmoid(logits) if model.is_binary else torch.softmax(logits, dim=1)
+        probabilities[start : start + chunk_rows] = torch.cat([1 - P, P], dim=1) if model.is_binary else P
+        if total is not None:
+            total += hessian_sum(rows, P)
+    return probabilities, total
 
 
 def chi2_sf(x: float, df: int) -> float:

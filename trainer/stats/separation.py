@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
-from ..data.dataset import Dataset
-from ..engine.model import LogisticModel
+if TYPE_CHECKING:
+    from ..data.dataset import Dataset
+    from ..engine.model import LogisticModel
+from ..errors import Placeholder, Setting, TrainerWarning
 
 
-class SeparableDataWarning(UserWarning):
+class SeparableDataWarning(TrainerWarning):
     """With ``l2=0`` a class is perfectly separated from the others: its maximum-likelihood weights are infinite."""
 
 
@@ -36,7 +40,8 @@ def separated_classes(train_logits, model: LogisticModel, dataset: Dataset, trai
     return found
 
 
-def separation_message(separated: list[str], class_names: list[str]) -> str:
+def separation_message(separated: list[str], class_names: list[str]) -> tuple:
+    """The warning's parts (text and :class:`~trainer.errors.Setting`)."""
     if len(class_names) == 2:
         what = "the training data look linearly separable: every row is classified correctly"
     else:
@@ -45,7 +50,12 @@ def separation_message(separated: list[str], class_names: list[str]) -> str:
             f"{'are' if len(separated) > 1 else 'is'} perfectly separated from the others on the training rows"
         )
     return (
-        f"{what}, so with l2=0 the maximum-likelihood weights are infinite and training stopped where floating-point "
-        "precision ends; the probabilities near 0 and 1 are overconfident and the weights meaningless. Use l2 > 0 "
-        "(e.g. l2=1e-3) for finite, meaningful weights"
+        f"{what}, so with ",
+        Setting("l2", 0),
+        " the maximum-likelihood weights are infinite and training stopped where floating-point precision ends; "
+        "the probabilities near 0 and 1 are overconfident and the weights meaningless. Use ",
+        Setting("l2"),
+        " > 0 (e.g. ",
+        Setting("l2", Placeholder("1e-3")),
+        ") for finite, meaningful weights",
     )
