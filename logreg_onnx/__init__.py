@@ -9,3 +9,10 @@ The installed package is ``logreg_onnx`` with three subpackages, kept at the rep
 
 Importing this package imports none of them.
 """
+
+# Run from a checkout (the repository's root on sys.path, as `python -m pytest` puts it), this folder shadows the
+# installed logreg_onnx, which holds the mapped subpackages: extend_path adds the installed one to __path__, so
+# `import logreg_onnx.runtime` works from the root of a clone after a plain `pip install .` too.
+from pkgutil import extend_path
+
+__path__ = extend_path(__path__, __name__)
