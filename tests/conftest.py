@@ -11,6 +11,17 @@ REPO = Path(__file__).resolve().parents[1]
 BREAST_CANCER = REPO / "examples" / "breast_cancer" / "breast_cancer.csv"
 EXAMPLE_MODEL_DIR = REPO / "artifacts" / "example"
 PENGUINS = REPO / "examples" / "penguins" / "penguins.csv"
+PENGUINS_MODEL = REPO / "artifacts" / "example-penguins" / "model.onnx"
+# a penguin without a missing value, for the committed penguins model: tests vary one field at a time
+PENGUIN = {
+    "island": "Dream",
+    "bill_length_mm": 46.0,
+    "bill_depth_mm": 17.5,
+    "flipper_length_mm": 192.0,
+    "body_mass_g": 3700.0,
+    "sex": "female",
+    "year": 2008,
+}
 
 
 def synthetic(n: int, n_features: int, n_classes: int, *, seed: int, noise: float = 1.0, offset: float = 0.0):

@@ -12,20 +12,12 @@ import pytest
 
 from logreg_onnx import runtime
 
-from ..conftest import REPO
+from ..conftest import PENGUIN, REPO
 from .conftest import npm_install
 
 NODE_DIR = REPO / "examples" / "node"
 PENGUINS_MODEL = REPO / "artifacts" / "example-penguins" / "model.onnx"
-ROW = {
-    "island": "Dream",
-    "bill_length_mm": 46.0,
-    "bill_depth_mm": 17.5,
-    "flipper_length_mm": 192.0,
-    "body_mass_g": 3700.0,
-    "sex": "female",
-    "year": 2008,
-}
+ROW = PENGUIN
 
 # Each case: rows handed to Model.predict; the script prints {"ok": predictions} or {"error": message} per case.
 SCRIPT = """

@@ -19,21 +19,14 @@ from logreg_onnx.runtime.stream import has_pyarrow
 from logreg_onnx import runtime
 from logreg_onnx.cli import main
 
+from ..conftest import PENGUIN
+
 ROOT = Path(__file__).resolve().parents[2]
 PENGUINS_MODEL = ROOT / "artifacts" / "example-penguins" / "model.onnx"
 PENGUINS_CSV = ROOT / "examples" / "penguins" / "penguins.csv"
 
 
-# a penguin without a missing value: tests vary one field at a time
-DREAM = {
-    "island": "Dream",
-    "bill_length_mm": 46.0,
-    "bill_depth_mm": 17.5,
-    "flipper_length_mm": 192.0,
-    "body_mass_g": 3700.0,
-    "sex": "female",
-    "year": 2008,
-}
+DREAM = PENGUIN
 
 
 @pytest.fixture(scope="module")

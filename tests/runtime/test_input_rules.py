@@ -14,20 +14,12 @@ from click.testing import CliRunner
 from logreg_onnx import runtime
 from logreg_onnx.cli import main
 
-from ..conftest import REPO
+from ..conftest import PENGUIN, REPO
 from .asgi import asgi
 
 EXAMPLE = REPO / "artifacts" / "example" / "model.onnx"
 PENGUINS = REPO / "artifacts" / "example-penguins" / "model.onnx"
-ROW = {
-    "island": "Dream",
-    "bill_length_mm": 46.0,
-    "bill_depth_mm": 17.5,
-    "flipper_length_mm": 192.0,
-    "body_mass_g": 3700.0,
-    "sex": "female",
-    "year": 2008,
-}
+ROW = PENGUIN
 
 
 @pytest.fixture(scope="module")
