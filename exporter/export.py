@@ -58,7 +58,7 @@ def export_run(
     The candidate is written beside the target under a temporary name, loaded back with ``runtime.load`` (the path
     users run) and compared with the PyTorch model, through the graph's inputs and through the paths users call
     (dict rows, the server's request handling, the test-vector replay of ``logreg info`` and of the server's
-    readiness: :func:`~exporter.parity.verify_file`, :func:`~exporter.parity.check_test_vectors`); only then is it
+    readiness: :func:`check_model`, the checks ``logreg verify`` runs again later); only then is it
     renamed into place, so the bytes verified are the bytes shipped. On success ``<stem>.testvectors.json``,
     ``parity.json`` (``<stem>.ort`` with ``ort_format``, and
     ``<stem>.h``, C99 replaying the test vectors when a C compiler is found, with ``c_code``) are written beside it,
@@ -71,14 +71,12 @@ def export_run(
     target = _check_target(run, out, atol, rtol)
     model_bytes = serialize(build_model(run, opset=opset))
     data_rows = run.data_rows()
+    vectors = test_vectors(run, model_bytes, data_rows)
     with _staged(target, model_bytes) as candidate:
-        report = _verify(candidate, run, data_rows, opset=opset, atol=atol, rtol=rtol)
+        report = _verify(candidate, run, data_rows, vectors, opset=opset, atol=atol, rtol=rtol)
         ort_bytes = _ort_candidate(candidate, run, data_rows, report, atol=atol, rtol=rtol) if ort_format else None
         report.model = _model_facts(target, model_bytes, opset, run)
         parity_path = target.parent / PARITY_FILE
-        vectors = test_vectors(run, model_bytes, data_rows) if report.passed else None
-        if vectors is not None:  # replayed as `logreg info` and the server's readiness will replay them
-            report.add(check_test_vectors(candidate, vectors))
         c_header = _c_candidate(model_bytes, vectors, report) if c_code and report.passed else None
         if not report.passed:
             _reject(candidate, target, report, parity_path)
@@ -97,17 +95,62 @@ def export_run(
     return ExportResult(target, parity_path, testvectors_path, ort_path, c_path, report, time.perf_counter() - started)
 
 
+def verify_model_file(
+    model_path: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str],
+    *,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+) -> VerificationReport:
+    """``logreg verify``: check a written model file against ``run_dir``'s PyTorch model with the checks export ran
+    before writing it (:func:`check_model`), replaying the test vectors written beside it
+    (``<stem>.testvectors.json``), and write ``parity.json`` beside it. Returns the report; ``report.passed`` is the
+    verdict. Raises :class:`~exporter.errors.RunDirError`, :class:`ExportOptionError` or
+    :class:`~exporter.errors.BadModelFileError` for bad input."""
+    from logreg_onnx.runtime.testvectors import path_for
+
+    model_path = Path(model_path)
+    run = load_run(run_dir)
+    _check_tolerances(atol, rtol)
+    vectors = path_for(model_path)
+    report = check_model(model_path, run, run.data_rows(), vectors if vectors.is_file() else None, atol=atol, rtol=rtol)
+    report.model = {"path": str(model_path), "run": str(run.path), "model_pt_sha256": run.model_sha256}
+    write_text_atomic(model_path.parent / PARITY_FILE, report.to_text())
+    return report
+
+
+def check_model(
+    path: Path, run: Run, data_rows, vectors: dict | Path | None, *, atol: float, rtol: float
+) -> VerificationReport:
+    """Every check a model file passes, the same whether ``logreg export`` runs them on its candidate (``vectors``:
+    the test vectors it is about to write) or ``logreg verify`` on a written file (``vectors``: the path of those
+    written beside it; None when there are none). First :func:`~exporter.parity.verify_file`: ``runtime.load`` and
+    onnx's reference evaluator against PyTorch, then dict rows and the server's request handling; then, if all of
+    that passed, the test-vector replay of ``logreg info`` and of the server's readiness
+    (:func:`~exporter.parity.check_test_vectors`)."""
+    report = verify_file(path, run.model, data_rows=data_rows, atol=atol, rtol=rtol, threshold=run.threshold)
+    if vectors is None:
+        report.note("no test vectors beside the model: their replay (logreg info, the server's readiness) was skipped")
+    elif report.passed:
+        report.add(check_test_vectors(path, vectors))
+    return report
+
+
 def _check_target(run: Run, out, atol: float, rtol: float) -> Path:
     target = Path(out) if out is not None else run.path / "model.onnx"
     if not target.parent.is_dir():
         raise ExportOptionError("out", f"{target}: the folder {target.parent} does not exist")
     if target.is_dir():
         raise ExportOptionError("out", f"{target}: is a directory; give the path of the .onnx file to write")
+    _check_tolerances(atol, rtol)
+    return target
+
+
+def _check_tolerances(atol: float, rtol: float) -> None:
     if not (np.isfinite(atol) and np.isfinite(rtol) and atol >= 0 and rtol >= 0):
         raise ExportOptionError(
             "atol", "and ", Setting("rtol"), f" must be finite and not negative, got {atol} and {rtol}"
         )
-    return target
 
 
 @contextlib.contextmanager
@@ -126,13 +169,15 @@ def _staged(target: Path, data: bytes):
             os.unlink(name)
 
 
-def _verify(candidate: Path, run: Run, data_rows, *, opset: int | None, atol: float, rtol: float) -> VerificationReport:
+def _verify(
+    candidate: Path, run: Run, data_rows, vectors: dict, *, opset: int | None, atol: float, rtol: float
+) -> VerificationReport:
     from logreg_onnx.runtime.errors import ModelError
 
     from .errors import BadModelFileError
 
     try:
-        return verify_file(candidate, run.model, data_rows=data_rows, atol=atol, rtol=rtol, threshold=run.threshold)
+        return check_model(candidate, run, data_rows, vectors, atol=atol, rtol=rtol)
     except (BadModelFileError, ModelError) as exc:
         import onnxruntime
 

@@ -272,10 +272,11 @@ def verify_file(
     return report
 
 
-def check_test_vectors(path: str | Path, vectors: dict) -> list[dict]:
-    """Replay ``vectors`` (the document the exporter is about to write) on the model file at ``path`` through
-    ``runtime.testvectors.replay`` and ``runtime.info.format_info``: what ``logreg info`` prints and what the server's
-    readiness waits for, graph inputs and raw rows."""
+def check_test_vectors(path: str | Path, vectors: dict | Path) -> list[dict]:
+    """Replay test vectors on the model file at ``path`` through ``runtime.testvectors.replay`` and
+    ``runtime.info.format_info``: what ``logreg info`` prints and what the server's readiness waits for, graph inputs
+    and raw rows. ``vectors``: the document the exporter is about to write, or the path of one written beside a
+    model."""
     import tempfile
 
     from logreg_onnx.runtime import testvectors
@@ -283,8 +284,11 @@ def check_test_vectors(path: str | Path, vectors: dict) -> list[dict]:
 
     name = "logreg info, server ready"
     with tempfile.TemporaryDirectory() as folder:
-        vectors_path = Path(folder) / f"model{contract.TESTVECTORS_SUFFIX}"
-        vectors_path.write_text(json.dumps(vectors), encoding="utf-8")
+        if isinstance(vectors, Path):
+            vectors_path = vectors
+        else:
+            vectors_path = Path(folder) / f"model{contract.TESTVECTORS_SUFFIX}"
+            vectors_path.write_text(json.dumps(vectors), encoding="utf-8")
         try:
             loaded = runtime.load(path)
             replayed = testvectors.replay(loaded, vectors_path)
@@ -292,6 +296,10 @@ def check_test_vectors(path: str | Path, vectors: dict) -> list[dict]:
         except Exception as exc:  # whatever breaks here would break `logreg info` and the server: the evidence
             detail = f"{type(exc).__name__}: {_first_line(exc)}"
             return [{"runtime": name, "batch": "-", "output": "(run)", "passed": False, "detail": detail}]
+    if replayed["status"] not in ("passed", "failed"):  # not found, unreadable: the server would not be ready
+        detail = f"test vectors {replayed['status']}: {replayed['path']}"
+        detail += f" ({replayed['error']})" if replayed.get("error") else ""
+        return [{"runtime": name, "batch": "-", "output": "test vectors", "passed": False, "detail": detail}]
     detail = f"{replayed.get('cases', 0)} test vectors {replayed['status']} (graph inputs and raw rows)"
     if "max_abs" in replayed:
         detail += f", max abs diff {replayed['max_abs']:.1e}"

@@ -1,22 +1,17 @@
 """runtime.load and Model: a thin, thread-safe wrapper over one onnxruntime session, fast on one row and on a million.
 
-How the file is read and the session opened (digest, options, external data refused): runtime/session.py.
-
-The single-row path (``predict_one``, and ``predict_proba`` of one row) skips ``session.run``'s per-call setup: each
-thread keeps an IOBinding whose input and output buffers are preallocated numpy arrays, so a call copies the row in
-(through a memoryview, the cheapest copy Python has), runs the session's ``run_with_iobinding``, and reads the
-probabilities out. A model with categorical columns cannot bind its string input (onnxruntime's Python IOBinding
-takes numeric tensors only): its single dict row takes a lean path to one ``session.run`` instead. Every path, fast or
-careful, ends in one finishing step (:meth:`Model._finish`): the graph's own ``label`` and ``probabilities`` as the
-answer, and one rule for rows that scored NaN.
+The concepts it joins, a file each: how the file is read and the session opened (digest, options, external data
+refused): runtime/session.py; every input form made one array: runtime/inputs.py; the single-row path
+(``predict_one``, and ``predict_proba`` of one row), an IOBinding per thread over preallocated buffers:
+runtime/binding.py; a model's categorical columns (unseen values, one dict row's lean ``session.run``):
+runtime/categorical.py; the one finishing step every path, fast or careful, ends in (the graph's own ``label`` and
+``probabilities`` as the answer, one rule for rows that scored NaN): runtime/finish.py.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import math
 import os
 import threading
 from collections.abc import Mapping
@@ -27,7 +22,10 @@ import numpy as np
 import onnxruntime as ort
 
 from . import contract
-from .errors import ContractError, InputError, ModelError, UnseenLevelError
+from .binding import SingleRow, bind_single_row, native_float32
+from .categorical import TextColumns
+from .errors import ContractError, InputError, ModelError
+from .finish import Finish
 from .inputs import to_columns, to_matrix
 from .session import ORT_FORMAT_MAGIC, check_integrity, open_session, read_file, tensor_specs
 
@@ -143,14 +141,13 @@ class Model:
         self._columns = tuple(contract.columns_of(metadata) or ())
         self._numeric_names = tuple(c.name for c in self._columns if c.kind == "numeric")
         self._categorical = tuple(c for c in self._columns if c.kind == "categorical")
-        self._imputed = np.array([c.imputed for c in self._columns if c.kind == "numeric"], dtype=bool)
-        self._numeric_positions = tuple(j for j, c in enumerate(self._columns) if c.kind == "numeric")
-        self._missing_ok = bool(self._imputed.any())
+        imputed = np.array([c.imputed for c in self._columns if c.kind == "numeric"], dtype=bool)
+        self._missing_ok = bool(imputed.any())
         self._na_values = frozenset(self._metadata.get(contract.KEY_NA_VALUES) or ())
-        self._known = tuple(frozenset((*c.levels, *c.other)) for c in self._categorical)
-        self._strict = unseen == "error"
-        self._unseen_counts: dict[str, int] = {}
-        self._unseen_lock = threading.Lock()
+        self._text = TextColumns(session, self._columns, self._na_values, strict=unseen == "error")
+        numeric_positions = [j for j, c in enumerate(self._columns) if c.kind == "numeric"]
+        self._finisher = Finish(self._numeric_names, numeric_positions, imputed)
+        self._finish = self._finisher.finish
 
     # -- facts -------------------------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -203,8 +200,7 @@ class Model:
 
     @property
     def unseen_counts(self) -> dict[str, int]:
-        with self._unseen_lock:
-            return dict(self._unseen_counts)
+        return self._text.unseen_counts
 
     @property
     def threshold(self) -> float:
@@ -241,10 +237,11 @@ class Model:
         return self._producer
 
     # -- predictions -------------------------------------------------------------------------------------------
-    # Every path ends in :meth:`_finish`, which takes the graph's two outputs as they are (the label is the graph's
-    # own, with the exported threshold in it) and refuses rows that scored NaN. The paths differ only in how the
-    # inputs reach the session: one numeric row through this thread's IOBinding, one dict row of a model with text
-    # columns through a lean ``session.run``, anything else converted by runtime/inputs.py, then ``session.run``.
+    # Every path ends in ``_finish`` (runtime/finish.py), which takes the graph's two outputs as they are (the label
+    # is the graph's own, with the exported threshold in it) and refuses rows that scored NaN. The paths differ only
+    # in how the inputs reach the session: one numeric row through this thread's IOBinding, one dict row of a model
+    # with text columns through a lean ``session.run``, anything else converted by runtime/inputs.py, then
+    # ``session.run``.
     def predict_proba(self, X: object, *, check_finite: bool = True) -> np.ndarray:
         """Probabilities, float32 array of shape (n_rows, n_classes), columns in :attr:`classes` order.
 
@@ -257,7 +254,7 @@ class Model:
             try:
                 row, run, _, label, rows = self._local.single
             except AttributeError:
-                row, run, _, label, rows = self._local.single = self._single_row_path()
+                row, run, _, label, rows = self._local.single = self._single_row()
             try:
                 row[:] = X
             except (TypeError, ValueError):
@@ -284,7 +281,7 @@ class Model:
         """Both outputs of the graph contract: class indices (int64, shape (n_rows,)) and probabilities."""
         if self._categorical:
             if type(X) is dict:
-                outputs = self._dict_row(X)
+                outputs = self._text.dict_row(X)
                 if outputs is not None:
                     return outputs
             numeric, categories = to_columns(X, self._columns, self._na_values)
@@ -298,40 +295,20 @@ class Model:
         (for a model with categorical columns) ``categories``, an object array of str (n_rows, n_categorical), ""
         where missing. Unseen categorical values are counted, or raise with ``unseen="error"``."""
         if not self._categorical:
-            return self._run_numeric(_native_float32(numeric), check_finite)
+            return self._run_numeric(native_float32(numeric), check_finite)
         if categories is None or categories.shape != (len(numeric), len(self._categorical)):
             raise InputError(
                 f"categories must have shape ({len(numeric)}, {len(self._categorical)}), got "
                 f"{None if categories is None else categories.shape}"
             )
-        self._check_unseen(categories)
+        self._text.check_unseen(categories)
         if len(numeric) == 0:
             return self._no_rows()
         feed = {contract.CATEGORIES_INPUT: np.ascontiguousarray(categories, dtype=object)}
         if self._numeric_names:
-            feed[contract.INPUT_NAME] = _native_float32(numeric)
+            feed[contract.INPUT_NAME] = native_float32(numeric)
         labels, probabilities = self._session.run(self._output_names, feed)
         return self._finish(labels, probabilities, numeric, check_finite)
-
-    def _finish(
-        self, labels: np.ndarray, probabilities: np.ndarray, numeric: np.ndarray, check_finite: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The one finishing step of every predict path: the graph's outputs as the answer, or (``check_finite``) an
-        :class:`InputError` naming the first row that scored NaN.
-
-        A NaN or infinite feature always reaches the output as NaN: NaN propagates through Sub, Div and Gemm, and an
-        infinite one makes 0 * inf = NaN in the binary graph's zero row, or an infinite logit, which the softmax
-        turns into NaN; a NaN logit makes the softmax's sum, and so every column, NaN. So checking the first column
-        of the (small) output replaces checking the (large) input."""
-        if check_finite:
-            if len(probabilities) == 1:
-                first = probabilities.item(0)
-                bad = first != first
-            else:
-                bad = np.isnan(probabilities[:, 0]).any()
-            if bad:
-                raise self.nonfinite_error(np.asarray(numeric, dtype=np.float64).reshape(len(probabilities), -1))
-        return labels, probabilities
 
     def _no_rows(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros((0, len(self._classes)), dtype=np.float32)
@@ -343,7 +320,7 @@ class Model:
             try:
                 row, run, _, label, rows = self._local.single
             except AttributeError:
-                row, run, _, label, rows = self._local.single = self._single_row_path()
+                row, run, _, label, rows = self._local.single = self._single_row()
             row[:] = matrix[0]
             run()
             return self._finish(label.copy(), rows.copy(), matrix, check_finite)
@@ -352,91 +329,15 @@ class Model:
         labels, probabilities = self._session.run(self._output_names, {contract.INPUT_NAME: matrix})
         return self._finish(labels, probabilities, matrix, check_finite)
 
-    def _dict_row(self, row: dict) -> tuple[np.ndarray, np.ndarray] | None:
-        """Both outputs for one dict row of a model with categorical columns, through a lean path (plain numbers,
-        None, and text only: what JSON gives); None when the row needs the careful path, which converts every other
-        form and names what is wrong."""
-        try:
-            numeric, categories, feed = self._local.row_buffers
-        except AttributeError:
-            numeric = np.empty((1, len(self._numeric_names)), dtype=np.float32)
-            categories = np.empty((1, len(self._categorical)), dtype=object)
-            feed = {contract.CATEGORIES_INPUT: categories}
-            if self._numeric_names:
-                feed[contract.INPUT_NAME] = numeric
-            self._local.row_buffers = numeric, categories, feed
-        try:
-            values = [row[name] for name in self._numeric_names]
-            texts = [row[column.name] for column in self._categorical]
-        except KeyError:
-            return None
-        for j, value in enumerate(values):
-            kind = type(value)
-            if kind is float or kind is int:
-                continue
-            if value is None and self._imputed[j]:
-                values[j] = math.nan
-                continue
-            return None
-        for k, value in enumerate(texts):
-            if type(value) is str:
-                value = value.strip()
-                texts[k] = "" if value in self._na_values else value
-            elif value is None:
-                texts[k] = ""
-            else:
-                return None
-            if texts[k] not in self._known[k]:
-                return None  # counted, or refused, by the careful path
-        try:
-            numeric[0] = values
-        except OverflowError:
-            return None
-        categories[0] = texts
-        labels, probabilities = self._session.run(self._output_names, feed)
-        if probabilities.item(0) != probabilities.item(0):  # NaN: an infinite or unimputable value, named there
-            return None
-        return labels, probabilities
-
-    def _check_unseen(self, categories: np.ndarray) -> None:
-        for j, (column, known) in enumerate(zip(self._categorical, self._known, strict=True)):
-            values = categories[:, j].tolist()
-            if set(values) <= known:  # the usual case, at C speed: every value a training level
-                continue
-            unseen = [v for v in values if v not in known]
-            if self._strict:
-                levels = ", ".join(repr(v) for v in column.levels[:20])
-                raise UnseenLevelError(
-                    f"column {column.name!r}: {unseen[0]!r} was not seen in training; known levels: {levels}"
-                    f"{' ...' if len(column.levels) > 20 else ''} (load with unseen='predict' to score it anyway)",
-                    values.index(unseen[0]),
-                )
-            with self._unseen_lock:
-                self._unseen_counts[column.name] = self._unseen_counts.get(column.name, 0) + len(unseen)
-
     def nonfinite_cell(self, numeric: np.ndarray) -> tuple[int, int, float] | None:
         """Why rows scored NaN: (row, column among the numeric ones, value) of the first value that is infinite, or
         NaN in a column the model does not impute; None when every value is allowed (the logits overflowed).
         ``numeric``: the numeric input, (n_rows, n_numeric)."""
-        bad = ~np.isfinite(numeric) & ~(np.isnan(numeric) & self._imputed)
-        if not bad.any():
-            return None
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        return row, col, float(numeric[row, col])
+        return self._finisher.nonfinite_cell(numeric)
 
     def nonfinite_error(self, numeric: np.ndarray) -> InputError:
-        """The error for a row that scored NaN: a NaN in a column the model does not impute, an infinity, or
-        logits beyond float32's range. ``numeric``: the numeric input, (n_rows, n_numeric)."""
-        cell = self.nonfinite_cell(numeric)
-        if cell is None:
-            return _overflow_error()
-        row, col, value = cell
-        why = " (a missing value: this model was trained without missing='impute', so it cannot impute one)"
-        # the column's number among all the features (the model's order), not among the numeric ones
-        where = f"column {self._numeric_positions[col]} ({self._numeric_names[col]!r})"
-        return InputError(
-            f"row {row}, {where} is {value}; features must be finite numbers{why if value != value else ''}"
-        )
+        """The error for rows that scored NaN (what :meth:`predict_proba` raises), from the numeric input."""
+        return self._finisher.nonfinite_error(numeric)
 
     def labels_at(self, probabilities: np.ndarray, threshold: float) -> np.ndarray:
         """Class indices of a binary model at ``threshold`` on the second class's probability."""
@@ -450,7 +351,7 @@ class Model:
         """One row (1-D array, list, or dict of feature name to value) to a dict of class name to probability:
         the low-latency path."""
         if self._categorical:
-            outputs = self._dict_row(row) if type(row) is dict else None
+            outputs = self._text.dict_row(row) if type(row) is dict else None
             if outputs is None:  # any other form, or a value the lean path does not take: the careful path names it
                 outputs = self.run(row)
                 if len(outputs[1]) != 1:
@@ -459,7 +360,7 @@ class Model:
         try:
             features, run, probabilities, label, rows = self._local.single
         except AttributeError:
-            features, run, probabilities, label, rows = self._local.single = self._single_row_path()
+            features, run, probabilities, label, rows = self._local.single = self._single_row()
         try:
             # ``features`` is a memoryview: only a float32 row of exactly n_features values fits, copied at C speed.
             # Anything else (lists, dicts, float64, a wrong length) raises and goes through the careful path.
@@ -481,33 +382,9 @@ class Model:
         return dict(zip(self._classes, values))  # noqa: B905 (equal lengths by construction; strict= costs time here)
 
     # -- internals ---------------------------------------------------------------------------------------------
-    def _single_row_path(self) -> tuple[memoryview, functools.partial, np.ndarray, np.ndarray, np.ndarray]:
-        """This thread's IOBinding over preallocated buffers: (features view, run, probabilities, label, and the
-        probabilities as one row of shape (1, n_classes))."""
-        features = np.zeros(len(self._numeric_names), dtype=np.float32)
-        label = np.zeros(1, dtype=np.int64)
-        probabilities = np.zeros(len(self._classes), dtype=np.float32)
-        values = (
-            ort.OrtValue.ortvalue_from_numpy(features.reshape(1, -1)),
-            ort.OrtValue.ortvalue_from_numpy(label),
-            ort.OrtValue.ortvalue_from_numpy(probabilities.reshape(1, -1)),
-        )
-        binding = self._session.io_binding()
-        binding.bind_ortvalue_input(contract.INPUT_NAME, values[0])
-        binding.bind_ortvalue_output(contract.LABEL_OUTPUT, values[1])
-        binding.bind_ortvalue_output(contract.PROBABILITIES_OUTPUT, values[2])
-        run = functools.partial(self._session.run_with_iobinding, binding)
-        # The binding refers to these OrtValues, which borrow the numpy arrays' memory: all of them must live as
-        # long as the binding, or a run reads and writes freed memory (seen as garbage under 8 threads).
-        run.keepalive = (binding, values, features)
-        return memoryview(features), run, probabilities, label, probabilities.reshape(1, -1)
-
-
-def _native_float32(array: np.ndarray) -> np.ndarray:
-    """``array`` as C-contiguous, aligned float32. np.ascontiguousarray keeps an unaligned array as it is (a binary
-    tensor read with np.frombuffer from an odd offset of a request body), and its buffer does not fit the single-row
-    path's float32 memoryview."""
-    return np.require(array, dtype=np.float32, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    def _single_row(self) -> SingleRow:
+        """This thread's IOBinding over preallocated buffers (runtime/binding.py)."""
+        return bind_single_row(self._session, len(self._numeric_names), len(self._classes))
 
 
 def _decode(value: str) -> object:
@@ -515,9 +392,3 @@ def _decode(value: str) -> object:
         return json.loads(value)
     except ValueError:
         return value
-
-
-def _overflow_error() -> InputError:
-    return InputError(
-        "the features are finite but so large that the model's float32 logits overflow; check their units"
-    )

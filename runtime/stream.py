@@ -132,6 +132,31 @@ def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
 
 
 # -- CSV -------------------------------------------------------------------------------------------------------
+SAMPLE_LINES = 1000  # data lines that decimal="auto" looks at
+
+
+def decimal_mark(sample: Sequence[str], delimiter: str, choice: str = "auto") -> str:
+    """The decimal mark of a CSV's numbers: ``choice`` unless it is "auto"; then "," when the delimiter is not a
+    comma, some column of the ``sample`` lines holds numbers with decimal commas ("29,5") and none holds numbers
+    with decimal points, else ".". (The trainer reads files with the same rule, so a file it trained on is read
+    here as it was there.)"""
+    if choice != "auto":
+        return choice
+    if delimiter == ",":
+        return "."
+    columns: dict[int, list[str]] = {}
+    for row in csv.reader(sample, delimiter=delimiter):
+        for j, cell in enumerate(row):
+            columns.setdefault(j, []).append(cell.strip())
+    found = set()
+    for cells in columns.values():
+        numbers = [c for c in cells if any(ch.isdigit() for ch in c)]  # others are missing values or text
+        for mark, syntax in _PLAIN_NUMBER.items():
+            if numbers and any(mark in c for c in numbers) and all(syntax.fullmatch(c) for c in numbers):
+                found.add(mark)
+    return "," if found == {","} else "."
+
+
 def read_csv_header(lines: Iterator[str], source: str, delimiter: str = ",") -> list[str]:
     for line in lines:
         if line.strip():
@@ -185,17 +210,23 @@ def open_csv(
     keep: Sequence[str],
     skipped: Skipped | None,
     delimiter: str = ",",
+    decimal: str = "auto",
 ) -> Iterator[Chunk]:
     """Read and check the header now (so that a wrong one fails before any output), then return the chunks of the
-    CSV lines that follow; the header names the features in any order, extra columns are ignored."""
+    CSV lines that follow; the header names the features in any order, extra columns are ignored. ``decimal``: the
+    numbers' decimal mark, "." or ",", or "auto" to decide from the first lines (:func:`decimal_mark`)."""
     columns = columns_for(feature_names)
     lines = iter(lines)
     header = read_csv_header(lines, source, delimiter)
+    if decimal == "auto":
+        sample = list(itertools.islice(lines, SAMPLE_LINES))
+        decimal = decimal_mark(sample, delimiter)
+        lines = itertools.chain(sample, lines)
     column_indices(header, columns.names, source, "feature", delimiter)
     feature_cols = column_indices(header, columns.numeric, source, "feature", delimiter)
     category_cols = column_indices(header, columns.categorical, source, "feature", delimiter)
     keep_cols = column_indices(header, keep, source, "--keep", delimiter)
-    reader = _CsvReader(source, header, feature_cols, category_cols, keep_cols, skipped, delimiter, columns)
+    reader = _CsvReader(source, header, feature_cols, category_cols, keep_cols, skipped, delimiter, columns, decimal)
     return reader.chunks(lines)
 
 
@@ -203,9 +234,12 @@ class _CsvReader:
     """The base engine: numpy's C parser a chunk at a time, and the careful line-by-line path for chunks it cannot
     take (empty cells, quotes, bad lines)."""
 
-    def __init__(self, source, header, feature_cols, category_cols, keep_cols, skipped, delimiter, columns) -> None:
+    def __init__(
+        self, source, header, feature_cols, category_cols, keep_cols, skipped, delimiter, columns, decimal="."
+    ) -> None:
         self.source, self.header, self.feature_cols, self.category_cols = source, header, feature_cols, category_cols
         self.keep_cols, self.skipped, self.delimiter, self.columns = keep_cols, skipped, delimiter, columns
+        self.decimal = decimal  # of the numbers, "." or ","
 
     def chunks(self, lines) -> Iterator[Chunk]:
         n_fields, delimiter = len(self.header), self.delimiter
@@ -221,7 +255,9 @@ class _CsvReader:
                 block, numbers = [block[i] for i in present], numbers[present]
             if not block:
                 continue
-            chunk = _fast_csv_chunk(block, numbers, self.feature_cols, self.keep_cols, n_fields, delimiter)
+            chunk = _fast_csv_chunk(
+                block, numbers, self.feature_cols, self.keep_cols, n_fields, delimiter, self.decimal
+            )
             if chunk is not None and self.category_cols:
                 split = [line.rstrip("\r\n").split(delimiter) for line in block]
                 chunk.categories = self.columns.categories([[row[c] for c in self.category_cols] for row in split])
@@ -230,11 +266,16 @@ class _CsvReader:
             yield chunk
 
 
-def _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, delimiter) -> Chunk | None:
+def _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, delimiter, decimal=".") -> Chunk | None:
     """numpy's C parser on the whole block; None if anything is unusual (quotes, wrong field counts, bad cells)."""
     text = "".join(block)
     if '"' in text or any(line.count(delimiter) != n_fields - 1 for line in block):
         return None
+    if decimal == ",":
+        # numpy reads decimal points only: swap the marks, unless a comma separates fields or a cell has a point
+        if delimiter == "," or "." in text:
+            return None
+        text = text.replace(",", ".")
     try:
         features = np.loadtxt(
             io.StringIO(text),
@@ -266,7 +307,9 @@ def _careful_csv_chunk(block, numbers, reader: _CsvReader) -> Chunk:
         try:
             if len(fields) != n_fields:
                 raise BadRow(source, line_no, f"expected {n_fields} fields as in the header, got {len(fields)}")
-            features.append([_number(fields[c], header[c], source, line_no, missing) for c in reader.feature_cols])
+            features.append(
+                [_number(fields[c], header[c], source, line_no, missing, reader.decimal) for c in reader.feature_cols]
+            )
         except BadRow as bad:
             if skipped is None:
                 raise
@@ -285,28 +328,56 @@ def _careful_csv_chunk(block, numbers, reader: _CsvReader) -> Chunk:
 
 
 # What a number looks like in a CSV cell, for both engines: decimal notation with an optional exponent, surrounding
-# spaces ignored (Python's float() would also take "1_000" and other scripts' digits, which pyarrow rejects).
-_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|\s*[+-]?(nan|inf|infinity)\s*", re.IGNORECASE)
+# spaces ignored (Python's float() would also take "1_000" and other scripts' digits, which pyarrow rejects); with
+# a decimal comma instead of the point when the file writes numbers so (Excel, pandas' to_csv(decimal=",")).
+_SPECIAL = r"|\s*[+-]?(nan|inf|infinity)\s*"
+_NUMBER = {
+    ".": re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*" + _SPECIAL, re.IGNORECASE),
+    ",": re.compile(r"\s*[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?\s*" + _SPECIAL, re.IGNORECASE),
+}
+# A trimmed cell holding a number written with that mark (no nan or inf: they say nothing of the mark).
+_PLAIN_NUMBER = {
+    ".": re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"),
+    ",": re.compile(r"[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?"),
+}
 
 
-def _number(cell: str, column: str, source: str, line_no: int, missing: frozenset[str] | None = None) -> float:
+def _number(
+    cell: str, column: str, source: str, line_no: int, missing: frozenset[str] | None = None, decimal: str = "."
+) -> float:
     """A numeric cell's value; with ``missing`` (the model imputes), an empty cell or one of those texts is NaN."""
     text = cell.strip()
     if missing is not None and (not text or text in missing):
         return math.nan
     if not text:
         raise BadRow(source, line_no, f"column {column!r}: empty cell")
-    if not _NUMBER.fullmatch(cell):
-        raise BadRow(source, line_no, f"column {column!r}: {cell!r} is not a number")
-    return float(text)
+    if not _NUMBER[decimal].fullmatch(cell):
+        raise BadRow(source, line_no, f"column {column!r}: {cell!r} is not a number{_notation_hint(text, decimal)}")
+    return float(text if decimal == "." else text.replace(",", "."))
+
+
+def _notation_hint(text: str, decimal: str) -> str:
+    """For a cell that is a number in the other decimal notation: the flag that reads it."""
+    other = "," if decimal == "." else "."
+    if other not in text or not _PLAIN_NUMBER[other].fullmatch(text):
+        return ""
+    marks = {".": "points", ",": "commas"}
+    return f" with decimal {marks[decimal]}; if the file writes decimal {marks[other]}, say --decimal '{other}'"
 
 
 def open_arrow_csv(
-    path: str, feature_names: Sequence[str] | Columns, keep: Sequence[str], *, delimiter: str, encoding: str
+    path: str,
+    feature_names: Sequence[str] | Columns,
+    keep: Sequence[str],
+    *,
+    delimiter: str,
+    encoding: str,
+    decimal: str = "auto",
 ) -> Iterator[Chunk]:
-    """pyarrow's streaming reader (multithreaded parsing), after the header is read and checked like the base
-    engine's. Lines of only spaces are skipped, as the base engine does; anything else it cannot convert raises
-    pyarrow.ArrowInvalid, and the caller re-reads the file with the base engine to name the line."""
+    """pyarrow's streaming reader (multithreaded parsing), after the header is read and checked, and the decimal mark
+    decided, like the base engine's. Lines of only spaces are skipped, as the base engine does; anything else it
+    cannot convert raises pyarrow.ArrowInvalid, and the caller re-reads the file with the base engine to name the
+    line."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -319,6 +390,8 @@ def open_arrow_csv(
                 break
         else:
             raise BadRow(path, 1, "empty input; expected a CSV header line naming the columns")
+        if decimal == "auto":
+            decimal = decimal_mark(list(itertools.islice(handle, SAMPLE_LINES)), delimiter)
     columns = columns_for(feature_names)
     column_indices(header, columns.names, path, "feature", delimiter)
     column_indices(header, keep, path, "--keep", delimiter)
@@ -338,6 +411,7 @@ def open_arrow_csv(
             column_types=types,
             strings_can_be_null=False,
             null_values=null_values,
+            decimal_point=decimal,
         ),
     )
     return _arrow_chunks(reader, columns, keep, header_lines)

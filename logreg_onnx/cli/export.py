@@ -1,4 +1,5 @@
-"""``logreg export`` and ``logreg verify``: thin shells over exporter.export_run and exporter.parity.verify_file.
+"""``logreg export`` and ``logreg verify``: thin shells over exporter.export.export_run and verify_model_file, which
+run the same checks (exporter.export.check_model).
 
 Importing this module imports neither torch nor onnx (the defaults come from :mod:`exporter.options`), so that
 ``logreg --help`` and ``logreg export --help`` work in the base install; the commands say which extra they need.
@@ -139,11 +140,13 @@ def export_run(
 def verify(model: Path, run_dir: Path, atol: float, rtol: float, quiet: bool) -> None:
     """Check that the ONNX file MODEL computes what the PyTorch model of RUN_DIR computes.
 
-    Loads MODEL with runtime.load (the path apps run: integrity digest, graph contract, onnxruntime) and runs it, and
-    onnx's reference evaluator, on the run's data and on synthetic probe rows
-    (random at several scales, near the decision boundary, one feature at a time, saturated, zeros), at batch sizes
-    1, 2 and large; prints the table and writes parity.json beside MODEL. Exit code 0 if it passes, 1 if not,
-    2 for bad input (a file that is not ONNX, or a model for other features or classes than the run's).
+    Runs the checks export ran before writing it: loads MODEL with runtime.load (the path apps run: integrity
+    digest, graph contract, onnxruntime) and runs it, and onnx's reference evaluator, on the run's data and on
+    synthetic probe rows (random at several scales, near the decision boundary, one feature at a time, saturated,
+    zeros), at batch sizes 1, 2 and large, then through dict rows and the server's request handling, and replays
+    the test vectors beside MODEL as logreg info and the server do; prints the table and writes parity.json beside
+    MODEL. Exit code 0 if it passes, 1 if not, 2 for bad input (a file that is not ONNX, or a model for other
+    features or classes than the run's).
 
     \b
     Example:
@@ -151,22 +154,16 @@ def verify(model: Path, run_dir: Path, atol: float, rtol: float, quiet: bool) ->
     """
     require_extra("train", "torch", "onnx")
     from logreg_onnx.exporter.errors import ExporterError
-    from logreg_onnx.exporter.export import PARITY_FILE
-    from logreg_onnx.exporter.parity import format_report, verify_file
-    from logreg_onnx.exporter.rundir import load_run
-    from logreg_onnx.runtime.files import write_text_atomic
+    from logreg_onnx.exporter.export import PARITY_FILE, verify_model_file
+    from logreg_onnx.exporter.parity import format_report
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            run = load_run(run_dir)
-            rows = run.data_rows()
-            report = verify_file(model, run.model, data_rows=rows, atol=atol, rtol=rtol, threshold=run.threshold)
+            report = verify_model_file(model, run_dir, atol=atol, rtol=rtol)
     except ExporterError as exc:
         raise cli_error(exc) from None
     echo_warnings(caught)
-    report.model = {"path": str(model), "run": str(run.path), "model_pt_sha256": run.model_sha256}
-    write_text_atomic(model.parent / PARITY_FILE, report.to_text())
     if not quiet or not report.passed:
         click.echo(format_report(report))
     if not report.passed:

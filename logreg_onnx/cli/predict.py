@@ -85,6 +85,14 @@ def _columns(model):
     help="CSV field separator; auto: ';' or tab when the header has that and no comma, else ','.",
 )
 @click.option(
+    "--decimal",
+    type=click.Choice(["auto", ".", ","]),
+    default="auto",
+    show_default=True,
+    help="Decimal mark of a CSV's numbers (logreg train's rule); auto: ',' when the separator is not a comma and "
+    "the first rows hold numbers with decimal commas (29,5) and none with decimal points, else '.'.",
+)
+@click.option(
     "--encoding",
     default="utf-8",
     show_default=True,
@@ -111,6 +119,7 @@ def predict(
     on_error: str,
     engine: str,
     delimiter: str,
+    decimal: str,
     encoding: str,
     unseen: str,
     threads: int | None,
@@ -122,8 +131,8 @@ def predict(
     model's na_values is a missing value, which a model trained with imputation scores and any other refuses.
     Writes the --keep columns, 'label' (the class name) and one 'p_<class>' probability column per class. Rows are
     read, scored and written in chunks, so a file larger than memory is scored in constant memory. A number in a CSV
-    cell is decimal notation with an optional exponent; spaces around it are ignored. Both CSV engines accept the
-    same files and write the same bytes.
+    cell is decimal notation with an optional exponent (a decimal comma under --decimal); spaces around it are
+    ignored. Both CSV engines accept the same files and write the same bytes.
 
     \b
     Examples:
@@ -154,13 +163,16 @@ def predict(
             and on_error == "fail"
         )
         skipped = stream.Skipped() if on_error == "skip" else None
+        reading = (source, model, request["keep"], separator, encoding, decimal)  # to re-read what pyarrow refused
         try:
             if arrow:
                 chunks = stream.prefetch(
-                    stream.open_arrow_csv(source, columns, request["keep"], delimiter=separator, encoding=encoding)
+                    stream.open_arrow_csv(
+                        source, columns, request["keep"], delimiter=separator, encoding=encoding, decimal=decimal
+                    )
                 )
             elif detected == "csv":
-                chunks = stream.open_csv(lines, name, columns, request["keep"], skipped, separator)
+                chunks = stream.open_csv(lines, name, columns, request["keep"], skipped, separator, decimal)
             else:
                 chunks = jsonlines.jsonl_chunks(lines, name, columns, request["keep"], skipped)
         except stream.BadRow as bad:  # a wrong header: nothing has been written yet
@@ -168,19 +180,19 @@ def predict(
         except (ValueError, OSError) as exc:  # pyarrow reads its first block on opening; ArrowInvalid is a ValueError
             if not arrow:
                 raise
-            raise BadInput(str(_locate_error(source, model, request["keep"], separator, encoding) or exc)) from None
+            raise BadInput(str(_locate_error(*reading) or exc)) from None
         sink = _sink(stack, output, binary=arrow)
         writer = _writer_factory(sink, arrow, output_format, request["keep"], model.classes)
         try:
             rows = _score(model, chunks, writer, name, threshold, skipped)
         except stream.BadRow as bad:
             if arrow:
-                bad = _locate_error(source, model, request["keep"], separator, encoding) or bad
+                bad = _locate_error(*reading) or bad
             raise BadInput(str(bad)) from None
         except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             if not arrow:
                 raise
-            raise BadInput(str(_locate_error(source, model, request["keep"], separator, encoding) or exc)) from None
+            raise BadInput(str(_locate_error(*reading) or exc)) from None
     _report_skipped(skipped, name)
     _report_unseen(model, name)
     if output is not None:
@@ -349,7 +361,7 @@ def _nonfinite_problem(model, features: np.ndarray) -> str:
     return f"column {model.numeric_names[col]!r} is {value}; features must be finite numbers{why}"
 
 
-def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: str):
+def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: str, decimal: str):
     """Re-read a CSV that pyarrow could not convert with the base engine, to name the bad line and column exactly as
     the base engine would."""
     from logreg_onnx.runtime import stream
@@ -357,7 +369,7 @@ def _locate_error(source: str, model, keep_columns, delimiter: str, encoding: st
     with open(source, encoding=stream.python_encoding(encoding), newline="") as handle:
         lines = _decoded_lines(handle, source, encoding)
         try:
-            for chunk in stream.open_csv(lines, source, _columns(model), keep_columns, None, delimiter):
+            for chunk in stream.open_csv(lines, source, _columns(model), keep_columns, None, delimiter, decimal):
                 try:
                     _, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
                 except UnseenLevelError as exc:  # under --unseen error
