@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from logreg_onnx.runtime.stream import sniff_delimiter
+
+# one rule for the delimiter and the decimal mark, in training and at predict time
+from logreg_onnx.runtime.stream import SAMPLE_LINES, decimal_mark, sniff_delimiter
 
 from ..errors import DataError, Setting
 from ..options import ReadOptions
-from .table import NUMBER_SYNTAX, InfiniteValue, Table, notation_share, parse_texts, text_column
+from .table import InfiniteValue, Table, notation_share, parse_texts, text_column
 
 
 @dataclass
@@ -74,30 +76,6 @@ def read_csv(path: Path, read: ReadOptions, missing: str, na_values: set[str], c
     doubts = [d for d in (unnamed_index(path, header, read),) if d]
     doubts += notation_doubts(path, table, decimal, forced={names[j] for j in forced})
     return CsvData(table, labels, notes, hashlib.sha256(raw).hexdigest(), doubts)
-
-
-SAMPLE_LINES = 1000  # data lines that decimal="auto" looks at
-
-
-def decimal_mark(sample: list[str], delimiter: str, option: str) -> str:
-    """The decimal mark of a CSV's numbers: ``option`` unless it is "auto"; then "," when the delimiter is not a
-    comma, some column of the ``sample`` lines holds numbers with decimal commas ("29,5") and none holds numbers
-    with decimal points, else ".". Both readers, in memory and streamed, decide by this rule."""
-    if option != "auto":
-        return option
-    if delimiter == ",":
-        return "."
-    found = set()
-    columns: dict[int, list[str]] = {}
-    for row in csv.reader(sample, delimiter=delimiter):
-        for j, cell in enumerate(row):
-            columns.setdefault(j, []).append(cell.strip())
-    for cells in columns.values():
-        numbers = [c for c in cells if any(ch.isdigit() for ch in c)]  # others are missing values or text
-        for mark, syntax in NUMBER_SYNTAX.items():
-            if numbers and any(mark in c for c in numbers) and all(syntax.fullmatch(c) for c in numbers):
-                found.add(mark)
-    return "," if found == {","} else "."
 
 
 def unnamed_index(path: Path, header: list[str], read: ReadOptions) -> tuple | None:
