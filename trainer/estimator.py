@@ -25,14 +25,6 @@ from .options import FitOptions, defaults
 ESTIMATOR_DEFAULTS = {**defaults(FitOptions), "val_fraction": 0.0}
 PARAMETERS = tuple(f.name for f in fields(FitOptions))
 
-# scikit-learn checks that no estimator of this class can pass: an option trainer.fit does not have. The test hands
-# it to parametrize_with_checks(expected_failed_checks=...), scikit-learn 1.9's way of declaring one (its tags have
-# no such field since 1.6); the reason is the value.
-EXPECTED_FAILED_CHECKS = {
-    "check_class_weight_classifiers": "class_weight takes 'none' or 'balanced' (an option of trainer.fit, declared "
-    "in FitOptions), not a dict of per-class weights",
-}
-
 
 class NotFittedError(TrainerError, ValueError, AttributeError):
     """predict, predict_proba or score was called before fit (a ValueError and an AttributeError, as in

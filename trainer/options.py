@@ -9,6 +9,8 @@ same fields (``logreg_onnx.cli.options.click_options``) and reports an :class:`O
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -32,6 +34,7 @@ def option(
     optional: bool = False,
     metavar: str | None = None,
     auto: bool = False,
+    parse: Callable[[str, Any], Any] | None = None,
 ) -> Any:
     """A dataclass field that carries what the CLI, the validation and the docs need to know about it."""
     spec = {
@@ -45,6 +48,7 @@ def option(
         "optional": optional,
         "metavar": metavar,
         "auto": auto,  # the text "auto" is a value too (resolved by the trainer)
+        "parse": parse,  # (name, value) -> the value as kept, raising OptionError: for values of several forms
     }
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=spec)
@@ -56,6 +60,9 @@ def _validate(instance: object) -> None:
         spec = f.metadata
         value = getattr(instance, f.name)
         if value is None and spec["optional"]:
+            continue
+        if spec["parse"] is not None:
+            object.__setattr__(instance, f.name, spec["parse"](f.name, value))
             continue
         kind = spec["kind"]
         if spec["auto"] and isinstance(value, str):
@@ -83,6 +90,40 @@ def _validate(instance: object) -> None:
             raise OptionError(f.name, f"must be one of {', '.join(spec['choices'])}; got {value!r}")
         if kind in (int, float):
             _check_range(f.name, value, spec)
+
+
+def class_weight_option(value: object) -> str | dict[object, float]:
+    """The ``class_weight`` option as kept: ``"none"``, ``"balanced"``, or a dict {label: weight}, from a mapping or
+    from the command line's text ``LABEL=W,LABEL=W``. Each weight a positive finite number; which labels are classes
+    is known only with the data (:func:`trainer.engine.plan.class_weight_vector`)."""
+    if isinstance(value, str) and value in ("none", "balanced"):
+        return value
+    if isinstance(value, str):
+        pairs = [part.rpartition("=") for part in value.split(",")] if value.strip() else []
+        if not pairs or any(not sep or not label.strip() for label, sep, _ in pairs):
+            raise OptionError(
+                "class_weight", f"must be balanced, none or LABEL=W,LABEL=W (a weight per class); got {value!r}"
+            )
+        weights = {}
+        for label, _, weight in pairs:
+            try:
+                weights[label.strip()] = float(weight)
+            except ValueError:
+                weights[label.strip()] = weight.strip()
+        value = weights
+    if not isinstance(value, Mapping):
+        raise OptionError(
+            "class_weight", f"must be balanced, none or a dict {{label: weight}}; got {type(value).__name__} {value!r}"
+        )
+    out = {}
+    for label, weight in value.items():
+        number = float(weight) if isinstance(weight, numbers.Real) and not isinstance(weight, bool) else math.nan
+        if not math.isfinite(number) or number <= 0:
+            raise OptionError(
+                "class_weight", f"gives class {label!r} the weight {weight!r}; weights must be positive numbers"
+            )
+        out[label] = float(number)
+    return out
 
 
 def _check_range(name: str, value: float, spec: dict) -> None:
@@ -157,10 +198,12 @@ class FitOptions:
         exclusive_maximum=True,
         help="Fraction of rows held out (stratified) for validation. 0: none.",
     )
-    class_weight: str = option(
+    class_weight: str | Mapping[object, float] = option(
         "none",
-        choices=("none", "balanced"),
-        help="balanced weighs each class by n_rows / (n_classes * class rows).",
+        metavar="balanced|none|LABEL=W,...",
+        parse=lambda name, value: class_weight_option(value),
+        help="Weights of each class's rows in the log-loss. balanced: n_rows / (n_classes * class rows); a weight "
+        "per label (LABEL=W,LABEL=W; in Python a dict {label: weight}), 1 for a class not named.",
     )
     threshold: str = option(
         "0.5",

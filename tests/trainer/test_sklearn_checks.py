@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from logreg_onnx.trainer.errors import DataError, OptionError
-from logreg_onnx.trainer.estimator import EXPECTED_FAILED_CHECKS, LogisticRegressionClassifier, NotFittedError
+from logreg_onnx.trainer.errors import DataError
+from logreg_onnx.trainer.estimator import LogisticRegressionClassifier, NotFittedError
 from scipy import sparse
 from sklearn.exceptions import DataConversionWarning
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
@@ -22,9 +22,7 @@ from ..conftest import synthetic
 with warnings.catch_warnings():
     # the estimator does not derive from sklearn.base.BaseEstimator on purpose: scikit-learn is not a dependency
     warnings.filterwarnings("ignore", "Estimator LogisticRegressionClassifier does not inherit", UserWarning)
-    SKLEARN_CHECKS = parametrize_with_checks(
-        [LogisticRegressionClassifier()], expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS
-    )
+    SKLEARN_CHECKS = parametrize_with_checks([LogisticRegressionClassifier()])
 
 
 @SKLEARN_CHECKS
@@ -33,15 +31,6 @@ def test_sklearn_estimator_checks(estimator, check):
         # tiny data: "class 0 has fewer than 10 rows" and the like are expected, and not what is checked
         warnings.simplefilter("ignore", UserWarning)
         check(estimator)
-
-
-def test_the_declared_failure_is_a_real_check_failing_for_its_reason():
-    # were class_weight dicts accepted one day, this fails, and the declaration goes
-    from sklearn.utils import estimator_checks
-
-    assert list(EXPECTED_FAILED_CHECKS) == ["check_class_weight_classifiers"]
-    with pytest.raises(OptionError, match=r"^class_weight must be"):
-        estimator_checks.check_class_weight_classifiers("LogisticRegressionClassifier", LogisticRegressionClassifier())
 
 
 @pytest.fixture(scope="module")

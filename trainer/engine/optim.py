@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -266,34 +266,37 @@ def _two_loop(g: torch.Tensor, s_list: list[torch.Tensor], y_list: list[torch.Te
     return q
 
 
+EpochBatches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]]
+
+
 def run_minibatch(
     state: TrainingState,
-    objective: Objective,
+    objective,
     linear: torch.nn.Linear,
     callbacks: Sequence[Callback],
     evaluate_validation: Callable[[], tuple[float | None, float | None]],
     *,
     algorithm: str,
     lr: float,
-    batch_size: int,
-    generator: torch.Generator,
+    epoch_batches: EpochBatches,
+    module: torch.nn.Module | None = None,
 ) -> None:
-    """Classic mini-batch training with torch.optim: reshuffle every epoch, one optimizer step per batch. Early
-    stopping (a hook) or the epoch count ends it. Raises :class:`TrainingError` if it diverges."""
+    """Classic mini-batch training with torch.optim, one optimizer step per batch of ``epoch_batches()`` (called once
+    an epoch: each batch standardized float32 rows, their labels and row weights or None, on the device), in memory
+    (:func:`shuffled_slices`) or streamed from a row cache. ``module`` is what computes the logits (``linear``, or
+    ``linear`` in DistributedDataParallel, which averages the gradients over ranks). Early stopping (a hook) or the
+    epoch count ends it; after each epoch the objective's full-batch loss is recorded. Raises
+    :class:`TrainingError` if it diverges."""
+    module = module if module is not None else linear
     optimizer_class = torch.optim.SGD if algorithm == "sgd" else torch.optim.Adam
-    optimizer = optimizer_class(linear.parameters(), lr=lr)
-    X, y, weights = objective.X, objective.y, objective.weights
-    n = len(y)
+    optimizer = optimizer_class(module.parameters(), lr=lr)
     hint = f"lower it (now {lr:g})"
     while state.epoch < state.max_epochs and not state.stop_training:
-        order = torch.randperm(n, generator=generator).to(X.device)
         where = f"in epoch {state.epoch + 1}"
-        for start in range(0, n, batch_size):
-            batch = order[start : start + batch_size]
+        for X, y, weights in epoch_batches():
             optimizer.zero_grad()
-            losses = objective.row_losses(linear(X[batch]), y[batch])
-            batch_weights = None if weights is None else weights[batch]
-            loss = losses.mean() if batch_weights is None else (losses * batch_weights).sum() / batch_weights.sum()
+            losses = objective.row_losses(module(X), y)
+            loss = losses.mean() if weights is None else (losses * weights).sum() / weights.sum()
             if objective.l2:
                 loss = loss + weight_penalty(linear.weight, objective.l2)
             loss.backward()
@@ -305,7 +308,26 @@ def run_minibatch(
         with torch.no_grad():
             train_loss, _, correct, _ = objective.loss_grad(V)
         check_finite(train_loss, V, where, hint)
-        end_epoch(state, callbacks, train_loss=train_loss, train_accuracy=correct / n, validation=evaluate_validation)
+        end_epoch(
+            state,
+            callbacks,
+            train_loss=train_loss,
+            train_accuracy=correct / objective.n_rows,
+            validation=evaluate_validation,
+        )
+
+
+def shuffled_slices(objective: Objective, batch_size: int, generator: torch.Generator) -> EpochBatches:
+    """An in-memory fit's batches: the training rows reshuffled every epoch, cut into ``batch_size`` slices."""
+    X, y, weights = objective.X, objective.y, objective.weights
+
+    def epoch():
+        order = torch.randperm(len(y), generator=generator).to(X.device)
+        for start in range(0, len(y), batch_size):
+            batch = order[start : start + batch_size]
+            yield X[batch], y[batch], None if weights is None else weights[batch]
+
+    return epoch
 
 
 def parameters_of(linear: torch.nn.Linear) -> torch.Tensor:

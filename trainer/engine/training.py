@@ -8,7 +8,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -18,56 +18,18 @@ from ..data.dataset import Dataset, encode_labels, missing_labels, review, table
 from ..data.table import Table
 from ..errors import DataError, OptionError, Setting
 from ..options import FitOptions
-from ..stats.calibration import decide
-from ..stats.coefficients import CoefficientTable, Optimum, coefficient_table
+from ..stats.coefficients import Optimum, coefficient_table
 from ..stats.metrics import classification_metrics, log_loss
 from ..stats.separation import SeparableDataWarning, separated_classes, separation_message
 from . import optim
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
 from .model import LogisticModel, float64_copy
-from .newton import MAX_NEWTON_PARAMS, run_newton
+from .newton import run_newton
+from .plan import FitPlan, make_plan
+from .result import FitResult, fit_result
 
-DEFAULT_EPOCHS = {"lbfgs": 1000, "sgd": 100, "adam": 100}  # lbfgs: an iteration cap, rarely reached
-DEFAULT_LR = {"sgd": 0.1, "adam": 0.01}
 _MAX_NEWTON_ITERATIONS = 100  # from zeros Newton needs a handful; more means separable data
 SERIAL_CELLS = 1 << 20  # a data set of fewer values (rows x columns) is fitted on one torch thread
-
-
-@dataclass
-class FitResult:
-    """What :func:`fit` returns.
-
-    Attributes
-    ----------
-    model : LogisticModel, on the CPU, in eval mode
-    metrics : dict with "train" and (when a validation split exists) "validation" blocks
-    history : list of dict, one per epoch or solver iteration
-    feature_names, class_names : list of str
-    options : dict, the resolved options (optimizer, epochs, lr filled in)
-    converged : bool, the solver met its convergence test (never for separated classes with l2=0)
-    stop_reason : str, why training ended
-    interrupted : bool, ended by Ctrl-C
-    separated_classes : list of str, classes perfectly separated from the others (l2=0 only)
-    train_indices, val_indices : ndarray of int, the rows of the input in each split
-    dataset : Dataset, the data as trained on: ``X`` is the design matrix, ``encoding`` how raw columns become it
-    coefficients : CoefficientTable of the training rows (see :mod:`trainer.stats.coefficients`)
-    """
-
-    model: LogisticModel
-    metrics: dict
-    history: list[dict]
-    feature_names: list[str]
-    class_names: list[str]
-    options: dict
-    converged: bool
-    stop_reason: str
-    interrupted: bool = False
-    separated_classes: list[str] = field(default_factory=list)
-    train_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    val_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    dataset: Dataset | None = None
-    coefficients: CoefficientTable | None = None
-    data_summary: dict | None = None  # a streamed fit's counts over all its rows (``dataset`` holds a sample)
 
 
 def fit(
@@ -212,33 +174,29 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     dataset = encode_dataset(dataset, train_idx, opts)
     standardized = _standardized_rows(dataset, train_idx)
     opts, l2_path, start = _resolve_l2(dataset, train_idx, standardized[2], opts)
-    plan = _plan(dataset, opts, device)
-    model, objective, weights = _prepare(dataset, train_idx, standardized, opts, device)
+    plan = _plan(dataset, train_idx, opts, device)
+    model, objective = _prepare(dataset, train_idx, standardized, plan)
     del standardized  # the objective holds the rows now, and frees them after training
     if start is not None:  # --l2 auto: the refit starts from the folds' mean optimum at the chosen value
         optim.set_parameters(model.linear, start.to(model.linear.weight.dtype))
     evaluate_validation = _validation_evaluator(model, dataset, val_idx, device)
-    state = TrainingState(model=model, optimizer=plan["optimizer"], max_epochs=plan["epochs"])
-    hooks = training_hooks(plan, opts, progress, callbacks)
-    outcome = optimize(state, hooks, objective, model, plan, opts, evaluate_validation)
+    state = TrainingState(model=model, optimizer=plan.optimizer, max_epochs=plan.epochs)
+    hooks = training_hooks(plan, progress, callbacks)
+    outcome = optimize(state, hooks, objective, model, plan, evaluate_validation)
     del objective
     model = model.cpu().eval()
+    weights = plan.class_weights
     metrics, computed = _split_metrics(
         model, dataset, train_idx, val_idx, weights, opts.l2, outcome.get("train_logits")
     )
     separated = separated_classes(outcome.get("train_logits"), model, dataset, train_idx) if opts.l2 == 0 else []
-    converged, stop_reason = outcome["converged"] and not separated, outcome["stop_reason"]
     if separated:
-        stop_reason = f"stopped after {state.epoch} iterations where floating-point precision ends (separated classes)"
         warnings.warn(SeparableDataWarning(*separation_message(separated, dataset.class_names)), stacklevel=2)
 
     def probabilities_of(rows: np.ndarray) -> np.ndarray:  # each split's, computed once for the metrics
         split = "train" if rows is train_idx else "validation" if rows is val_idx else None
         return computed[split] if split in computed else predict_proba_float64(model, dataset.X, rows)
 
-    decide(metrics, dataset.y, probabilities_of, train_idx, val_idx, opts)
-    if l2_path is not None:
-        metrics["l2_path"] = l2_path
     rows = train_idx if len(train_idx) != len(dataset.y) else slice(None)
     information = outcome.get("information")
     optimum = Optimum(computed["train"], information) if outcome.get("train_logits") is not None else None
@@ -253,21 +211,19 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
         standardized=opts.coefficients == "standardized",
         optimum=optimum,
     )
-    return FitResult(
+    return fit_result(
         model=model,
         metrics=metrics,
-        history=state.history,
-        feature_names=list(dataset.feature_names),
-        class_names=list(dataset.class_names),
-        options=plan["resolved"],
-        converged=converged,
-        stop_reason=stop_reason,
-        interrupted=outcome["interrupted"],
-        separated_classes=separated,
-        train_indices=train_idx,
-        val_indices=val_idx,
+        probabilities_of=probabilities_of,
+        train_rows=train_idx,
+        val_rows=val_idx,
         dataset=dataset,
+        plan=plan,
+        state=state,
+        outcome=outcome,
         coefficients=coefficients,
+        separated=separated,
+        l2_path=l2_path,
     )
 
 
@@ -298,39 +254,40 @@ def _resolve_l2(dataset: Dataset, train_idx: np.ndarray, standardized: torch.Ten
     return dataclasses.replace(opts, l2=best), path, start
 
 
-def _plan(dataset: Dataset, opts: FitOptions, device: torch.device) -> dict:
+def _plan(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions, device: torch.device) -> FitPlan:
     n_classes = len(dataset.class_names)
     if len(dataset.y) < n_classes:
         raise DataError(
             f"{dataset.source}: {len(dataset.y)} rows but {n_classes} classes; need a row per class at least"
         )
-    optimizer = opts.optimizer if opts.optimizer != "auto" else _auto_optimizer(dataset.X, device)
-    epochs = opts.epochs or DEFAULT_EPOCHS[optimizer]
-    lr = opts.lr or DEFAULT_LR.get(optimizer)
-    n_params = (1 if n_classes == 2 else n_classes) * (dataset.X.shape[1] + 1)
-    solver = optimizer if optimizer != "lbfgs" else ("newton" if n_params <= MAX_NEWTON_PARAMS else "lbfgs")
-    resolved = {**vars(opts), "na_values": list(opts.na_values), "optimizer": optimizer, "solver": solver}
-    resolved |= {"epochs": epochs, "lr": lr, "device": str(device)}
-    return {"optimizer": optimizer, "solver": solver, "epochs": epochs, "lr": lr, "resolved": resolved}
+    y_train = dataset.y if len(train_idx) == len(dataset.y) else dataset.y[train_idx]
+    return make_plan(
+        opts,
+        device=device,
+        class_names=dataset.class_names,
+        train_counts=np.bincount(y_train, minlength=n_classes),
+        n_features=dataset.X.shape[1],
+        source=dataset.source,
+        auto_optimizer=_auto_optimizer(dataset.X, device) if opts.optimizer == "auto" else opts.optimizer,
+    )
 
 
-def _prepare(dataset: Dataset, train_idx: np.ndarray, rows: tuple, opts: FitOptions, device: torch.device):
+def _prepare(dataset: Dataset, train_idx: np.ndarray, rows: tuple, plan: FitPlan):
     """The model with its standardization set, and the objective over the standardized float32 training rows."""
     n_classes = len(dataset.class_names)
     whole = len(train_idx) == len(dataset.y)
     mean, scale, standardized = rows
+    device, weights = plan.device, plan.class_weights
     model = initial_model(n_classes, dataset.encoding, mean, scale).to(device)
     y_train = dataset.y if whole else dataset.y[train_idx]
-    balanced = opts.class_weight == "balanced"
-    weights = class_weights(np.bincount(y_train, minlength=n_classes)) if balanced else None
     objective = optim.Objective(
         standardized.to(device),
         torch.from_numpy(y_train).to(device),
         None if weights is None else torch.from_numpy(weights[y_train]).to(device),
         binary=model.is_binary,
-        l2=opts.l2,
+        l2=plan.options.l2,
     )
-    return model, objective, weights
+    return model, objective
 
 
 def initial_model(n_classes: int, encoding, mean: np.ndarray, scale: np.ndarray) -> LogisticModel:
@@ -345,26 +302,27 @@ def initial_model(n_classes: int, encoding, mean: np.ndarray, scale: np.ndarray)
     return model
 
 
-def training_hooks(plan: dict, opts: FitOptions, progress: bool, callbacks: Sequence[Callback]) -> list[Callback]:
+def training_hooks(plan: FitPlan, progress: bool, callbacks: Sequence[Callback]) -> list[Callback]:
     """The hooks a fit runs: its history, early stopping (mini-batch solvers), a progress bar, then the user's."""
     hooks: list[Callback] = [History()]
-    if plan["solver"] in ("sgd", "adam"):
-        hooks.append(EarlyStopping(opts.patience))
+    if plan.minibatch:
+        hooks.append(EarlyStopping(plan.options.patience))
     if progress:
         hooks.append(ProgressBar())
     hooks.extend(callbacks)
     return hooks
 
 
-def optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=None) -> dict:
-    """Run the solver with the hooks; Ctrl-C ends it cleanly and the final hooks still run. ``run_minibatch``
-    replaces :func:`trainer.engine.optim.run_minibatch` (a streamed fit reads its batches from disk)."""
+def optimize(state, hooks, objective, model, plan: FitPlan, evaluate_validation, minibatches=None) -> dict:
+    """Run the solver with the hooks; Ctrl-C ends it cleanly and the final hooks still run. ``minibatches(linear)``
+    gives the mini-batch solvers' ``(epoch_batches, module)`` (see :func:`trainer.engine.optim.run_minibatch`); by
+    default the training rows in memory, reshuffled each epoch (a streamed fit reads its batches from disk)."""
     outcome = {"converged": False, "interrupted": False, "train_logits": None, "information": None}
     for hook in hooks:
         hook.on_train_begin(state)
     try:
         V = optim.parameters_of(model.linear)
-        if plan["solver"] == "newton":
+        if plan.solver == "newton":
             V, converged, final = run_newton(
                 state, objective, V, hooks, evaluate_validation, max_iterations=_MAX_NEWTON_ITERATIONS
             )
@@ -375,24 +333,29 @@ def optimize(state, hooks, objective, model, plan, opts, evaluate_validation, ru
                 # by a second-order amount (below 1e-12 relative) since the gradient vanishes there
                 outcome["train_logits"] = final[3].cpu()
                 outcome["information"] = None if final[4] is None else final[4].cpu()  # every row's Hessian there
-        elif plan["solver"] == "lbfgs":
+        elif plan.solver == "lbfgs":
             V, outcome["converged"] = optim.run_lbfgs(state, objective, V, hooks, evaluate_validation)
             optim.set_parameters(model.linear, V)
         else:
-            (run_minibatch or optim.run_minibatch)(
+            if minibatches is None:
+                generator = torch.Generator().manual_seed(plan.options.seed)
+                epoch_batches, module = optim.shuffled_slices(objective, plan.options.batch_size, generator), None
+            else:
+                epoch_batches, module = minibatches(model.linear)
+            optim.run_minibatch(
                 state,
                 objective,
                 model.linear,
                 hooks,
                 evaluate_validation,
-                algorithm=plan["solver"],
-                lr=plan["lr"],
-                batch_size=opts.batch_size,
-                generator=torch.Generator().manual_seed(opts.seed),
+                algorithm=plan.solver,
+                lr=plan.lr,
+                epoch_batches=epoch_batches,
+                module=module,
             )
     except KeyboardInterrupt:
         outcome["interrupted"] = True
-        unit = "epochs" if plan["solver"] in ("sgd", "adam") else "iterations"
+        unit = "epochs" if plan.minibatch else "iterations"
         state.stop_reason = f"interrupted (Ctrl-C) after {state.epoch} {unit}"
     finally:
         for hook in hooks:
@@ -481,12 +444,6 @@ def from_moments(n: int, mean: np.ndarray, squares: np.ndarray) -> tuple[np.ndar
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def class_weights(counts: np.ndarray) -> np.ndarray:
-    """scikit-learn's 'balanced', from the training rows' count of each class: n_rows / (n_classes * count)."""
-    counts = np.asarray(counts, dtype=np.float32)
-    return (counts.sum() / (len(counts) * counts)).astype(np.float32)
-
-
 def _validation_evaluator(model: LogisticModel, dataset: Dataset, val_idx: np.ndarray, device: torch.device):
     if len(val_idx) == 0:
         return lambda V=None: (None, None)
@@ -549,13 +506,13 @@ def predict_proba_float64(model: LogisticModel, X: np.ndarray, rows: np.ndarray,
     return out
 
 
-def _stop_reason(plan: dict, converged: bool, epoch: int) -> str:
-    if plan["solver"] in ("newton", "lbfgs"):
+def _stop_reason(plan: FitPlan, converged: bool, epoch: int) -> str:
+    if not plan.minibatch:
         if converged:
             return f"converged after {epoch} iterations"
         return (
-            f"reached the iteration cap ({plan['epochs']})"
-            if epoch >= plan["epochs"]
+            f"reached the iteration cap ({plan.epochs})"
+            if epoch >= plan.epochs
             else f"stopped after {epoch} iterations"
         )
-    return f"ran all {plan['epochs']} epochs"
+    return f"ran all {plan.epochs} epochs"

@@ -1,6 +1,6 @@
-"""The objective and the mini-batch loop of a streamed fit: :class:`trainer.optim.Objective`'s sums over a row cache,
-added chunk by chunk and all-reduced over the ranks of a torch.distributed job; SGD/Adam batches from a shuffled
-window of chunks through DistributedDataParallel."""
+"""The objective and the mini-batches of a streamed fit: :class:`trainer.optim.Objective`'s sums over a row cache,
+added chunk by chunk and all-reduced over the ranks of a torch.distributed job; and the SGD/Adam batches, from a
+shuffled window of chunks, for the one mini-batch loop (:func:`trainer.engine.optim.run_minibatch`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from ..engine import optim
-from ..engine.callbacks import end_epoch
 from ..engine.model import LogisticModel
 from .distributed import Comm
 from .rowcache import RowCache
@@ -84,61 +83,29 @@ class StreamObjective:
         return evaluate
 
 
-def run_minibatch_stream(
-    state,
-    objective: StreamObjective,
-    linear,
-    callbacks,
-    evaluate_validation,
-    *,
-    comm: Comm,
-    seed: int,
-    window: int,
-    algorithm: str,
-    lr: float,
-    batch_size: int,
-    generator,
-) -> None:
-    """Mini-batch SGD or Adam over a row cache: chunks in a seeded random order, ``window`` chunks pooled and shuffled
-    at a time. Across ranks the layer is wrapped in DistributedDataParallel (gradients averaged at each step); every
-    rank takes the same number of steps an epoch, as DistributedSampler pads, the ranks with fewer rows going round
-    their shard again. ``--batch-size`` is per process."""
+def stream_batches(objective: StreamObjective, linear, *, comm: Comm, seed: int, window: int, batch_size: int):
+    """A streamed fit's batches for :func:`trainer.engine.optim.run_minibatch`: chunks in a seeded random order,
+    ``window`` chunks pooled and shuffled at a time, and the module computing the logits. Across ranks the layer is
+    wrapped in DistributedDataParallel (gradients averaged at each step); every rank takes the same number of steps
+    an epoch, as DistributedSampler pads, the ranks with fewer rows going round their shard again. ``batch_size`` is
+    per process. Returns ``(epoch_batches, module)``."""
     module = linear
     if comm.world > 1:
         module = torch.nn.parallel.DistributedDataParallel(linear)
-    optimizer = (torch.optim.SGD if algorithm == "sgd" else torch.optim.Adam)(module.parameters(), lr=lr)
     steps = math.ceil(max(comm.gather(objective.cache.n_rows)) / batch_size)
     rng = np.random.default_rng([seed, comm.rank])
-    hint = f"lower it (now {lr:g})"
     device = objective.device
     weights = None if objective.class_weights is None else objective.class_weights.to(device)
-    while state.epoch < state.max_epochs and not state.stop_training:
-        batches = _batches(objective, batch_size, window, rng)
+
+    def epoch():
+        batches = _batches(objective, batch_size, window, rng)  # a new pass over the chunks, the seeded rng going on
         for _ in range(steps):
             X, y = next(batches)
-            X_t, y_t = objective.standardized(X), torch.from_numpy(y).to(device)
-            optimizer.zero_grad()
-            losses = objective.row_losses(module(X_t), y_t)
-            if weights is None:
-                loss = losses.mean()
-            else:
-                w = weights[y_t]
-                loss = (losses * w).sum() / w.sum()
-            if objective.l2:
-                loss = loss + optim.weight_penalty(linear.weight, objective.l2)
-            loss.backward()
-            optimizer.step()
-        V = optim.parameters_of(linear)
-        with torch.no_grad():
-            train_loss, _, correct, _ = objective.loss_grad(V)
-        optim.check_finite(train_loss, V, f"in epoch {state.epoch + 1}", hint)
-        end_epoch(
-            state,
-            callbacks,
-            train_loss=train_loss,
-            train_accuracy=correct / objective.n_rows,
-            validation=evaluate_validation,
-        )
+            y_t = torch.from_numpy(y).to(device)
+            # the standardized rows are a buffer reused by the next batch: the loop is done with them by then
+            yield objective.standardized(X), y_t, None if weights is None else weights[y_t]
+
+    return epoch, module
 
 
 def _batches(objective: StreamObjective, batch_size: int, window: int, rng):

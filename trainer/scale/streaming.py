@@ -31,12 +31,10 @@ from ..data.table import Table, text_column
 from ..engine.callbacks import TrainingState
 from ..engine.model import LogisticModel, float64_copy
 from ..engine.optim import weight_penalty
+from ..engine.plan import make_plan
+from ..engine.result import FitResult, fit_result
 from ..engine.training import (
-    DEFAULT_EPOCHS,
-    DEFAULT_LR,
-    FitResult,
     chunk_moments,
-    class_weights,
     combine_moments,
     from_moments,
     initial_model,
@@ -46,13 +44,12 @@ from ..engine.training import (
 )
 from ..errors import DataError, OptionError, Setting
 from ..options import FitOptions, ReadOptions, StreamOptions
-from ..stats.calibration import decide
 from ..stats.metrics import classification_metrics, confusion_matrix, confusion_metrics, log_loss
 from .distributed import Comm
 from .rowcache import RowCache
 from .scan import Scan, label_texts, scan, validation_rows
 from .sources import Source
-from .stream_optim import StreamObjective, run_minibatch_stream
+from .stream_optim import StreamObjective, stream_batches
 
 _SAMPLE_SALT = 7919  # the metrics sample is a hash of the row id too, with another seed than the split
 
@@ -102,26 +99,29 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     encoding, class_names = found.encoding, found.class_names
     width, n_classes = encoding.width(), len(class_names)
     train, val = RowCache(folder, "train", width), RowCache(folder, "validation", width)
+    totals = found.split_rows
+    if totals["train"] == 0:
+        raise DataError(f"{source.data}: ", Setting("val_fraction", opts.val_fraction), " leaves no training rows")
+    train_counts = np.array([found.tally.train_labels.get(name, 0) for name in class_names], dtype=np.float64)
+    # the plan first: a class_weight naming no class is said before the rows are encoded
+    plan = make_plan(
+        opts,
+        device=device,
+        class_names=class_names,
+        train_counts=train_counts,
+        n_features=width,
+        source=str(source.data),
+        newton=False,  # its Hessian needs the rows in memory
+        streamed={**vars(stream), "processes": comm.world},
+    )
     # each split's metrics sample, picked while encoding (its size is known from the scan) and kept on disk too: no
     # small arrays accumulating between the chunk-sized ones, which would pin the heap and grow the resident size
-    totals = found.split_rows
     samples = {split: RowCache(folder, f"{split}-sample", width) for split in totals}
     fractions = {split: min(1.0, stream.sample_rows / max(total, 1)) for split, total in totals.items()}
     moments = comm.agree(_encode, source, found, (train, val), samples, fractions, opts, comm)
-    if totals["train"] == 0:
-        raise DataError(f"{source.data}: ", Setting("val_fraction", opts.val_fraction), " leaves no training rows")
     mean, scale = _merge_moments(comm.gather(moments))
     model = initial_model(n_classes, encoding, mean, scale).to(device)
-    train_counts = np.array([found.tally.train_labels.get(name, 0) for name in class_names], dtype=np.float64)
-    weights = None
-    if opts.class_weight == "balanced":
-        if not train_counts.all():
-            name = class_names[int(np.flatnonzero(train_counts == 0)[0])]
-            raise DataError(
-                f"{source.data}: class {name!r} has no training rows (all in the validation split), so class_weight="
-                "balanced cannot weigh it; give a smaller val_fraction"
-            )
-        weights = class_weights(train_counts)
+    weights = plan.class_weights
     total_weight = float((weights.astype(np.float64) * train_counts).sum()) if weights is not None else totals["train"]
     common = {"comm": comm, "binary": model.is_binary, "device": device, "chunk_rows": stream.chunk_rows}
     objective = StreamObjective(
@@ -130,38 +130,16 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     validation = StreamObjective(
         val, mean, scale, l2=0.0, class_weights=None, totals=(totals["validation"],) * 2, **common
     )
-    optimizer = "lbfgs" if opts.optimizer == "auto" else opts.optimizer
-    plan = {
-        "optimizer": optimizer,
-        "solver": optimizer,
-        "epochs": opts.epochs or DEFAULT_EPOCHS[optimizer],
-        "lr": opts.lr or DEFAULT_LR.get(optimizer),
-    }
-    plan["resolved"] = {
-        **vars(opts),
-        "na_values": list(opts.na_values),
-        **plan,
-        "device": str(device),
-        "streamed": {**vars(stream), "processes": comm.world},
-    }
     evaluate_validation = validation.evaluator(model) if validation.n_rows else (lambda V=None: (None, None))
-    state = TrainingState(model=model, optimizer=optimizer, max_epochs=plan["epochs"])
-    hooks = training_hooks(plan, opts, progress and comm.is_root, ())
+    state = TrainingState(model=model, optimizer=plan.optimizer, max_epochs=plan.epochs)
+    hooks = training_hooks(plan, progress and comm.is_root, ())
 
-    def minibatch(state, objective, linear, hooks, evaluate_validation, **kwargs):
-        run_minibatch_stream(
-            state,
-            objective,
-            linear,
-            hooks,
-            evaluate_validation,
-            comm=comm,
-            seed=opts.seed,
-            window=stream.shuffle_window,
-            **kwargs,
+    def minibatches(linear):
+        return stream_batches(
+            objective, linear, comm=comm, seed=opts.seed, window=stream.shuffle_window, batch_size=opts.batch_size
         )
 
-    outcome = optimize(state, hooks, objective, model, plan, opts, evaluate_validation, run_minibatch=minibatch)
+    outcome = optimize(state, hooks, objective, model, plan, evaluate_validation, minibatches=minibatches)
     model = model.cpu().eval()
     metrics, sample = _metrics(
         totals, model, {"train": train, "validation": val}, samples, comm, weights, float(opts.l2), stream
@@ -170,7 +148,6 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
     p_sample = np.concatenate([sample[s][2] for s in ("train", "validation")])
     n_train_sample = len(sample["train"][1])
     rows_train, rows_val = np.arange(n_train_sample), np.arange(n_train_sample, len(y_sample))
-    decide(metrics, y_sample, lambda rows: p_sample[rows], rows_train, rows_val, opts)
     tally = found.tally
     notes = [
         f"dropped {n} rows with a missing {what}"
@@ -193,20 +170,18 @@ def _fit_cached(source, found: Scan, folder, opts, stream, comm, device, progres
         "files": len(source.files),
         "streamed": True,
     }
-    return FitResult(
+    return fit_result(
         model=model,
         metrics=metrics,
-        history=state.history,
-        feature_names=encoding.design_names(),
-        class_names=class_names,
-        options=plan["resolved"],
-        converged=outcome["converged"],
-        stop_reason=outcome["stop_reason"],
-        interrupted=outcome["interrupted"],
-        train_indices=rows_train,
-        val_indices=rows_val,
+        probabilities_of=lambda rows: p_sample[rows],
+        train_rows=rows_train,
+        val_rows=rows_val,
         dataset=dataset,
+        plan=plan,
+        state=state,
+        outcome=outcome,
         coefficients=None,
+        coefficients_absent="a streamed fit does not compute the coefficient table (it needs the rows in memory)",
         data_summary=summary,
     )
 
