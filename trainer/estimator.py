@@ -16,7 +16,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from .data.dataset import DataWarning, missing_labels
+from .data.dataset import DataWarning, check_no_infinity, missing_labels
 from .engine.training import FitResult, fit
 from .errors import DataError, TrainerError
 from .options import FitOptions, defaults
@@ -211,16 +211,8 @@ def _check_no_infinity(X, frame: bool) -> None:
         values = np.array([[_finite_or_nan(v) for v in row] for row in X.tolist()], dtype=np.float64)
     else:
         values = None
-    if values is None:
-        return
-    with np.errstate(invalid="ignore"):
-        bad = np.isinf(values)
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        raise DataError(
-            f"X: row {row}, column {col} is {float(values[row, col])}; features must be finite numbers (NaN is a "
-            "missing value)"
-        )
+    if values is not None:
+        check_no_infinity(values, "X")
 
 
 def _finite_or_nan(value: object) -> float:

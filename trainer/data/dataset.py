@@ -196,7 +196,7 @@ def table_from_input(
         _unknown_categorical(categorical, names)
         if array.dtype.kind in "fiub" and not categorical:
             if array.dtype.kind == "f":
-                _check_no_infinity(array, "X")
+                check_no_infinity(array, "X")
             if array.dtype == np.float64 and np.nanmax(np.abs(array), initial=0.0) > np.finfo(np.float32).max:
                 raise DataError("X: a value is beyond float32's range; the model computes in float32")
             numeric = np.ascontiguousarray(array, dtype=np.float32)
@@ -204,7 +204,7 @@ def table_from_input(
         table = table_from_array(array, names, categorical, na_values)
     if table.numeric.shape[0] == 0 or not table.names:
         raise DataError(f"X: features are empty ({table.numeric.shape[0]} rows, {len(table.names)} columns)")
-    _check_no_infinity(table.numeric, "X")
+    check_no_infinity(table.numeric, "X")
     return table
 
 
@@ -214,7 +214,8 @@ def _unknown_categorical(categorical: Sequence[str], names: Sequence[str]) -> No
         raise DataError(f"categorical names {unknown[0]!r}, which is not a feature; features are: {', '.join(names)}")
 
 
-def _check_no_infinity(array: np.ndarray, source: str) -> None:
+def check_no_infinity(array: np.ndarray, source: str) -> None:
+    """Refuse an infinite cell of a float ``array`` (NaN is a missing value), naming its row and column."""
     if array.dtype.kind != "f":
         return
     with np.errstate(invalid="ignore"):
