@@ -1,53 +1,91 @@
 """Pictures of a run: training progress (loss and accuracy per epoch) and, for binary models, the ROC curve.
 
 matplotlib takes about a second to import and draw its first figure; :class:`Renderer` does that in a helper process
-started before the trainer imports torch, so on a machine with two cores or more the two start-ups overlap and the
-plots cost the user almost nothing.
+started before the trainer imports torch, so on a machine with two cores or more the two start-ups overlap, and the
+two plots drawn once the fit ends are drawn side by side: what the user waits on after the fit is the longer of them.
+This module imports neither numpy nor matplotlib itself, so that ``logreg train`` starts the helper at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-import multiprocessing
 import os
+import signal
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
-import numpy as np
 from logreg_onnx.runtime.files import write_bytes_atomic
 
-from ..stats.metrics import roc_curve
+if TYPE_CHECKING:  # numpy is imported by the plots themselves: `logreg train` starts this helper before loading it
+    import numpy as np
 
 
 class Renderer:
-    """A helper process for plotting: ``with Renderer() as r: r.submit(plot_history, ...); r.wait()``.
+    """Helper processes for plotting: ``with Renderer() as r: r.submit(plot_history, ...); r.wait()``.
 
-    The helper is spawned (not forked: the caller may already run threads, torch's or a test runner's, and a forked
-    child of a threaded process can deadlock), imports matplotlib at once, then runs the jobs it is sent in order.
-    Errors raised while plotting come back from :meth:`wait`. On leaving the block the helper is stopped at once: it
-    holds nothing worth a clean exit, which would cost matplotlib's teardown, and it must not outlive the command
-    (it shares the command's stdout and stderr, which a caller may be reading to the end).
+    The helper is a new interpreter (not a fork: the caller may already run threads, torch's or a test runner's, and
+    a forked child of a threaded process can deadlock), started with :mod:`subprocess` rather than
+    :mod:`multiprocessing`'s spawn, which would also start its resource tracker and re-run the caller's main script:
+    two more start-ups competing with the caller's for the cores. It imports matplotlib and draws a throwaway figure
+    while the caller imports torch, then forks a twin (safe there: it holds no locks of its own, and its only other
+    thread, OpenBLAS's, is stopped and restarted around a fork by OpenBLAS), so that the two plots a run draws once
+    the fit ends are drawn side by side: :meth:`submit` deals jobs (pickled, over pipes) to the two in
+    turn, and each runs its jobs in order. Errors raised while plotting come back from :meth:`wait`. On leaving the
+    block both are stopped at once: they hold nothing worth a clean exit, which would cost matplotlib's teardown,
+    and must not outlive the command (they share its stdout and stderr, which a caller may be reading to the end).
+    If the command dies first, each reads the end of its job pipe and exits.
     """
 
+    workers = 2
+
     def __enter__(self) -> Renderer:
-        context = multiprocessing.get_context("spawn")
-        self._jobs, self._results = context.SimpleQueue(), context.SimpleQueue()
-        self._process = context.Process(target=_serve, args=(self._jobs, self._results), daemon=True)
-        self._process.start()
-        self._pending = 0
+        ends = [os.pipe() for _ in range(2 * self.workers)]  # per worker: its jobs, its results
+        theirs = [fd for i, (read, write) in enumerate(ends) for fd in ((read,) if i % 2 == 0 else (write,))]
+        ours = [fd for i, (read, write) in enumerate(ends) for fd in ((write,) if i % 2 == 0 else (read,))]
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _HELPER, *map(str, theirs)],
+                pass_fds=theirs,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # one group to stop at once, and Ctrl-C stays the caller's to handle
+            )
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        self._jobs = [Connection(fd, readable=False) for fd in ours[0::2]]
+        self._results = [Connection(fd, writable=False) for fd in ours[1::2]]
+        self._jobs[0].send(sys.path)  # so that the helper imports what the caller would (a checkout, a test's path)
+        self._pending = [0] * self.workers
+        self._submitted = 0
         return self
 
     def submit(self, function, /, *args, **kwargs) -> None:
-        self._jobs.put((function, args, kwargs))
-        self._pending += 1
+        worker = self._submitted % self.workers
+        try:
+            self._jobs[worker].send((function, args, kwargs))
+        except BrokenPipeError:
+            raise RuntimeError("the plotting helper process died") from None
+        self._pending[worker] += 1
+        self._submitted += 1
 
     def wait(self) -> None:
         failures = []
-        while self._pending:
-            if not self._process.is_alive() and self._results.empty():
-                raise RuntimeError("the plotting helper process died")
-            outcome = self._results.get()
-            self._pending -= 1
-            if outcome is not None:
-                failures.append(outcome)
+        for worker, results in enumerate(self._results):
+            while self._pending[worker]:
+                try:
+                    outcome = results.recv()
+                except EOFError:
+                    raise RuntimeError("the plotting helper process died") from None
+                self._pending[worker] -= 1
+                if outcome is not None:
+                    failures.append(outcome)
         if failures:
             raise RuntimeError(f"plotting failed: {failures[0]}")
 
@@ -56,20 +94,59 @@ class Renderer:
             if exc_type is None:
                 self.wait()
         finally:
-            self._process.terminate()
-            self._process.join()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)  # the helper and its twin
+            self._process.wait()
+            for connection in (*self._jobs, *self._results):
+                connection.close()
 
 
-def _serve(jobs, results) -> None:
-    """The helper's loop: warm up, then run each job and report None (done) or the error's text."""
+# The helper's program: its pipes (jobs and results of the first worker, then of its twin), the caller's sys.path,
+# then the job loop.
+_HELPER = """
+import sys
+from multiprocessing.connection import Connection
+pipes = [Connection(int(fd), writable=i % 2 == 1, readable=i % 2 == 0) for i, fd in enumerate(sys.argv[1:])]
+sys.path[:] = pipes[0].recv()
+from logreg_onnx.trainer.rundir.plots import serve
+serve(list(zip(pipes[0::2], pipes[1::2])))
+"""
+
+
+def serve(workers: list[tuple[Connection, Connection]]) -> None:
+    """The helper's loop: warm up, fork one process per further (jobs, results) pair, then run each job of its pair
+    and report None (done) or the error's text; exit when the caller closes its end. Should the fork fail, this
+    process serves every pair, in the order the caller deals jobs."""
     warm_up()
-    while True:
-        function, args, kwargs = jobs.get()
+    mine = list(workers)
+    for pair in workers[1:]:
         try:
-            function(*args, **kwargs)
-            results.put(None)
-        except Exception as exc:  # reported to the parent, which raises it
-            results.put(f"{type(exc).__name__}: {exc}")
+            child = os.fork()
+        except OSError:
+            break  # this process keeps the pairs not forked off
+        if child == 0:
+            mine = [pair]
+            break
+        mine.remove(pair)
+    for pair in workers:
+        if pair not in mine:  # another process's: closed here, so that its end of file is seen when it ends
+            for connection in pair:
+                connection.close()
+    while True:
+        for jobs, results in mine:
+            try:
+                function, args, kwargs = jobs.recv()
+            except EOFError:
+                os._exit(0)  # the caller is done: no teardown, as on being stopped
+            try:
+                function(*args, **kwargs)
+                outcome = None
+            except Exception as exc:  # reported to the parent, which raises it
+                outcome = f"{type(exc).__name__}: {exc}"
+            try:
+                results.send(outcome)
+            except OSError:
+                os._exit(0)  # the caller has gone: nobody to tell, and no traceback on its stderr
 
 
 def warm_up() -> None:
@@ -77,7 +154,7 @@ def warm_up() -> None:
     plt = _pyplot()
     fig, ax = plt.subplots()
     ax.plot([1, 2], [0.5, 0.1], label="warm-up")
-    ax.set_yscale("log")  # log tick labels are mathtext, whose parser loads on first use
+    _log_scale(ax)
     ax.legend()
     fig.savefig(io.BytesIO(), format="png", dpi=110)
     plt.close(fig)
@@ -92,9 +169,26 @@ def _pyplot():
     return plt
 
 
+def _log_scale(ax) -> None:
+    """A log y axis labelled in plain numbers (0.05, 0.1, 1): matplotlib's default labels (10^-1) are mathtext, whose
+    parser costs the helper 40 ms to build, and the user a few milliseconds a label to wait on after the fit."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def _num_to_string(self, x, vmin, vmax) -> str:
+            return f"{x:g}"
+
+    ax.set_yscale("log")  # which installs the default formatters: replaced after it
+    ax.yaxis.set_major_formatter(PlainLogFormatter())
+    ax.yaxis.set_minor_formatter(PlainLogFormatter())
+
+
 def _save(fig, path: str | os.PathLike[str]) -> None:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)  # margins are set by each figure: "tight" bboxes cost a second draw
+    # margins are set by each figure: "tight" bboxes cost a second draw. zlib's fastest level: the same pixels in a
+    # file about a tenth larger, and 40 ms less for the user to wait on after a fit (level 6, the default, is a third
+    # of the history figure's time)
+    fig.savefig(buffer, format="png", dpi=110, pil_kwargs={"compress_level": 1})
     write_bytes_atomic(path, buffer.getvalue())
 
 
@@ -129,7 +223,7 @@ def history_figure(history: list[dict], *, unit: str = "epoch"):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers
     loss_ax.set(xlabel=unit, ylabel="loss", title="Loss")
     if history and all(r["train_loss"] > 0 for r in history):
-        loss_ax.set_yscale("log")
+        _log_scale(loss_ax)
     acc_ax.set(xlabel=unit, ylabel="accuracy", title="Accuracy")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
@@ -152,6 +246,8 @@ def plot_roc(
     split: str,
 ) -> None:
     """ROC curve of the positive (second) class."""
+    from ..stats.metrics import roc_curve
+
     plt = _pyplot()
     fpr, tpr = roc_curve(y == 1, positive_probability)
     fig, ax = plt.subplots(figsize=(4.6, 4.4))

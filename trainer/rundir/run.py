@@ -91,8 +91,6 @@ def write_run(
     )
     if result.coefficients is not None:
         write_text_atomic(out / COEFFICIENTS_FILE, result.coefficients.to_csv())
-    if renderer is not None:
-        renderer.wait()  # the plots are complete before metrics.json says the run is
     summary = {
         "n_rows": len(dataset.y),
         "n_features": len(dataset.feature_names),
@@ -137,7 +135,10 @@ def write_run(
         model_sha256=model_sha256,
         versions=versions(),
     )
-    write_text_atomic(out / METRICS_FILE, json.dumps(record.to_json(), indent=2) + "\n")
+    text = json.dumps(record.to_json(), indent=2) + "\n"  # made while the plots are drawn
+    if renderer is not None:
+        renderer.wait()  # the plots are complete before metrics.json says the run is
+    write_text_atomic(out / METRICS_FILE, text)
     return out
 
 
