@@ -238,11 +238,14 @@ def column_medians(numeric: np.ndarray, rows: np.ndarray | None = None) -> tuple
 
     def count(start: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         values = block(start, start + _BLOCK_ROWS)
-        inside = (values >= low) & (values <= high)
+        below = values < low
+        inside = values <= high
+        inside &= ~below
         columns, row_of = np.nonzero(inside.T)  # column by column: each column's kept values in one run
         runs = np.split(values[row_of, columns], np.cumsum(np.bincount(columns, minlength=width))[:-1])
-        present = len(values) - np.count_nonzero(np.isnan(values), axis=0)
-        return present, np.count_nonzero(values < low, axis=0), runs
+        # a block's sum is NaN when a cell is (or when infinities cancel): only then are its missing cells counted
+        missing = np.count_nonzero(np.isnan(values), axis=0) if np.isnan(values.sum()) else 0
+        return len(values) - missing, np.count_nonzero(below, axis=0), runs
 
     below, present = np.zeros(width, dtype=np.int64), np.zeros(width, dtype=np.int64)
     kept: list[list[np.ndarray]] = [[] for _ in range(width)]
