@@ -157,6 +157,16 @@ def decimal_mark(sample: Sequence[str], delimiter: str, choice: str = "auto") ->
     return "," if found == {","} else "."
 
 
+def numpy_decimals(text: str, delimiter: str, decimal: str) -> str | None:
+    """CSV ``text`` as numpy's parser reads it, with decimal points: under decimal commas the marks swapped, or None
+    when they cannot be (a comma separates fields, or a cell has a point): the careful path reads such a block."""
+    if decimal != ",":
+        return text
+    if delimiter == "," or "." in text:
+        return None
+    return text.replace(",", ".")
+
+
 def read_csv_header(lines: Iterator[str], source: str, delimiter: str = ",") -> list[str]:
     for line in lines:
         if line.strip():
@@ -271,11 +281,9 @@ def _fast_csv_chunk(block, numbers, feature_cols, keep_cols, n_fields, delimiter
     text = "".join(block)
     if '"' in text or any(line.count(delimiter) != n_fields - 1 for line in block):
         return None
-    if decimal == ",":
-        # numpy reads decimal points only: swap the marks, unless a comma separates fields or a cell has a point
-        if delimiter == "," or "." in text:
-            return None
-        text = text.replace(",", ".")
+    text = numpy_decimals(text, delimiter, decimal)
+    if text is None:
+        return None
     try:
         features = np.loadtxt(
             io.StringIO(text),

@@ -96,3 +96,12 @@ def requests_by_status(samples: dict) -> dict[str, float]:
             status = dict(labels)["status"]
             counts[status] = counts.get(status, 0) + value
     return counts
+
+
+def infer_requests(samples: dict) -> float:
+    """Successful infer requests counted by /metrics (health probes and scrapes left out: their timing is racy)."""
+    return sum(
+        value
+        for (name, labels), value in samples.items()
+        if name == "logreg_requests_total" and "infer" in dict(labels)["endpoint"] and dict(labels)["status"] == "200"
+    )

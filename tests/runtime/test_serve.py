@@ -21,7 +21,7 @@ pytest.importorskip("uvicorn")
 
 from logreg_onnx import runtime
 
-from .serving import EXAMPLE, PENGUINS, free_port, running_server, scrape, wait_ready
+from .serving import EXAMPLE, PENGUINS, free_port, infer_requests, running_server, scrape, wait_ready
 
 PENGUINS_MODEL = PENGUINS
 
@@ -279,7 +279,7 @@ def test_two_workers_serve_and_count_their_requests_together():
             workers = children.read_text().split()
             # uvicorn's supervisor starts each worker (multiprocessing may add a resource tracker beside them)
             assert len(workers) >= 2
-        assert _infers(scrape(url)) == 0
+        assert infer_requests(scrape(url)) == 0
         good = {"inputs": [{"name": "features", "shape": [1, 30], "datatype": "FP32", "data": [14.0] * 30}]}
         expected = runtime.load(EXAMPLE).predict_proba(np.full(30, 14.0, dtype=np.float32)).ravel()
         for _ in range(40):  # a new connection each: the kernel spreads them over both workers' accept queues
@@ -289,20 +289,11 @@ def test_two_workers_serve_and_count_their_requests_together():
         # a request is counted once its answer is sent, so the last ones may land a moment after the client has read
         # them: wait for the sum over both workers to reach 40, then check it is exactly 40
         deadline = time.monotonic() + 10
-        while (counted := _infers(scrape(url))) < 40 and time.monotonic() < deadline:
+        while (counted := infer_requests(scrape(url))) < 40 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert counted == 40
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
-
-
-def _infers(samples: dict) -> float:
-    """Successful infer requests counted by /metrics (health probes and scrapes left out: their timing is racy)."""
-    return sum(
-        value
-        for (name, labels), value in samples.items()
-        if name == "logreg_requests_total" and "infer" in dict(labels)["endpoint"] and dict(labels)["status"] == "200"
-    )
 
 
 def test_serve_imports_neither_torch_nor_onnx():

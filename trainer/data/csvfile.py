@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 # one rule for the delimiter and the decimal mark, in training and at predict time
-from logreg_onnx.runtime.stream import SAMPLE_LINES, decimal_mark, sniff_delimiter
+from logreg_onnx.runtime.stream import SAMPLE_LINES, decimal_mark, numpy_decimals, sniff_delimiter
 
 from ..errors import DataError, Setting
 from ..options import ReadOptions
@@ -203,12 +203,9 @@ class RowParser:
         labels = [line.split(delimiter)[self.label_col].strip() for line in block]
         if any(not label or label in self.na_values for label in labels):
             return None
-        text = "\n".join(block)
-        if self.decimal == ",":
-            # numpy reads decimal points only: swap the marks, unless a comma separates fields or a cell has a point
-            if delimiter == "," or "." in text:
-                return None
-            text = text.replace(",", ".")
+        text = numpy_decimals("\n".join(block), delimiter, self.decimal)
+        if text is None:
+            return None
         try:
             values = np.loadtxt(
                 io.StringIO(text),
