@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build on this machine's disk; any other spec pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[train,dev,fast,serve]'
+	$(PY) -m pip install -q -e '.[train,dev,fast,serve,sklearn]'
 	touch $(STAMP)
 
 # The torch-free proof: a second environment with the base install only (what an app embedding the runtime gets),
@@ -106,6 +106,15 @@ bench: install bench-serve-tools
 	$(PY) bench/stream.py
 	$(PY) bench/distributed.py
 	$(PY) bench/serve.py
+	PYTHONPATH=$(SKL2ONNX) $(PY) bench/skl2onnx_compare.py
+
+# bench/skl2onnx_compare.py's reference: skl2onnx, no dependency of ours, beside the venv (its own dependencies,
+# onnx and scikit-learn, are the venv's: --no-deps keeps them from being changed)
+SKL2ONNX := build/skl2onnx
+bench: $(SKL2ONNX)/.installed
+$(SKL2ONNX)/.installed:
+	$(PY) -m pip install -q --no-deps --target $(SKL2ONNX) skl2onnx==1.20.0
+	touch $@
 
 # docs/benchmarks.md's tables from the records the benchmarks wrote (bench/results/), and the options tables of the
 # docs from trainer/options.py: the generated blocks of docs/*.md are never edited by hand (tests/docs checks them)

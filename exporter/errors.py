@@ -18,9 +18,13 @@ class RunDirError(ExporterError, ValueError):
     """The run directory is missing, incomplete, or holds a model.pt that is not one of ours."""
 
 
+class UnsupportedModelError(ExporterError, ValueError):
+    """A file given as the model to export that cannot be, or must not be, loaded (a pickle, a foreign file)."""
+
+
 class ExportOptionError(AboutParameter, ExporterError, ValueError):
     """An export option cannot work: an opset onnxruntime cannot run, an output folder that does not exist...
-    ``parameter`` is the option's Python name (``opset``, ``out``), as in :func:`exporter.export.export_run`."""
+    ``parameter`` is the option's Python name (``opset``, ``out``), as in :func:`exporter.write.export_run`."""
 
 
 class SignatureMismatchError(ExporterError, ValueError):

@@ -129,9 +129,11 @@ def add_metadata(
     columns: list[dict] | None = None,
     na_values: list[str] | None = None,
     threshold: float = 0.5,
+    origin: str | None = None,
 ) -> onnx.ModelProto:
-    """Make the file self-describing: names, threshold, opset, metrics, versions, a doc_string in words, and (last) a
-    placeholder for the integrity digest that :func:`serialize` fills in."""
+    """Make the file self-describing: names, threshold, opset, metrics, versions, where the model came from
+    (``origin``: "scikit-learn 1.9.1 Pipeline(...)", for a model not trained by this toolkit), a doc_string in words,
+    and (last) a placeholder for the integrity digest that :func:`serialize` fills in."""
     versions = {
         "logreg-onnx": _version("logreg-onnx"),
         "torch": torch.__version__,
@@ -151,6 +153,7 @@ def add_metadata(
         contract.KEY_METRICS: json.dumps({k: metrics[k] for k in ("train", "validation") if k in metrics}),
         contract.KEY_VERSIONS: json.dumps(versions),
         **({contract.KEY_COEFFICIENTS: json.dumps(metrics["coefficients"])} if metrics.get("coefficients") else {}),
+        **({contract.KEY_SOURCE: origin} if origin else {}),
         contract.KEY_DIGEST: integrity.PLACEHOLDER,  # last, by convention; its value is set by serialize()
     }
     del proto.metadata_props[:]

@@ -208,10 +208,15 @@ def verify_file(
     label: str = RUNTIME,
     threshold: float = 0.5,
     user_paths: bool = True,
+    expected: Callable[[Probes], tuple[np.ndarray, np.ndarray]] | None = None,
+    against: str = "the PyTorch model",
 ) -> VerificationReport:
-    """Compare the model file at ``path`` with ``model`` in PyTorch: through ``runtime.load`` and (``reference``) onnx's
-    ReferenceEvaluator, and (``user_paths``) through dict rows and the server's request handling. Returns the report;
-    ``report.passed`` says whether every check passed.
+    """Compare the model file at ``path`` with ``expected`` (the user's own object on the probe rows; by default
+    ``model`` in PyTorch): through ``runtime.load`` and (``reference``) onnx's ReferenceEvaluator, and
+    (``user_paths``) through dict rows and the server's request handling. ``model`` (the canonical form the file was
+    built from) gives the probe rows and the float32 slack. Rows ``expected`` refuses (NaN probabilities: a level
+    the user's encoder raises on) are left out, with a note. Returns the report; ``report.passed`` says whether
+    every check passed.
 
     Raises :class:`~exporter.errors.BadModelFileError` for a file that is not an ONNX model at all, and
     :class:`~exporter.errors.SignatureMismatchError` for one made for other features or classes.
@@ -247,11 +252,17 @@ def verify_file(
         runners[REFERENCE] = reference_runner(proto)
 
     probes = make_probes(model, data_rows, seed=seed)
-    expected = torch_reference(model, probes, threshold)
+    outputs = expected(probes) if expected is not None else torch_reference(model, probes, threshold)
+    notes = list(probes.notes)
+    scored = np.flatnonzero(np.isfinite(np.asarray(outputs[1], dtype=np.float64)).all(axis=1))
+    if len(scored) < len(probes.rows):
+        refused = len(probes.rows) - len(scored)
+        notes.append(f"{refused} probe rows {against} refuses (unseen levels or missing values) were not compared")
+        probes, outputs = probes.subset(scored), (outputs[0][scored], outputs[1][scored])
+    expected = (np.asarray(outputs[0], dtype=np.int64), np.asarray(outputs[1]))
     slack = float32_slack(model, probes.design, expected[1])
-    report = VerificationReport(
-        atol=atol, rtol=rtol, contract=checks, probes=_group_counts(probes), notes=list(probes.notes)
-    )
+    report = VerificationReport(atol=atol, rtol=rtol, contract=checks, probes=_group_counts(probes), notes=notes)
+    report.note(f"reference: {against}")
     if load_failure is not None:
         report.add([{"runtime": label, "batch": "-", "output": "(load)", "passed": False, "detail": load_failure}])
     for name, runner in runners.items():

@@ -43,6 +43,16 @@ class Probes:
     groups: list[str]
     notes: list[str]
 
+    def subset(self, rows: np.ndarray) -> Probes:
+        """These probes restricted to ``rows`` (indices), in that order."""
+        return Probes(
+            rows=self.rows[rows],
+            categories=self.categories[rows],
+            design=self.design[rows],
+            groups=[self.groups[i] for i in rows.tolist()],
+            notes=self.notes,
+        )
+
     def describe_row(self, index: int) -> str:
         group = self.groups[index]
         return f"{group} #{index - self.groups.index(group)}"
@@ -248,8 +258,9 @@ def float32_slack(model: LogisticModel, design: np.ndarray, probabilities: np.nd
     error = np.minimum(error, 700.0)  # beyond this exp overflows, and the probability is anything in [0, 1] anyway
     p = probabilities.astype(np.float64)
     up, down = p * np.exp(error), p * np.exp(-error)
-    highest = up / (up + (down.sum(axis=1, keepdims=True) - down))
-    lowest = down / (down + (up.sum(axis=1, keepdims=True) - up))
+    with np.errstate(invalid="ignore"):  # 0/0 deep in saturation: NaN, made the widest slack below
+        highest = up / (up + (down.sum(axis=1, keepdims=True) - down))
+        lowest = down / (down + (up.sum(axis=1, keepdims=True) - up))
     return np.nan_to_num(np.maximum(highest - p, p - lowest), nan=1.0)
 
 

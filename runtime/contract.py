@@ -49,6 +49,8 @@ READABLE_FORMATS = ("1", "2")  # what the runtime loads
 KEY_FEATURE_NAMES = "feature_names"  # JSON list of str: every input column in the training order
 # JSON list, one object per column in feature_names order (format 2):
 #   {"name", "kind": "numeric", "median": number or null, "indicator": bool}
+# "median" is the value a missing number is imputed with: the training median for the toolkit's own models, the
+# imputer's fill (mean, median, most frequent, constant) for a scikit-learn pipeline.
 #   {"name", "kind": "categorical", "levels": [str], "other": [str], "reference": str or null}
 # "levels" are the training levels with an input code of their own ("" the missing level), "other" the rare ones
 # folded together, "reference" the level without a design column (treatment coding, l2=0), or null (one-hot).
@@ -61,6 +63,8 @@ KEY_MODEL_SHA256 = "model_sha256"  # SHA-256 of the trained weights and config (
 KEY_METRICS = "metrics"  # JSON object: the training run's metrics.json blocks "train"/"validation"
 KEY_VERSIONS = "versions"  # JSON object: torch, onnx, logreg-onnx versions used to write the file
 KEY_COEFFICIENTS = "coefficients"  # JSON object: the run's coefficient table (metrics.json "coefficients"), optional
+PARITY_FILE = "parity.json"  # the verification report the exporter writes beside a model (not read by the runtime)
+KEY_SOURCE = "source"  # str, optional: the model the file was exported from when not trained here ("scikit-learn ...")
 KEY_DIGEST = "logreg_onnx_sha256"  # the file's integrity digest: see runtime/integrity.py
 
 REQUIRED_METADATA = (KEY_FORMAT, KEY_FEATURE_NAMES, KEY_CLASS_NAMES, KEY_THRESHOLD)

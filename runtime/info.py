@@ -34,7 +34,7 @@ def _describe_column(column: dict) -> str:
         if column["median"] is None:
             return f"{column['name']}: numeric"
         indicator = " and a missing indicator" if column["indicator"] else ""
-        return f"{column['name']}: numeric, missing -> median {column['median']:g}{indicator}"
+        return f"{column['name']}: numeric, missing -> {column['median']:g}{indicator}"
     levels = ", ".join(repr(v) if v else "(missing)" for v in column["levels"][:10])
     more = f", ... ({len(column['levels'])} levels)" if len(column["levels"]) > 10 else ""
     other = f"; {len(column['other'])} rare levels and unseen values -> (other)" if column["other"] else ""
@@ -91,7 +91,12 @@ def format_info(info: dict, top: int | None = 10) -> str:
     versions = info["metadata"].get(contract.KEY_VERSIONS)
     if isinstance(versions, dict):
         lines.append(f"written by   {', '.join(f'{k} {v}' for k, v in versions.items())}")
-    lines.append(f"model.pt     sha256 {info['metadata'].get(contract.KEY_MODEL_SHA256, 'unknown')}")
+    source = info["metadata"].get(contract.KEY_SOURCE)
+    if source:  # brought from PyTorch, scikit-learn, statsmodels: no model.pt, a hash of the weights exported
+        lines.append(f"exported from {source}")
+        lines.append(f"weights      sha256 {info['metadata'].get(contract.KEY_MODEL_SHA256, 'unknown')}")
+    else:
+        lines.append(f"model.pt     sha256 {info['metadata'].get(contract.KEY_MODEL_SHA256, 'unknown')}")
     lines.append(_describe_vectors(info["test_vectors"]))
     lines.append(f"description  {info['description']}")
     coefficients = info["metadata"].get(contract.KEY_COEFFICIENTS)

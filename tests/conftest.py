@@ -83,3 +83,72 @@ def penguins_run_master(tmp_path_factory) -> Path:
 @pytest.fixture
 def breast_cancer_csv() -> Path:
     return BREAST_CANCER
+
+
+def tutorial_module_class():
+    """The classic tutorials' model: a custom module whose forward is ``torch.sigmoid(self.linear(x))``."""
+    import torch
+    from torch import nn
+
+    class LogisticRegression(nn.Module):
+        def __init__(self, n_features: int) -> None:
+            super().__init__()
+            self.linear = nn.Linear(n_features, 1)
+
+        def forward(self, x):
+            return torch.sigmoid(self.linear(x))
+
+    return LogisticRegression
+
+
+def train_tutorial(module, X: np.ndarray, y: np.ndarray, *, epochs: int = 300, lr: float = 0.1, softmax=False):
+    """Train ``module`` as the tutorials do: BCELoss (or NLLLoss on the log of a softmax) and optim.SGD, full batch."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    optimizer = torch.optim.SGD(module.parameters(), lr=lr)
+    features = torch.from_numpy(X.astype(np.float32))
+    if softmax:
+        target, loss_of = torch.from_numpy(y.astype(np.int64)), nn.NLLLoss()
+    else:
+        target, loss_of = torch.from_numpy(y.astype(np.float32)).reshape(-1, 1), nn.BCELoss()
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        output = module(features)
+        loss = loss_of(torch.log(output), target) if softmax else loss_of(output, target)
+        loss.backward()
+        optimizer.step()
+    return module.eval()
+
+
+@pytest.fixture(scope="session")
+def tutorial_models_master(tmp_path_factory) -> dict:
+    """PyTorch tutorial models exported with logreg_onnx.exporter.export, once per session: name -> (model path,
+    a CSV of fresh rows for it, the module, the standardization (mean, scale) applied before it)."""
+    import torch
+    from logreg_onnx.exporter import export
+    from torch import nn
+
+    folder = tmp_path_factory.mktemp("tutorial")
+    torch.manual_seed(0)
+    models = {}
+    X, y = synthetic(600, 4, 2, seed=5)
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    binary = train_tutorial(tutorial_module_class()(4), (X - mean) / scale, y)
+    X3, y3 = synthetic(900, 5, 3, seed=6)
+    X3 = (X3 - X3.mean(axis=0)) / X3.std(axis=0)  # the softmax module takes its features as they are
+    softmax = train_tutorial(nn.Sequential(nn.Linear(5, 3), nn.Softmax(dim=1)), X3, y3, softmax=True, lr=0.5)
+    for name, module, data, standardization, classes in (
+        ("tutorial binary", binary, X, (mean, scale), ["benign", "malignant"]),
+        ("tutorial softmax", softmax, X3, (None, None), ["a", "b", "c"]),
+    ):
+        names = [f"f{j}" for j in range(data.shape[1])]
+        path = folder / f"{name.replace(' ', '_')}.onnx"
+        export(
+            module, path, feature_names=names, class_names=classes, mean=standardization[0], scale=standardization[1]
+        )
+        fresh = np.random.default_rng(7).normal(size=(300, data.shape[1])) * data.std(axis=0) + data.mean(axis=0)
+        rows = write_csv(path.with_suffix(".csv"), names, [list(map(repr, row)) for row in fresh.tolist()])
+        models[name] = (path, rows, module, standardization)
+    return models

@@ -148,6 +148,14 @@ class LogisticRegressionClassifier:
         """Mean accuracy on X (array-like of shape (n_samples, n_features)) and y (shape (n_samples,))."""
         return float(np.mean(self.predict(X) == np.asarray(y).ravel()))
 
+    def export(self, path, **kwargs):
+        """Export the fitted model to the ONNX file ``path``, verified against it: :func:`logreg_onnx.exporter.export`
+        (keyword arguments ``sample``, ``threshold``, ``opset``, ``ort``, ``c``). Returns its ``ExportResult``."""
+        self._check_fitted()
+        from logreg_onnx.exporter.api import export
+
+        return export(self, path, **kwargs)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             error = _with_sklearn_base(NotFittedError, "sklearn.exceptions", "NotFittedError")

@@ -27,10 +27,12 @@ EXTRAS_HINT = {  # run in the repository's folder: the package is installed from
     "train": "pip install '.[train]'",
     "fast": "pip install '.[fast]'",
     "serve": "pip install '.[serve]'",
+    "sklearn": "pip install '.[sklearn]'",
 }
 EXTRA_OF_MODULE = {  # the extra that installs each optional dependency (pyproject.toml's optional-dependencies)
     **dict.fromkeys(("torch", "onnx", "onnxscript", "matplotlib"), "train"),
     "pyarrow": "fast",
+    **dict.fromkeys(("sklearn", "skops"), "sklearn"),
     **dict.fromkeys(("uvicorn", "uvloop", "httptools", "starlette", "prometheus_client", "orjson"), "serve"),
 }
 

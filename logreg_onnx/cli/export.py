@@ -1,5 +1,5 @@
-"""``logreg export`` and ``logreg verify``: thin shells over exporter.export.export_run and verify_model_file, which
-run the same checks (exporter.export.check_model).
+"""``logreg export`` and ``logreg verify``: thin shells over exporter.api.export and exporter.write.verify_model_file,
+which run the same checks (exporter.write.check_model).
 
 Importing this module imports neither torch nor onnx (the defaults come from :mod:`exporter.options`), so that
 ``logreg --help`` and ``logreg export --help`` work in the base install; the commands say which extra they need.
@@ -14,7 +14,7 @@ import click
 
 from logreg_onnx.exporter.options import CATEGORICAL_MIN_OPSET, DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL
 
-from . import Failed, require_extra
+from . import BadInput, Failed, require_extra
 from .options import cli_error, echo_warnings
 
 _atol_option = click.option(
@@ -34,11 +34,33 @@ _rtol_option = click.option(
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("run_dir", metavar="MODEL", type=click.Path(path_type=Path))
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the ONNX file. [default: RUN_DIR/model.onnx]",
+    help="Where to write the ONNX file. [default: RUN_DIR/model.onnx; for a file, its name with .onnx]",
+)
+@click.option(
+    "--features",
+    metavar="A,B,...",
+    help="The input columns' names, in order (a state_dict does not know them). [default: x0,x1,...]",
+)
+@click.option(
+    "--classes",
+    metavar="X,Y,...",
+    help="The classes' names, in the order of the model's outputs. [default: the model's own, or 0,1,...]",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="A binary model's decision threshold on the second class's probability. [default: 0.5, or the one a "
+    "run picked]",
+)
+@click.option(
+    "--sample",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of your own rows (a header naming the input columns) to verify on, besides the probe rows.",
 )
 @click.option(
     "--opset",
@@ -66,6 +88,10 @@ _rtol_option = click.option(
 def export(
     run_dir: Path,
     out: Path | None,
+    features: str | None,
+    classes: str | None,
+    threshold: float | None,
+    sample: Path | None,
     opset: int,
     atol: float,
     rtol: float,
@@ -73,24 +99,54 @@ def export(
     c_code: bool,
     quiet: bool,
 ) -> None:
-    """Export the trained model in RUN_DIR to ONNX and prove it: PyTorch, onnxruntime and onnx's reference
-    evaluator must agree on thousands of probe rows, or no model is written.
+    """Export MODEL to ONNX and prove it: the model itself, onnxruntime and onnx's reference evaluator must agree
+    on thousands of probe rows, or no model is written.
 
-    Writes MODEL.onnx (one self-contained file: weights, standardization and metadata inside), MODEL.testvectors.json
+    MODEL is a run directory of logreg train, a scikit-learn model saved with skops (.skops: LogisticRegression or
+    LogisticRegressionCV, alone or in a Pipeline of scalers, SimpleImputer, OneHotEncoder and ColumnTransformer),
+    or a PyTorch state_dict (one nn.Linear's weight and bias, saved with torch.save(module.state_dict(), PATH) and
+    loaded with weights_only=True). Pickle and joblib files are never loaded. For a PyTorch module itself, a
+    statsmodels result or a FitResult, use the Python API, logreg_onnx.exporter.export (docs/export.md).
+
+    Writes MODEL.onnx (one self-contained file: weights, preprocessing and metadata inside), MODEL.testvectors.json
     and parity.json beside it. On a failed verification the candidate is kept as MODEL.rejected.onnx and the command
     exits 1 with the table explaining why.
 
     \b
-    Example:
+    Examples:
       logreg export artifacts/breast_cancer
+      logreg export pipeline.skops --out pipeline.onnx --sample penguins.csv
+      logreg export weights.pt --features age,income --classes no,yes
     """
-    export_run(run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code, quiet=quiet)
+    export_run(
+        run_dir,
+        out=out,
+        features=_names(features),
+        classes=_names(classes),
+        threshold=threshold,
+        sample=sample,
+        opset=opset,
+        atol=atol,
+        rtol=rtol,
+        ort_format=ort_format,
+        c_code=c_code,
+        quiet=quiet,
+    )
+
+
+# the export API's parameters whose flag is not their name, and those only a Python object takes (a module's)
+HINTS = {"model": "MODEL", "feature_names": "--features", "class_names": "--classes"}
+API_ONLY = ("output", "mean", "scale")
 
 
 def export_run(
     run_dir: Path,
     *,
     out: Path | None = None,
+    features: list[str] | None = None,
+    classes: list[str] | None = None,
+    threshold: float | None = None,
+    sample: Path | None = None,
     opset: int | None = None,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
@@ -98,25 +154,40 @@ def export_run(
     c_code: bool = False,
     quiet: bool = False,
 ) -> None:
-    """The export command's body, shared with ``logreg train --export``. Warnings (about the training data, which
+    """The export command's body, shared with ``logreg train --export``: :func:`exporter.api.export` on what
+    ``run_dir`` holds (:func:`exporter.model_files.load_for_export`). Warnings (about the training data, which
     verification reads again) are printed as ``warning:`` lines in the command line's words, as training's are."""
     require_extra("train", "torch", "onnx")
+    from logreg_onnx.exporter.api import export as export_and_verify
     from logreg_onnx.exporter.errors import ExporterError, VerificationFailed
-    from logreg_onnx.exporter.export import export_run as export_and_verify
+    from logreg_onnx.exporter.model_files import load_for_export
     from logreg_onnx.exporter.parity import format_report
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            model = load_for_export(run_dir)
+            if out is None:
+                out = run_dir / "model.onnx" if isinstance(model, Path) else run_dir.with_suffix(".onnx")
             result = export_and_verify(
-                run_dir, out=out, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code
+                model,
+                out,
+                feature_names=features,
+                class_names=classes,
+                threshold=threshold,
+                sample=_read_sample(sample) if sample is not None else None,
+                opset=opset,
+                atol=atol,
+                rtol=rtol,
+                ort=ort_format,
+                c=c_code,
             )
     except VerificationFailed as failure:
         echo_warnings(caught)
         click.echo(format_report(failure.report))
         raise Failed(str(failure)) from None
     except ExporterError as exc:
-        raise cli_error(exc) from None
+        raise cli_error(exc, HINTS) from None
     echo_warnings(caught)
     if not quiet:
         click.echo(format_report(result.report))
@@ -129,6 +200,25 @@ def export_run(
         f"wrote {', '.join(str(p) for p in written)} ({result.report.model['bytes']:,} bytes of ONNX, "
         f"exported and verified in {result.seconds:.1f} s)"
     )
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [name.strip() for name in text.split(",")]
+
+
+def _read_sample(path: Path):
+    """``--sample``: the CSV as pandas reads it (what a scikit-learn or statsmodels user's rows are), missing cells
+    and the toolkit's missing-value texts as NaN."""
+    try:
+        import pandas
+    except ImportError:
+        raise BadInput("--sample needs pandas to read the CSV: pip install pandas") from None
+    from logreg_onnx.trainer.options import DEFAULT_NA_VALUES
+
+    try:
+        return pandas.read_csv(path, na_values=list(DEFAULT_NA_VALUES), keep_default_na=True)
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"--sample {path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
 
 
 @click.command()
@@ -154,8 +244,8 @@ def verify(model: Path, run_dir: Path, atol: float, rtol: float, quiet: bool) ->
     """
     require_extra("train", "torch", "onnx")
     from logreg_onnx.exporter.errors import ExporterError
-    from logreg_onnx.exporter.export import PARITY_FILE, verify_model_file
     from logreg_onnx.exporter.parity import format_report
+    from logreg_onnx.exporter.write import PARITY_FILE, verify_model_file
 
     try:
         with warnings.catch_warnings(record=True) as caught:

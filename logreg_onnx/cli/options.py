@@ -45,11 +45,13 @@ class BadOption(click.BadParameter):
         return f"{self.param_hint} {self.message}"
 
 
-def cli_error(exc: Exception) -> click.ClickException:
+def cli_error(exc: Exception, hints: dict[str, str] | None = None) -> click.ClickException:
     """The click error to raise for a library error (the trainer's, the exporter's): its flag's :class:`BadOption`
-    when it is about one option's value, else :class:`BadInput` with the message in flags."""
+    when it is about one option's value, else :class:`BadInput` with the message in flags. ``hints``: the flag or
+    argument of a parameter whose name is not its flag's (``feature_names``: ``--features``)."""
     if isinstance(exc, AboutParameter):
-        return BadOption(render(exc.problem, spell), param_hint=flag(exc.parameter))
+        hint = (hints or {}).get(exc.parameter, flag(exc.parameter))
+        return BadOption(render(exc.problem, spell), param_hint=hint)
     return BadInput(cli_text(exc))
 
 

@@ -78,10 +78,14 @@ def test_a_model_file_of_a_run_is_answered_with_its_folder(rownames_run, command
 def test_other_files_and_missing_paths_say_what_a_run_directory_is(rownames_run, tmp_path):
     data = rownames_run.parent / "data.csv"
     result = CliRunner().invoke(main, ["export", str(data)])
-    assert (result.exit_code, result.stderr) == (2, f"Error: {data}: a file, not a run directory ({RUN_IS})\n")
+    said = (
+        f"Error: {data}: a file, not a run directory ({RUN_IS}), a .skops file or a PyTorch state_dict (torch.save)\n"
+    )
+    assert (result.exit_code, result.stderr) == (2, said)
     missing = tmp_path / "file.pt"
     result = CliRunner().invoke(main, ["export", str(missing)])
-    assert (result.exit_code, result.stderr) == (2, f"Error: {missing}: no such run directory ({RUN_IS})\n")
+    said = f"Error: {missing}: no such run directory ({RUN_IS}) or model file (.skops, a PyTorch state_dict)\n"
+    assert (result.exit_code, result.stderr) == (2, said)
     assert "--out" not in result.stderr  # it used to suggest `logreg train DATA --out file.pt`
 
 

@@ -7,7 +7,7 @@ import json
 import math
 import pickle
 
-import logreg_onnx.exporter.export
+import logreg_onnx.exporter.write
 import numpy as np
 import onnx
 import pytest
@@ -122,7 +122,7 @@ def test_fixed_batch_size_is_caught(binary_run):
 
 
 def test_export_fails_closed(binary_run, monkeypatch):
-    honest_build = logreg_onnx.exporter.export.build_model
+    honest_build = logreg_onnx.exporter.write.build_model
 
     def tampered_build(run, **kwargs):
         proto = honest_build(run, **kwargs)
@@ -130,10 +130,10 @@ def test_export_fails_closed(binary_run, monkeypatch):
         col = int(np.abs(W[1]).argmax())
         return _with_weight(proto, 1, col, _fifth_digit_changed(float(W[1, col])))
 
-    monkeypatch.setattr(logreg_onnx.exporter.export, "build_model", tampered_build)
+    monkeypatch.setattr(logreg_onnx.exporter.write, "build_model", tampered_build)
     target = binary_run / "new.onnx"
     with pytest.raises(VerificationFailed, match="nothing was written"):
-        logreg_onnx.exporter.export.export_run(binary_run, out=target)
+        logreg_onnx.exporter.write.export_run(binary_run, out=target)
     assert not target.exists()
     assert (binary_run / "new.rejected.onnx").is_file()
     assert not (binary_run / "new.testvectors.json").exists()

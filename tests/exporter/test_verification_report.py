@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from logreg_onnx.exporter.export import test_vectors as make_test_vectors
+from logreg_onnx.exporter.from_toolkit import source_of_run
 from logreg_onnx.exporter.parity import (
     DICT_ROWS,
     REFERENCE,
@@ -24,6 +24,7 @@ from logreg_onnx.exporter.parity import (
     verify_file,
 )
 from logreg_onnx.exporter.rundir import load_run
+from logreg_onnx.exporter.write import test_vectors as make_test_vectors
 
 from logreg_onnx import runtime
 
@@ -78,7 +79,7 @@ def test_the_test_vector_replay_is_part_of_the_export(penguins_run_master, tmp_p
     run = load_run(penguins_run_master)
     model = tmp_path / "model.onnx"
     shutil.copy(penguins_run_master / "model.onnx", model)
-    vectors = make_test_vectors(run, model.read_bytes(), run.data_rows())
+    vectors = make_test_vectors(source_of_run(run), model.read_bytes())
     (result,) = check_test_vectors(model, vectors)
     assert result["passed"], result
     assert result["detail"].startswith(f"{len(vectors['cases'])} test vectors passed (graph inputs and raw rows)")

@@ -46,7 +46,7 @@ def test_help_lists_every_command():
 @pytest.mark.parametrize(
     "command, usage, first_words",
     [
-        ("export", "Usage: logreg export [OPTIONS] RUN_DIR", "Export the trained model in RUN_DIR to ONNX"),
+        ("export", "Usage: logreg export [OPTIONS] MODEL", "Export MODEL to ONNX and prove it"),
         ("verify", "Usage: logreg verify [OPTIONS] MODEL RUN_DIR", "Check that the ONNX file MODEL computes"),
         ("train", "Usage: logreg train [OPTIONS] DATA", "Fit a logistic-regression model to DATA"),
         ("report", "Usage: logreg report [OPTIONS] RUN", "Write one self-contained HTML report"),

@@ -53,6 +53,13 @@ class FitResult:
     coefficients_absent: str = ""
     data_summary: dict | None = None
 
+    def export(self, path, **kwargs):
+        """Export this model to the ONNX file ``path``, verified against it: :func:`logreg_onnx.exporter.export`
+        (keyword arguments ``sample``, ``threshold``, ``opset``, ``ort``, ``c``). Returns its ``ExportResult``."""
+        from logreg_onnx.exporter.api import export
+
+        return export(self, path, **kwargs)
+
 
 def fit_result(
     *,

@@ -1,4 +1,4 @@
-"""exporter.export_run: export a run, verify the candidate in memory, and only then write the files (fail closed)."""
+"""exporter.write: export a source, verify the candidate in memory, and only then write the files (fail closed)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,18 @@ import numpy as np
 import onnx
 from logreg_onnx.runtime import contract
 from logreg_onnx.runtime.files import write_bytes_atomic, write_text_atomic
-from logreg_onnx.trainer.data.columns import Encoding
 from logreg_onnx.trainer.errors import Setting
 
 from .errors import ExportOptionError, VerificationFailed
+from .from_toolkit import source_of_run
 from .graph import add_metadata, export_graph, resolve_opset, serialize
 from .options import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL
 from .parity import VerificationReport, check_test_vectors, verify_file
-from .rundir import Run, load_run
-from .verify import float32_slack, make_probes, torch_reference
+from .rundir import load_run
+from .source import Source
+from .verify import float32_slack, make_probes
 
-PARITY_FILE = "parity.json"
+PARITY_FILE = contract.PARITY_FILE
 TESTVECTORS_ATOL = 1e-5  # for clients in other languages, whose exp and sums may round differently again
 TESTVECTORS_PER_GROUP = 6
 
@@ -53,33 +54,49 @@ def export_run(
     ort_format: bool = False,
     c_code: bool = False,
 ) -> ExportResult:
-    """Export ``run_dir``'s model to ``out`` (default ``RUN_DIR/model.onnx``), verified.
+    """Export ``run_dir``'s model to ``out`` (default ``RUN_DIR/model.onnx``), verified against its PyTorch model:
+    :func:`export_source` on the run. Raises :class:`~exporter.errors.RunDirError` or :class:`ExportOptionError`
+    for bad input, :class:`VerificationFailed` when the candidate does not compute what the model computes."""
+    run = load_run(run_dir)
+    target = check_target(run.path / "model.onnx" if out is None else out, atol, rtol)
+    return export_source(
+        source_of_run(run), target, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code
+    )
+
+
+def export_source(
+    source: Source,
+    target: Path,
+    *,
+    opset: int | None = None,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    ort_format: bool = False,
+    c_code: bool = False,
+) -> ExportResult:
+    """Export ``source`` to ``target`` (checked by :func:`check_target`), verified against the user's own object.
 
     The candidate is written beside the target under a temporary name, loaded back with ``runtime.load`` (the path
-    users run) and compared with the PyTorch model, through the graph's inputs and through the paths users call
-    (dict rows, the server's request handling, the test-vector replay of ``logreg info`` and of the server's
-    readiness: :func:`check_model`, the checks ``logreg verify`` runs again later); only then is it
-    renamed into place, so the bytes verified are the bytes shipped. On success ``<stem>.testvectors.json``,
-    ``parity.json`` (``<stem>.ort`` with ``ort_format``, and
-    ``<stem>.h``, C99 replaying the test vectors when a C compiler is found, with ``c_code``) are written beside it,
-    each atomically, the model last. If verification fails, nothing is written at ``out``: the
-    candidate is kept as ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is
-    raised. Raises :class:`~exporter.errors.RunDirError` or :class:`ExportOptionError` for bad input.
+    users run) and compared with ``source.expected`` (the PyTorch model, the pipeline, the results object), through
+    the graph's inputs and through the paths users call (dict rows, the server's request handling, the test-vector
+    replay of ``logreg info`` and of the server's readiness: :func:`check_model`, the checks ``logreg verify`` runs
+    again later); only then is it renamed into place, so the bytes verified are the bytes shipped. On success
+    ``<stem>.testvectors.json``, ``parity.json`` (``<stem>.ort`` with ``ort_format``, and ``<stem>.h``, C99 replaying
+    the test vectors when a C compiler is found, with ``c_code``) are written beside it, each atomically, the model
+    last. If verification fails, nothing is written at ``target``: the candidate is kept as
+    ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is raised.
     """
     started = time.perf_counter()
-    run = load_run(run_dir)
-    target = _check_target(run, out, atol, rtol)
-    model_bytes = serialize(build_model(run, opset=opset))
-    data_rows = run.data_rows()
-    vectors = test_vectors(run, model_bytes, data_rows)
+    model_bytes = serialize(build_model(source, opset=opset))
+    vectors = test_vectors(source, model_bytes)
     with _staged(target, model_bytes) as candidate:
-        report = _verify(candidate, run, data_rows, vectors, opset=opset, atol=atol, rtol=rtol)
-        ort_bytes = _ort_candidate(candidate, run, data_rows, report, atol=atol, rtol=rtol) if ort_format else None
-        report.model = _model_facts(target, model_bytes, opset, run)
+        report = _verify(candidate, source, vectors, opset=opset, atol=atol, rtol=rtol)
+        ort_bytes = _ort_candidate(candidate, source, report, atol=atol, rtol=rtol) if ort_format else None
+        report.model = _model_facts(target, model_bytes, opset, source)
         parity_path = target.parent / PARITY_FILE
         c_header = _c_candidate(model_bytes, vectors, report) if c_code and report.passed else None
         if not report.passed:
-            _reject(candidate, target, report, parity_path)
+            _reject(candidate, target, report, parity_path, source)
         testvectors_path = target.with_name(f"{target.stem}{contract.TESTVECTORS_SUFFIX}")
         write_text_atomic(testvectors_path, json.dumps(vectors, indent=1) + "\n")
         ort_path = None
@@ -113,14 +130,14 @@ def verify_model_file(
     run = load_run(run_dir)
     _check_tolerances(atol, rtol)
     vectors = path_for(model_path)
-    report = check_model(model_path, run, run.data_rows(), vectors if vectors.is_file() else None, atol=atol, rtol=rtol)
+    report = check_model(model_path, source_of_run(run), vectors if vectors.is_file() else None, atol=atol, rtol=rtol)
     report.model = {"path": str(model_path), "run": str(run.path), "model_pt_sha256": run.model_sha256}
     write_text_atomic(model_path.parent / PARITY_FILE, report.to_text())
     return report
 
 
 def check_model(
-    path: Path, run: Run, data_rows, vectors: dict | Path | None, *, atol: float, rtol: float
+    path: Path, source: Source, vectors: dict | Path | None, *, atol: float, rtol: float
 ) -> VerificationReport:
     """Every check a model file passes, the same whether ``logreg export`` runs them on its candidate (``vectors``:
     the test vectors it is about to write) or ``logreg verify`` on a written file (``vectors``: the path of those
@@ -128,7 +145,17 @@ def check_model(
     onnx's reference evaluator against PyTorch, then dict rows and the server's request handling; then, if all of
     that passed, the test-vector replay of ``logreg info`` and of the server's readiness
     (:func:`~exporter.parity.check_test_vectors`)."""
-    report = verify_file(path, run.model, data_rows=data_rows, atol=atol, rtol=rtol, threshold=run.threshold)
+    report = verify_file(
+        path,
+        source.model,
+        data_rows=source.sample,
+        atol=atol,
+        rtol=rtol,
+        threshold=source.threshold,
+        expected=source.expected,
+        against=source.origin,
+    )
+    report.notes[:0] = source.notes
     if vectors is None:
         report.note("no test vectors beside the model: their replay (logreg info, the server's readiness) was skipped")
     elif report.passed:
@@ -136,8 +163,9 @@ def check_model(
     return report
 
 
-def _check_target(run: Run, out, atol: float, rtol: float) -> Path:
-    target = Path(out) if out is not None else run.path / "model.onnx"
+def check_target(out: str | os.PathLike[str], atol: float, rtol: float) -> Path:
+    """The path to export to, checked: its folder exists and it is not a folder itself; and the tolerances."""
+    target = Path(out)
     if not target.parent.is_dir():
         raise ExportOptionError("out", f"{target}: the folder {target.parent} does not exist")
     if target.is_dir():
@@ -170,14 +198,14 @@ def _staged(target: Path, data: bytes):
 
 
 def _verify(
-    candidate: Path, run: Run, data_rows, vectors: dict, *, opset: int | None, atol: float, rtol: float
+    candidate: Path, source: Source, vectors: dict, *, opset: int | None, atol: float, rtol: float
 ) -> VerificationReport:
     from logreg_onnx.runtime.errors import ModelError
 
     from .errors import BadModelFileError
 
     try:
-        return check_model(candidate, run, data_rows, vectors, atol=atol, rtol=rtol)
+        return check_model(candidate, source, vectors, atol=atol, rtol=rtol)
     except (BadModelFileError, ModelError) as exc:
         import onnxruntime
 
@@ -190,7 +218,7 @@ def _verify(
 
 
 def _ort_candidate(
-    candidate: Path, run: Run, data_rows, report: VerificationReport, *, atol: float, rtol: float
+    candidate: Path, source: Source, report: VerificationReport, *, atol: float, rtol: float
 ) -> bytes | None:
     """The .ort conversion, verified through runtime.load like the ONNX file; its results join ``report``."""
     if not report.passed:
@@ -201,13 +229,14 @@ def _ort_candidate(
         path.write_bytes(ort_bytes)
         ort_report = verify_file(
             path,
-            run.model,
-            data_rows=data_rows,
+            source.model,
+            data_rows=source.sample,
             atol=atol,
             rtol=rtol,
             reference=False,
             label="runtime.load (.ort)",
-            threshold=run.threshold,
+            threshold=source.threshold,
+            expected=source.expected,
             user_paths=False,  # the same runtime code as the ONNX file's, checked there
         )
     report.add(ort_report.results)
@@ -242,46 +271,46 @@ def _c_candidate(model_bytes: bytes, vectors: dict, report: VerificationReport) 
     return header
 
 
-def _model_facts(target: Path, model_bytes: bytes, opset: int | None, run: Run) -> dict:
+def _model_facts(target: Path, model_bytes: bytes, opset: int | None, source: Source) -> dict:
     return {
         "path": str(target),
         "sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "opset": resolve_opset(run.model, opset),
+        "opset": resolve_opset(source.model, opset),
         "bytes": len(model_bytes),
-        "run": str(run.path),
-        "model_pt_sha256": run.model_sha256,
+        **source.facts,
     }
 
 
-def _reject(candidate: Path, target: Path, report: VerificationReport, parity_path: Path) -> None:
+def _reject(candidate: Path, target: Path, report: VerificationReport, parity_path: Path, source: Source) -> None:
     rejected = target.with_name(f"{target.stem}.rejected.onnx")
     os.replace(candidate, rejected)
     report.model = {**(report.model or {}), "rejected_path": str(rejected)}
     write_text_atomic(parity_path, report.to_text())
     raise VerificationFailed(
-        f"the exported model does not compute what the PyTorch model computes; nothing was "
-        f"written at {target}; the candidate is kept as {rejected}",
+        f"the exported model does not compute what {source.origin} computes; nothing was "
+        f"written at {target}; the candidate is kept as {rejected} (the evidence: {parity_path})",
         report,
     )
 
 
-def build_model(run: Run, *, opset: int | None = None) -> onnx.ModelProto:
-    """The candidate ONNX model of a run: graph, metadata, and nothing that names this machine."""
-    proto = export_graph(run.model, opset=opset, threshold=run.threshold)
+def build_model(source: Source, *, opset: int | None = None) -> onnx.ModelProto:
+    """The candidate ONNX model of a source: graph, metadata, and nothing that names this machine."""
+    proto = export_graph(source.model, opset=opset, threshold=source.threshold)
     for node in proto.graph.node:
         # The exporter records each node's Python stack trace and source path: noise for users, and a leak of paths.
         del node.metadata_props[:]
         node.doc_string = ""
-    encoding = run.model.encoding
+    encoding = source.encoding
     proto = add_metadata(
         proto,
-        feature_names=encoding.names if encoding is not None else run.feature_names,
-        class_names=run.class_names,
-        metrics=run.metrics,
-        model_sha256=run.model_sha256,
-        columns=encoding.to_json() if encoding is not None else None,
-        na_values=run.na_values,
-        threshold=run.threshold,
+        feature_names=encoding.names,
+        class_names=source.class_names,
+        metrics=source.metrics,
+        model_sha256=source.model_sha256,
+        columns=encoding.to_json(),
+        na_values=source.na_values,
+        threshold=source.threshold,
+        origin=source.facts.get("source"),
     )
     onnx.checker.check_model(proto, full_check=True)
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
@@ -305,18 +334,20 @@ def to_ort_format(model_bytes: bytes) -> bytes:
             return handle.read()
 
 
-def test_vectors(run: Run, model_bytes: bytes, data_rows) -> dict:
-    """Input rows with PyTorch's expected outputs, for clients in any language to check themselves against.
+def test_vectors(source: Source, model_bytes: bytes) -> dict:
+    """Input rows with the user's object's outputs (``source.expected``), for clients in any language to check
+    themselves against.
 
     Rows come from every probe group, among those where float32 rounding cannot move a probability by more than
     a quarter of :data:`TESTVECTORS_ATOL` (a worst-case bound; the differences seen are a hundred times smaller).
     Each case carries the graph's inputs (``features``, with null for NaN, and ``categories``) and the raw ``row``
     by column name (null for a missing value).
     """
-    probes = make_probes(run.model, data_rows, seed=1)
-    labels, probabilities = torch_reference(run.model, probes, run.threshold)
-    slack = float32_slack(run.model, probes.design, probabilities).max(axis=1)
-    encoding = run.model.encoding or Encoding.numeric_only(run.feature_names)
+    probes = make_probes(source.model, source.sample, seed=1)
+    labels, probabilities = source.expected(probes)
+    scored = np.isfinite(probabilities).all(axis=1)  # rows the user's object refuses are no test of a client
+    slack = np.where(scored, float32_slack(source.model, probes.design, np.nan_to_num(probabilities)).max(axis=1), 1.0)
+    encoding = source.encoding
     names = encoding.names
     numeric = [c.name for c in encoding.numeric]
     categorical = [c.name for c in encoding.categorical]
@@ -336,7 +367,7 @@ def test_vectors(run: Run, model_bytes: bytes, data_rows) -> dict:
                 case["categories"] = [str(v) for v in probes.categories[i]]
             case |= {
                 "label": int(labels[i]),
-                "class_name": run.class_names[int(labels[i])],
+                "class_name": source.class_names[int(labels[i])],
                 "probabilities": [float(v) for v in probabilities[i]],
             }
             cases.append(case)
@@ -348,7 +379,7 @@ def test_vectors(run: Run, model_bytes: bytes, data_rows) -> dict:
         "outputs": list(contract.OUTPUT_NAMES),
         "feature_names": names,
         "columns": encoding.to_json(),
-        "class_names": run.class_names,
+        "class_names": source.class_names,
         "atol": TESTVECTORS_ATOL,
         "rule": contract.TESTVECTORS_RULE,
         "cases": cases,

@@ -1,0 +1,80 @@
+"""The toolkit's own models as export sources: a run directory, a :class:`~trainer.engine.result.FitResult`, a fitted
+:class:`~trainer.estimator.LogisticRegressionClassifier`. Their reference is the PyTorch model itself."""
+
+from __future__ import annotations
+
+import numpy as np
+from logreg_onnx.trainer.data.columns import Encoding
+from logreg_onnx.trainer.engine.result import FitResult
+from logreg_onnx.trainer.options import FitOptions
+from logreg_onnx.trainer.threshold import ThresholdRule
+
+from .errors import ExportOptionError
+from .rundir import Run
+from .source import Source, sample_table, torch_expected
+
+SAMPLE_ROWS = 20_000  # of the training rows, the probes a FitResult's export verifies on besides the synthetic ones
+
+
+def source_of_run(run: Run) -> Source:
+    """A run directory: its model.pt, metrics.json and (when still there unchanged) its training rows."""
+    model = run.model
+    if model.encoding is None:
+        model.encoding = Encoding.numeric_only(run.feature_names)
+    return Source(
+        model=model,
+        class_names=run.class_names,
+        expected=torch_expected(model, run.threshold),
+        origin=f"the run {run.path}",
+        threshold=run.threshold,
+        metrics=run.metrics,
+        na_values=run.na_values,
+        sample=run.data_rows(),
+        facts={"run": str(run.path), "model_pt_sha256": run.model_sha256},
+        model_sha256=run.model_sha256,
+    )
+
+
+def source_of_fit(result: FitResult, *, sample: object = None, threshold: float | None = None) -> Source:
+    """What :func:`trainer.fit` returned, verified on its own training rows (the first :data:`SAMPLE_ROWS`) and on
+    ``sample`` when given."""
+    model = result.model
+    encoding = model.encoding or Encoding.numeric_only(result.feature_names)
+    model.encoding = encoding
+    na_values = list(result.options.get("na_values") or FitOptions().na_values)
+    metrics = {k: v for k, v in result.metrics.items() if k in ("train", "validation", "threshold")}
+    if result.coefficients is not None:
+        metrics["coefficients"] = result.coefficients.to_json()
+    chosen = threshold if threshold is not None else _fitted_threshold(result)
+    rows = sample_table(encoding, sample, na_values)
+    if rows is None and result.dataset is not None and result.dataset.table is not None:
+        table = result.dataset.table
+        rows = table.take(np.arange(min(SAMPLE_ROWS, len(table))))
+    return Source(
+        model=model,
+        class_names=list(result.class_names),
+        expected=torch_expected(model, chosen),
+        origin="a logreg-onnx FitResult",
+        threshold=chosen,
+        metrics=metrics,
+        na_values=na_values,
+        sample=rows,
+        facts={"source": "logreg_onnx.trainer.FitResult"},
+    )
+
+
+def source_of_estimator(estimator, *, sample: object = None, threshold: float | None = None) -> Source:
+    """A fitted :class:`~trainer.estimator.LogisticRegressionClassifier` (its ``result_``)."""
+    if not hasattr(estimator, "result_"):
+        raise ExportOptionError("model", f"this {type(estimator).__name__} is not fitted yet; call fit(X, y) first")
+    source = source_of_fit(estimator.result_, sample=sample, threshold=threshold)
+    source.origin = f"a fitted {type(estimator).__name__}"
+    source.facts = {"source": "logreg_onnx.trainer.LogisticRegressionClassifier"}
+    return source
+
+
+def _fitted_threshold(result: FitResult) -> float:
+    block = result.metrics.get("threshold") or {}
+    if "value" in block:
+        return float(block["value"])
+    return float(ThresholdRule.parse(FitOptions().threshold).value)
