@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build on this machine's disk; any other spec pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[train,dev,fast,serve,sklearn]'
+	$(PY) -m pip install -q -e '.[train,dev,fast,serve,sklearn,mlflow,spark]'
 	touch $(STAMP)
 
 # The torch-free proof: a second environment with the base install only (what an app embedding the runtime gets),
@@ -49,10 +49,13 @@ test: install lint test-runtime test-deps
 	$(PY) -m pytest -q
 
 # What the clients' tests need from outside PyPI: Debian's chromium for the browser page (the npm packages of
-# examples/node and examples/browser are installed by the tests themselves), and the edge engines' venvs.
+# examples/node and examples/browser are installed by the tests themselves), Java for Spark's tests
+# (tests/integrations/test_spark.py), and the edge engines' venvs.
 test-deps: engine-venvs
 	@command -v chromium > /dev/null || (apt-get update -q && apt-get install -y -q chromium) \
 		|| echo "could not install Debian's chromium: the browser tests will skip, saying so"
+	@command -v java > /dev/null || (apt-get update -q && apt-get install -y -q openjdk-17-jdk-headless) \
+		|| echo "could not install Debian's openjdk-17-jdk-headless: the Spark tests will fail, saying so"
 
 # Other engines, each in a venv of its own with numpy and the engine only (examples/engines/replay.py runs there)
 TRACT_VENV := .venv-tract
@@ -106,6 +109,7 @@ bench: install bench-serve-tools
 	$(PY) bench/stream.py
 	$(PY) bench/distributed.py
 	$(PY) bench/serve.py
+	$(PY) bench/spark.py
 	PYTHONPATH=$(SKL2ONNX) $(PY) bench/skl2onnx_compare.py
 
 # bench/skl2onnx_compare.py's reference: skl2onnx, no dependency of ours, beside the venv (its own dependencies,

@@ -28,11 +28,15 @@ EXTRAS_HINT = {  # run in the repository's folder: the package is installed from
     "fast": "pip install '.[fast]'",
     "serve": "pip install '.[serve]'",
     "sklearn": "pip install '.[sklearn]'",
+    "mlflow": "pip install '.[mlflow]'",
+    "spark": "pip install '.[spark]'",
 }
 EXTRA_OF_MODULE = {  # the extra that installs each optional dependency (pyproject.toml's optional-dependencies)
     **dict.fromkeys(("torch", "onnx", "onnxscript", "matplotlib"), "train"),
     "pyarrow": "fast",
     **dict.fromkeys(("sklearn", "skops"), "sklearn"),
+    "mlflow": "mlflow",
+    "pyspark": "spark",
     **dict.fromkeys(("uvicorn", "uvloop", "httptools", "starlette", "prometheus_client", "orjson"), "serve"),
 }
 

@@ -52,6 +52,16 @@ from .options import cli_error, click_options, echo_warnings
 )
 @click.option("--export", "export_onnx", is_flag=True, help="Also export and verify RUN/model.onnx (as logreg export).")
 @click.option("--report", "write_html", is_flag=True, help="Also write RUN/report.html (as logreg report).")
+@click.option(
+    "--mlflow",
+    "mlflow_uri",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[TRACKING_URI]",
+    help="Also log the run to MLflow (the 'mlflow' extra): options, metrics, history, plots and report, and with "
+    "--export the model (docs/mlflow.md). [default URI: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db]",
+)
 @click.option("--summary", is_flag=True, help="Print every term of the coefficient table (default: the top 10).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no metrics and no coefficient table.")
 @click.pass_context
@@ -63,6 +73,7 @@ def train(
     nproc: int,
     export_onnx: bool,
     write_html: bool,
+    mlflow_uri: str | None,
     summary: bool,
     quiet: bool,
     **values,
@@ -79,6 +90,8 @@ def train(
       logreg train 'data/part-*.csv' --label y --optimizer adam --nproc 2
     """
     require_extra("train", "torch", "matplotlib")
+    if mlflow_uri is not None:
+        require_extra("mlflow", "mlflow")
     read_values = {f.name: values.pop(f.name) for f in fields(ReadOptions)}
     stream_values = {f.name: values.pop(f.name) for f in fields(StreamOptions)}
     from logreg_onnx.trainer.errors import TrainerError
@@ -110,6 +123,24 @@ def train(
         click.echo(f"wrote {write_report(out_dir)}")
     if export_onnx:
         run_command(ctx, "export", run_dir=out_dir, quiet=quiet)
+    if mlflow_uri is not None and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone
+        _log_to_mlflow(out_dir, mlflow_uri or None)
+
+
+def _log_to_mlflow(out_dir: Path, tracking_uri: str | None) -> None:
+    """``--mlflow``: the run directory, and its model when exported, logged as one MLflow run (logreg_onnx.mlflow)."""
+    from mlflow.exceptions import MlflowException
+
+    from logreg_onnx.mlflow import log_run
+
+    try:
+        run_id = log_run(out_dir, tracking_uri=tracking_uri)
+    except MlflowException as exc:
+        first_line = str(exc.message).strip().splitlines()[0]
+        raise Failed(f"--mlflow {tracking_uri or ''}: {first_line}; the run is in {out_dir}") from None
+    import mlflow
+
+    click.echo(f"logged to MLflow: run {run_id} at {mlflow.get_tracking_uri()}")
 
 
 def _train_in_memory(data, read, options, out_dir, quiet, summary, write_html) -> None:
@@ -237,11 +268,15 @@ def _launch(ctx: click.Context, data: Path, out_dir: Path, nproc: int) -> None:
         raise BadInput(message) if bad_input else Failed(f"{message}; nothing was written to {out_dir}")
 
 
+_LAUNCHER_HANDLES = ("nproc", "out_dir", "export_onnx", "write_html", "mlflow_uri")
+
+
 def _rank_argv(ctx: click.Context, data: Path, out_dir: Path) -> list[str]:
-    """``train DATA --out OUT`` and every option given, but those the launcher handles (--nproc, --export, --report)."""
+    """``train DATA --out OUT`` and every option given, but those the launcher handles (--nproc, --export, --report,
+    --mlflow)."""
     argv = ["train", str(data.resolve()) if data.exists() else str(data), "--out", str(out_dir.resolve())]
     for param in ctx.command.params:
-        if not isinstance(param, click.Option) or param.name in ("nproc", "out_dir", "export_onnx", "write_html"):
+        if not isinstance(param, click.Option) or param.name in _LAUNCHER_HANDLES:
             continue
         value = ctx.params.get(param.name)
         if value is None or value == param.default:
