@@ -165,9 +165,11 @@ def _expected(estimator, names: list[str], design: Design, walk: Walk, classes: 
         for k, j in enumerate(numeric):
             columns[names[j]] = probes.rows[:, k].astype(np.float64)
         for k, j in enumerate(text):
-            marker = walk.text[j].marker
+            marker, codes = walk.text[j].marker, walk.text[j].values
             values = probes.categories[:, k].tolist()
-            columns[names[j]] = np.array([marker if v == MISSING_LEVEL else v for v in values], dtype=object)
+            columns[names[j]] = np.array(
+                [marker if v == MISSING_LEVEL else _code(v, codes) if codes else v for v in values], dtype=object
+            )
         if by_names:
             import pandas
 
@@ -179,9 +181,11 @@ def _expected(estimator, names: list[str], design: Design, walk: Walk, classes: 
         """Rows the pipeline is known to refuse: a missing number it does not impute, a level it raises on."""
         out = (np.isnan(probes.rows) & ~imputed).any(axis=1) if numeric else np.zeros(len(probes.rows), bool)
         for k, j in enumerate(text):
-            accepted = walk.text[j].accepted
+            accepted, codes = walk.text[j].accepted, walk.text[j].values
             if accepted is not None:
                 out |= np.array([v not in accepted for v in probes.categories[:, k].tolist()], dtype=bool)
+            if codes:  # a column of integer codes takes no other text: such a row is no row of the user's data
+                out |= np.array([v != MISSING_LEVEL and _code(v, codes) is None for v in probes.categories[:, k]])
         return out
 
     def expected(probes: Probes) -> tuple[np.ndarray, np.ndarray]:
@@ -200,6 +204,20 @@ def _expected(estimator, names: list[str], design: Design, walk: Walk, classes: 
         return labels, probabilities
 
     return expected
+
+
+def _code(text: str, codes: dict[str, object]) -> object:
+    """A column of integer (or boolean) codes: the code of ``text`` ("2008" -> 2008), an unseen integer as such;
+    None for any other text."""
+    if text in codes:
+        return codes[text]
+    if isinstance(next(iter(codes.values())), (bool, np.bool_)):
+        return None
+    try:
+        code = int(text)
+    except ValueError:
+        return None
+    return code if str(code) == text else None  # " 2008 " or "+2008" is another text to the graph, not 2008
 
 
 def _score(estimator, X, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

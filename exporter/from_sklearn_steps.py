@@ -71,11 +71,13 @@ Feature = Value | Missing | Text | Level
 @dataclass
 class TextColumn:
     """What the user's pipeline makes of a text column: how a missing value reaches it (``marker``: np.nan, None
-    or a string) and, for an encoder with ``handle_unknown="error"``, the runtime texts it accepts."""
+    or a string), for an encoder with ``handle_unknown="error"`` the runtime texts it accepts, and for a column of
+    integer or boolean codes their values by text (what the pipeline is given back)."""
 
     marker: object = np.nan
     accepted: frozenset[str] | None = None
     categories: list[str] = field(default_factory=list)  # every text its encoder knows, dropped ones too
+    values: dict[str, object] = field(default_factory=dict)  # integer or boolean categories by their text
 
 
 @dataclass
@@ -219,20 +221,25 @@ def _one_hot(step, features: list[Feature], where: str, walk: Walk) -> list[Feat
     for i, (feature, categories) in enumerate(zip(features, step.categories_, strict=True)):
         name = walk.names[feature.column]
         categories = list(categories.tolist())
-        odd = [c for c in categories if not isinstance(c, str) and not (c is None or _is_nan(c))]
+        odd = [c for c in categories if not isinstance(c, str) and not (c is None or _is_nan(c)) and not _whole(c)]
         if odd:
             raise refuse(
                 where,
                 step,
-                f"the column {name!r} has non-text categories (such as {odd[0]!r}); one-hot encode text columns "
-                "only (convert numbers with .astype(str) before fitting)",
+                f"the column {name!r} has categories that are neither text nor whole numbers (such as {odd[0]!r}); "
+                "one-hot encode text, integer or boolean columns (convert others with .astype(str) before fitting)",
             )
-        if feature == Value(feature.column):
-            feature = Text(feature.column)
+        if isinstance(feature, Value) and (feature.mean, feature.scale) == (0.0, 1.0):
+            # integer codes (a year, a zip code): the runtime sends them as their text ("2008"), as a CSV holds them
+            fill = feature.fill
+            if fill is not None and not float(fill).is_integer():
+                raise refuse(where, step, f"it encodes {name!r}, filled with the non-integer {fill!r} first")
+            feature = Text(feature.column, None if fill is None else _level_text(int(fill)))
         if not isinstance(feature, Text):
             raise refuse(where, step, f"it encodes the column {name!r}, which is not raw text here")
         column = walk.text.setdefault(feature.column, TextColumn())
-        nan_category = [c for c in categories if not isinstance(c, str)]
+        column.values |= {_level_text(c): c for c in categories if _whole(c)}
+        nan_category = [c for c in categories if c is None or _is_nan(c)]
         if feature.fill is None and nan_category:
             column.marker = nan_category[0]
         texts = _texts(categories)
@@ -269,8 +276,19 @@ def _one_hot(step, features: list[Feature], where: str, walk: Walk) -> list[Feat
 
 
 def _texts(categories: list) -> list[str]:
-    """Categories as runtime texts: the NaN (or None) category is the missing value ""."""
-    return [c if isinstance(c, str) else MISSING_LEVEL for c in categories]
+    """Categories as runtime texts: the NaN (or None) category is the missing value "", an integer or a boolean its
+    Python text ("2008", "True"), as the runtime turns such a cell into text."""
+    return [c if isinstance(c, str) else _level_text(c) if _whole(c) else MISSING_LEVEL for c in categories]
+
+
+def _whole(value: object) -> bool:
+    """An integer or boolean category (not a float: 2008.0 reaches the runtime as "2008.0" from a DataFrame but
+    as "2008" from a CSV, so no one text would match both)."""
+    return isinstance(value, (bool, int, np.integer, np.bool_))
+
+
+def _level_text(value: object) -> str:
+    return str(value.item() if isinstance(value, np.generic) else value)
 
 
 def _column_transformer(step, features: list[Feature], where: str, walk: Walk) -> list[Feature]:

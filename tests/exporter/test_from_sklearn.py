@@ -282,11 +282,34 @@ def test_refusals_name_the_step(penguins, breast_cancer, tmp_path):
         export(clipped, tmp_path / "m.onnx")
     P, species = penguins
     numbers = make_pipeline(SimpleImputer(), OneHotEncoder()).fit(P[["year"]], species)
-    with pytest.raises(ExportOptionError, match=r"'year' has non-text categories"):
+    with pytest.raises(ExportOptionError, match=r"'year' has categories that are neither text nor whole numbers"):
         export(make_pipeline(numbers, LogisticRegression()).fit(P[["year"]], species), tmp_path / "m.onnx")
     with pytest.raises(ExportOptionError, match=r"class_names"):
         export(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y), tmp_path / "m.onnx", class_names=["a"])
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("fill", [None, "most_frequent"])
+def test_integer_codes_one_hot_encoded(penguins, tmp_path, fill):
+    """An integer column (the year) one-hot encoded as it is: the runtime takes it as its text ("2008"), as a CSV
+    holds it; unseen years add nothing (handle_unknown="ignore"), a missing one is imputed when the pipeline does."""
+    X, y = penguins
+    X = X.astype({"year": "int64"})
+    year = OneHotEncoder(handle_unknown="ignore")
+    year = make_pipeline(SimpleImputer(strategy="most_frequent"), year) if fill else year
+    numbers = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    columns = ColumnTransformer([("num", numbers, NUMERIC[:-1]), ("year", year, ["year"])])
+    pipeline = make_pipeline(columns, LogisticRegression(max_iter=5000)).fit(X[NUMERIC], y)
+    model = exported(pipeline, X[NUMERIC], tmp_path)
+    assert model.categorical_names == ["year"]
+    assert_same(pipeline, model, X[NUMERIC])
+    odd = X[NUMERIC].iloc[:4].copy()
+    odd["year"] = [2031, 1999, 2008, 2009]
+    assert_same(pipeline, model, odd)
+    if fill:
+        missing = X[NUMERIC].iloc[:3].astype({"year": "float64"})
+        missing["year"] = np.nan
+        assert_same(pipeline, model, missing)
 
 
 def test_logreg_export_skops(penguins, tmp_path):
