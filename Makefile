@@ -109,6 +109,7 @@ bench: install bench-serve-tools
 	$(PY) bench/stream.py
 	$(PY) bench/distributed.py
 	$(PY) bench/serve.py
+	$(PY) bench/serve.py --drift
 	$(PY) bench/spark.py
 	PYTHONPATH=$(SKL2ONNX) $(PY) bench/skl2onnx_compare.py
 

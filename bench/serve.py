@@ -13,7 +13,12 @@ core is the server's), on loopback only; each case is the median of 3 runs of 5 
 2. a 1,000-row batch, JSON and Triton's binary tensors: rows/s;
 3. ``--workers 2`` against 1 (single row and JSON batch): what a second process buys on this machine.
 
-    python bench/serve.py [--seconds 5] [--repeats 3] [--mlserver-python .venv-mlserver/bin/python]
+``--drift`` measures only what ``--drift-window 1000`` costs (issue 20): single-row V2 infer requests/s of two
+servers of the same model, exported here with its training profile, one keeping the window and one not, their wrk
+runs alternated; and the time of a /metrics scrape that computes the drift gauges. Its record:
+bench/results/serve_drift.json.
+
+    python bench/serve.py [--seconds 5] [--repeats 3] [--mlserver-python .venv-mlserver/bin/python] [--drift]
 """
 
 from __future__ import annotations
@@ -197,9 +202,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk run")
     parser.add_argument("--repeats", type=int, default=3, help="wrk runs a case; the median is kept")
     parser.add_argument("--mlserver-python", default=str(REPO / ".venv-mlserver" / "bin" / "python"))
+    parser.add_argument(
+        "--drift", action="store_true", help="only the cost of --drift-window 1000 (record serve_drift)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: run `make bench-serve-tools` (Debian's wrk and MLServer's venv)")
+    if args.drift:
+        drift_cost(args.seconds, args.repeats)
+        return
     mlserver = Path(args.mlserver_python)
     if not mlserver.exists():
         sys.exit(f"{mlserver} not found: run `make bench-serve-tools` (MLServer 1.7.1 in its own venv)")
@@ -302,6 +313,127 @@ def main() -> None:
 
     shutil.rmtree(work, ignore_errors=True)
     report(results, args.seconds, args.repeats)
+
+
+DRIFT_WINDOW = 1000
+
+
+def drift_cost(seconds: int, repeats: int) -> None:
+    """Single-row infer requests/s with ``--drift-window 1000`` against without (16 connections, runs alternated,
+    medians), the answers checked equal first; then the time of a /metrics scrape over a full window."""
+    import pandas as pd
+
+    from logreg_onnx import runtime, trainer
+
+    frame = pd.read_csv(DATA)
+    labels = frame.pop(frame.columns[-1])
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-drift-"))
+    path = work / "model.onnx"
+    trainer.fit(frame, labels).export(path)  # with its training profile
+    model = runtime.load(path)
+    X = frame.to_numpy(np.float32)
+    single = v2_json(X[:1], "probabilities")
+    urls = {}
+    with contextlib.ExitStack() as stack:
+        for tag, extra in (("off", []), ("on", ["--drift-window", str(DRIFT_WINDOW)])):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            command = [sys.executable, "-m", "logreg_onnx", "serve", str(path), "--name", "example", "--port"]
+            stack.enter_context(started([*command, str(port), *extra], _ready(base)))
+            urls[tag] = base
+            got_headers, raw = post(f"{base}/v2/models/example/infer", single, {"Content-Type": "application/json"})
+            np.testing.assert_array_equal(probabilities_of(got_headers, raw), model.predict_proba(X[:1]))
+        runs: dict[str, list[dict]] = {"off": [], "on": []}
+        for _ in range(repeats):  # alternated, so that the machine's drifts in speed fall on both sides alike
+            for tag in ("off", "on"):
+                runs[tag].append(wrk(f"{urls[tag]}/v2/models/example/infer", single, seconds, 16))
+        started_at = time.perf_counter()
+        with urllib.request.urlopen(f"{urls['on']}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        scrape_ms = (time.perf_counter() - started_at) * 1000
+    request_us = _request_path_us(model, single)
+    gauges = [line for line in text.splitlines() if line.startswith(("logreg_drift_psi{", "logreg_score_psi{"))]
+    median = {tag: sorted(r["rps"] for r in rs)[len(rs) // 2] for tag, rs in runs.items()}
+    errors = sum(r["errors"] for rs in runs.values() for r in rs)
+    for tag in ("off", "on"):
+        spread = ", ".join(f"{r['rps']:,.0f}" for r in runs[tag])
+        print(f"  --drift-window {'0' if tag == 'off' else DRIFT_WINDOW}: {median[tag]:,.0f} req/s (runs: {spread})")
+    ratio = median["on"] / median["off"]
+    print(
+        f"the request path in process (answer_infer, one row, best of 5 x 2,000): {request_us['off']:.1f} us "
+        f"without the window, {request_us['on']:.1f} us with it ({request_us['on'] / request_us['off']:.3f}x)"
+    )
+    print(
+        f"with / without: {ratio:.3f} (target >= 0.95); errors {errors}; a /metrics scrape "
+        f"over a full window of {DRIFT_WINDOW} rows: {scrape_ms:.1f} ms, {len(gauges)} drift gauges"
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    rows = [
+        [
+            f"--drift-window {'0' if tag == 'off' else DRIFT_WINDOW}",
+            f"{median[tag]:,.0f}",
+            ", ".join(f"{r['rps']:,.0f}" for r in runs[tag]),
+            f"{median[tag] / median['off']:.2f}x",
+        ]
+        for tag in ("off", "on")
+    ]
+    tables = [
+        record.table(
+            f"What the drift window costs: single-row V2 infer, 16 connections, {repeats} alternated runs of "
+            f"{seconds} s (medians)",
+            ["server", "req/s", "runs", "against off"],
+            rows,
+            note=f"target: at least 0.95x ({'met' if ratio >= 0.95 else 'NOT met'}); errors {errors}; one /metrics "
+            f"scrape over a full window of {DRIFT_WINDOW} rows computes {len(gauges)} drift gauges in "
+            f"{scrape_ms:.1f} ms (the cost falls on the scrape, not on requests)",
+        )
+    ]
+    tables.append(
+        record.table(
+            "The request path alone, in process: runtime.server.answer_infer on one row (best of 5 x 2,000 calls)",
+            ["server", "us a request", "against off"],
+            [
+                [
+                    f"--drift-window {'0' if tag == 'off' else DRIFT_WINDOW}",
+                    f"{request_us[tag]:.1f}",
+                    f"{request_us[tag] / request_us['off']:.3f}x",
+                ]
+                for tag in ("off", "on")
+            ],
+            note="no network and no wrk: what the window's append adds to the work of a request",
+        )
+    )
+    record.show(tables)
+    figures = {"ratio": ratio, "median_rps": median, "scrape_ms": scrape_ms, "errors": errors, "request_us": request_us}
+    title = "Serving with a drift window (bench/serve.py --drift)"
+    print(f"\nwrote {record.write_record('serve_drift', tables=tables, figures=figures, title=title)}")
+
+
+def _request_path_us(model, body: bytes) -> dict[str, float]:
+    """Microseconds per single-row V2 infer in process (``answer_infer``, what the route calls), without and with a
+    drift window: the best of 5 rounds of 2,000 calls each, the two alternated."""
+    from logreg_onnx.runtime.serve_drift import DriftWindow
+    from logreg_onnx.runtime.server import Limits, Served, answer_infer
+
+    window = DriftWindow(DRIFT_WINDOW, len(model.numeric_names), len(model.categorical_names), len(model.classes))
+    entries = {"off": Served("example", model, ready=True), "on": Served("example", model, ready=True, window=window)}
+    limits = Limits()
+    best = {"off": float("inf"), "on": float("inf")}
+    for _ in range(5):
+        for tag, entry in entries.items():
+            started_at = time.perf_counter()
+            for _ in range(2000):
+                answer_infer(entry, body, None, limits)
+            best[tag] = min(best[tag], (time.perf_counter() - started_at) / 2000 * 1e6)
+    return best
+
+
+def _ready(base: str):
+    def ready() -> bool:
+        with urllib.request.urlopen(f"{base}/v2/health/ready", timeout=1) as answer:
+            return answer.status == 200
+
+    return ready
 
 
 SERVERS = ("ours", "ours, 2 workers", "bare", "bare, 2 workers", "MLServer")

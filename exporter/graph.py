@@ -130,9 +130,11 @@ def add_metadata(
     na_values: list[str] | None = None,
     threshold: float = 0.5,
     origin: str | None = None,
+    profile: dict | None = None,
 ) -> onnx.ModelProto:
     """Make the file self-describing: names, threshold, opset, metrics, versions, where the model came from
-    (``origin``: "scikit-learn 1.9.1 Pipeline(...)", for a model not trained by this toolkit), a doc_string in words,
+    (``origin``: "scikit-learn 1.9.1 Pipeline(...)", for a model not trained by this toolkit), the training rows'
+    ``profile`` (for drift checks), a doc_string in words,
     and (last) a placeholder for the integrity digest that :func:`serialize` fills in."""
     versions = {
         "logreg-onnx": _version("logreg-onnx"),
@@ -154,6 +156,7 @@ def add_metadata(
         contract.KEY_VERSIONS: json.dumps(versions),
         **({contract.KEY_COEFFICIENTS: json.dumps(metrics["coefficients"])} if metrics.get("coefficients") else {}),
         **({contract.KEY_SOURCE: origin} if origin else {}),
+        **({contract.KEY_PROFILE: json.dumps(profile, separators=(",", ":"))} if profile else {}),
         contract.KEY_DIGEST: integrity.PLACEHOLDER,  # last, by convention; its value is set by serialize()
     }
     del proto.metadata_props[:]

@@ -22,6 +22,7 @@ from .from_toolkit import source_of_run
 from .graph import add_metadata, export_graph, resolve_opset, serialize
 from .options import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL
 from .parity import VerificationReport, check_test_vectors, verify_file
+from .profile import training_profile
 from .rundir import load_run
 from .source import Source
 from .verify import float32_slack, make_probes
@@ -311,6 +312,7 @@ def build_model(source: Source, *, opset: int | None = None) -> onnx.ModelProto:
         na_values=source.na_values,
         threshold=source.threshold,
         origin=source.facts.get("source"),
+        profile=training_profile(source),
     )
     onnx.checker.check_model(proto, full_check=True)
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)

@@ -64,6 +64,7 @@ KEY_METRICS = "metrics"  # JSON object: the training run's metrics.json blocks "
 KEY_VERSIONS = "versions"  # JSON object: torch, onnx, logreg-onnx versions used to write the file
 KEY_COEFFICIENTS = "coefficients"  # JSON object: the run's coefficient table (metrics.json "coefficients"), optional
 PARITY_FILE = "parity.json"  # the verification report the exporter writes beside a model (not read by the runtime)
+KEY_PROFILE = "profile"  # JSON object, optional: the training rows' profile for drift checks (runtime/drift.py)
 KEY_SOURCE = "source"  # str, optional: the model the file was exported from when not trained here ("scikit-learn ...")
 KEY_DIGEST = "logreg_onnx_sha256"  # the file's integrity digest: see runtime/integrity.py
 

@@ -288,6 +288,34 @@ class Model:
             return self.run_inputs(numeric, categories, check_finite=check_finite)
         return self._run_numeric(to_matrix(X, self._numeric_names, missing_ok=self._missing_ok), check_finite)
 
+    def graph_inputs(self, X: object) -> tuple[np.ndarray, np.ndarray]:
+        """Rows in any accepted form as the graph's inputs: float32 numeric columns (NaN where missing) and an
+        object array of the categorical columns' texts ("" where missing; zero columns for a numeric model)."""
+        if self._categorical:
+            return to_columns(X, self._columns, self._na_values)
+        matrix = to_matrix(X, self._numeric_names, missing_ok=self._missing_ok)
+        return matrix, np.empty((len(matrix), 0), dtype=object)
+
+    def drift(self, X: object) -> dict:
+        """How far the rows ``X`` (any accepted form, like :meth:`predict`) have moved from the training rows'
+        profile stored in the model: per column and for the score, PSI with its band, KS (numbers) or chi-square
+        (text), missing rates and unseen levels (see :mod:`runtime.drift`). Raises :class:`ModelError` for a model
+        exported without a profile."""
+        return self.drift_of_inputs(*self.graph_inputs(X))
+
+    def drift_of_inputs(self, numeric: np.ndarray, categories: np.ndarray) -> dict:
+        """:meth:`drift` of rows given as the graph's inputs (:meth:`graph_inputs`)."""
+        from .drift import Profile
+
+        profile = Profile.from_metadata(self._metadata)
+        if profile is None:
+            raise ModelError(
+                f"{self._path}: the model holds no training profile (exported without training rows); export it "
+                "again from its run, or with sample= rows, to compare new rows with"
+            )
+        _, probabilities = self.run_inputs(numeric, categories if self._categorical else None, check_finite=False)
+        return profile.compare(self._numeric_names, numeric, categories, probabilities)
+
     def run_inputs(
         self, numeric: np.ndarray, categories: np.ndarray | None = None, *, check_finite: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,6 @@
 """The server's Prometheus metrics, through prometheus_client: requests by endpoint, model and status, a latency
-histogram by endpoint, rows predicted by model; summed over the worker processes when there are several."""
+histogram by endpoint, rows predicted by model; summed over the worker processes when there are several. With
+``--drift-window``, the drift gauges of runtime/serve_drift.py, computed at each scrape."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ INFER = "/v2/models/{name}/infer"
 class Metrics:
     """The metrics of one app, in a registry of its own (two apps in one process do not mix their counts)."""
 
-    def __init__(self, models) -> None:
+    def __init__(self, models, drift=None) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 
         self.registry = CollectorRegistry()
@@ -31,6 +32,9 @@ class Metrics:
             registry=self.registry,
         )
         self.rows = Counter("logreg_rows_predicted", "Rows predicted", ["model"], registry=self.registry)
+        self.drift = drift  # a serve_drift.DriftCollector, or None
+        if drift is not None:
+            self.registry.register(drift)
         self._children: dict = {}  # labels() looks its child up under a lock each call: cached for the hot path
 
     def observe(self, endpoint: str, model: str, status: int, seconds: float, rows: int = 0) -> None:
@@ -57,6 +61,8 @@ class Metrics:
 
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
+        if self.drift is not None:  # a window is this process's own: the gauges of the worker that answers
+            registry.register(self.drift)
         return generate_latest(registry)
 
     def endpoint(self, path: str) -> tuple[str, str]:

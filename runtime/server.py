@@ -20,8 +20,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import contract, testvectors
+from .drift import Profile
 from .errors import InputError
 from .model import Model
+from .serve_drift import DriftCollector, DriftWindow
 from .serve_metrics import INFER, Metrics, MetricsMiddleware
 from .v2 import HEADER_LENGTH, ProtocolError, decode, encode
 
@@ -50,6 +52,7 @@ class Served:
     model: Model
     ready: bool = False
     vectors: dict = field(default_factory=dict)
+    window: DriftWindow | None = None  # the last rows scored, with --drift-window and a model with a profile
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,20 @@ def _json(document: dict, status: int = 200, headers: dict | None = None) -> Res
     return Response(json.dumps(document, separators=(",", ":")), status, headers=headers, media_type=JSON)
 
 
-def create_app(models: dict[str, Model], limits: Limits | None = None):
-    """The ASGI app serving ``models`` (name -> loaded model)."""
+def create_app(models: dict[str, Model], limits: Limits | None = None, *, drift_window: int = 0):
+    """The ASGI app serving ``models`` (name -> loaded model). ``drift_window``: rows kept per model with a
+    training profile, their drift from it the gauges of /metrics (runtime/serve_drift.py); 0 for none."""
     limits = limits or Limits()
     served = {name: Served(name, model) for name, model in models.items()}
+    drifting = {}
+    for entry in served.values():
+        profile = Profile.from_metadata(entry.model.metadata) if drift_window else None
+        if profile is not None:
+            model = entry.model
+            entry.window = DriftWindow(
+                drift_window, len(model.numeric_names), len(model.categorical_names), len(model.classes)
+            )
+            drifting[entry.name] = (profile, model.numeric_names, entry.window)
     for entry in served.values():
         report = testvectors.replay(entry.model)
         entry.vectors = report
@@ -121,7 +134,7 @@ def create_app(models: dict[str, Model], limits: Limits | None = None):
         content, request.state.rows = answer_predict(entry, body, limits)
         return Response(content, media_type=JSON)
 
-    metrics = Metrics(served)
+    metrics = Metrics(served, DriftCollector(drifting) if drifting else None)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
@@ -219,7 +232,10 @@ def answer_infer(entry: Served, body: bytes, header: str | None, limits: Limits)
     numeric = parsed.inputs.get(contract.INPUT_NAME)
     if numeric is None:  # a model with categorical columns only
         numeric = np.zeros((rows, 0), np.float32)
-    labels, probabilities = model.run_inputs(numeric, parsed.inputs.get(contract.CATEGORIES_INPUT))
+    categories = parsed.inputs.get(contract.CATEGORIES_INPUT)
+    labels, probabilities = model.run_inputs(numeric, categories)
+    if entry.window is not None:
+        entry.window.append(numeric, categories, probabilities)
     content, head = encode(
         entry.name, parsed, {contract.LABEL_OUTPUT: labels, contract.PROBABILITIES_OUTPUT: probabilities}
     )
@@ -243,7 +259,12 @@ def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, i
         raise HTTPError(400, '"instances" is an empty list; send at least one row: {"instances": [{"feature": value}]}')
     _check_rows(len(instances), limits)
     model = entry.model
-    labels, probabilities = model.run(instances)
+    if entry.window is None:
+        labels, probabilities = model.run(instances)
+    else:  # the same answer through the graph's inputs, which the window keeps
+        numeric, categories = model.graph_inputs(instances)
+        labels, probabilities = model.run_inputs(numeric, categories if model.categorical_names else None)
+        entry.window.append(numeric, categories, probabilities)
     classes = model.classes
     document = {
         "model_name": entry.name,

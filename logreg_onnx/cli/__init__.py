@@ -46,6 +46,7 @@ LAZY_COMMANDS = {
     "verify": "logreg_onnx.cli.export:verify",
     "predict": "logreg_onnx.cli.predict:predict",
     "info": "logreg_onnx.cli.predict:info",
+    "drift": "logreg_onnx.cli.predict:drift",
     "serve": "logreg_onnx.cli.serve:serve",
     "report": "logreg_onnx.cli.train:report",
 }

@@ -401,3 +401,73 @@ def info(model_path: Path, as_json: bool, summary: bool) -> None:
     click.echo(json.dumps(facts, indent=2) if as_json else format_info(facts, top=None if summary else 10))
     if facts["test_vectors"]["status"] == "failed":
         raise Failed(f"{model_path} does not reproduce its test vectors ({facts['test_vectors']['path']})")
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", metavar="[INPUT|-]", default="-")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table for people, or one JSON object for scripts.",
+)
+@click.option(
+    "--fail-above",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="PSI",
+    help="Exit 1 when any column's PSI, or the score's, is above this (0.25: a major shift), so a pipeline can "
+    "gate on it. [default: exit 0 either way]",
+)
+@click.option("--delimiter", default="auto", show_default=True, help="The CSV's field separator, or auto.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the input.")
+def drift(
+    model_path: Path, source: str, output_format: str, fail_above: float | None, delimiter: str, encoding: str
+) -> None:
+    """Compare the rows of INPUT (a CSV with a header; '-' or nothing for stdin) with the training rows' profile
+    stored in MODEL: per column and for the model's score, the population stability index (PSI; under 0.1 stable,
+    0.1 to 0.25 a moderate shift, above 0.25 a major one), the Kolmogorov-Smirnov statistic (numbers) or chi-square
+    (text), the missing rate before and after, and the count of unseen levels.
+
+    \b
+    Examples:
+      logreg drift artifacts/penguins/model.onnx new_penguins.csv
+      logreg drift model.onnx today.csv --format json --fail-above 0.25
+    """
+    from logreg_onnx.runtime import stream
+    from logreg_onnx.runtime.drift import format_drift
+
+    model = _load(model_path)
+    name = "<stdin>" if source == "-" else source
+    numeric, categories = [], []
+    with contextlib.ExitStack() as stack:
+        try:
+            text_input = _open_text(stack, source, encoding)
+        except (OSError, LookupError) as exc:
+            raise BadInput(f"{name}: cannot read it ({exc})") from None
+        first = _first_line(text_input, name, encoding)
+        separator = stream.sniff_delimiter(first, delimiter)
+        lines = _decoded_lines(itertools.chain([first], text_input), name, encoding)
+        try:
+            for chunk in stream.open_csv(lines, name, _columns(model), [], None, separator):
+                numeric.append(chunk.features)
+                if chunk.categories is not None:
+                    categories.append(chunk.categories)
+        except stream.BadRow as bad:
+            raise BadInput(str(bad)) from None
+    width = len(model.categorical_names)
+    numeric = np.concatenate(numeric) if numeric else np.zeros((0, len(model.numeric_names)), np.float32)
+    categories = np.concatenate(categories) if categories else np.empty((len(numeric), width), dtype=object)
+    if not len(numeric):
+        raise BadInput(f"{name}: no rows to compare (a header and at least one row)")
+    try:
+        report = model.drift_of_inputs(numeric, categories)
+    except ModelError as exc:
+        raise BadInput(str(exc)) from None
+    click.echo(json.dumps(report, indent=2) if output_format == "json" else format_drift(report))
+    if fail_above is not None:
+        worst = max([c["psi"] for c in report["columns"]] + [report["score"]["psi"]])
+        if worst > fail_above:
+            raise Failed(f"drift: the largest PSI is {worst:.3f}, above --fail-above {fail_above:g}")

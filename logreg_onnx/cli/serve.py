@@ -15,6 +15,7 @@ from . import BadInput, require_extra
 
 MODELS_ENV = "LOGREG_SERVE_MODELS"  # name=path;... for worker processes, which build the app themselves
 LIMITS_ENV = "LOGREG_SERVE_LIMITS"
+DRIFT_ENV = "LOGREG_SERVE_DRIFT_WINDOW"
 
 
 @click.command()
@@ -30,7 +31,16 @@ LIMITS_ENV = "LOGREG_SERVE_LIMITS"
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Server processes.")
 @click.option("--max-body-bytes", default=64 << 20, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-rows", default=100_000, show_default=True, type=click.IntRange(min=1))
-def serve(model_path, name, extra_models, host, port, workers, max_body_bytes, max_rows) -> None:
+@click.option(
+    "--drift-window",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Keep each model's last N rows scored; /metrics then has their PSI against the training profile "
+    "(logreg_drift_psi, logreg_score_psi). 0: off. With --workers, each process keeps its own window.",
+)
+def serve(model_path, name, extra_models, host, port, workers, max_body_bytes, max_rows, drift_window) -> None:
     """Serve MODEL over HTTP with the Open Inference Protocol (KServe V2): /v2/health/live, /v2/health/ready, /v2,
     /v2/models/NAME, /v2/models/NAME/ready, POST /v2/models/NAME/infer (JSON and Triton's binary tensors), and
     POST /v2/models/NAME/predict (or /predict) with {"instances": [...]}. Ctrl-C or SIGTERM: requests in flight finish.
@@ -54,10 +64,21 @@ def serve(model_path, name, extra_models, host, port, workers, max_body_bytes, m
     if not models:
         raise BadInput("no model to serve: give MODEL or --model NAME=PATH")
     loaded = _load_all(models)  # fail now, in one line, rather than in a worker
+    if drift_window:
+        from logreg_onnx.runtime.drift import Profile
+
+        for key, model in loaded.items():
+            if Profile.from_metadata(model.metadata) is None:
+                click.echo(
+                    f"{key}: no training profile in {model.path} (exported without training rows): no drift gauges "
+                    "for it; export it again from its run to have them",
+                    err=True,
+                )
     import uvicorn
 
     os.environ[MODELS_ENV] = ";".join(f"{k}={v}" for k, v in models.items())
     os.environ[LIMITS_ENV] = f"{max_body_bytes},{max_rows}"
+    os.environ[DRIFT_ENV] = str(drift_window)
     click.echo(f"serving {', '.join(loaded)} on http://{host}:{port} (Ctrl-C to stop)", err=True)
     # uvicorn finishes the requests in flight on SIGTERM or Ctrl-C, then raises the signal again under the handler
     # that was there before it: with these, that second raise is a no-op and the command exits 0
@@ -119,4 +140,5 @@ def app_from_environment():
 
     models = dict(item.split("=", 1) for item in os.environ[MODELS_ENV].split(";"))
     body, rows = (int(v) for v in os.environ[LIMITS_ENV].split(","))
-    return create_app(_load_all({k: Path(v) for k, v in models.items()}), Limits(body, rows))
+    drift_window = int(os.environ.get(DRIFT_ENV) or 0)
+    return create_app(_load_all({k: Path(v) for k, v in models.items()}), Limits(body, rows), drift_window=drift_window)
