@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import ExportOptionError
+from .errors import ExportOptionError, type_name
 from .options import DEFAULT_ATOL, DEFAULT_RTOL
 from .source import Source
 from .write import ExportResult, check_target, export_source
@@ -116,7 +116,7 @@ def source_of(
     kind = _kind(model)
     if kind != "pytorch" and (output is not None or mean is not None or scale is not None):
         given = [name for name, value in (("output", output), ("mean", mean), ("scale", scale)) if value is not None]
-        raise ExportOptionError(given[0], f"applies to PyTorch modules only, got it with a {_type_name(model)}")
+        raise ExportOptionError(given[0], f"applies to PyTorch modules only, got it with a {type_name(model)}")
     if kind == "run":
         from .from_toolkit import source_of_run
         from .rundir import load_run
@@ -147,7 +147,7 @@ def source_of(
         from .from_statsmodels import source_of_statsmodels
 
         return source_of_statsmodels(model, **names)
-    raise ExportOptionError("model", f"expected {SUPPORTED}; got {_type_name(model)}")
+    raise ExportOptionError("model", f"expected {SUPPORTED}; got {type_name(model)}")
 
 
 def _kind(model: object) -> str | None:
@@ -186,8 +186,3 @@ def _no_names(feature_names, class_names, what: str) -> None:
     if feature_names is not None or class_names is not None:
         given = "feature_names" if feature_names is not None else "class_names"
         raise ExportOptionError(given, f"{what} names its own columns and classes; leave it out")
-
-
-def _type_name(model: object) -> str:
-    kind = type(model)
-    return f"{kind.__module__}.{kind.__qualname__}"

@@ -10,6 +10,19 @@ from __future__ import annotations
 from logreg_onnx.trainer.errors import AboutParameter, Worded
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type's name when it has none), cut at ``limit`` characters:
+    how the exporter quotes another library's error in its own one-line messages."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
+def type_name(value: object) -> str:
+    """``module.Class`` of ``value``, for a message about an object of the wrong kind."""
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 class ExporterError(Worded, Exception):
     """Base class of every error the exporter raises on purpose."""
 

@@ -19,7 +19,7 @@ import torch
 from logreg_onnx.trainer.data.columns import Encoding
 from torch import nn
 
-from .errors import ExportOptionError
+from .errors import ExportOptionError, first_line
 from .source import Source, canonical_model, sample_table
 from .verify import Probes
 
@@ -134,7 +134,7 @@ def trace(module: nn.Module, width: int) -> Traced:
         raise ExportOptionError(
             "model",
             f"could not trace {type(module).__name__} on a batch of shape (2, {width}) "
-            f"({type(exc).__name__}: {_first_line(exc)}); a module for export takes one 2-D tensor of features",
+            f"({type(exc).__name__}: {first_line(exc, 200)}); a module for export takes one 2-D tensor of features",
         ) from None
     return _read_program(program, type(module).__name__)
 
@@ -333,8 +333,3 @@ def _dim(node) -> int | None:
     if len(node.args) > 1:
         return node.args[1]
     return node.kwargs.get("dim")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -18,7 +18,7 @@ from logreg_onnx.trainer.data.columns import Column, Encoding
 from logreg_onnx.trainer.data.table import MISSING_LEVEL, cell_text
 from logreg_onnx.trainer.options import DEFAULT_NA_VALUES
 
-from .errors import ExportOptionError
+from .errors import ExportOptionError, type_name
 from .source import Source, canonical_model, sample_table
 from .statsmodels_table import coefficient_json
 from .verify import Probes
@@ -135,7 +135,7 @@ def _kind(results: object) -> str:
     if model is None or not hasattr(results, "params"):
         if isinstance(results, (Logit, MNLogit)):
             raise ExportOptionError("model", f"got an unfitted {type(results).__name__} model; export model.fit()")
-        raise ExportOptionError("model", f"expected {SUPPORTED_RESULTS}; got {_type_name(results)}")
+        raise ExportOptionError("model", f"expected {SUPPORTED_RESULTS}; got {type_name(results)}")
     if type(model) is Logit or type(model) is MNLogit:
         return type(model).__name__
     raise ExportOptionError(
@@ -433,8 +433,3 @@ def _predict_frame(results, frame, width: int | None, which: dict) -> np.ndarray
         return np.concatenate([_predict_frame(results, part, width, which) for part in (frame[:half], frame[half:])])
     predicted = predicted.reindex(frame.index) if hasattr(predicted, "reindex") else predicted
     return _shaped(predicted, len(frame), width)
-
-
-def _type_name(value: object) -> str:
-    kind = type(value)
-    return f"{kind.__module__}.{kind.__qualname__}"

@@ -7,7 +7,7 @@ import numpy as np
 from logreg_onnx.trainer.data.columns import Encoding
 from logreg_onnx.trainer.engine.result import FitResult
 from logreg_onnx.trainer.options import FitOptions
-from logreg_onnx.trainer.threshold import ThresholdRule
+from logreg_onnx.trainer.rundir.schema import threshold_of
 
 from .errors import ExportOptionError
 from .rundir import Run
@@ -45,7 +45,7 @@ def source_of_fit(result: FitResult, *, sample: object = None, threshold: float 
     metrics = {k: v for k, v in result.metrics.items() if k in ("train", "validation", "threshold")}
     if result.coefficients is not None:
         metrics["coefficients"] = result.coefficients.to_json()
-    chosen = threshold if threshold is not None else _fitted_threshold(result)
+    chosen = threshold if threshold is not None else threshold_of(result.metrics)
     rows = sample_table(encoding, sample, na_values)
     if rows is None and result.dataset is not None and result.dataset.table is not None:
         table = result.dataset.table
@@ -71,10 +71,3 @@ def source_of_estimator(estimator, *, sample: object = None, threshold: float | 
     source.origin = f"a fitted {type(estimator).__name__}"
     source.facts = {"source": "logreg_onnx.trainer.LogisticRegressionClassifier"}
     return source
-
-
-def _fitted_threshold(result: FitResult) -> float:
-    block = result.metrics.get("threshold") or {}
-    if "value" in block:
-        return float(block["value"])
-    return float(ThresholdRule.parse(FitOptions().threshold).value)

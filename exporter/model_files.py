@@ -14,7 +14,7 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from .errors import UnsupportedModelError
+from .errors import UnsupportedModelError, first_line
 from .rundir import WHAT_A_RUN_IS
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
@@ -95,7 +95,7 @@ def _load_skops(path: Path) -> object:
     try:
         return sio.load(path, trusted=sorted(found))
     except Exception as exc:  # skops' own words: a version mismatch, a damaged member
-        raise UnsupportedModelError(f"{path}: skops could not load it ({_first_line(exc)})") from None
+        raise UnsupportedModelError(f"{path}: skops could not load it ({first_line(exc, 200)})") from None
 
 
 def _types_in(path: Path) -> set[str]:
@@ -104,7 +104,7 @@ def _types_in(path: Path) -> set[str]:
         with zipfile.ZipFile(path) as archive:
             schema = json.loads(archive.read("schema.json"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise UnsupportedModelError(f"{path}: not a .skops file ({_first_line(exc)})") from None
+        raise UnsupportedModelError(f"{path}: not a .skops file ({first_line(exc, 200)})") from None
     found: set[str] = set()
     stack = [schema]
     while stack:
@@ -145,8 +145,3 @@ def _load_state_dict(path: Path) -> object:
             "torch.save(module.state_dict(), 'model.pt')",
         )
     return loaded
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__

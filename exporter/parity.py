@@ -17,7 +17,7 @@ from logreg_onnx.trainer.engine.model import LogisticModel
 
 from logreg_onnx import runtime
 
-from .errors import BadModelFileError
+from .errors import BadModelFileError, first_line
 from .options import DEFAULT_ATOL, DEFAULT_RTOL
 from .verify import (
     Probes,
@@ -305,7 +305,7 @@ def check_test_vectors(path: str | Path, vectors: dict | Path) -> list[dict]:
             replayed = testvectors.replay(loaded, vectors_path)
             format_info(model_info(loaded, vectors=replayed))
         except Exception as exc:  # whatever breaks here would break `logreg info` and the server: the evidence
-            detail = f"{type(exc).__name__}: {_first_line(exc)}"
+            detail = f"{type(exc).__name__}: {first_line(exc)}"
             return [{"runtime": name, "batch": "-", "output": "(run)", "passed": False, "detail": detail}]
     if replayed["status"] not in ("passed", "failed"):  # not found, unreadable: the server would not be ready
         detail = f"test vectors {replayed['status']}: {replayed['path']}"
@@ -325,11 +325,6 @@ def check_test_vectors(path: str | Path, vectors: dict | Path) -> list[dict]:
             "detail": detail,
         }
     ]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def _user_sample(probes: Probes, model: runtime.Model) -> np.ndarray:
@@ -364,7 +359,7 @@ def _run_batches(name, runner, probes, slack, expected, *, atol, rtol, threshold
         try:
             outputs = [runner(np.ascontiguousarray(probes.rows[b]), probes.categories[b]) for b in batches]
         except Exception as exc:  # a fixed batch size, a broken graph: the engine's own words are the evidence
-            message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            message = first_line(exc)
             results.append(
                 {
                     "runtime": name,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from logreg_onnx.runtime.drift import make_profile
 
 from .source import Source
+from .verify import raw_probabilities
 
 
 def training_profile(source: Source) -> dict | None:
@@ -16,13 +16,8 @@ def training_profile(source: Source) -> dict | None:
     if rows is None or not len(rows):
         return None
     encoding = source.encoding
-    numeric = np.ascontiguousarray(rows.numeric, dtype=np.float32)
-    categories = rows.categories
-    codes = encoding.codes(categories) if encoding.categorical else None
-    with torch.no_grad():
-        probabilities = source.model.forward_raw(
-            torch.from_numpy(numeric), None if codes is None else torch.from_numpy(codes)
-        ).numpy()
+    numeric, categories = rows.numeric, rows.categories
+    probabilities = raw_probabilities(source.model, numeric, categories)
     levels = {c.name: [*c.levels, *c.other] for c in encoding.categorical}
     return make_profile(
         [c.name for c in encoding.numeric],

@@ -20,8 +20,10 @@ import torch
 from logreg_onnx.trainer.data.columns import Encoding
 from logreg_onnx.trainer.data.table import Table
 from logreg_onnx.trainer.engine.model import LogisticModel
+from logreg_onnx.trainer.errors import DataError
 from logreg_onnx.trainer.options import DEFAULT_NA_VALUES
 
+from .errors import ExportOptionError
 from .verify import Probes, torch_reference
 
 # The user's object on probe rows: (label indices int64 (n,), probabilities float (n, n_classes)); a row the object
@@ -69,14 +71,6 @@ class Source:
     def encoding(self) -> Encoding:
         return self.model.encoding or Encoding.numeric_only([f"x{j}" for j in range(self.model.n_features)])
 
-    @property
-    def feature_names(self) -> list[str]:
-        """The raw input columns, in the model's order."""
-        return self.encoding.names
-
-    def data_rows(self) -> Table | None:
-        return self.sample
-
     def _digest(self) -> str:
         """SHA-256 of the canonical model: weights, standardization, encoding, classes and threshold."""
         digest = hashlib.sha256()
@@ -114,8 +108,6 @@ def canonical_model(
     weight = np.asarray(weight, dtype=np.float64).reshape(-1, width)
     for name, values in (("weights", weight), ("bias", bias), ("means", mean), ("scales", scale)):
         if values is not None and not np.isfinite(np.asarray(values, dtype=np.float64)).all():
-            from .errors import ExportOptionError
-
             raise ExportOptionError(
                 "model", f"the model's {name} hold NaN or infinity (did training diverge?); nothing to export"
             )
@@ -144,10 +136,6 @@ def sample_table(encoding: Encoding, sample: object, na_values) -> Table | None:
     a Table typed by ``encoding``, or None."""
     if sample is None or isinstance(sample, Table):
         return sample
-    from logreg_onnx.trainer.errors import DataError
-
-    from .errors import ExportOptionError
-
     try:
         return encoding.prepare(sample, na_values)
     except DataError as exc:

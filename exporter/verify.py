@@ -230,15 +230,23 @@ def torch_reference(model: LogisticModel, probes: Probes, threshold: float = 0.5
     model's label is the second class when its probability is above ``threshold``.
     Categorical values reach it as codes (:meth:`~trainer.columns.Encoding.codes`, a dictionary lookup), while the
     ONNX graph compares the strings themselves: two independent implementations of the encoding."""
-    encoding = model.encoding
-    codes = encoding.codes(probes.categories) if encoding is not None and encoding.categorical else None
-    with torch.no_grad():
-        probabilities = model.forward_raw(
-            torch.from_numpy(probes.rows), None if codes is None else torch.from_numpy(codes)
-        ).numpy()
+    probabilities = raw_probabilities(model, probes.rows, probes.categories)
     if probabilities.shape[1] == 2 and threshold != 0.5:
         return (probabilities[:, 1] > threshold).astype(np.int64), probabilities
     return probabilities.argmax(axis=1).astype(np.int64), probabilities
+
+
+def raw_probabilities(model: LogisticModel, rows: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """The PyTorch model's probabilities (float32, as it runs) of raw rows: ``rows`` the numeric columns (float32,
+    NaN where missing), ``categories`` the text columns (object array, "" where missing), as codes
+    (:meth:`~trainer.columns.Encoding.codes`, a dictionary lookup) for torch, which has no strings."""
+    encoding = model.encoding
+    codes = encoding.codes(categories) if encoding is not None and encoding.categorical else None
+    with torch.no_grad():
+        return model.forward_raw(
+            torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32)),
+            None if codes is None else torch.from_numpy(codes),
+        ).numpy()
 
 
 def float32_slack(model: LogisticModel, design: np.ndarray, probabilities: np.ndarray) -> np.ndarray:

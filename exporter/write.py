@@ -17,7 +17,7 @@ from logreg_onnx.runtime import contract
 from logreg_onnx.runtime.files import write_bytes_atomic, write_text_atomic
 from logreg_onnx.trainer.errors import Setting
 
-from .errors import ExportOptionError, VerificationFailed
+from .errors import ExportOptionError, VerificationFailed, first_line
 from .from_toolkit import source_of_run
 from .graph import add_metadata, export_graph, resolve_opset, serialize
 from .options import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL
@@ -213,7 +213,7 @@ def _verify(
         raise ExportOptionError(
             "opset",
             f"{opset}: onnxruntime {onnxruntime.__version__} cannot run this model at this opset "
-            f"({_first_line(exc)}); use the default, ",
+            f"({first_line(exc)}); use the default, ",
             Setting("opset", DEFAULT_OPSET),
         ) from None
 
@@ -392,8 +392,3 @@ def _trimmed(values) -> bool:
     """A row whose categorical values a client would send as they are (the probes also try untrimmed text, which
     the graph treats as unseen but a client trims first: such a row's raw form would mean another input)."""
     return all(v == v.strip() for v in values)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -160,7 +160,7 @@ def make_profile(
     score = score_of(probabilities)
     edges = quantile_edges(score)
     return {
-        "rows": int(len(numeric) if len(numeric_names) else len(categories)),
+        "rows": len(probabilities),
         "columns": columns,
         "score": {"edges": edges, "counts": _ints(bin_numeric(score, edges))},
     }

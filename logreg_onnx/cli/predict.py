@@ -38,6 +38,31 @@ def _columns(model):
     )
 
 
+# how a CSV is read, the same for logreg predict and logreg drift
+_delimiter_option = click.option(
+    "--delimiter",
+    default="auto",
+    show_default=True,
+    metavar="CHAR",
+    help="CSV field separator; auto: ';' or tab when the header has that and no comma, else ','.",
+)
+_decimal_option = click.option(
+    "--decimal",
+    type=click.Choice(["auto", ".", ","]),
+    default="auto",
+    show_default=True,
+    help="Decimal mark of a CSV's numbers (logreg train's rule); auto: ',' when the separator is not a comma and "
+    "the first rows hold numbers with decimal commas (29,5) and none with decimal points, else '.'.",
+)
+_encoding_option = click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    metavar="NAME",
+    help="Text encoding of the input, e.g. latin-1 or cp1252 (a UTF-8 byte-order mark is skipped).",
+)
+
+
 @click.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("source", metavar="[INPUT|-]", default="-")
@@ -77,28 +102,9 @@ def _columns(model):
     show_default=True,
     help="CSV engine; auto uses pyarrow (the 'fast' extra) for CSV files when it is installed.",
 )
-@click.option(
-    "--delimiter",
-    default="auto",
-    show_default=True,
-    metavar="CHAR",
-    help="CSV field separator; auto: ';' or tab when the header has that and no comma, else ','.",
-)
-@click.option(
-    "--decimal",
-    type=click.Choice(["auto", ".", ","]),
-    default="auto",
-    show_default=True,
-    help="Decimal mark of a CSV's numbers (logreg train's rule); auto: ',' when the separator is not a comma and "
-    "the first rows hold numbers with decimal commas (29,5) and none with decimal points, else '.'.",
-)
-@click.option(
-    "--encoding",
-    default="utf-8",
-    show_default=True,
-    metavar="NAME",
-    help="Text encoding of the input, e.g. latin-1 or cp1252 (a UTF-8 byte-order mark is skipped).",
-)
+@_delimiter_option
+@_decimal_option
+@_encoding_option
 @click.option(
     "--unseen",
     type=click.Choice(["predict", "error"]),
@@ -421,10 +427,17 @@ def info(model_path: Path, as_json: bool, summary: bool) -> None:
     help="Exit 1 when any column's PSI, or the score's, is above this (0.25: a major shift), so a pipeline can "
     "gate on it. [default: exit 0 either way]",
 )
-@click.option("--delimiter", default="auto", show_default=True, help="The CSV's field separator, or auto.")
-@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the input.")
+@_delimiter_option
+@_decimal_option
+@_encoding_option
 def drift(
-    model_path: Path, source: str, output_format: str, fail_above: float | None, delimiter: str, encoding: str
+    model_path: Path,
+    source: str,
+    output_format: str,
+    fail_above: float | None,
+    delimiter: str,
+    decimal: str,
+    encoding: str,
 ) -> None:
     """Compare the rows of INPUT (a CSV with a header; '-' or nothing for stdin) with the training rows' profile
     stored in MODEL: per column and for the model's score, the population stability index (PSI; under 0.1 stable,
@@ -451,7 +464,7 @@ def drift(
         separator = stream.sniff_delimiter(first, delimiter)
         lines = _decoded_lines(itertools.chain([first], text_input), name, encoding)
         try:
-            for chunk in stream.open_csv(lines, name, _columns(model), [], None, separator):
+            for chunk in stream.open_csv(lines, name, _columns(model), [], None, separator, decimal):
                 numeric.append(chunk.features)
                 if chunk.categories is not None:
                     categories.append(chunk.categories)

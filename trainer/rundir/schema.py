@@ -73,6 +73,15 @@ class TrainedOn:
         return cls(document.get("path"), document.get("label"), document.get("sha256"), rest)
 
 
+def threshold_of(metrics: dict) -> float:
+    """A binary model's decision threshold as training picked it (metrics.json's, or a FitResult's, ``threshold``
+    block); for a run older than thresholds, the value of the declared default rule."""
+    block = metrics.get("threshold") or {}
+    if "value" in block:
+        return float(block["value"])
+    return float(ThresholdRule.parse(FitOptions().threshold).value)
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """A run's metrics.json. Typed where it is read back (the options, how the file was read, the data); the
@@ -92,12 +101,8 @@ class RunRecord:
 
     @property
     def threshold(self) -> float:
-        """A binary model's decision threshold as training picked it; for a run older than thresholds, the value
-        of the declared default rule."""
-        block = self.metrics.get("threshold") or {}
-        if "value" in block:
-            return float(block["value"])
-        return float(ThresholdRule.parse(FitOptions().threshold).value)
+        """A binary model's decision threshold as training picked it (:func:`threshold_of` its metrics)."""
+        return threshold_of(self.metrics)
 
     def read_options(self) -> ReadOptions:
         """How the training file was read (the declared defaults for a run that did not store it)."""
