@@ -122,10 +122,7 @@ def source_of(
         from .rundir import load_run
 
         _no_names(feature_names, class_names, "a run directory")
-        source = source_of_run(load_run(model))
-        if threshold is not None:
-            source.threshold = float(threshold)
-        return source
+        return source_of_run(load_run(model), threshold=threshold)
     if kind == "fit":
         from .from_toolkit import source_of_estimator, source_of_fit
 

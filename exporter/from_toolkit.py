@@ -16,17 +16,19 @@ from .source import Source, sample_table, torch_expected
 SAMPLE_ROWS = 20_000  # of the training rows, the probes a FitResult's export verifies on besides the synthetic ones
 
 
-def source_of_run(run: Run) -> Source:
-    """A run directory: its model.pt, metrics.json and (when still there unchanged) its training rows."""
+def source_of_run(run: Run, *, threshold: float | None = None) -> Source:
+    """A run directory: its model.pt, metrics.json and (when still there unchanged) its training rows; its
+    threshold, or ``threshold``."""
     model = run.model
+    chosen = run.threshold if threshold is None else float(threshold)
     if model.encoding is None:
         model.encoding = Encoding.numeric_only(run.feature_names)
     return Source(
         model=model,
         class_names=run.class_names,
-        expected=torch_expected(model, run.threshold),
+        expected=torch_expected(model, chosen),
         origin=f"the run {run.path}",
-        threshold=run.threshold,
+        threshold=chosen,
         metrics=run.metrics,
         na_values=run.na_values,
         sample=run.data_rows(),

@@ -224,6 +224,24 @@ def test_the_toolkits_own_fit_result_and_estimator_export_themselves(tmp_path):
     assert (tmp_path / "estimator.h").exists()
 
 
+def test_a_run_exported_with_another_threshold_labels_by_it(binary_run_master, tmp_path):
+    """The reference is the run's PyTorch model at the threshold asked for, as the graph is: the export passes and
+    the labels follow the new threshold."""
+    from logreg_onnx.exporter.rundir import load_run
+
+    result = export(binary_run_master, tmp_path / "m.onnx", threshold=0.3)
+    assert result.report.passed
+    model = runtime.load(result.model_path)
+    assert model.threshold == 0.3
+    run = load_run(binary_run_master)
+    import pandas as pd
+
+    frame = pd.read_csv(BREAST_CANCER).drop(columns=["diagnosis"])
+    p = run.model.probabilities(frame)[:, 1]
+    assert ((p > 0.3) != (p > run.threshold)).any()  # rows whose label the threshold changes
+    assert (model.predict(frame) == np.array(model.classes)[(p > 0.3).astype(int)]).all()
+
+
 def test_arguments_that_do_not_fit_the_model_are_refused(tmp_path, binary_run_master):
     module = nn.Sequential(nn.Linear(3, 1), nn.Sigmoid())
     with pytest.raises(ExportOptionError, match="expected 2 distinct names"):
