@@ -29,11 +29,14 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
         prefix = f"{r['class']:<{klass}}  " if klass else ""
         if classical:
             lines.append(
-                f"{prefix}{r['term']:<{width}}  {r['estimate']:>10.4g} {r['std_error']:>9.3g} {r['z']:>8.3f} "
-                f"{format_p(r['p_value']):>9}  {r['ci_low']:>10.4g} {r['ci_high']:>10.4g}  {r['odds_ratio']:>10.4g}"
+                f"{prefix}{r['term']:<{width}}  {_g(r['estimate'], 10, '.4g')} {_g(r['std_error'], 9, '.3g')} "
+                f"{_g(r['z'], 8, '.3f')} {format_p(r['p_value']):>9}  {_g(r['ci_low'], 10, '.4g')} "
+                f"{_g(r['ci_high'], 10, '.4g')}  {_g(r['odds_ratio'], 10, '.4g')}"
             )
         else:
-            lines.append(f"{prefix}{r['term']:<{width}}  {r['estimate']:>10.4g}  {r['odds_ratio']:>10.4g}")
+            lines.append(
+                f"{prefix}{r['term']:<{width}}  {_g(r['estimate'], 10, '.4g')}  {_g(r['odds_ratio'], 10, '.4g')}"
+            )
     fit = table["fit"]
     summary = (
         f"log-likelihood {fit['log_likelihood']:.4f} (null {fit['null_log_likelihood']:.4f}), McFadden pseudo R2 "
@@ -59,6 +62,11 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
         by = "z" if classical else "estimate per standard deviation of the feature"
         lines.append(f"({top} of {len(rows)} terms, by |{by}|; all with --summary)")
     return "\n".join(lines)
+
+
+def _g(value: float | None, width: int, spec: str) -> str:
+    """A number of the table, or "nan" where the JSON holds null (a value that was not finite: separated classes)."""
+    return f"{'nan':>{width}}" if value is None else f"{value:>{width}{spec}}"
 
 
 def format_p(value: float | None) -> str:
