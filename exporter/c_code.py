@@ -2,8 +2,13 @@
 
 The code is generated from the graph's own initializers (not from the PyTorch model), so it computes what the
 verified file computes: imputation (``pre_medians``, ``pre_indicator_index``), one-hot levels (``pre_catJ_levels``,
-``pre_catJ_kept``), standardization (``mean``, ``scale``), the linear layer (``linear.weight``, ``linear.bias``) and a
-softmax that subtracts the largest logit first. Everything is float32, as in the graph; no dynamic memory.
+``pre_catJ_kept``), standardization, the linear layer and a softmax that subtracts the largest logit first; a format 3
+graph's explain outputs too (``logreg_explain``: logits, per-column contributions from the baseline row, and with
+classical standard errors the delta method's ``logit_se`` and a binary model's probability interval). Each constant
+is found through the node that consumes it (the Gemm's weights, the Sub and Div before it, the Mul of the
+contributions...), not by its name alone: the exporter merges equal constants (a baseline equal to the mean is one
+initializer), and a node layout other than exporter/graph.py's is refused rather than guessed. Everything is
+float32, as in the graph; no dynamic memory.
 
 ``model.h`` is a single-header library: every file may include it for the declarations, and exactly one defines
 ``LOGREG_IMPLEMENTATION`` first to get the definitions (the stb convention), so no unused-static warning appears.
@@ -14,9 +19,7 @@ column has that level, else it sets no column).
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import shutil
 import subprocess
 import tempfile
@@ -24,73 +27,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 from logreg_onnx.runtime import contract
-from onnx import numpy_helper
+
+from .c_explain import (
+    design_arguments,
+    explain_comment,
+    explain_constants,
+    explain_function,
+    explain_macros,
+    explain_signature,
+)
+from .c_graph import ExplainGraph, LinearGraph, read_graph
+from .c_text import c_string, comment, floats_literal, strings_literal
 
 HEADER_NAME = "model.h"
-
-
-@dataclass(frozen=True)
-class LinearGraph:
-    """The numbers of an exported graph, read back from its initializers."""
-
-    numeric_names: list[str]
-    categorical_names: list[str]
-    class_names: list[str]
-    medians: np.ndarray | None  # float32 (n_numeric,), NaN where a column has no median
-    indicator_index: list[int]
-    levels: list[list[str]]  # per categorical column: the one-hot levels, in design order
-    kept: list[list[str] | None]  # per categorical column: the known levels when it has an "(other)" column
-    mean: np.ndarray
-    scale: np.ndarray
-    weight: np.ndarray  # (n_classes, n_design)
-    bias: np.ndarray
-    threshold: float  # a binary model's decision threshold on the second class's probability
-
-
-def read_graph(model_bytes: bytes) -> LinearGraph:
-    """The weights of a graph written by this exporter (its node layout is checked, not assumed)."""
-    proto = onnx.load_from_string(model_bytes)
-    graph = proto.graph
-    ops = [node.op_type for node in graph.node]
-    label = "ArgMax" in ops or ("Greater" in ops and "Cast" in ops)  # argmax, or a threshold on the 2nd class
-    if not ({"Gemm", "Softmax", "Sub", "Div"} <= set(ops) and label):
-        raise ValueError(f"not a logreg-onnx linear graph: its operators are {ops}")
-    gemm = next(node for node in graph.node if node.op_type == "Gemm")
-    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in gemm.attribute}
-    if attributes.get("transB") != 1 or attributes.get("alpha", 1.0) != 1.0 or attributes.get("beta", 1.0) != 1.0:
-        raise ValueError(f"unexpected Gemm attributes {attributes}")
-    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    metadata = {p.key: p.value for p in proto.metadata_props}
-    columns = contract.columns_of(metadata)
-    numeric = [c.name for c in columns if c.kind == "numeric"]
-    categorical = [c.name for c in columns if c.kind == "categorical"]
-    levels, kept = [], []
-    for j in range(len(categorical)):
-        found = values.get(f"pre_cat{j}_levels")
-        levels.append([] if found is None else [_text(v) for v in found.tolist()])
-        other = values.get(f"pre_cat{j}_kept")
-        kept.append(None if other is None else [_text(v) for v in other.tolist()])
-    medians = values.get("pre_medians")
-    return LinearGraph(
-        numeric_names=numeric,
-        categorical_names=categorical,
-        class_names=json.loads(metadata[contract.KEY_CLASS_NAMES]),
-        medians=None if medians is None else medians.astype(np.float32),
-        indicator_index=[int(v) for v in values.get("pre_indicator_index", np.zeros(0, np.int64)).tolist()],
-        levels=levels,
-        kept=kept,
-        mean=values["mean"].astype(np.float32),
-        scale=values["scale"].astype(np.float32),
-        weight=values["linear.weight"].astype(np.float32),
-        bias=values["linear.bias"].astype(np.float32),
-        threshold=float(metadata.get(contract.KEY_THRESHOLD, "0.5")),
-    )
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+__all__ = ["ExplainGraph", "LinearGraph", "c_string", "read_graph"]
 
 
 def generate(model_bytes: bytes) -> str:
@@ -99,7 +50,8 @@ def generate(model_bytes: bytes) -> str:
     n_numeric, n_categorical = len(g.numeric_names), len(g.categorical_names)
     n_design, n_classes = g.weight.shape[1], g.weight.shape[0]
     signature = _signature(n_categorical)
-    headers = "<math.h> (expf) and <string.h> (strcmp)" if n_categorical else "<math.h> (expf)"
+    functions = "expf, sqrtf" if g.explain is not None and g.explain.intervals else "expf"
+    headers = f"<math.h> ({functions}) and <string.h> (strcmp)" if n_categorical else f"<math.h> ({functions})"
     if n_classes == 2 and g.threshold != 0.5:  # as the graph's label, and the code below
         decision = f"returns 1 (the second class) when probabilities[1] > {g.threshold!r}, else 0 (the threshold)."
     else:
@@ -114,10 +66,18 @@ def generate(model_bytes: bytes) -> str:
         f"#define LOGREG_N_FEATURES {n_numeric}  /* numeric, in LOGREG_FEATURE_NAMES order (NAN: missing) */",
         f"#define LOGREG_N_CATEGORICAL {n_categorical}  /* texts, in LOGREG_CATEGORICAL_NAMES order */",
         f"#define LOGREG_N_CLASSES {n_classes}",
+        *(explain_macros(g) if g.explain is not None else []),
         "",
         "extern const char *const LOGREG_FEATURE_NAMES[];",
         "extern const char *const LOGREG_CATEGORICAL_NAMES[];",
         "extern const char *const LOGREG_CLASS_NAMES[];",
+    ]
+    if g.explain is not None:
+        lines += [
+            "extern const char *const LOGREG_COLUMN_NAMES[];  /* every input column: the rows of contributions */",
+            "extern const float LOGREG_BASELINE_LOGIT[];  /* each logit at the baseline row (all contributions 0) */",
+        ]
+    lines += [
         "",
         f"/* Fills probabilities[LOGREG_N_CLASSES]; {decision}",
         "   features: LOGREG_N_FEATURES floats, NAN for a missing value"
@@ -126,67 +86,43 @@ def generate(model_bytes: bytes) -> str:
     if n_categorical:
         lines.append('   categories: LOGREG_N_CATEGORICAL NUL-terminated UTF-8 texts, "" for a missing value.')
     lines[-1] += " */"
-    lines += [f"{signature};", "", "#ifdef LOGREG_IMPLEMENTATION", "#include <math.h>"]
+    lines.append(f"{signature};")
+    if g.explain is not None:
+        lines += ["", *explain_comment(g), f"{explain_signature(g)};"]
+    lines += ["", "#ifdef LOGREG_IMPLEMENTATION", "#include <math.h>"]
     if n_categorical:
         lines.append("#include <string.h>")
     lines += [
         "",
-        f"const char *const LOGREG_FEATURE_NAMES[] = {_strings(g.numeric_names)};",
-        f"const char *const LOGREG_CATEGORICAL_NAMES[] = {_strings(g.categorical_names)};",
-        f"const char *const LOGREG_CLASS_NAMES[] = {_strings(g.class_names)};",
+        f"const char *const LOGREG_FEATURE_NAMES[] = {strings_literal(g.numeric_names)};",
+        f"const char *const LOGREG_CATEGORICAL_NAMES[] = {strings_literal(g.categorical_names)};",
+        f"const char *const LOGREG_CLASS_NAMES[] = {strings_literal(g.class_names)};",
         "",
-        f"static const float logreg_mean[{n_design}] = {_floats(g.mean)};",
-        f"static const float logreg_scale[{n_design}] = {_floats(g.scale)};",
+        f"static const float logreg_mean[{n_design}] = {floats_literal(g.mean)};",
+        f"static const float logreg_scale[{n_design}] = {floats_literal(g.scale)};",
         f"static const float logreg_weight[{n_classes}][{n_design}] = {{",
-        *[f"    {_floats(row)}," for row in g.weight],
+        *[f"    {floats_literal(row)}," for row in g.weight],
         "};",
-        f"static const float logreg_bias[{n_classes}] = {_floats(g.bias)};",
+        f"static const float logreg_bias[{n_classes}] = {floats_literal(g.bias)};",
     ]
     if g.medians is not None and n_numeric:
-        lines.append(f"static const float logreg_median[{n_numeric}] = {_floats(g.medians)};")
+        lines.append(f"static const float logreg_median[{n_numeric}] = {floats_literal(g.medians)};")
     for j, (levels, kept) in enumerate(zip(g.levels, g.kept, strict=True)):
         if levels:
-            lines.append(f"static const char *const logreg_levels_{j}[{len(levels)}] = {_strings(levels)};")
+            lines.append(f"static const char *const logreg_levels_{j}[{len(levels)}] = {strings_literal(levels)};")
         if kept is not None:
-            lines.append(f"static const char *const logreg_kept_{j}[{len(kept)}] = {_strings(kept)};")
-    lines += ["", f"{signature}", "{", f"    float design[{n_design}];", f"    float logits[{n_classes}];"]
-    lines += ["    float largest, total;", "    int d = 0, k, best = 0;"]
-    if n_numeric:
-        lines += [f"    for (k = 0; k < {n_numeric}; k++) {{"]
-        if g.medians is not None:
-            lines += ["        /* NaN is the only value not equal to itself */"]
-            lines += ["        design[d++] = features[k] != features[k] ? logreg_median[k] : features[k];"]
-        else:
-            lines += ["        design[d++] = features[k];"]
-        lines += ["    }"]
-    for j in g.indicator_index:
-        lines.append(f"    design[d++] = features[{j}] != features[{j}] ? 1.0f : 0.0f;  /* missing indicator */")
-    for j, (levels, kept) in enumerate(zip(g.levels, g.kept, strict=True)):
-        if levels:
-            lines.append(
-                f"    for (k = 0; k < {len(levels)}; k++) {{  /* {_comment(g.categorical_names[j])}: one-hot */"
-            )
-            lines.append(f"        design[d++] = strcmp(categories[{j}], logreg_levels_{j}[k]) == 0 ? 1.0f : 0.0f;")
-            lines.append("    }")
-        if kept is not None:
-            lines.append("    {  /* (other): none of the kept levels */")
-            lines.append("        float seen = 0.0f;")
-            lines.append(f"        for (k = 0; k < {len(kept)}; k++) {{")
-            lines.append(f"            seen += strcmp(categories[{j}], logreg_kept_{j}[k]) == 0 ? 1.0f : 0.0f;")
-            lines.append("        }")
-            lines.append("        design[d++] = 1.0f - seen;")
-            lines.append("    }")
+            lines.append(f"static const char *const logreg_kept_{j}[{len(kept)}] = {strings_literal(kept)};")
+    if g.explain is not None:
+        lines += explain_constants(g)
+    lines += ["", *_design_function(g), "", *_logits_function(g), ""]
     lines += [
-        f"    for (d = 0; d < {n_design}; d++) {{",
-        "        design[d] = (design[d] - logreg_mean[d]) / logreg_scale[d];",
-        "    }",
-        f"    for (k = 0; k < {n_classes}; k++) {{",
-        "        float sum = logreg_bias[k];",
-        f"        for (d = 0; d < {n_design}; d++) {{",
-        "            sum += logreg_weight[k][d] * design[d];",
-        "        }",
-        "        logits[k] = sum;",
-        "    }",
+        f"{signature}",
+        "{",
+        f"    float design[{n_design}], standardized[{n_design}], logits[{n_classes}];",
+        "    float largest, total;",
+        "    int k, best = 0;",
+        f"    logreg_design({design_arguments(n_categorical)});",
+        "    logreg_logits(design, standardized, logits);",
         "    /* softmax, stable: subtract the largest logit so that expf never overflows */",
         "    largest = logits[0];",
         f"    for (k = 1; k < {n_classes}; k++) {{",
@@ -208,10 +144,10 @@ def generate(model_bytes: bytes) -> str:
         ),
         "    return best;",
         "}",
-        "#endif /* LOGREG_IMPLEMENTATION */",
-        "#endif /* LOGREG_MODEL_H */",
-        "",
     ]
+    if g.explain is not None:
+        lines += ["", *explain_function(g)]
+    lines += ["#endif /* LOGREG_IMPLEMENTATION */", "#endif /* LOGREG_MODEL_H */", ""]
     return "\n".join(lines)
 
 
@@ -221,38 +157,65 @@ def _signature(n_categorical: int) -> str:
     return "int logreg_predict(const float *features, float *probabilities)"
 
 
-def _floats(values) -> str:
-    """A C initializer of float32 values, each written with 9 significant digits (enough to round-trip float32)."""
-    cells = []
-    for value in np.asarray(values, dtype=np.float32).tolist():
-        if math.isnan(value):
-            cells.append("NAN")  # a median of a column without one: never read (such a column has no NaN imputed)
+def _design_function(g: LinearGraph) -> list[str]:
+    """``logreg_design``: the raw row as the graph's design row (imputed numbers, missing indicators, one-hot)."""
+    n_numeric, n_categorical = len(g.numeric_names), len(g.categorical_names)
+    texts = ", const char *const *categories" if n_categorical else ""
+    loops = n_numeric > 0 or any(g.levels) or any(kept is not None for kept in g.kept)
+    lines = [f"static void logreg_design(const float *features{texts}, float *design)", "{"]
+    lines.append("    int d = 0" + (", k;" if loops else ";"))
+    if not n_numeric:
+        lines.append("    (void)features;  /* no numeric column */")
+    if n_numeric:
+        lines += [f"    for (k = 0; k < {n_numeric}; k++) {{"]
+        if g.medians is not None:
+            lines += ["        /* NaN is the only value not equal to itself */"]
+            lines += ["        design[d++] = features[k] != features[k] ? logreg_median[k] : features[k];"]
         else:
-            cells.append(f"{value:.9g}f" if "." in f"{value:.9g}" or "e" in f"{value:.9g}" else f"{value:.9g}.0f")
-    return "{" + ", ".join(cells) + "}" if cells else "{0}"
+            lines += ["        design[d++] = features[k];"]
+        lines += ["    }"]
+    for j in g.indicator_index:
+        lines.append(f"    design[d++] = features[{j}] != features[{j}] ? 1.0f : 0.0f;  /* missing indicator */")
+    for j, (levels, kept) in enumerate(zip(g.levels, g.kept, strict=True)):
+        if levels:
+            lines.append(
+                f"    for (k = 0; k < {len(levels)}; k++) {{  /* {comment(g.categorical_names[j])}: one-hot */"
+            )
+            lines.append(f"        design[d++] = strcmp(categories[{j}], logreg_levels_{j}[k]) == 0 ? 1.0f : 0.0f;")
+            lines.append("    }")
+        if kept is not None:
+            lines.append("    {  /* (other): none of the kept levels */")
+            lines.append("        float seen = 0.0f;")
+            lines.append(f"        for (k = 0; k < {len(kept)}; k++) {{")
+            lines.append(f"            seen += strcmp(categories[{j}], logreg_kept_{j}[k]) == 0 ? 1.0f : 0.0f;")
+            lines.append("        }")
+            lines.append("        design[d++] = 1.0f - seen;")
+            lines.append("    }")
+    if not any(g.levels) and not any(kept is not None for kept in g.kept) and n_categorical:
+        lines.append("    (void)categories;  /* no level has a design column */")
+    lines += ["    (void)d;", "}"] if not loops else ["}"]
+    return lines
 
 
-def _strings(texts: list[str]) -> str:
-    return "{" + ", ".join(c_string(t) for t in texts) + "}" if texts else "{0}"
-
-
-def c_string(text: str) -> str:
-    """A C string literal of ``text``'s UTF-8 bytes: printable ASCII as is, every other byte as an octal escape
-    (three digits, so a following digit is never read as part of it)."""
-    out = []
-    for byte in text.encode("utf-8"):
-        char = chr(byte)
-        if char in '"\\?':  # ? too: "??" starts a trigraph
-            out.append("\\" + char)
-        elif 32 <= byte < 127:
-            out.append(char)
-        else:
-            out.append(f"\\{byte:03o}")
-    return '"' + "".join(out) + '"'
-
-
-def _comment(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_ .()-]", "?", text)[:60]
+def _logits_function(g: LinearGraph) -> list[str]:
+    """``logreg_logits``: standardization and the linear layer, the graph's Sub, Div and Gemm."""
+    n_design, n_classes = g.weight.shape[1], g.weight.shape[0]
+    return [
+        "static void logreg_logits(const float *design, float *standardized, float *logits)",
+        "{",
+        "    int d, k;",
+        f"    for (d = 0; d < {n_design}; d++) {{",
+        "        standardized[d] = (design[d] - logreg_mean[d]) / logreg_scale[d];",
+        "    }",
+        f"    for (k = 0; k < {n_classes}; k++) {{",
+        "        float sum = logreg_bias[k];",
+        f"        for (d = 0; d < {n_design}; d++) {{",
+        "            sum += logreg_weight[k][d] * standardized[d];",
+        "        }",
+        "        logits[k] = sum;",
+        "    }",
+        "}",
+    ]
 
 
 # -- proof: compile with a harness that replays the test vectors ---------------------------------------------
@@ -263,8 +226,15 @@ def find_compiler() -> str | None:
     return next((found for name in ("cc", "gcc", "clang") if (found := shutil.which(name))), None)
 
 
-def harness(header: str, cases: list[dict], n_categorical: int) -> str:
-    """A C program that includes ``header`` and prints one line of probabilities (%.9g) per test-vector case."""
+def explain_outputs(testvectors: dict) -> list[str]:
+    """The explain outputs (format 3) a test-vector document lists, in its order: what :func:`harness` prints."""
+    return [name for name in testvectors.get("outputs", ()) if name not in contract.OUTPUT_NAMES]
+
+
+def harness(header: str, cases: list[dict], n_categorical: int, outputs: list[str] | tuple[str, ...] = ()) -> str:
+    """A C program that includes ``header`` and prints, per test-vector case, one line ``label p_0 .. p_K-1`` (%.9g)
+    and then, for each explain output in ``outputs`` (see :func:`explain_outputs`), a line of its name and values
+    (``contributions`` row-major [column][logit], as the vectors list them) from ``logreg_explain``."""
     rows, texts = [], []
     for case in cases:
         rows.append("{" + ", ".join("NAN" if v is None else f"{float(v):.17g}" for v in case["features"]) + "}")
@@ -280,24 +250,64 @@ def harness(header: str, cases: list[dict], n_categorical: int) -> str:
     ]
     if n_categorical:
         lines.append(f"static const char *const texts[{len(cases)}][{n_categorical}] = {{" + ", ".join(texts) + "};")
-    call = "logreg_predict(rows[i], texts[i], p)" if n_categorical else "logreg_predict(rows[i], p)"
+    inputs = "rows[i], texts[i]" if n_categorical else "rows[i]"
+    lines += ["", "int main(void)", "{", "    float p[LOGREG_N_CLASSES];"]
+    if outputs:
+        lines.append("    float logit[LOGREG_N_LOGITS], contributions[LOGREG_N_COLUMNS * LOGREG_N_LOGITS];")
+        if contract.LOGIT_SE_OUTPUT in outputs:
+            lines.append("    float logit_se[LOGREG_N_LOGITS];")
+        if contract.PROBABILITY_LOWER_OUTPUT in outputs:
+            lines.append("    float lower, upper;")
     lines += [
-        "",
-        "int main(void)",
-        "{",
-        "    float p[LOGREG_N_CLASSES];",
         "    int i, k;",
         f"    for (i = 0; i < {len(cases)}; i++) {{",
-        f"        int label = {call};",
+        f"        int label = logreg_predict({inputs}, p);",
         '        printf("%d", label);',
         '        for (k = 0; k < LOGREG_N_CLASSES; k++) printf(" %.9g", (double)p[k]);',
         '        printf("\\n");',
-        "    }",
-        "    return 0;",
-        "}",
-        "",
     ]
+    if outputs:
+        arguments = [inputs, "logit", "contributions"]
+        if contract.LOGIT_SE_OUTPUT in outputs:
+            arguments.append("logit_se")
+        if contract.PROBABILITY_LOWER_OUTPUT in outputs:
+            arguments += ["&lower", "&upper"]
+        lines.append(f"        logreg_explain({', '.join(arguments)});")
+        printed = {
+            contract.LOGIT_OUTPUT: ("logit", "LOGREG_N_LOGITS"),
+            contract.CONTRIBUTIONS_OUTPUT: ("contributions", "LOGREG_N_COLUMNS * LOGREG_N_LOGITS"),
+            contract.LOGIT_SE_OUTPUT: ("logit_se", "LOGREG_N_LOGITS"),
+            contract.PROBABILITY_LOWER_OUTPUT: ("&lower", "1"),
+            contract.PROBABILITY_UPPER_OUTPUT: ("&upper", "1"),
+        }
+        for name in outputs:
+            array, size = printed[name]
+            lines.append(
+                f'        printf("{name}"); for (k = 0; k < {size}; k++) printf(" %.9g", (double)({array})[k]);'
+                ' printf("\\n");'
+            )
+    lines += ["    }", "    return 0;", "}", ""]
     return "\n".join(lines)
+
+
+def parse_harness(stdout: str, n_cases: int, outputs: list[str] | tuple[str, ...] = ()) -> list[dict]:
+    """Per case, what :func:`harness` printed: ``label`` (int), ``probabilities`` and each explain output (float64
+    arrays). ValueError when the lines are not the ones expected (the harness crashed or printed something else)."""
+    lines = stdout.split("\n")
+    per_case = 1 + len(outputs)
+    if len(lines) < n_cases * per_case:
+        raise ValueError(f"the harness printed {len(lines)} lines, expected {n_cases * per_case}")
+    parsed = []
+    for i in range(n_cases):
+        label, *probabilities = lines[i * per_case].split()
+        case = {"label": int(label), contract.PROBABILITIES_OUTPUT: np.array([float(v) for v in probabilities])}
+        for j, name in enumerate(outputs):
+            printed, *values = lines[i * per_case + 1 + j].split()
+            if printed != name:
+                raise ValueError(f"case {i}: the harness printed {printed!r} where {name!r} was expected")
+            case[name] = np.array([float(v) for v in values])
+        parsed.append(case)
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -305,24 +315,28 @@ class CProof:
     compiler: str | None
     passed: bool | None  # None: no compiler found
     cases: int = 0
-    max_abs_diff: float = 0.0
+    max_abs_diff: float = 0.0  # the probabilities'
     object_bytes: int | None = None
     detail: str = ""
+    explain_outputs: tuple[str, ...] = ()  # the explain outputs replayed (format 3 vectors)
+    explain_max_diff: float | None = None  # their largest |got - expected| / max(1, |expected|); None: none replayed
 
 
 def prove(header_text: str, testvectors: dict, compiler: str | None = None) -> CProof:
     """Compile ``header_text`` with a harness replaying ``testvectors`` and check every case by the vectors' own rule
-    (labels equal unless the top two are within 2*atol; every probability within atol)."""
+    (labels equal unless the top two are within 2*atol; every probability within atol; every explain output the
+    vectors list, through ``logreg_explain``, within atol * max(1, |expected|)). NaN never passes."""
     compiler = compiler or find_compiler()
     if compiler is None:
         return CProof(None, None, detail="no C compiler found (cc, gcc or clang)")
     cases = testvectors["cases"]
     atol = float(testvectors["atol"])
+    outputs = explain_outputs(testvectors)
     n_categorical = len(cases[0].get("categories", [])) if cases else 0
     with tempfile.TemporaryDirectory(prefix="logreg-c-") as folder:
         work = Path(folder)
         (work / HEADER_NAME).write_text(header_text)
-        (work / "harness.c").write_text(harness(HEADER_NAME, cases, n_categorical))
+        (work / "harness.c").write_text(harness(HEADER_NAME, cases, n_categorical, outputs))
         (work / "object.c").write_text(f'#define LOGREG_IMPLEMENTATION\n#include "{HEADER_NAME}"\n')
         build = subprocess.run(
             [compiler, *COMPILE_FLAGS, "-O2", "harness.c", "-o", "harness", "-lm"],
@@ -339,18 +353,26 @@ def prove(header_text: str, testvectors: dict, compiler: str | None = None) -> C
         run = subprocess.run([str(work / "harness")], capture_output=True, text=True, timeout=60)
     if run.returncode != 0:
         return CProof(compiler, False, detail=f"the harness exited with {run.returncode}")
-    worst, failures = 0.0, []
-    outputs = run.stdout.split("\n")
-    for i, case in enumerate(cases):
-        label, *probabilities = outputs[i].split()
-        got = np.array([float(v) for v in probabilities])
-        expected = np.array(case["probabilities"])
-        diff = float(np.abs(got - expected).max())
+    try:
+        printed = parse_harness(run.stdout, len(cases), outputs)
+    except ValueError as exc:
+        return CProof(compiler, False, detail=f"the harness's output is not readable: {exc}")
+    worst, worst_explain, failures = 0.0, 0.0, []
+    for i, (case, got) in enumerate(zip(cases, printed, strict=True)):
+        expected = np.array(case["probabilities"], dtype=np.float64)
+        diff = _largest(got[contract.PROBABILITIES_OUTPUT], expected, relative=False)
         worst = max(worst, diff)
         top = np.sort(expected)[-2:]
         tie = len(top) == 2 and top[1] - top[0] <= 2 * atol
-        if diff > atol or (int(label) != case["label"] and not tie):
-            failures.append(f"case {i} ({case['group']}): label {label} vs {case['label']}, max difference {diff:.2e}")
+        if not diff <= atol or (got["label"] != case["label"] and not tie):
+            failures.append(
+                f"case {i} ({case['group']}): label {got['label']} vs {case['label']}, max difference {diff:.2e}"
+            )
+        for name in outputs:
+            off = _largest(got[name], np.asarray(case[name], dtype=np.float64).reshape(-1), relative=True)
+            worst_explain = max(worst_explain, off)
+            if not off <= atol:
+                failures.append(f"case {i} ({case['group']}): {name} off by {off:.2e} of max(1, |expected|)")
     return CProof(
         compiler,
         not failures,
@@ -358,7 +380,20 @@ def prove(header_text: str, testvectors: dict, compiler: str | None = None) -> C
         max_abs_diff=worst,
         object_bytes=object_bytes,
         detail="; ".join(failures[:3]),
+        explain_outputs=tuple(outputs),
+        explain_max_diff=worst_explain if outputs else None,
     )
+
+
+def _largest(got: np.ndarray, expected: np.ndarray, *, relative: bool) -> float:
+    """The largest ``|got - expected|`` (divided by ``max(1, |expected|)`` when ``relative``); infinity for a NaN
+    or for a count of values other than expected's, so that neither passes a ``<= atol`` test."""
+    if got.shape != expected.shape:
+        return math.inf
+    difference = np.abs(got - expected)
+    if relative:
+        difference /= np.maximum(1.0, np.abs(expected))
+    return math.inf if np.isnan(difference).any() else float(difference.max(initial=0.0))
 
 
 def _text_and_data(path: Path) -> int | None:

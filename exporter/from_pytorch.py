@@ -20,7 +20,7 @@ from logreg_onnx.trainer.data.columns import Encoding
 from torch import nn
 
 from .errors import ExportOptionError, first_line
-from .source import Source, canonical_model, sample_table
+from .source import Source, canonical_model, design_mean, sample_table
 from .verify import Probes
 
 OUTPUTS = ("probabilities", "logits")
@@ -110,15 +110,19 @@ def source_of_module(
     model = canonical_model(encoding, weight, bias, n_classes=n_classes, mean=mean64, scale=scale64)
     chosen = 0.5 if threshold is None else float(threshold)
     kind = traced.activation or "logits"
+    rows = sample_table(encoding, sample, ())
     return Source(
         model=model,
         class_names=classes,
         expected=_expected(module, traced.activation, mean64, scale64, chosen),
         origin=f"the PyTorch module {type(module).__name__}",
         threshold=chosen,
-        sample=sample_table(encoding, sample, ()),
+        sample=rows,
         facts={"source": f"PyTorch {torch.__version__.split('+')[0]} {given or _describe(module)} ({kind})"},
         notes=notes,
+        baseline=(baseline := design_mean(encoding, rows)),
+        baseline_note="the mean design row of the sample= rows" if baseline is not None else "",
+        intervals_note="a PyTorch module carries no covariance of its weights",
     )
 
 

@@ -12,7 +12,7 @@ from logreg_onnx.trainer.options import DEFAULT_NA_VALUES
 
 from .errors import ExportOptionError
 from .from_sklearn_steps import SUPPORTED_STEPS, Design, Value, Walk, assemble, check_fitted, walk_step
-from .source import Source, canonical_model, label_indices, sample_table
+from .source import Source, canonical_model, design_mean, label_indices, sample_table
 from .verify import Probes
 
 ESTIMATORS = ("LogisticRegression", "LogisticRegressionCV")
@@ -67,6 +67,7 @@ def source_of_sklearn(
     if unused:
         notes.append(f"columns the pipeline does not use are not inputs of the model: {', '.join(unused)}")
     what = describe(estimator)
+    rows = sample_table(design.encoding, sample, DEFAULT_NA_VALUES)
     return Source(
         model=model,
         class_names=_class_names(classes, class_names),
@@ -74,9 +75,12 @@ def source_of_sklearn(
         origin=f"the scikit-learn {type(estimator).__name__}",
         threshold=chosen,
         na_values=list(DEFAULT_NA_VALUES),
-        sample=sample_table(design.encoding, sample, DEFAULT_NA_VALUES),
+        sample=rows,
         facts={"source": f"scikit-learn {_sklearn_version()} {what}"},
         notes=notes,
+        baseline=(baseline := design_mean(design.encoding, rows)),
+        baseline_note="the mean design row of the sample= rows" if baseline is not None else "",
+        intervals_note="scikit-learn's LogisticRegression keeps no covariance of its estimates",
     )
 
 

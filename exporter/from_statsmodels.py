@@ -90,8 +90,10 @@ def source_of_statsmodels(
             "its own linear predictor, results.predict(which='linear')"
         )
     encoding = design.encoding
-    mean = _centre(model, design)
+    means = _design_means(model, design)
+    mean = _centre(design, means)
     canonical = canonical_model(encoding, weight, bias + weight @ mean, n_classes=len(classes), mean=mean)
+    covariance = _covariance(results, design, mean, params.shape)
     chosen = 0.5 if threshold is None else float(threshold)
     na_values = list(DEFAULT_NA_VALUES)
     rows = sample_table(encoding, sample, na_values)
@@ -111,20 +113,52 @@ def source_of_statsmodels(
         sample=rows,
         facts={"source": f"statsmodels {statsmodels.__version__} {kind} ({described})"},
         notes=design.notes,
+        baseline=means,
+        baseline_note="the training means of the design (the results' exog)",
+        covariance=covariance,
+        intervals_note="" if covariance is not None else "the results' cov_params() is not finite",
     )
 
 
-def _centre(model, design: _Design) -> np.ndarray:
+def _centre(design: _Design, means: np.ndarray) -> np.ndarray:
     """Per design column, the value the graph subtracts first: a numeric column's training mean (float32, as the
     graph holds it), 0 for a level's column. The bias takes ``weight @ mean``, the same logits in exact arithmetic;
     in float32 the graph then adds small terms ``w (x - mean)`` instead of cancelling large ``w x`` against a large
     intercept, which statsmodels' raw-unit parameters often are (an intercept of 170 against 10 per millimetre)."""
     mean = np.zeros(design.encoding.width())
     n_numeric = len(design.encoding.numeric)
-    exog = np.asarray(model.exog, dtype=np.float64)
-    if n_numeric and len(exog):
-        mean[:n_numeric] = exog[:, design.exog_index[:n_numeric]].mean(axis=0).astype(np.float32)
+    mean[:n_numeric] = means[:n_numeric].astype(np.float32)
     return mean
+
+
+def _covariance(results, design: _Design, mean: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """Each logit's covariance of the canonical model's ``[w | b]`` (see :mod:`exporter.explain`) from the results'
+    ``cov_params()``: ``w_j`` is the exog parameter of design column j, ``b`` the constant's parameter times the
+    constant plus ``w @ mean`` (the graph's centring), a linear map ``T`` of each class's parameters, so the
+    covariance is ``T S T'``. MNLogit orders its parameters class by class."""
+    n_exog, n_free = shape
+    covariance = np.asarray(results.cov_params(), dtype=np.float64).reshape(n_free * n_exog, n_free * n_exog)
+    width = len(design.exog_index)
+    T = np.zeros((width + 1, n_exog))
+    T[np.arange(width), design.exog_index] = 1.0
+    if design.intercept is not None:
+        T[width, design.intercept] = design.constant
+    T[width, design.exog_index] += mean
+    blocks = []
+    for c in range(n_free):
+        block = covariance[c * n_exog : (c + 1) * n_exog, c * n_exog : (c + 1) * n_exog]
+        blocks.append(T @ block @ T.T)
+    out = np.stack(blocks)
+    return out if np.isfinite(out).all() else None
+
+
+def _design_means(model, design: _Design) -> np.ndarray:
+    """The training rows' mean design row: the mean of each exog column a design column is read from (zeros
+    without rows)."""
+    exog = np.asarray(model.exog, dtype=np.float64)
+    if not len(exog):
+        return np.zeros(len(design.exog_index))
+    return exog[:, design.exog_index].mean(axis=0)
 
 
 def _kind(results: object) -> str:

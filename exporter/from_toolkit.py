@@ -13,6 +13,7 @@ from .errors import ExportOptionError
 from .rundir import Run
 from .source import Source, sample_table, torch_expected
 
+TRAINING_MEANS = "the training means of the design (the model's standardization)"
 SAMPLE_ROWS = 20_000  # of the training rows, the probes a FitResult's export verifies on besides the synthetic ones
 
 
@@ -34,6 +35,10 @@ def source_of_run(run: Run, *, threshold: float | None = None) -> Source:
         sample=run.data_rows(),
         facts={"run": str(run.path), "model_pt_sha256": run.model_sha256},
         model_sha256=run.model_sha256,
+        baseline=model.mean.detach().double().numpy(),
+        baseline_note=TRAINING_MEANS,
+        covariance=run.covariance,
+        intervals_note=_why_no_intervals(run.metrics.get("coefficients"), run.covariance),
     )
 
 
@@ -48,6 +53,7 @@ def source_of_fit(result: FitResult, *, sample: object = None, threshold: float 
     if result.coefficients is not None:
         metrics["coefficients"] = result.coefficients.to_json()
     chosen = threshold if threshold is not None else threshold_of(result.metrics)
+    covariance = result.coefficients.covariance if result.coefficients is not None else None
     rows = sample_table(encoding, sample, na_values)
     if rows is None and result.dataset is not None and result.dataset.table is not None:
         table = result.dataset.table
@@ -62,6 +68,10 @@ def source_of_fit(result: FitResult, *, sample: object = None, threshold: float 
         na_values=na_values,
         sample=rows,
         facts={"source": "logreg_onnx.trainer.FitResult"},
+        baseline=model.mean.detach().double().numpy(),
+        baseline_note=TRAINING_MEANS,
+        covariance=covariance,
+        intervals_note=_why_no_intervals(metrics.get("coefficients"), covariance, result.coefficients_absent),
     )
 
 
@@ -73,3 +83,16 @@ def source_of_estimator(estimator, *, sample: object = None, threshold: float | 
     source.origin = f"a fitted {type(estimator).__name__}"
     source.facts = {"source": "logreg_onnx.trainer.LogisticRegressionClassifier"}
     return source
+
+
+def _why_no_intervals(table: dict | None, covariance, absent: str = "") -> str:
+    """Why a toolkit model has no interval outputs ("" when it has them)."""
+    if covariance is not None:
+        return ""
+    if table is None:
+        return absent or "the fit has no coefficient table, so no covariance"
+    if not table.get("classical"):
+        return table.get("note") or "the coefficient table has no classical standard errors"
+    if any("not finite" in note for note in table.get("notes") or ()):
+        return "some of the fit's standard errors are not finite (separated classes, or a term without variation)"
+    return "the run's model.pt holds no covariance (trained before logreg-onnx kept it); train again for intervals"

@@ -7,6 +7,7 @@ import logging
 import warnings
 from importlib import metadata as importlib_metadata
 
+import numpy as np
 import onnx
 import torch
 from logreg_onnx.runtime import contract, integrity
@@ -15,12 +16,14 @@ from logreg_onnx.trainer.errors import Setting
 from torch import nn
 
 from .errors import ExportOptionError
+from .explain import Explainer
 from .options import CATEGORICAL_MIN_OPSET, DEFAULT_OPSET, MIN_OPSET
 from .preprocess import DESIGN, splice
 
 
 class ContractModule(nn.Module):
-    """The graph that gets exported: raw features in, ``(label, probabilities)`` out.
+    """The graph that gets exported: raw features in, ``label`` and ``probabilities`` out, and with an
+    :class:`~exporter.explain.Explainer` format 3's ``logit``, ``contributions`` and intervals.
 
     Standardization stays as its own Sub and Div nodes rather than folded into the weights: folding computes
     ``b - sum(w * mean / scale)``, which loses digits in float32 when a feature's mean is large next to its spread.
@@ -31,7 +34,7 @@ class ContractModule(nn.Module):
     another ``threshold`` compares the second class's probability with it (a Gather, a Greater and a Cast).
     """
 
-    def __init__(self, model: LogisticModel, threshold: float = 0.5) -> None:
+    def __init__(self, model: LogisticModel, threshold: float = 0.5, explainer: Explainer | None = None) -> None:
         super().__init__()
         self.threshold = float(threshold) if model.is_binary and threshold != 0.5 else None
         self.register_buffer("mean", model.mean.detach().clone())
@@ -45,12 +48,58 @@ class ContractModule(nn.Module):
         with torch.no_grad():
             self.linear.weight.copy_(weight)
             self.linear.bias.copy_(bias)
+        self.explain = explainer is not None
+        self.intervals = self.explain and explainer.factor is not None
+        self.binary, self.n_classes = model.is_binary, model.n_classes
+        if explainer is not None:  # format 3's outputs: see exporter/explain.py for the formulas
+            self.register_buffer("baseline", _float32(explainer.baseline))
+            self.register_buffer("coefficients", _float32(explainer.coefficients))
+            self.grouped = explainer.grouped
+            if self.grouped:
+                self.register_buffer("groups", _float32(explainer.group_matrix()))
+            if self.intervals:
+                width = model.n_features
+                self.register_buffer("factor_w", _float32(explainer.factor[:, :width, :]))
+                self.register_buffer("factor_b", _float32(explainer.factor[:, width:, :]))
 
-    def forward(self, design: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        probabilities = torch.softmax(self.linear((design - self.mean) / self.scale), dim=1)
+    def forward(self, design: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        standardized = (design - self.mean) / self.scale
+        logits = self.linear(standardized)
+        probabilities = torch.softmax(logits, dim=1)
         if self.threshold is not None:
-            return (probabilities[:, 1] > self.threshold).to(torch.int64), probabilities
-        return torch.argmax(probabilities, dim=1), probabilities
+            label = (probabilities[:, 1] > self.threshold).to(torch.int64)
+        else:
+            label = torch.argmax(probabilities, dim=1)
+        if not self.explain:
+            return label, probabilities
+        logit = logits[:, 1:] - logits[:, :1]  # binary: z - 0, exactly z
+        terms = (design - self.baseline).unsqueeze(2) * self.coefficients  # (batch, design, logits)
+        contributions = torch.matmul(self.groups, terms) if self.grouped else terms
+        if not self.intervals:
+            return label, probabilities, logit, contributions
+        projected = torch.matmul(standardized, self.factor_w) + self.factor_b  # (logits, batch, rank)
+        logit_se = torch.sqrt((projected * projected).sum(dim=2)).transpose(0, 1)
+        if not self.binary:
+            return label, probabilities, logit, contributions, logit_se
+        reach = contract.Z_95 * logit_se[:, 0]
+        lower = _logistic(logit[:, 0] - reach)
+        upper = _logistic(logit[:, 0] + reach)
+        return label, probabilities, logit, contributions, logit_se, lower, upper
+
+    def output_names(self) -> list[str]:
+        version = contract.FORMAT_VERSION if self.explain else contract.FORMAT_WITHOUT_EXPLAIN
+        return contract.expected_outputs(version, self.n_classes, self.intervals)
+
+
+def _logistic(t: torch.Tensor) -> torch.Tensor:
+    """``1 / (1 + exp(-t))`` as Exp, Add and Reciprocal: onnxruntime's Sigmoid kernel is an approximation good to
+    about 1e-5 relative in the tails (a 0.0024 interval bound came out 1.8e-5 off), its Exp is exact to float32
+    rounding; ``exp(-t)`` overflowing to infinity gives 0, as it should."""
+    return torch.reciprocal(torch.exp(-t) + 1.0)
+
+
+def _float32(values) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
 
 
 def resolve_opset(model: LogisticModel, opset: int | None) -> int:
@@ -77,7 +126,9 @@ def resolve_opset(model: LogisticModel, opset: int | None) -> int:
     return opset
 
 
-def export_graph(model: LogisticModel, *, opset: int | None = None, threshold: float = 0.5) -> onnx.ModelProto:
+def export_graph(
+    model: LogisticModel, *, opset: int | None = None, threshold: float = 0.5, explainer: Explainer | None = None
+) -> onnx.ModelProto:
     """Trace ``model`` into an ONNX model following :mod:`runtime.contract` (no metadata yet).
 
     Uses the torch.export-based exporter (``dynamo=True``): it is the one PyTorch maintains, while the TorchScript
@@ -87,7 +138,7 @@ def export_graph(model: LogisticModel, *, opset: int | None = None, threshold: f
     puts the nodes that make it from the raw inputs in front.
     """
     opset = resolve_opset(model, opset)
-    module = ContractModule(model, threshold).eval()
+    module = ContractModule(model, threshold, explainer).eval()
     encoding = model.encoding
     raw = encoding is None or encoding.is_identity
     input_name = contract.INPUT_NAME if raw else DESIGN
@@ -103,7 +154,7 @@ def export_graph(model: LogisticModel, *, opset: int | None = None, threshold: f
                 (example,),
                 dynamo=True,
                 input_names=[input_name],
-                output_names=list(contract.OUTPUT_NAMES),
+                output_names=module.output_names(),
                 dynamic_shapes={"design": {0: torch.export.Dim("batch", min=1)}},
                 opset_version=opset,
                 external_data=False,
@@ -131,10 +182,11 @@ def add_metadata(
     threshold: float = 0.5,
     origin: str | None = None,
     profile: dict | None = None,
+    explain: dict | None = None,
 ) -> onnx.ModelProto:
     """Make the file self-describing: names, threshold, opset, metrics, versions, where the model came from
     (``origin``: "scikit-learn 1.9.1 Pipeline(...)", for a model not trained by this toolkit), the training rows'
-    ``profile`` (for drift checks), a doc_string in words,
+    ``profile`` (for drift checks), the ``explain`` outputs' constants (format 3), a doc_string in words,
     and (last) a placeholder for the integrity digest that :func:`serialize` fills in."""
     versions = {
         "logreg-onnx": _version("logreg-onnx"),
@@ -142,7 +194,7 @@ def add_metadata(
         "onnx": onnx.__version__,
     }
     entries = {
-        contract.KEY_FORMAT: contract.FORMAT_VERSION,
+        contract.KEY_FORMAT: contract.FORMAT_VERSION if explain is not None else contract.FORMAT_WITHOUT_EXPLAIN,
         contract.KEY_FEATURE_NAMES: json.dumps(feature_names),
         contract.KEY_CLASS_NAMES: json.dumps(class_names),
         contract.KEY_COLUMNS: json.dumps(
@@ -157,6 +209,7 @@ def add_metadata(
         **({contract.KEY_COEFFICIENTS: json.dumps(metrics["coefficients"])} if metrics.get("coefficients") else {}),
         **({contract.KEY_SOURCE: origin} if origin else {}),
         **({contract.KEY_PROFILE: json.dumps(profile, separators=(",", ":"))} if profile else {}),
+        **({contract.KEY_EXPLAIN: json.dumps(explain, separators=(",", ":"))} if explain is not None else {}),
         contract.KEY_DIGEST: integrity.PLACEHOLDER,  # last, by convention; its value is set by serialize()
     }
     del proto.metadata_props[:]
@@ -165,7 +218,7 @@ def add_metadata(
     proto.producer_name = contract.PRODUCER
     proto.producer_version = versions["logreg-onnx"]
     proto.doc_string = describe(
-        columns or [{"name": n, "kind": "numeric"} for n in feature_names], class_names, threshold
+        columns or [{"name": n, "kind": "numeric"} for n in feature_names], class_names, threshold, explain
     )
     proto.graph.name = "logistic_regression"
     return proto
@@ -185,7 +238,7 @@ def serialize(proto: onnx.ModelProto) -> bytes:
     return integrity.seal(proto.SerializeToString())
 
 
-def describe(columns: list[dict], class_names: list[str], threshold: float = 0.5) -> str:
+def describe(columns: list[dict], class_names: list[str], threshold: float = 0.5, explain: dict | None = None) -> str:
     kind = "binary (sigmoid-equivalent)" if len(class_names) == 2 else "multinomial (softmax)"
     rule = (
         f"the second class when its probability is above {threshold:g}, else the first"
@@ -212,8 +265,30 @@ def describe(columns: list[dict], class_names: list[str], threshold: float = 0.5
         f"Logistic regression, {kind}, written by logreg-onnx. {inputs}Standardization is inside the graph. "
         f"Output '{contract.LABEL_OUTPUT}': int64 [batch], index into the classes {json.dumps(class_names)}: {rule}. "
         f"Output '{contract.PROBABILITIES_OUTPUT}': float32 [batch, {len(class_names)}], one column per class in that "
-        "order, each row summing to 1."
+        "order, each row summing to 1." + (_describe_explain(columns, class_names, explain) if explain else "")
     )
+
+
+def _describe_explain(columns: list[dict], class_names: list[str], explain: dict) -> str:
+    n_logits = len(class_names) - 1
+    text = (
+        f" Output '{contract.LOGIT_OUTPUT}': float32 [batch, {n_logits}], log(p_k / p_0) of each class after the first "
+        f"against {json.dumps(class_names[0])}. Output '{contract.CONTRIBUTIONS_OUTPUT}': float32 [batch, "
+        f"{len(columns)}, {n_logits}], each input column's part of each logit, measured from the baseline design row "
+        "(metadata 'explain': baseline, baseline_logit), so that baseline_logit + the sum over columns == logit."
+    )
+    if not explain.get("intervals"):
+        return text + f" No interval outputs: {explain.get('intervals_note')}."
+    text += (
+        f" Output '{contract.LOGIT_SE_OUTPUT}': float32 [batch, {n_logits}], the delta-method standard error of each "
+        "logit."
+    )
+    if n_logits == 1:
+        text += (
+            f" Outputs '{contract.PROBABILITY_LOWER_OUTPUT}', '{contract.PROBABILITY_UPPER_OUTPUT}': float32 [batch], "
+            "the 95% interval of the second class's probability."
+        )
+    return text
 
 
 def _version(distribution: str) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from logreg_onnx.trainer.engine.model import LogisticModel, load_model
+import torch
+from logreg_onnx.trainer.engine.model import COVARIANCE_KEY, LogisticModel, load_model
 from logreg_onnx.trainer.errors import ModelFileError, TrainerError
 from logreg_onnx.trainer.rundir.schema import METRICS_FILE, MODEL_FILE, RunRecord
 
@@ -33,6 +34,7 @@ class Run:
     metrics: dict
     record: RunRecord
     model_sha256: str
+    covariance: np.ndarray | None = None  # the fit's, when its coefficient table is classical (see CoefficientTable)
 
     @property
     def threshold(self) -> float:
@@ -108,7 +110,9 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     if record.model_sha256 not in (None, model_sha256):
         raise RunDirError(f"{path}: metrics.json belongs to another model.pt (hash mismatch); train again")
     feature_names, class_names = list(payload["feature_names"]), list(payload["class_names"])
-    return Run(path, model, feature_names, class_names, metrics, record, model_sha256)
+    covariance = (payload.get("extra") or {}).get(COVARIANCE_KEY)
+    covariance = covariance.numpy() if isinstance(covariance, torch.Tensor) else None
+    return Run(path, model, feature_names, class_names, metrics, record, model_sha256, covariance)
 
 
 def _not_a_folder(path: Path) -> str:

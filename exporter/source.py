@@ -24,6 +24,7 @@ from logreg_onnx.trainer.errors import DataError
 from logreg_onnx.trainer.options import DEFAULT_NA_VALUES
 
 from .errors import ExportOptionError
+from .explain import Explainer, explainer_of
 from .verify import Probes, torch_reference
 
 # The user's object on probe rows: (label indices int64 (n,), probabilities float (n, n_classes)); a row the object
@@ -49,6 +50,11 @@ class Source:
     facts : dict, what the verification report's ``model`` block says about where the model came from
     notes : list of str, said in the report (what the conversion decided)
     model_sha256 : str, the metadata's ``model_sha256``: a run's model.pt hash, else computed from the canonical model
+    baseline : ndarray of shape (n_design,) or None, the design row contributions are measured from: the training
+        means of the design (None: the zero row); ``baseline_note`` says which
+    covariance : ndarray of shape (n_logits, n_design + 1, n_design + 1) or None, each logit's covariance of its
+        ``[w | b]`` on the model's standardized design (see :mod:`exporter.explain`); ``intervals_note`` says why
+        there is none
     """
 
     model: LogisticModel
@@ -62,6 +68,20 @@ class Source:
     facts: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     model_sha256: str = ""
+    baseline: np.ndarray | None = None
+    baseline_note: str = ""
+    covariance: np.ndarray | None = None
+    intervals_note: str = ""
+
+    def explainer(self) -> Explainer:
+        """What the graph's explain outputs are computed from (:mod:`exporter.explain`)."""
+        return explainer_of(
+            self.model,
+            baseline=self.baseline,
+            baseline_note=self.baseline_note,
+            covariance=self.covariance,
+            intervals_note=self.intervals_note,
+        )
 
     def __post_init__(self) -> None:
         if not self.model_sha256:
@@ -123,6 +143,16 @@ def canonical_model(
         if scale is not None:
             model.scale.copy_(torch.from_numpy(np.asarray(scale, dtype=np.float32).reshape(width)))
     return model.eval()
+
+
+def design_mean(encoding: Encoding, rows: Table | None) -> np.ndarray | None:
+    """The mean design row of ``rows`` (float64) that the model can score (a missing value it does not impute
+    leaves a row out), or None when there are none."""
+    if rows is None or not len(rows):
+        return None
+    design = encoding.design(rows).astype(np.float64)
+    scorable = np.isfinite(design).all(axis=1)
+    return design[scorable].mean(axis=0) if scorable.any() else None
 
 
 def label_indices(predicted: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from logreg_onnx.runtime.files import write_bytes_atomic, write_text_atomic
 from logreg_onnx.trainer.errors import Setting
 
 from .errors import ExportOptionError, VerificationFailed, first_line
+from .explain import explain_slack
 from .from_toolkit import source_of_run
 from .graph import add_metadata, export_graph, resolve_opset, serialize
 from .options import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL
@@ -26,6 +27,7 @@ from .profile import training_profile
 from .rundir import load_run
 from .source import Source
 from .verify import float32_slack, make_probes
+from .verify_explain import verify_explanations
 
 PARITY_FILE = contract.PARITY_FILE
 TESTVECTORS_ATOL = 1e-5  # for clients in other languages, whose exp and sums may round differently again
@@ -157,6 +159,7 @@ def check_model(
         against=source.origin,
     )
     report.notes[:0] = source.notes
+    report.add(verify_explanations(path, source, atol=atol, rtol=rtol, reference=path.suffix != ".ort"))
     if vectors is None:
         report.note("no test vectors beside the model: their replay (logreg info, the server's readiness) was skipped")
     elif report.passed:
@@ -256,6 +259,8 @@ def _c_candidate(model_bytes: bytes, vectors: dict, report: VerificationReport) 
         return header
     size = f", {proof.object_bytes:,} bytes of object code (-Os)" if proof.object_bytes else ""
     detail = f"{proof.cases} test vectors, max abs diff {proof.max_abs_diff:.1e}{size}"
+    if proof.explain_outputs:
+        detail += f"; logreg_explain: {', '.join(proof.explain_outputs)}, max diff {proof.explain_max_diff:.1e}"
     report.add(
         [
             {
@@ -294,9 +299,14 @@ def _reject(candidate: Path, target: Path, report: VerificationReport, parity_pa
     )
 
 
-def build_model(source: Source, *, opset: int | None = None) -> onnx.ModelProto:
-    """The candidate ONNX model of a source: graph, metadata, and nothing that names this machine."""
-    proto = export_graph(source.model, opset=opset, threshold=source.threshold)
+def build_model(
+    source: Source, *, opset: int | None = None, explain: bool = True, profile: bool = True
+) -> onnx.ModelProto:
+    """The candidate ONNX model of a source: graph, metadata, and nothing that names this machine. ``explain`` and
+    ``profile`` off build the file without the explain outputs (format 2) or the training profile, as
+    bench/explain.py measures their size; an export always has both."""
+    explainer = source.explainer() if explain else None
+    proto = export_graph(source.model, opset=opset, threshold=source.threshold, explainer=explainer)
     for node in proto.graph.node:
         # The exporter records each node's Python stack trace and source path: noise for users, and a leak of paths.
         del node.metadata_props[:]
@@ -312,7 +322,8 @@ def build_model(source: Source, *, opset: int | None = None) -> onnx.ModelProto:
         na_values=source.na_values,
         threshold=source.threshold,
         origin=source.facts.get("source"),
-        profile=training_profile(source),
+        profile=training_profile(source) if profile else None,
+        explain=explainer.metadata(source.class_names) if explainer is not None else None,
     )
     onnx.checker.check_model(proto, full_check=True)
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
@@ -349,6 +360,9 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
     labels, probabilities = source.expected(probes)
     scored = np.isfinite(probabilities).all(axis=1)  # rows the user's object refuses are no test of a client
     slack = np.where(scored, float32_slack(source.model, probes.design, np.nan_to_num(probabilities)).max(axis=1), 1.0)
+    explainer = source.explainer()
+    explained = explainer.reference(probes.design)
+    slack = np.maximum(slack, explain_slack(explainer, probes.design))
     encoding = source.encoding
     names = encoding.names
     numeric = [c.name for c in encoding.numeric]
@@ -372,13 +386,14 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
                 "class_name": source.class_names[int(labels[i])],
                 "probabilities": [float(v) for v in probabilities[i]],
             }
+            case |= {name: _listed(values[i]) for name, values in explained.items()}
             cases.append(case)
     return {
         "format": contract.TESTVECTORS_FORMAT,
         "format_version": contract.TESTVECTORS_VERSION,
         "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
         "inputs": ([contract.INPUT_NAME] if numeric else []) + ([contract.CATEGORIES_INPUT] if categorical else []),
-        "outputs": list(contract.OUTPUT_NAMES),
+        "outputs": [*contract.OUTPUT_NAMES, *explained],
         "feature_names": names,
         "columns": encoding.to_json(),
         "class_names": source.class_names,
@@ -386,6 +401,10 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
         "rule": contract.TESTVECTORS_RULE,
         "cases": cases,
     }
+
+
+def _listed(value: np.ndarray):
+    return value.tolist() if isinstance(value, np.ndarray) else float(value)
 
 
 def _trimmed(values) -> bool:

@@ -1,7 +1,7 @@
 """The graph contract every model of this toolkit follows, and the test-vector file format: written down once, checked
 by one function that ``runtime.load`` and the exporter both call.
 
-Format 2 (written since logreg-onnx 0.3; format 1 files still load). Inputs, batch dimension dynamic:
+Format 3 (what the exporter writes; formats 1 and 2 still load). Inputs, batch dimension dynamic:
 
 - ``features``: float32 ``[batch, n_numeric]``, the raw (unstandardized) values of the numeric columns, in the order
   the ``columns`` metadata lists them. NaN means missing: a column with a ``median`` imputes it inside the graph
@@ -16,14 +16,32 @@ Format 2 (written since logreg-onnx 0.3; format 1 files still load). Inputs, bat
   such values, or raises with ``unseen="error"``. Present (and the opset 19 or more, for string ``Equal``) only when
   the model has categorical columns: a numeric model stays at opset 18 and runs on every engine it ran on before.
 
-Outputs, in this order (unchanged since format 1):
+Outputs, in this order (the first two unchanged since format 1; ``L`` is ``n_classes - 1``, the logits against the
+reference class ``class_names[0]``; ``C`` the number of raw columns, ``feature_names`` order):
 
 - ``label``: int64 ``[batch]``, index into ``class_names`` of the predicted class: a multiclass model's most probable
   class; a binary model's second class when its probability is above the ``threshold`` metadata value (0.5 unless
   exported with another), else the first. Every runtime path returns this output as the label;
-- ``probabilities``: float32 ``[batch, n_classes]``, one column per class in ``class_names`` order, rows summing to 1.
+- ``probabilities``: float32 ``[batch, n_classes]``, one column per class in ``class_names`` order, rows summing to 1;
+- ``logit`` (format 3): float32 ``[batch, L]``, ``log(p_l / p_0)``: the linear predictor of class ``l + 1`` against
+  the reference class, ``z_l = b_l + sum_j beta_jl x_j`` over the design columns ``x_j``;
+- ``contributions`` (format 3): float32 ``[batch, C, L]``, the part of each logit owed to each raw column, measured
+  from the ``explain`` metadata's ``baseline`` design row: ``sum_{j in column c} beta_jl (x_j - baseline_j)`` (a text
+  column's level columns and a numeric column's missing indicator sum into their column), so that
+  ``baseline_logit_l + sum_c contributions[c, l] == logit_l`` to float32 rounding (SHAP's interventional values);
+- ``logit_se`` (format 3, when the fit has classical standard errors): float32 ``[batch, L]``, the delta method's
+  standard error ``sqrt(u' S_l u)`` of each logit, ``u = [(x - mean) / scale, 1]`` and ``S_l`` the covariance of
+  the fit's parameters of that logit (held in the graph as a factor ``F_l F_l'``);
+- ``probability_lower``, ``probability_upper`` (format 3, binary models with ``logit_se``): float32 ``[batch]``, the
+  95% interval of the second class's probability, ``sigmoid(logit -+ z * logit_se)`` with ``z`` = 1.959964. A
+  multinomial model's intervals are per logit (``logit -+ z * logit_se``): a class's probability depends on every
+  logit, so no one interval of it follows from one standard error.
 
-Format 1 had the one input ``features`` (every column numeric, no imputation) and no ``columns`` key.
+A model without classical standard errors (penalized, weighted, not fitted by maximum likelihood, or brought without
+a covariance) has no ``logit_se`` and no probability interval; its ``explain`` metadata says why.
+
+Format 2 had only ``label`` and ``probabilities``; format 1 also had the one input ``features`` (every column numeric,
+no imputation) and no ``columns`` key.
 
 Metadata keys live in the ONNX ``metadata_props`` (onnxruntime: ``get_modelmeta().custom_metadata_map``), all strings.
 """
@@ -39,13 +57,23 @@ CATEGORIES_INPUT = "categories"  # string categorical columns (format 2, only wh
 MISSING_LEVEL = ""  # a missing categorical value, as every client sends it
 LABEL_OUTPUT = "label"
 PROBABILITIES_OUTPUT = "probabilities"
-OUTPUT_NAMES = (LABEL_OUTPUT, PROBABILITIES_OUTPUT)
+OUTPUT_NAMES = (LABEL_OUTPUT, PROBABILITIES_OUTPUT)  # what every format has, and every runtime path returns
+LOGIT_OUTPUT = "logit"
+CONTRIBUTIONS_OUTPUT = "contributions"
+LOGIT_SE_OUTPUT = "logit_se"
+PROBABILITY_LOWER_OUTPUT = "probability_lower"
+PROBABILITY_UPPER_OUTPUT = "probability_upper"
+EXPLAIN_OUTPUTS = (LOGIT_OUTPUT, CONTRIBUTIONS_OUTPUT)  # format 3: always
+INTERVAL_OUTPUTS = (LOGIT_SE_OUTPUT,)  # format 3, with classical standard errors
+BINARY_INTERVAL_OUTPUTS = (PROBABILITY_LOWER_OUTPUT, PROBABILITY_UPPER_OUTPUT)  # and a binary model
+Z_95 = 1.959963984540054  # the normal distribution's 97.5% quantile: the intervals' z
 
 # metadata_props keys
 PRODUCER = "logreg-onnx"
 KEY_FORMAT = "logreg_onnx_format"  # the contract version, below
-FORMAT_VERSION = "2"  # what the exporter writes
-READABLE_FORMATS = ("1", "2")  # what the runtime loads
+FORMAT_VERSION = "3"  # what the exporter writes
+READABLE_FORMATS = ("1", "2", "3")  # what the runtime loads
+FORMAT_WITHOUT_EXPLAIN = "2"  # the newest format with only label and probabilities (a graph built without explain)
 KEY_FEATURE_NAMES = "feature_names"  # JSON list of str: every input column in the training order
 # JSON list, one object per column in feature_names order (format 2):
 #   {"name", "kind": "numeric", "median": number or null, "indicator": bool}
@@ -66,6 +94,10 @@ KEY_COEFFICIENTS = "coefficients"  # JSON object: the run's coefficient table (m
 PARITY_FILE = "parity.json"  # the verification report the exporter writes beside a model (not read by the runtime)
 KEY_PROFILE = "profile"  # JSON object, optional: the training rows' profile for drift checks (runtime/drift.py)
 KEY_SOURCE = "source"  # str, optional: the model the file was exported from when not trained here ("scikit-learn ...")
+# JSON object (format 3): {"reference_class": str, "logits": [class names after the first], "baseline": [number per
+# design column], "baseline_note": str, "baseline_logit": [number per logit], "intervals": bool (whether logit_se and
+# the probability intervals are outputs), "intervals_note": str (why not, when not), "level": 0.95, "z": number}
+KEY_EXPLAIN = "explain"
 KEY_DIGEST = "logreg_onnx_sha256"  # the file's integrity digest: see runtime/integrity.py
 
 REQUIRED_METADATA = (KEY_FORMAT, KEY_FEATURE_NAMES, KEY_CLASS_NAMES, KEY_THRESHOLD)
@@ -217,10 +249,11 @@ def check_graph(
             len(spec.shape) == 2 and (spec.shape[1] == width or not isinstance(spec.shape[1], int)),
             f"input shape {list(spec.shape)}, {width} columns",
         )
+    allowed = expected_outputs(metadata.get(KEY_FORMAT), len(class_names), intervals_of(metadata))
     check(
         "output names and order",
-        [o.name for o in outputs] == list(OUTPUT_NAMES),
-        f"outputs {[o.name for o in outputs]}, expected {list(OUTPUT_NAMES)} in that order",
+        [o.name for o in outputs] == allowed,
+        f"outputs {[o.name for o in outputs]}, expected {allowed} in that order",
     )
     by_name = {o.name: o for o in outputs}
     if LABEL_OUTPUT in by_name:
@@ -233,7 +266,53 @@ def check_graph(
             len(spec.shape) == 2 and (spec.shape[1] == len(class_names) or not isinstance(spec.shape[1], int)),
             f"probabilities shape {list(spec.shape)}, {len(class_names)} classes",
         )
+    n_logits = len(class_names) - 1
+    dims = {
+        LOGIT_OUTPUT: (n_logits,),
+        CONTRIBUTIONS_OUTPUT: (len(feature_names), n_logits),
+        LOGIT_SE_OUTPUT: (n_logits,),
+        PROBABILITY_LOWER_OUTPUT: (),
+        PROBABILITY_UPPER_OUTPUT: (),
+    }
+    for name, inner in dims.items():
+        if name not in by_name:
+            continue
+        spec = by_name[name]
+        fits = len(spec.shape) == 1 + len(inner) and all(
+            not isinstance(got, int) or got == want for got, want in zip(spec.shape[1:], inner, strict=True)
+        )
+        check(f"{name} type", spec.element_type == "float32", spec.element_type)
+        check(
+            f"{name} shape",
+            fits,
+            f"{name} shape {list(spec.shape)}, expected [batch{''.join(f', {d}' for d in inner)}]",
+        )
     return checks
+
+
+def expected_outputs(format_version: str | None, n_classes: int, intervals: bool) -> list[str]:
+    """The output names, in order, of a model of this format, number of classes, and with or without intervals."""
+    names = list(OUTPUT_NAMES)
+    if format_version not in (None, "1", FORMAT_WITHOUT_EXPLAIN):
+        names += EXPLAIN_OUTPUTS
+        if intervals:
+            names += INTERVAL_OUTPUTS + (BINARY_INTERVAL_OUTPUTS if n_classes == 2 else ())
+    return names
+
+
+def intervals_of(metadata: Mapping[str, str]) -> bool:
+    """Whether the ``explain`` metadata says the model has interval outputs."""
+    explain = explain_of(metadata)
+    return bool(explain and explain.get("intervals"))
+
+
+def explain_of(metadata: Mapping[str, str]) -> dict | None:
+    """The ``explain`` metadata entry decoded, or None when there is none readable."""
+    try:
+        value = json.loads(metadata.get(KEY_EXPLAIN, "null"))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def first_failure(checks: Sequence[Check]) -> str | None:
@@ -259,14 +338,18 @@ def _names(metadata: Mapping[str, str]) -> tuple[list[str], list[str]] | None:
 # case's ``features`` (null is NaN) to the model's ``features`` input and its ``categories`` to ``categories`` (one
 # row, or all cases as one batch), and compare the outputs. Each case also has the raw ``row``, keyed by column name,
 # with text and nulls as a user would give them: a client that prepares its own inputs checks that too.
-# Version 1 (format 1 models) had one ``input`` and no ``row`` or ``categories``; readers take both.
+# Version 3 (format 3 models) adds each case's explain outputs, named in ``outputs``: ``logit`` [L], ``contributions``
+# [C][L] (per column, per logit), and with intervals ``logit_se`` [L], ``probability_lower``, ``probability_upper``.
+# Version 2 had only label and probabilities; version 1 (format 1 models) had one ``input`` and no ``row`` or
+# ``categories``; readers take all three.
 TESTVECTORS_SUFFIX = ".testvectors.json"
 TESTVECTORS_FORMAT = "logreg-onnx/testvectors"
-TESTVECTORS_VERSION = 2
-TESTVECTORS_READABLE = (1, 2)
+TESTVECTORS_VERSION = 3
+TESTVECTORS_READABLE = (1, 2, 3)
 TESTVECTORS_RULE = (
     "for each case: label equal (unless the top two expected probabilities are within 2*atol), and "
-    "|probability - expected| <= atol for every class"
+    "|probability - expected| <= atol for every class; every other output listed (logit, contributions, logit_se, "
+    "probability_lower, probability_upper): |value - expected| <= atol * max(1, |expected|)"
 )
 
 # The file's schema, JSON Schema (draft 2020-12). tests/runtime/test_testvectors.py validates every file the exporter
@@ -298,7 +381,13 @@ TESTVECTORS_SCHEMA: dict = {
             "description": "version 2: the model's inputs, in order",
         },
         "columns": {"type": "array", "description": "version 2: the model's columns metadata, decoded"},
-        "outputs": {"const": list(OUTPUT_NAMES)},
+        "outputs": {
+            "type": "array",
+            "prefixItems": [{"const": LABEL_OUTPUT}, {"const": PROBABILITIES_OUTPUT}],
+            "items": {"enum": [*EXPLAIN_OUTPUTS, *INTERVAL_OUTPUTS, *BINARY_INTERVAL_OUTPUTS]},
+            "minItems": 2,
+            "description": "the outputs each case carries, in the model's order",
+        },
         "feature_names": {"type": "array", "items": {"type": "string"}, "minItems": 1},
         "class_names": {"type": "array", "items": {"type": "string"}, "minItems": 2},
         "atol": {"type": "number", "exclusiveMinimum": 0, "description": "absolute tolerance on each probability"},
@@ -329,6 +418,15 @@ TESTVECTORS_SCHEMA: dict = {
                     "label": {"type": "integer", "minimum": 0, "description": "expected label output"},
                     "class_name": {"type": "string"},
                     "probabilities": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
+                    LOGIT_OUTPUT: {"type": "array", "items": {"type": "number"}, "description": "version 3: [L]"},
+                    CONTRIBUTIONS_OUTPUT: {
+                        "type": "array",
+                        "items": {"type": "array", "items": {"type": "number"}},
+                        "description": "version 3: [C][L], per raw column in feature_names order, per logit",
+                    },
+                    LOGIT_SE_OUTPUT: {"type": "array", "items": {"type": "number", "minimum": 0}},
+                    PROBABILITY_LOWER_OUTPUT: {"type": "number", "minimum": 0, "maximum": 1},
+                    PROBABILITY_UPPER_OUTPUT: {"type": "number", "minimum": 0, "maximum": 1},
                 },
             },
         },

@@ -77,6 +77,10 @@ def format_info(info: dict, top: int | None = 10) -> str:
         f"classes      ({len(info['classes'])}) {', '.join(info['classes'])}",
         f"threshold    {info['threshold']:g}",
     ]
+    explain = info["metadata"].get(contract.KEY_EXPLAIN)
+    if isinstance(explain, dict):  # format 3
+        intervals = "95% intervals" if explain.get("intervals") else f"no intervals ({explain.get('intervals_note')})"
+        lines.append(f"explain      contributions from {explain.get('baseline_note')}; {intervals}")
     metrics = info["metadata"].get(contract.KEY_METRICS)
     if isinstance(metrics, dict):
         for split, values in metrics.items():

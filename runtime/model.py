@@ -27,6 +27,7 @@ from .categorical import TextColumns
 from .errors import ContractError, InputError, ModelError
 from .finish import Finish
 from .inputs import to_columns, to_matrix
+from .prune import without_outputs
 from .session import ORT_FORMAT_MAGIC, check_integrity, open_session, read_file, tensor_specs
 
 UNSEEN_POLICIES = ("predict", "error")
@@ -84,7 +85,25 @@ def load(
                 checks,
             )
         raise ContractError(f"{path}: does not follow the logreg-onnx graph contract: {problem}", checks)
-    return Model(session, metadata, path=path, sha256=sha256, checks=checks, unseen=unseen)
+    predict_session = None
+    if (
+        metadata.get(contract.KEY_FORMAT) not in ("1", contract.FORMAT_WITHOUT_EXPLAIN)
+        and data[4:8] != ORT_FORMAT_MAGIC
+    ):
+        # format 3: predictions run a session without the explain outputs' nodes, which onnxruntime would run anyway
+        try:
+            predict_session = open_session(path, without_outputs(data, contract.OUTPUT_NAMES), threads)
+        except (ValueError, ModelError):
+            predict_session = None  # not prunable after all (a foreign layout): the full session serves both
+    return Model(
+        predict_session or session,
+        metadata,
+        path=path,
+        sha256=sha256,
+        checks=checks,
+        unseen=unseen,
+        full_session=session,
+    )
 
 
 class Model:
@@ -118,14 +137,16 @@ class Model:
         sha256: str,
         checks: list[contract.Check],
         unseen: str = "predict",
+        full_session: ort.InferenceSession | None = None,
     ) -> None:
-        self._session = session
+        self._session = session  # label and probabilities
+        self._full_session = full_session or session  # every output of the file (format 3's explain outputs)
         self._checks = tuple(checks)
         self._path = path
         self._sha256 = sha256
         self._metadata = MappingProxyType({key: _decode(value) for key, value in metadata.items()})
         self._inputs = tensor_specs(session.get_inputs())
-        self._outputs = tensor_specs(session.get_outputs())
+        self._outputs = tensor_specs(self._full_session.get_outputs())
         meta = session.get_modelmeta()
         self._description = meta.description
         self._producer = meta.producer_name or None
@@ -316,6 +337,43 @@ class Model:
         _, probabilities = self.run_inputs(numeric, categories if self._categorical else None, check_finite=False)
         return profile.compare(self._numeric_names, numeric, categories, probabilities)
 
+    def explain(self, X: object, *, top: int = 3) -> list[dict]:
+        """Why each row of ``X`` (any form :meth:`predict` takes) came out as it did, and how sure the model is: per
+        row, the predicted class, the ``top`` columns that pushed hardest toward it and away from it with their
+        contributions (in logit units), the logits against the reference class, and the interval (a binary model's
+        95% interval of the second class's probability; a multinomial model's per-logit intervals). See
+        :mod:`runtime.explain`. Raises :class:`ModelError` for a file of format 1 or 2, which has no explain outputs,
+        and :class:`InputError` as :meth:`predict` does."""
+        from .explain import explain_rows
+
+        return explain_rows(self, *self.graph_inputs(X), top=top)
+
+    def run_outputs(
+        self,
+        numeric: np.ndarray,
+        categories: np.ndarray | None,
+        names: list[str] | None = None,
+        *,
+        check_finite: bool = True,
+    ) -> dict[str, np.ndarray]:
+        """Any of the file's outputs (``names``, default all) for rows given as the graph's inputs
+        (:meth:`graph_inputs`), by name; rows that scored NaN raise :class:`InputError` as :meth:`predict` does,
+        unless ``check_finite=False``. The explain outputs run on a session of the whole graph; predictions never
+        pay for them."""
+        available = [o.name for o in self._outputs]
+        names = available if names is None else list(names)
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise InputError(f"this model has no output {unknown[0]!r}; its outputs are {', '.join(available)}")
+        feed = self._feed(numeric, categories)
+        wanted = list(dict.fromkeys([contract.PROBABILITIES_OUTPUT, *names]))
+        session = self._session if set(wanted) <= set(contract.OUTPUT_NAMES) else self._full_session
+        values = dict(zip(wanted, session.run(wanted, feed), strict=True))
+        probabilities = values[contract.PROBABILITIES_OUTPUT]
+        if check_finite and len(probabilities) and np.isnan(probabilities[:, 0]).any():
+            raise self.nonfinite_error(np.asarray(numeric, dtype=np.float64).reshape(len(probabilities), -1))
+        return {name: values[name] for name in names}
+
     def run_inputs(
         self, numeric: np.ndarray, categories: np.ndarray | None = None, *, check_finite: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -324,19 +382,34 @@ class Model:
         where missing. Unseen categorical values are counted, or raise with ``unseen="error"``."""
         if not self._categorical:
             return self._run_numeric(native_float32(numeric), check_finite)
-        if categories is None or categories.shape != (len(numeric), len(self._categorical)):
-            raise InputError(
-                f"categories must have shape ({len(numeric)}, {len(self._categorical)}), got "
-                f"{None if categories is None else categories.shape}"
-            )
-        self._text.check_unseen(categories)
+        feed = self._feed(numeric, categories)
         if len(numeric) == 0:
             return self._no_rows()
-        feed = {contract.CATEGORIES_INPUT: np.ascontiguousarray(categories, dtype=object)}
-        if self._numeric_names:
-            feed[contract.INPUT_NAME] = native_float32(numeric)
         labels, probabilities = self._session.run(self._output_names, feed)
         return self._finish(labels, probabilities, numeric, check_finite)
+
+    def _feed(self, numeric: np.ndarray, categories: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The session's inputs from the graph's inputs, the categories' shape checked and unseen values counted
+        (or refused, with ``unseen="error"``)."""
+        feed = {}
+        if self._categorical:
+            if categories is None or categories.shape != (len(numeric), len(self._categorical)):
+                raise InputError(
+                    f"categories must have shape ({len(numeric)}, {len(self._categorical)}), got "
+                    f"{None if categories is None else categories.shape}"
+                )
+            self._text.check_unseen(categories)
+            feed[contract.CATEGORIES_INPUT] = np.ascontiguousarray(categories, dtype=object)
+        if self._numeric_names:
+            numeric = native_float32(numeric)
+            if numeric.ndim != 2 or numeric.shape[1] != len(self._numeric_names):
+                raise InputError(
+                    f"numeric must have shape (n_rows, {len(self._numeric_names)}) (the columns "
+                    f"{', '.join(self._numeric_names[:5])}{' ...' if len(self._numeric_names) > 5 else ''}), got "
+                    f"{numeric.shape}; Model.graph_inputs(rows) makes it from rows in any form"
+                )
+            feed[contract.INPUT_NAME] = numeric
+        return feed
 
     def _no_rows(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros((0, len(self._classes)), dtype=np.float32)

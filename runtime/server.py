@@ -3,6 +3,10 @@
 Every error is JSON ``{"error": "..."}`` with a 4xx status (one table maps our exceptions to statuses); the server keeps
 serving. A model is ready once it has replayed its own test vectors. ``POST /v2/models/NAME/infer`` for the served
 models is answered by a plain ASGI app in front of starlette (see :class:`InferFastPath`); starlette routes the rest.
+
+A format 3 model (runtime/contract.py) answers infer with any of its graph's outputs (all of them when a request names
+none, as the protocol says) and ``/predict`` with ``"explain": K`` adds each row's explanation (runtime/explain.py).
+Requests for label and probabilities only, and ``/predict`` without ``explain``, take the paths they always took.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from starlette.routing import Route
 from . import contract, testvectors
 from .drift import Profile
 from .errors import InputError
+from .explain import MAX_TOP, check_top, explain_rows, explainable
 from .model import Model
 from .serve_drift import DriftCollector, DriftWindow
 from .serve_metrics import INFER, Metrics, MetricsMiddleware
-from .v2 import HEADER_LENGTH, ProtocolError, decode, encode
+from .v2 import HEADER_LENGTH, OUTPUT_TYPES, ProtocolError, decode, encode
 
 logger = logging.getLogger(__name__)
 SERVER_NAME = "logreg-onnx"
@@ -44,6 +49,7 @@ class HTTPError(Exception):
 
 
 STATUS = {ProtocolError: 400, InputError: 400}  # our exceptions -> HTTP statuses
+PREDICTION_OUTPUTS = frozenset(contract.OUTPUT_NAMES)  # what the predict session answers (format 3: the pruned one)
 
 
 @dataclass
@@ -53,6 +59,12 @@ class Served:
     ready: bool = False
     vectors: dict = field(default_factory=dict)
     window: DriftWindow | None = None  # the last rows scored, with --drift-window and a model with a profile
+    outputs: tuple[str, ...] = field(init=False)  # the graph's outputs, in its order
+    explains: bool = field(init=False)  # format 3: the explain outputs are among them
+
+    def __post_init__(self) -> None:
+        self.outputs = tuple(o.name for o in self.model.outputs)
+        self.explains = explainable(self.model)
 
 
 @dataclass(frozen=True)
@@ -225,7 +237,12 @@ def answer_infer(entry: Served, body: bytes, header: str | None, limits: Limits)
         raise HTTPError(400, f"{HEADER_LENGTH} must be an integer, got {header!r}") from None
     model = entry.model
     parsed = decode(
-        body, length, numeric=len(model.numeric_names), categorical=len(model.categorical_names), imputes=model.imputes
+        body,
+        length,
+        numeric=len(model.numeric_names),
+        categorical=len(model.categorical_names),
+        imputes=model.imputes,
+        outputs=entry.outputs,
     )
     rows = len(next(iter(parsed.inputs.values())))
     _check_rows(rows, limits)
@@ -233,18 +250,32 @@ def answer_infer(entry: Served, body: bytes, header: str | None, limits: Limits)
     if numeric is None:  # a model with categorical columns only
         numeric = np.zeros((rows, 0), np.float32)
     categories = parsed.inputs.get(contract.CATEGORIES_INPUT)
-    labels, probabilities = model.run_inputs(numeric, categories)
-    if entry.window is not None:
-        entry.window.append(numeric, categories, probabilities)
-    content, head = encode(
-        entry.name, parsed, {contract.LABEL_OUTPUT: labels, contract.PROBABILITIES_OUTPUT: probabilities}
-    )
+    if entry.explains and any(name not in PREDICTION_OUTPUTS for name, _ in parsed.outputs):
+        results = _explain_outputs(entry, numeric, categories, [name for name, _ in parsed.outputs])
+    else:
+        labels, probabilities = model.run_inputs(numeric, categories)
+        if entry.window is not None:
+            entry.window.append(numeric, categories, probabilities)
+        results = {contract.LABEL_OUTPUT: labels, contract.PROBABILITIES_OUTPUT: probabilities}
+    content, head = encode(entry.name, parsed, results)
     return content, JSON if head is None else BINARY, head, rows
+
+
+def _explain_outputs(entry: Served, numeric: np.ndarray, categories, names: list[str]) -> dict[str, np.ndarray]:
+    """The outputs ``names`` of a format 3 model, some of them explain outputs: one run of the whole graph (the
+    probabilities too, for the drift window)."""
+    if entry.window is not None:
+        names = [*names, contract.PROBABILITIES_OUTPUT]
+    results = entry.model.run_outputs(numeric, categories, list(dict.fromkeys(names)))
+    if entry.window is not None:
+        entry.window.append(numeric, categories, results[contract.PROBABILITIES_OUTPUT])
+    return results
 
 
 def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, int]:
     """A ``/predict`` request's answer, ``{"instances": [row, ...]}`` scored through :meth:`Model.run` (the rows
-    follow the runtime's input rules, docs/inputs.md): (content, rows)."""
+    follow the runtime's input rules, docs/inputs.md), and with ``"explain": K`` (a format 3 model) each row's
+    explanation as :meth:`Model.explain` gives it, ``K`` columns each way: (content, rows)."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -258,6 +289,9 @@ def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, i
     if not instances:
         raise HTTPError(400, '"instances" is an empty list; send at least one row: {"instances": [{"feature": value}]}')
     _check_rows(len(instances), limits)
+    top = document.get("explain")
+    if top is not None:
+        return _explained(entry, instances, _explain_top(entry, top)), len(instances)
     model = entry.model
     if entry.window is None:
         labels, probabilities = model.run(instances)
@@ -274,6 +308,40 @@ def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, i
         ],
     }
     return json.dumps(document, separators=(",", ":")).encode(), len(instances)
+
+
+def _explain_top(entry: Served, top: object) -> int:
+    """The ``explain`` field of a /predict request as the number of columns to name each way, or a 400."""
+    if not entry.explains:
+        version = entry.model.metadata.get(contract.KEY_FORMAT)
+        raise HTTPError(
+            400,
+            f"model {entry.name!r} has no explanations: its file is logreg-onnx format {version}, whose outputs are "
+            'label and probabilities; export the model again (format 3) to explain, or leave out "explain"',
+        )
+    try:
+        return check_top(top)
+    except InputError:
+        raise HTTPError(
+            400,
+            f'"explain" must be a whole number from 1 to {MAX_TOP} (the columns to name toward and away from each '
+            f"prediction), got {json.dumps(top)[:40]}",
+        ) from None
+
+
+def _explained(entry: Served, instances: list, top: int) -> bytes:
+    """The /predict answer with each row's explanation: one run of the whole graph (runtime/explain.py)."""
+    model = entry.model
+    numeric, categories = model.graph_inputs(instances)
+    rows = explain_rows(model, numeric, categories, top=top)
+    if entry.window is not None:  # the probabilities as the graph gave them (float32 -> float -> float32 is exact)
+        classes = model.classes
+        probabilities = np.array([[row["probabilities"][c] for c in classes] for row in rows], dtype=np.float32)
+        entry.window.append(numeric, categories, probabilities)
+    predictions = [
+        {"label": row.pop("label"), "probabilities": row.pop("probabilities"), "explain": row} for row in rows
+    ]
+    return json.dumps({"model_name": entry.name, "predictions": predictions}, separators=(",", ":")).encode()
 
 
 def error_answer(exc: Exception, what: str) -> tuple[int, bytes]:
@@ -325,8 +393,20 @@ def openapi_document() -> bytes:
 
 
 def describe(entry: Served) -> dict:
-    """The V2 model metadata, with our feature and class names."""
+    """The V2 model metadata, with our feature and class names; every output of the graph (format 3: the explain
+    outputs too, their shapes as the graph contract gives them, and the ``explain`` parameters that say what the
+    logits are against)."""
     model = entry.model
+    n_classes, n_columns = len(model.classes), len(model.feature_names)
+    shapes = {
+        contract.LABEL_OUTPUT: [-1],
+        contract.PROBABILITIES_OUTPUT: [-1, n_classes],
+        contract.LOGIT_OUTPUT: [-1, n_classes - 1],
+        contract.CONTRIBUTIONS_OUTPUT: [-1, n_columns, n_classes - 1],
+        contract.LOGIT_SE_OUTPUT: [-1, n_classes - 1],
+        contract.PROBABILITY_LOWER_OUTPUT: [-1],
+        contract.PROBABILITY_UPPER_OUTPUT: [-1],
+    }
     inputs = []
     if model.numeric_names:
         inputs.append({"name": contract.INPUT_NAME, "datatype": "FP32", "shape": [-1, len(model.numeric_names)]})
@@ -334,22 +414,24 @@ def describe(entry: Served) -> dict:
         inputs.append(
             {"name": contract.CATEGORIES_INPUT, "datatype": "BYTES", "shape": [-1, len(model.categorical_names)]}
         )
+    parameters = {
+        "feature_names": model.feature_names,
+        "numeric_features": model.numeric_names,
+        "categorical_features": model.categorical_names,
+        "class_names": model.classes,
+        "sha256": model.sha256,
+    }
+    if entry.explains:  # what the logits are against, and whether the interval outputs are there
+        explain = model.metadata.get(contract.KEY_EXPLAIN)
+        explain = explain if isinstance(explain, dict) else {}
+        parameters["explain"] = {key: explain.get(key) for key in ("reference_class", "logits", "intervals", "level")}
     return {
         "name": entry.name,
         "versions": ["1"],
         "platform": "onnxruntime_onnx",
         "inputs": inputs,
-        "outputs": [
-            {"name": contract.LABEL_OUTPUT, "datatype": "INT64", "shape": [-1]},
-            {"name": contract.PROBABILITIES_OUTPUT, "datatype": "FP32", "shape": [-1, len(model.classes)]},
-        ],
-        "parameters": {
-            "feature_names": model.feature_names,
-            "numeric_features": model.numeric_names,
-            "categorical_features": model.categorical_names,
-            "class_names": model.classes,
-            "sha256": model.sha256,
-        },
+        "outputs": [{"name": name, "datatype": OUTPUT_TYPES[name], "shape": shapes[name]} for name in entry.outputs],
+        "parameters": parameters,
     }
 
 

@@ -59,6 +59,27 @@ def replay(model: Model, path: str | Path | None = None) -> dict:
     failing = _failing(labels, probabilities, expected_labels, expected, atol)
     difference = np.abs(probabilities.astype(np.float64) - expected)
     error = None
+    extra = [n for n in document.get("outputs", ()) if n not in contract.OUTPUT_NAMES]
+    if extra:  # format 3's explain outputs, through the graph's inputs
+        missing = [n for n in extra if n not in {o.name for o in model.outputs}]
+        if missing:
+            return {"status": "unreadable", "path": str(path), "error": f"the model has no output {missing[0]!r}"}
+        rows_ok = np.isfinite(expected).all(axis=1)
+        categorical = categories[rows_ok] if model.categorical_names else None
+        got = model.run_outputs(X[rows_ok], categorical, extra, check_finite=False)
+        for name in extra:
+            try:
+                wanted = np.array(
+                    [case[name] for case, ok in zip(document["cases"], rows_ok, strict=True) if ok], dtype=np.float64
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                error = f"a case has no readable {name!r} ({type(exc).__name__}: {exc})"
+                return {"status": "unreadable", "path": str(path), "error": error}
+            if wanted.shape != got[name].shape:
+                error = f"{name!r}: cases of shape {wanted.shape[1:]}, the model's {got[name].shape[1:]}"
+                return {"status": "unreadable", "path": str(path), "error": error}
+            off = explain_mismatch(got[name], wanted, atol)
+            failing = np.union1d(failing, np.flatnonzero(rows_ok)[off.reshape(len(wanted), -1).any(axis=1)])
     rows = [case["row"] for case in document["cases"] if "row" in case]
     if len(rows) == len(X):  # the raw rows, through the runtime's own input conversion (what users call)
         try:
@@ -80,6 +101,13 @@ def replay(model: Model, path: str | Path | None = None) -> dict:
         "error": error,
         "file_sha256_matches": document.get("model_sha256") in (None, model.sha256),
     }
+
+
+def explain_mismatch(got: np.ndarray, expected: np.ndarray, atol: float) -> np.ndarray:
+    """Where an explain output misses the test vectors' rule, ``|got - expected| <= atol * max(1, |expected|)``
+    (NaN never meets it); the one rule every replay of them uses (runtime/contract.py TESTVECTORS_RULE)."""
+    got = np.asarray(got, dtype=np.float64)
+    return ~(np.abs(got - expected) <= atol * np.maximum(1.0, np.abs(expected)))
 
 
 def _failing(labels, probabilities, expected_labels, expected, atol: float) -> np.ndarray:

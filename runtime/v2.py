@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,12 @@ DTYPES = {
 NUMERIC_INPUT_TYPES = ("FP32", "FP64", "FP16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
 FLOAT_TYPES = ("FP16", "FP32", "FP64")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-OUTPUT_TYPES = {contract.LABEL_OUTPUT: "INT64", contract.PROBABILITIES_OUTPUT: "FP32"}
+# every output the graph contract knows (runtime/contract.py): the label is int64, every other output float32
+OUTPUT_TYPES = {
+    contract.LABEL_OUTPUT: "INT64",
+    contract.PROBABILITIES_OUTPUT: "FP32",
+    **dict.fromkeys(contract.EXPLAIN_OUTPUTS + contract.INTERVAL_OUTPUTS + contract.BINARY_INTERVAL_OUTPUTS, "FP32"),
+}
 HEADER_LENGTH = "inference-header-content-length"
 
 
@@ -46,8 +52,18 @@ class InferRequest:
     outputs: list[tuple[str, bool]]  # (name, binary), in the order to answer
 
 
-def decode(body: bytes, header_length: int | None, *, numeric: int, categorical: int, imputes: bool) -> InferRequest:
-    """An infer request for a model with ``numeric`` and ``categorical`` columns."""
+def decode(
+    body: bytes,
+    header_length: int | None,
+    *,
+    numeric: int,
+    categorical: int,
+    imputes: bool,
+    outputs: Sequence[str] = contract.OUTPUT_NAMES,
+) -> InferRequest:
+    """An infer request for a model with ``numeric`` and ``categorical`` columns and the graph outputs ``outputs``
+    (in the graph's order): the outputs a request names must be among them, and a request that names none gets them
+    all, as the protocol says ("if not specified all outputs produced by the model will be returned")."""
     if header_length is not None:
         if not 0 < header_length <= len(body):
             raise ProtocolError(
@@ -88,7 +104,7 @@ def decode(body: bytes, header_length: int | None, *, numeric: int, categorical:
     rows = {len(a) for a in tensors.values()}
     if len(rows) != 1:
         raise ProtocolError(f"the inputs have different numbers of rows: {sorted(rows)}")
-    return InferRequest(request_id, tensors, _outputs(document))
+    return InferRequest(request_id, tensors, _outputs(document, outputs))
 
 
 def _json_problem(exc: orjson.JSONDecodeError, text: bytes) -> str:
@@ -221,21 +237,21 @@ def _convert(name: str, datatype: str, array: np.ndarray) -> np.ndarray:
     return _fits(name, values, np.float32, "float32 (the model's feature type)")
 
 
-def _outputs(document: dict) -> list[tuple[str, bool]]:
+def _outputs(document: dict, available: Sequence[str]) -> list[tuple[str, bool]]:
     parameters = document.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise ProtocolError("'parameters' must be an object")
     default_binary = bool(parameters.get("binary_data_output", False))
     requested = document.get("outputs")
     if requested is None:
-        return [(name, default_binary) for name in contract.OUTPUT_NAMES]
+        return [(name, default_binary) for name in available]
     if not isinstance(requested, list):
         raise ProtocolError("'outputs' must be a list of {\"name\": ...} objects")
     out = []
     for spec in requested:
         name = spec.get("name") if isinstance(spec, dict) else None
-        if name not in contract.OUTPUT_NAMES:
-            raise ProtocolError(f"unknown output {name!r}; the outputs are {list(contract.OUTPUT_NAMES)}")
+        if name not in available:
+            raise ProtocolError(f"unknown output {name!r}; this model's outputs are {', '.join(available)}")
         params = spec.get("parameters") or {}
         out.append((name, bool(params.get("binary_data", default_binary)) if isinstance(params, dict) else False))
     return out

@@ -1,7 +1,10 @@
 // The page: load a model with onnxruntime-web (WASM, files from npm served by this site), build a form from the
-// model's metadata, show class probabilities as the user types, and score a dropped CSV into a table.
+// model's metadata, show class probabilities as the user types, and score a dropped CSV into a table. A format 3
+// model also explains the row: each column's contribution toward the predicted class as a horizontal bar (the
+// graph's own contributions output, ranked as the Python runtime ranks them), and the interval when it has one.
 import * as ort from './node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 import { createModel, InputError } from '../node/contract.js';
+import { MAX_TOP } from '../node/explain.js';
 
 ort.env.wasm.wasmPaths = new URL('./node_modules/onnxruntime-web/dist/', import.meta.url).href;
 // WASM threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages (COOP/COEP headers)
@@ -64,27 +67,104 @@ function formRow() {
 async function update() {
   const box = $('probabilities');
   try {
-    const [prediction] = await model.predict([formRow()]);
-    box.replaceChildren(...model.classNames.map((name) => {
+    const row = formRow();
+    const [prediction] = await model.predict([row]);
+    // every column ranked: the bars show them all, the strongest push first
+    const top = Math.min(MAX_TOP, model.featureNames.length);
+    const [explanation] = model.explainable ? await model.explain([row], { top }) : [null];
+    const interval = explanation?.interval;
+    box.replaceChildren(...model.classNames.map((name, k) => {
       const p = prediction.probabilities[name];
       const bar = document.createElement('div');
       bar.className = 'bar';
       bar.dataset.class = name;
       bar.dataset.p = String(p);
-      bar.innerHTML = `<span></span><div class="fill" style="width:${(p * 100).toFixed(2)}%"></div><span></span>`;
+      bar.innerHTML = '<span></span><div class="track"><div class="fill"></div></div><span></span>';
+      bar.querySelector('.fill').style.width = `${(p * 100).toFixed(2)}%`;
       bar.children[0].textContent = name + (name === prediction.label ? ' ←' : '');
       bar.children[2].textContent = p.toPrecision(6);
+      if (interval?.p_lower !== undefined && k === 1) {
+        // a binary model's 95% interval of the second class's probability, over its bar
+        const whisker = document.createElement('div');
+        whisker.className = 'whisker';
+        whisker.style.left = `${(interval.p_lower * 100).toFixed(2)}%`;
+        whisker.style.width = `${((interval.p_upper - interval.p_lower) * 100).toFixed(2)}%`;
+        whisker.title = `95% interval ${interval.p_lower.toPrecision(3)} to ${interval.p_upper.toPrecision(3)}`;
+        bar.children[1].append(whisker);
+      }
       return bar;
     }));
+    showExplanation(explanation);
     box.dataset.label = prediction.label;
-    box.dataset.row = JSON.stringify(formRow()); // what these probabilities are for (a test waits on it)
+    box.dataset.row = JSON.stringify(row); // what these probabilities and contributions are for (a test waits on it)
   } catch (error) {
+    showExplanation(null);
     box.innerHTML = '';
     const message = document.createElement('div');
     message.className = 'error';
     message.textContent = error instanceof InputError ? error.message : `error: ${error.message ?? error}`;
     box.append(message);
   }
+}
+
+/** The explanation panel: one bar per column, toward the predicted class one colour, away the other. */
+function showExplanation(explanation) {
+  const panel = $('explanation');
+  panel.hidden = !explanation;
+  if (!explanation) {
+    delete panel.dataset.explain;
+    return;
+  }
+  const { label } = explanation;
+  const [reference, second] = model.classNames;
+  const meta = model.explainMetadata ?? {};
+  $('explain-title').textContent = model.classNames.length === 2
+    ? `Why ${label}: each column's part of the logit of ${second} against ${reference}, signed toward ${label}`
+    : `Why ${label}: each column's part of the logit of ${label}, centred over the classes`;
+  const bars = [...explanation.toward, ...[...explanation.away].reverse()]; // the strongest push toward it first
+  const largest = Math.max(...bars.map((b) => Math.abs(b.contribution)));
+  $('contributions').replaceChildren(...bars.map(({ column, contribution }) => {
+    const line = document.createElement('div');
+    line.className = `contribution ${contribution > 0 ? 'toward' : 'away'}`;
+    line.dataset.column = column;
+    line.dataset.contribution = String(contribution);
+    line.innerHTML = '<span class="name"></span><div><div class="axis"><div class="fill"></div></div></div>' +
+      '<span class="value"></span>';
+    line.querySelector('.name').textContent = column;
+    const fill = line.querySelector('.fill');
+    fill.style.width = `${((Math.abs(contribution) / largest) * 100).toFixed(2)}%`;
+    fill.style[contribution > 0 ? 'left' : 'right'] = contribution > 0 ? '0' : '100%';
+    line.querySelector('.value').textContent = (contribution > 0 ? '+' : '') + contribution.toPrecision(3);
+    return line;
+  }));
+  const legend = $('legend');
+  legend.innerHTML = '<span class="toward"></span><b></b><span class="away"></span><b></b><div></div>';
+  legend.children[1].textContent = `toward ${label}`;
+  legend.children[3].textContent = `away from ${label}`;
+  legend.children[4].textContent = 'In logit units, measured from the baseline row' +
+    (meta.baseline_note ? `, ${meta.baseline_note}` : '') + ": the baseline's logit and the bars sum to the row's.";
+  const interval = $('interval');
+  const { interval: range } = explanation;
+  interval.replaceChildren();
+  for (const key of ['pLower', 'pUpper']) delete interval.dataset[key];
+  if (range?.p_lower !== undefined) {
+    interval.dataset.pLower = String(range.p_lower);
+    interval.dataset.pUpper = String(range.p_upper);
+    interval.textContent = `p(${second}) ${explanation.probabilities[second].toPrecision(3)}, 95% interval ` +
+      `${range.p_lower.toPrecision(3)} to ${range.p_upper.toPrecision(3)} ` +
+      `(the logit ${explanation.logit[second].toPrecision(3)} ` +
+      `± ${meta.z?.toPrecision(3) ?? '1.96'} × its standard error ${range.logit_se.toPrecision(3)})`;
+  } else if (range) {
+    for (const name of model.classNames.slice(1)) {
+      const line = document.createElement('div');
+      line.textContent = `log(p(${name}) / p(${reference})) ${explanation.logit[name].toPrecision(3)}, 95% interval ` +
+        `${range.logit_lower[name].toPrecision(3)} to ${range.logit_upper[name].toPrecision(3)}`;
+      interval.append(line);
+    }
+  } else {
+    interval.textContent = `No interval: ${meta.intervals_note || 'the model has no standard errors'}.`;
+  }
+  panel.dataset.explain = JSON.stringify(explanation);
 }
 
 // A small CSV reader (RFC 4180: quoted fields, doubled quotes, CRLF); the page needs no more.
@@ -119,8 +199,11 @@ async function scoreCsv(file) {
       (column) => `${file.name}:${i + 2}: column ${JSON.stringify(column)}`,
     ));
     const predictions = await model.predict(rows);
+    // format 3: the column that pushed hardest toward each row's class
+    const reasons = model.explainable ? await model.explain(rows, { top: 1 }) : null;
     const head = document.createElement('tr');
-    head.innerHTML = '<th>row</th><th>label</th>' + model.classNames.map(() => '<th></th>').join('');
+    head.innerHTML = '<th>row</th><th>label</th>' + model.classNames.map(() => '<th></th>').join('') +
+      (reasons ? '<th>most toward the label</th>' : '');
     model.classNames.forEach((name, k) => { head.children[k + 2].textContent = `p(${name})`; });
     table.append(head);
     predictions.forEach((prediction, i) => {
@@ -128,6 +211,11 @@ async function scoreCsv(file) {
       tr.dataset.label = prediction.label;
       tr.dataset.p = JSON.stringify(model.classNames.map((name) => prediction.probabilities[name]));
       const cells = [String(i + 1), prediction.label, ...model.classNames.map((n) => prediction.probabilities[n].toPrecision(6))];
+      if (reasons) {
+        const [first] = reasons[i].toward;
+        tr.dataset.toward = JSON.stringify(first ? [first.column, first.contribution] : null);
+        cells.push(first ? `${first.column} +${first.contribution.toPrecision(3)}` : '');
+      }
       for (const text of cells) {
         const td = document.createElement('td');
         td.textContent = text;

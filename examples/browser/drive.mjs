@@ -1,11 +1,18 @@
 // Drives the page in headless Chromium through playwright-core (the test's hands): fills the form with one row, reads
-// the probabilities shown, scores a CSV through the file input, saves a screenshot, and prints what it saw as JSON.
+// the probabilities shown (and, for a format 3 model, the contribution bars and the interval), scores a CSV through
+// the file input, saves a screenshot, and prints what it saw as JSON.
 //
-//   node drive.mjs URL ROW.json CSV SCREENSHOT.png [CHROMIUM]
+//   node drive.mjs URL ROW.json CSV SCREENSHOT.png [CHROMIUM] [--explain-shot PNG]
+//
+// --explain-shot: also a screenshot of the one-row section alone (the form, the probabilities and the bars), the
+// picture docs/images/browser-contributions.png is.
 import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
-const [url, rowPath, csvPath, screenshot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const shotAt = argv.indexOf('--explain-shot');
+const explainShot = shotAt >= 0 ? argv.splice(shotAt, 2)[1] : null;
+const [url, rowPath, csvPath, screenshot, executablePath = '/usr/bin/chromium'] = argv;
 const row = JSON.parse(await readFile(rowPath, 'utf8'));
 const browser = await chromium.launch({
   executablePath,
@@ -38,10 +45,32 @@ try {
     await page.waitForFunction((want) => document.getElementById('probabilities').dataset.row === want, expected);
     seen.form = await page.$$eval('#probabilities .bar', (bars) => bars.map((b) => [b.dataset.class, Number(b.dataset.p)]));
     seen.formLabel = await page.$eval('#probabilities', (box) => box.dataset.label);
+    // the explanation drawn for the same row (set before the row is marked as shown): null for a format 1 or 2 model
+    seen.explain = await page.$eval('#explanation', (panel) => (
+      panel.hidden ? null : JSON.parse(panel.dataset.explain)));
+    seen.bars = await page.$$eval('#contributions .contribution', (bars) => bars.map((b) => ({
+      column: b.dataset.column,
+      contribution: Number(b.dataset.contribution),
+      direction: b.classList.contains('toward') ? 'toward' : 'away',
+      width: b.querySelector('.fill').getBoundingClientRect().width,
+      colour: getComputedStyle(b.querySelector('.fill')).backgroundColor,
+    })));
+    seen.interval = await page.$eval('#interval', (box) => ({
+      text: box.textContent,
+      pLower: box.dataset.pLower === undefined ? null : Number(box.dataset.pLower),
+      pUpper: box.dataset.pUpper === undefined ? null : Number(box.dataset.pUpper),
+    }));
+    if (explainShot) {
+      await page.evaluate(() => document.activeElement?.blur()); // no focus ring in the picture
+      await page.locator('#one-row').screenshot({ path: explainShot });
+    }
     await page.setInputFiles('#csv', csvPath);
     await page.waitForFunction(() => /rows scored|:\d+: /.test(document.getElementById('csv-status').textContent));
     seen.csvStatus = await page.textContent('#csv-status');
     seen.csv = await page.$$eval('#scores tr[data-label]', (rows) => rows.map((r) => [r.dataset.label, JSON.parse(r.dataset.p)]));
+    // format 3: each row's column most toward its label, [column, contribution] or null; none for format 1 or 2
+    seen.csvToward = await page.$$eval('#scores tr[data-toward]', (rows) => rows.map(
+      (r) => JSON.parse(r.dataset.toward)));
   }
   await page.screenshot({ path: screenshot, fullPage: true });
 } finally {

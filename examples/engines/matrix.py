@@ -3,8 +3,8 @@
 Trains and exports three models into build/engines/ (numeric binary: the breast-cancer data; multiclass: the penguins'
 numeric columns, with missing values imputed in the graph; categorical: the raw penguins), then replays each model's
 test vectors in onnxruntime (the Python runtime), onnxruntime-node (examples/node), tract and OpenVINO (each in its own
-venv, examples/engines/replay.py) and the generated C99 (``logreg export --c``). Prints the table and writes it into
-docs/clients.md between the ``engines`` markers.
+venv, examples/engines/replay.py) and the generated C99 (``logreg export --c``), format 3's explain outputs too where
+the check replays them. Prints the table and writes it into docs/clients.md between the ``engines`` markers.
 
     .venv/bin/python examples/engines/matrix.py [--no-readme]
 """
@@ -51,6 +51,15 @@ def cell(passed: bool | None, difference: float | None, note: str = "") -> str:
     return text + (f" ({note})" if note and not passed else "")
 
 
+def explain_note(passed: bool | None, relative: float | None, failing: list[str] = ()) -> str:
+    """The format 3 explain outputs' part of a cell ("" when the model or the check has none)."""
+    if passed is None:
+        return ""
+    if passed:
+        return f"; explain pass, {relative:.1e}"
+    return "; explain FAIL" + (f" ({', '.join(failing)})" if failing else "")
+
+
 def onnxruntime_cell(model: Path) -> str:
     from logreg_onnx.runtime.testvectors import replay
 
@@ -83,7 +92,11 @@ def venv_cell(engine: str, model: Path) -> str:
     report = json.loads(out.stdout.strip().splitlines()[-1])
     if report["max_abs_diff"] is None and not report["passed"] and report["detail"].startswith("not run"):
         return "not run (no string tensors)"
-    return cell(report["passed"], report["max_abs_diff"], report["detail"])
+    explained = report.get("explain") or {}
+    relative = max((entry["max_rel_diff"] or 0.0 for entry in explained.values()), default=None)
+    failing = [name for name, entry in explained.items() if not entry["passed"]]
+    note = explain_note(report.get("explain_passed"), relative, failing)
+    return cell(report["passed"], report["max_abs_diff"], report["detail"]) + note
 
 
 def c_cell(model: Path) -> str:
@@ -93,7 +106,9 @@ def c_cell(model: Path) -> str:
     proof = c_code.prove(model.with_suffix(".h").read_text(), vectors)
     if proof.passed is None:
         return "not run (no C compiler)"
-    return cell(proof.passed, proof.max_abs_diff, proof.detail[:80])
+    explained = proof.explain_max_diff is not None
+    note = explain_note(proof.explain_max_diff <= vectors["atol"] if explained else None, proof.explain_max_diff)
+    return cell(proof.passed, proof.max_abs_diff, proof.detail[:80]) + note
 
 
 def versions() -> str:
@@ -137,7 +152,9 @@ def main() -> None:
         lines.append(f"| {engine} | " + " | ".join(check(model) for model in models.values()) + " |")
     stamp = (
         f"Written by `make engines` on {datetime.date.today()} ({versions()}): pass or FAIL by the test vectors' "
-        "rule, with the largest probability difference."
+        'rule, with the largest probability difference; "explain": format 3\'s explain outputs (logit, '
+        "contributions), replayed by atol * max(1, |expected|), with the largest difference in that unit, where the "
+        "engine's check replays them (onnxruntime's pass includes them)."
     )
     table = "\n".join([stamp, "", *lines])
     print(table)

@@ -2,18 +2,26 @@
 // logreg-node: predict with a logreg-onnx model from Node.js, or check it against its test vectors.
 //
 //   logreg-node info MODEL.onnx
-//   logreg-node predict MODEL.onnx ROWS.csv|ROWS.jsonl|-     JSON lines out, one per row
+//   logreg-node predict MODEL.onnx ROWS.csv|ROWS.jsonl|- [--explain K]
+//                         JSON lines out, one per row; --explain K (format 3): each row's explanation instead, the
+//                         K columns that pushed hardest toward and away from the predicted class, and the interval
 //   logreg-node check MODEL.onnx [VECTORS.json]              exit 1 on any mismatch beyond the vectors' tolerance
 //
 // Errors are one line on stderr and exit code 2 (bad input) or 1 (a failed check).
 
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
-import { InputError, checkTestVectors, loadModel } from './index.js';
+import { InputError, MAX_TOP, checkTestVectors, loadModel } from './index.js';
 
 const USAGE = `usage: logreg-node info MODEL.onnx
-       logreg-node predict MODEL.onnx ROWS.csv|ROWS.jsonl|-
+       logreg-node predict MODEL.onnx ROWS.csv|ROWS.jsonl|- [--explain K]
        logreg-node check MODEL.onnx [VECTORS.json]`;
+
+// A reader that stops early (`| head`) closes the pipe: that is the end of the output, not an error.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 async function readInput(path) {
   if (path !== '-') return readFile(path, 'utf8');
@@ -44,11 +52,34 @@ function readRows(model, text, path) {
   return records.map((cells, i) => model.fromText(cells, (column) => `${path}:${i + 2}: column ${JSON.stringify(column)}`));
 }
 
+/** The arguments without the --explain option, and its K (null when not given). */
+function explainOption(argv) {
+  const rest = [];
+  let explain = null;
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s);
+    if (flag !== '--explain') {
+      rest.push(argv[i]);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_TOP) {
+      const got = JSON.stringify(value ?? '');
+      throw new InputError(`--explain takes a whole number of columns from 1 to ${MAX_TOP}, got ${got}`);
+    }
+    explain = Number(value);
+  }
+  return [rest, explain];
+}
+
 async function main(argv) {
-  const [command, modelPath, other] = argv;
+  const [[command, modelPath, other], explain] = explainOption(argv);
   if (!command || !modelPath || !['info', 'predict', 'check'].includes(command)) {
     console.error(USAGE);
     return 2;
+  }
+  if (explain !== null && command !== 'predict') {
+    throw new InputError(`--explain is an option of predict, not of ${command}`);
   }
   const model = await loadModel(modelPath);
   if (command === 'info') {
@@ -58,13 +89,21 @@ async function main(argv) {
       numeric: model.numericNames,
       categorical: model.categorical.map((c) => ({ name: c.name, levels: c.levels })),
       classes: model.classNames,
+      outputs: model.outputNames,
+      explain: model.explainMetadata && {
+        reference_class: model.explainMetadata.reference_class,
+        intervals: model.explainMetadata.intervals,
+        intervals_note: model.explainMetadata.intervals_note,
+      },
     }, null, 1));
     return 0;
   }
   if (command === 'predict') {
     if (!other) throw new InputError('predict needs ROWS: a CSV or JSON-lines file, or - for stdin');
     const rows = readRows(model, await readInput(other), other === '-' ? '<stdin>' : other);
-    const predictions = rows.length ? await model.predict(rows) : []; // a header alone: nothing to score
+    if (explain !== null && !model.explainable) await model.explain(rows); // its error says why, before any row
+    const score = (some) => (explain === null ? model.predict(some) : model.explain(some, { top: explain }));
+    const predictions = rows.length ? await score(rows) : []; // a header alone: nothing to score
     process.stdout.write(predictions.map((p) => JSON.stringify(p)).join('\n') + (predictions.length ? '\n' : ''));
     return 0;
   }
@@ -73,7 +112,14 @@ async function main(argv) {
   const report = await checkTestVectors(model, vectors);
   for (const failure of report.failures.slice(0, 10)) console.error(`FAIL ${failure}`);
   const verdict = report.failures.length ? 'FAILED' : 'passed';
-  console.log(`${vectorsPath}: ${report.cases} cases ${verdict} (inputs and rows), max abs difference ${report.maxAbsDiff.toExponential(2)}, tolerance ${report.atol}`);
+  // the explain outputs' largest difference is in units of max(1, |expected|), as their rule says
+  const others = Object.entries(report.worst).map(([name, off]) => `${name} ${off.toExponential(2)}`);
+  console.log(
+    `${vectorsPath}: ${report.cases} cases ${verdict} (inputs and rows; outputs ${report.outputs.join(', ')}), ` +
+      `max abs difference ${report.maxAbsDiff.toExponential(2)}` +
+      (others.length ? ` (the others, relative to max(1, |expected|): ${others.join(', ')})` : '') +
+      `, tolerance ${report.atol}`,
+  );
   return report.failures.length ? 1 : 0;
 }
 

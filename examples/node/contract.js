@@ -1,6 +1,13 @@
 // The logreg-onnx graph contract in JavaScript, for any onnxruntime flavour: the model's own metadata (read with
 // protobufjs: onnxruntime's JavaScript APIs expose no custom metadata), named rows to the graph's inputs with every
-// value checked, and the test-vector check. Used by the Node.js client (index.js) and the browser page.
+// value checked, format 3's explanations (explain.js), and the test-vector check. Used by the Node.js client
+// (index.js) and the browser page. The contract itself is written down in runtime/contract.py.
+
+import { InputError } from './errors.js';
+import { checkTop, explainRow } from './explain.js';
+import { withoutOutputs } from './prune.js';
+
+export { InputError } from './errors.js';
 
 const SCHEMA = `
 syntax = "proto3";
@@ -10,15 +17,16 @@ message ModelProto { repeated StringStringEntryProto metadata_props = 14; }
 
 export const INPUT = 'features'; // float32 [batch, numeric columns], NaN = missing
 export const CATEGORIES = 'categories'; // string [batch, categorical columns], "" = missing
-export const READABLE_FORMATS = ['1', '2'];
-
-/** A row or a file that does not fit the model: the message says what was expected and what was got. */
-export class InputError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
+export const READABLE_FORMATS = ['1', '2', '3'];
+export const LABEL = 'label'; // int64 [batch]
+export const PROBABILITIES = 'probabilities'; // float32 [batch, classes]
+export const PREDICTIONS = [LABEL, PROBABILITIES]; // what every format has, and what predict() runs
+// format 3, in the graph's order after those two: logit [batch, L], contributions [batch, columns, L], and with
+// classical standard errors logit_se [batch, L], then for a binary model probability_lower/upper [batch]
+export const LOGIT = 'logit';
+export const CONTRIBUTIONS = 'contributions';
+export const LOGIT_SE = 'logit_se';
+export const EXPLAIN_OUTPUTS = [LOGIT, CONTRIBUTIONS, LOGIT_SE, 'probability_lower', 'probability_upper'];
 
 /** The model's metadata_props as a plain object of key -> value, decoded with protobufjs (``protobuf``). */
 export function readMetadata(protobuf, bytes) {
@@ -27,21 +35,38 @@ export function readMetadata(protobuf, bytes) {
   return Object.fromEntries(decoded.metadata_props.map((entry) => [entry.key, entry.value]));
 }
 
-/** A Model from the file's bytes, with any onnxruntime flavour (onnxruntime-node, onnxruntime-web) and protobufjs. */
+/**
+ * A Model from the file's bytes, with any onnxruntime flavour (onnxruntime-node, onnxruntime-web) and protobufjs. A
+ * format 3 file opens two sessions: predictions run the graph without its explain nodes (prune.js), explain() the
+ * whole graph.
+ */
 export async function createModel({ ort, protobuf }, bytes, options = {}) {
   const metadata = readMetadata(protobuf, bytes);
   const format = metadata.logreg_onnx_format;
   if (!READABLE_FORMATS.includes(format)) {
-    throw new InputError(`logreg_onnx_format ${JSON.stringify(format)} is not one this client reads (${READABLE_FORMATS})`);
+    throw new InputError(
+      `logreg_onnx_format ${JSON.stringify(format)} is not one this client reads (${READABLE_FORMATS.join(', ')}): ` +
+        'update the client, or export the model with a logreg-onnx that writes one of those',
+    );
   }
-  const session = await ort.InferenceSession.create(bytes, options);
-  return new Model(ort, session, metadata);
+  const full = await ort.InferenceSession.create(bytes, options);
+  if (full.outputNames.length === PREDICTIONS.length) return new Model(ort, full, metadata);
+  let pruned = null;
+  try {
+    pruned = withoutOutputs(bytes, PREDICTIONS);
+  } catch {
+    // not readable as a plain ModelProto after all: the whole graph serves predictions too
+  }
+  const predictions = pruned ? await ort.InferenceSession.create(pruned, options) : full;
+  return new Model(ort, predictions, metadata, full);
 }
 
 export class Model {
-  constructor(ort, session, metadata) {
+  /** ``session`` runs label and probabilities; ``fullSession`` (format 3) every output of the file. */
+  constructor(ort, session, metadata, fullSession = session) {
     this.ort = ort;
     this.session = session;
+    this.fullSession = fullSession;
     this.metadata = metadata;
     this.format = metadata.logreg_onnx_format;
     this.featureNames = JSON.parse(metadata.feature_names);
@@ -53,6 +78,19 @@ export class Model {
     this.naValues = new Set(metadata.na_values ? JSON.parse(metadata.na_values) : []);
     this.numeric = this.columns.filter((c) => c.kind === 'numeric');
     this.categorical = this.columns.filter((c) => c.kind === 'categorical');
+    this.outputNames = [...fullSession.outputNames]; // the file's outputs, in the graph's order
+    // format 3: {reference_class, logits, baseline, baseline_logit, intervals, intervals_note, level, z}
+    this.explainMetadata = metadata.explain ? JSON.parse(metadata.explain) : null;
+  }
+
+  /** Whether the model has the explain outputs (format 3). */
+  get explainable() {
+    return this.outputNames.includes(CONTRIBUTIONS);
+  }
+
+  /** Whether the model has interval outputs (format 3 with classical standard errors). */
+  get intervals() {
+    return this.outputNames.includes(LOGIT_SE);
   }
 
   get numericNames() {
@@ -63,26 +101,81 @@ export class Model {
     return this.categorical.map((c) => c.name);
   }
 
-  /**
-   * The graph's own inputs: numeric (Float32Array, rows x numeric columns, NaN where missing) and categories (array
-   * of strings, rows x categorical columns, "" where missing). Returns {labels: number[], probabilities: number[][]}.
-   */
-  async runInputs(numeric, categories, rows) {
+  /** The graph's feeds for ``rows`` rows of the two inputs, as runInputs takes them. */
+  feeds(numeric, categories, rows) {
     const feeds = {};
     if (this.numeric.length) feeds[INPUT] = new this.ort.Tensor('float32', numeric, [rows, this.numeric.length]);
     if (this.categorical.length) {
       feeds[CATEGORIES] = new this.ort.Tensor('string', categories, [rows, this.categorical.length]);
     }
-    const out = await this.session.run(feeds);
+    return feeds;
+  }
+
+  /**
+   * The graph's own inputs: numeric (Float32Array, rows x numeric columns, NaN where missing) and categories (array
+   * of strings, rows x categorical columns, "" where missing). Returns {labels: number[], probabilities: number[][]}.
+   */
+  async runInputs(numeric, categories, rows, { checkFinite = true } = {}) {
+    const out = await this.session.run(this.feeds(numeric, categories, rows), PREDICTIONS);
     const k = this.classNames.length;
     const p = out.probabilities.data;
-    if (p.length && Number.isNaN(p[0])) {
-      throw new InputError('a feature is not a finite number (or is missing in a column the model cannot impute)');
-    }
+    if (checkFinite) this.checkFinite(p, k);
     const labels = Array.from(out.label.data, (v) => Number(v)); // int64 comes back as a BigInt64Array
     const probabilities = [];
     for (let i = 0; i < rows; i++) probabilities.push(Array.from(p.subarray(i * k, (i + 1) * k)));
     return { labels, probabilities };
+  }
+
+  /**
+   * Any of the file's outputs (``names``, default all) for rows given as the graph's inputs, by name: each a flat
+   * array in row-major order (label as numbers). The explain outputs run on the whole graph; label and
+   * probabilities alone on the predict session.
+   */
+  async runOutputs(numeric, categories, rows, names = this.outputNames, { checkFinite = true } = {}) {
+    const unknown = names.filter((name) => !this.outputNames.includes(name));
+    if (unknown.length) {
+      throw new InputError(
+        `this model has no output ${JSON.stringify(unknown[0])}; its outputs are ${this.outputNames.join(', ')}`,
+      );
+    }
+    const wanted = [...new Set([PROBABILITIES, ...names])];
+    const session = wanted.every((name) => PREDICTIONS.includes(name)) ? this.session : this.fullSession;
+    const out = await session.run(this.feeds(numeric, categories, rows), wanted);
+    if (checkFinite) this.checkFinite(out.probabilities.data, this.classNames.length);
+    return Object.fromEntries(
+      names.map((name) => [name, name === LABEL ? Array.from(out[name].data, (v) => Number(v)) : out[name].data]),
+    );
+  }
+
+  checkFinite(probabilities, k) {
+    for (let i = 0; i < probabilities.length; i += k) {
+      if (Number.isNaN(probabilities[i])) {
+        throw new InputError(
+          `row ${i / k}: a feature is not a finite number (or is missing in a column the model cannot impute)`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Why each row came out as it did, and how sure the model is (format 3), as the Python runtime's Model.explain:
+   * per row {label, probabilities: {class: p}, logit: {class: log(p / p_reference)}, toward: [{column,
+   * contribution}], away: [...], interval}, ``top`` columns at most each way, contributions in logit units toward
+   * the predicted class (explain.js). ``interval``, with classical standard errors: a binary model's {p_lower,
+   * p_upper, logit_se} (the 95% interval of the second class's probability), a multinomial model's {logit_lower,
+   * logit_upper, logit_se} per class. Rows as predict() takes them.
+   */
+  async explain(rows, { top = 3 } = {}) {
+    if (!this.explainable) {
+      throw new InputError(
+        `logreg-onnx format ${this.format} has no explanations (its outputs are label and probabilities); export ` +
+          'the model again to get format 3',
+      );
+    }
+    checkTop(top);
+    const { numeric, categories } = this.encode(rows);
+    const out = await this.runOutputs(numeric, categories, rows.length);
+    return rows.map((_, i) => explainRow(this, out, i, rows.length, top));
   }
 
   /**
@@ -188,22 +281,45 @@ export class Model {
   }
 }
 
+/** Row ``i`` of runOutputs' flat arrays (``rows`` rows in all): name -> that row's values. */
+export function rowOf(outputs, i, rows) {
+  return Object.fromEntries(
+    Object.entries(outputs).map(([name, data]) => {
+      const width = data.length / rows;
+      return [name, data.slice(i * width, (i + 1) * width)];
+    }),
+  );
+}
+
 /**
- * Replay test vectors (the parsed model.testvectors.json) through the graph's inputs and through named rows; by their
- * own rule: labels equal unless the top two expected probabilities are within 2*atol, every probability within atol.
+ * Replay test vectors (the parsed model.testvectors.json, versions 1 to 3) through the graph's inputs and through
+ * named rows, by their own rule (runtime/contract.py TESTVECTORS_RULE): labels equal unless the top two expected
+ * probabilities are within 2*atol, every probability within atol, and every other output the document lists (format
+ * 3: logit, contributions, logit_se, probability_lower, probability_upper) within atol * max(1, |expected|).
+ * Returns {cases, atol, outputs (the names compared), maxAbsDiff (probabilities), worst (name -> largest
+ * |difference| / max(1, |expected|)), failures}.
  */
 export async function checkTestVectors(model, vectors) {
   const atol = vectors.atol;
   const cases = vectors.cases;
   const n = cases.length;
+  const listed = vectors.outputs ?? PREDICTIONS;
+  const extra = listed.filter((name) => !PREDICTIONS.includes(name));
+  const absent = extra.filter((name) => !model.outputNames.includes(name));
+  if (absent.length) {
+    throw new InputError(
+      `the test vectors list the output ${JSON.stringify(absent[0])}, which this model does not have (its outputs: ` +
+        `${model.outputNames.join(', ')}): pass the vectors written beside this model file`,
+    );
+  }
   const numeric = Float32Array.from(cases.flatMap((c) => (c.features ?? []).map((v) => (v === null ? NaN : v))));
   const categories = cases.flatMap((c) => c.categories ?? []);
-  const byInputs = await model.runInputs(numeric, categories, n);
+  const byInputs = await model.runInputs(numeric, categories, n, { checkFinite: false });
   // format-1 vectors have no raw rows: name the features, null for a missing value
   const rows = cases.map((c) => c.row ?? Object.fromEntries(model.featureNames.map((name, j) => [name, c.features[j]])));
   const byRows = await model.predict(rows);
   const failures = [];
-  let worst = 0;
+  let maxAbsDiff = 0;
   cases.forEach((c, i) => {
     const ways = [
       ['inputs', byInputs.probabilities[i], byInputs.labels[i]],
@@ -211,13 +327,47 @@ export async function checkTestVectors(model, vectors) {
     ];
     for (const [way, got, label] of ways) {
       const diff = Math.max(...got.map((p, k) => Math.abs(p - c.probabilities[k])));
-      worst = Math.max(worst, diff);
+      maxAbsDiff = Math.max(maxAbsDiff, diff);
       const sorted = [...c.probabilities].sort((a, b) => b - a);
       const tie = sorted.length > 1 && sorted[0] - sorted[1] <= 2 * atol;
-      if (diff > atol || (label !== c.label && !tie)) {
+      if (!(diff <= atol) || (label !== c.label && !tie)) {
         failures.push(`case ${i} (${c.group}, ${way}): label ${label} vs ${c.label}, max difference ${diff.toExponential(2)}`);
       }
     }
   });
-  return { cases: n, atol, maxAbsDiff: worst, failures };
+  const worst = {};
+  if (extra.length) {
+    const encoded = model.encode(rows);
+    const ways = [
+      ['inputs', await model.runOutputs(numeric, categories, n, extra, { checkFinite: false })],
+      ['row', await model.runOutputs(encoded.numeric, encoded.categories, n, extra, { checkFinite: false })],
+    ];
+    for (const name of extra) {
+      worst[name] = 0;
+      cases.forEach((c, i) => {
+        if (!(name in c)) {
+          failures.push(`case ${i} (${c.group}): no ${name}, which the document's outputs list`);
+          return;
+        }
+        const expected = [c[name]].flat(Infinity);
+        for (const [way, outputs] of ways) {
+          const got = rowOf({ [name]: outputs[name] }, i, n)[name];
+          if (got.length !== expected.length) {
+            const counts = `${got.length} values, expected ${expected.length}`;
+            failures.push(`case ${i} (${c.group}, ${way}): ${name} has ${counts}`);
+            continue;
+          }
+          // Math.max is NaN when any value is: a NaN output fails
+          const scaled = Array.from(got, (v, k) => Math.abs(v - expected[k]) / Math.max(1, Math.abs(expected[k])));
+          const off = Math.max(0, ...scaled);
+          worst[name] = Math.max(worst[name], off);
+          if (!(off <= atol)) {
+            const by = `${off.toExponential(2)} x max(1, |expected|)`;
+            failures.push(`case ${i} (${c.group}, ${way}): ${name} off by ${by}`);
+          }
+        }
+      });
+    }
+  }
+  return { cases: n, atol, outputs: [...PREDICTIONS, ...extra], maxAbsDiff, worst, failures };
 }

@@ -13,7 +13,9 @@ from pathlib import Path
 import click
 import numpy as np
 
+from logreg_onnx.runtime import contract
 from logreg_onnx.runtime.errors import ModelError, UnseenLevelError
+from logreg_onnx.runtime.explain import MAX_TOP
 
 from . import EXTRAS_HINT, BadInput, Failed
 
@@ -113,6 +115,14 @@ _encoding_option = click.option(
     help="A categorical value never seen in training: score it as the model's contract says (its column's "
     "'other' level, or nothing from that column) and count it on stderr, or stop with an error naming it.",
 )
+@click.option(
+    "--explain",
+    type=click.IntRange(1, MAX_TOP),
+    metavar="K",
+    help="Also write the K columns that pushed each row hardest toward its predicted class (reason_1, "
+    "contribution_1, ..., in logit units) and, for a binary model with intervals, the 95% interval of the second "
+    "class's probability (p_lower, p_upper). Format 3 models (docs/explain.md).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime threads. [default: one per core]")
 def predict(
     model_path: Path,
@@ -128,6 +138,7 @@ def predict(
     decimal: str,
     encoding: str,
     unseen: str,
+    explain: int | None,
     threads: int | None,
 ) -> None:
     """Score INPUT (a CSV with a header, or JSON lines; '-' or nothing for stdin) with MODEL.
@@ -144,12 +155,14 @@ def predict(
     Examples:
       logreg predict artifacts/example/model.onnx rows.csv -o scored.csv --keep id
       cat rows.jsonl | logreg predict artifacts/example/model.onnx --format csv
+      logreg predict artifacts/example-penguins/model.onnx penguins.csv --explain 3
     """
     from logreg_onnx.runtime import jsonlines, stream
 
     model = _load(model_path, threads, unseen=unseen)
     columns = _columns(model)
     request = _check_request(model, model_path, source, keep, threshold, engine, encoding)
+    extra = _explain_columns(model, model_path, explain)
     name = "<stdin>" if source == "-" else source
     with contextlib.ExitStack() as stack:
         text_input = _open_text(stack, source, encoding)
@@ -188,9 +201,9 @@ def predict(
                 raise
             raise BadInput(str(_locate_error(*reading) or exc)) from None
         sink = _sink(stack, output, binary=arrow)
-        writer = _writer_factory(sink, arrow, output_format, request["keep"], model.classes)
+        writer = _writer_factory(sink, arrow, output_format, request["keep"], model.classes, extra)
         try:
-            rows = _score(model, chunks, writer, name, threshold, skipped)
+            rows = _score(model, chunks, writer, name, threshold, skipped, explain)
         except stream.BadRow as bad:
             if arrow:
                 bad = _locate_error(*reading) or bad
@@ -288,16 +301,29 @@ def _sink(stack: contextlib.ExitStack, output: Path | None, *, binary: bool):
     return stack.enter_context(atomic_open(output, "wb" if binary else "w", **({} if binary else {"newline": ""})))
 
 
-def _writer_factory(sink, arrow: bool, output_format: str, keep: list[str], classes: list[str]):
+def _writer_factory(sink, arrow: bool, output_format: str, keep: list[str], classes: list[str], extra: list[str]):
     """A function making the writer, which writes the header: called once the first chunk has been scored, so that
     an input failing at its first rows leaves no output behind."""
     from logreg_onnx.runtime import output as writers
 
     if arrow:
-        return lambda: writers.ArrowCsvOutput(sink, keep, classes)
+        return lambda: writers.ArrowCsvOutput(sink, keep, classes, extra)
     if output_format == "csv":
-        return lambda: writers.CsvOutput(sink, keep, classes)
-    return lambda: writers.JsonlOutput(sink, keep, classes)
+        return lambda: writers.CsvOutput(sink, keep, classes, extra)
+    return lambda: writers.JsonlOutput(sink, keep, classes, extra)
+
+
+def _explain_columns(model, model_path: Path, explain: int | None) -> list[str]:
+    """The --explain columns, or a usage error for a model without explanations."""
+    if explain is None:
+        return []
+    from logreg_onnx.runtime.explain import explain_column_names, require_explain
+
+    try:
+        require_explain(model)
+    except ModelError as exc:
+        raise click.BadParameter(str(exc), param_hint="--explain") from None
+    return explain_column_names(model, explain)
 
 
 def _report_unseen(model, name: str) -> None:
@@ -323,14 +349,22 @@ def _report_skipped(skipped, name: str) -> None:
     )
 
 
-def _score(model, chunks, make_writer, name: str, threshold: float | None, skipped) -> int:
+def _score(model, chunks, make_writer, name: str, threshold: float | None, skipped, explain: int | None = None) -> int:
+    from logreg_onnx.runtime import explain as explaining
     from logreg_onnx.runtime.stream import BadRow
 
     rows = 0
     writer = None
+    names = [o.name for o in model.outputs] if explain else None
     for chunk in chunks:
+        outputs = None
         try:
-            labels, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
+            if explain:
+                categories = chunk.categories if model.categorical_names else None
+                outputs = model.run_outputs(chunk.features, categories, names, check_finite=False)
+                labels, probabilities = outputs[contract.LABEL_OUTPUT], outputs[contract.PROBABILITIES_OUTPUT]
+            else:
+                labels, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
         except UnseenLevelError as exc:  # under --unseen error
             raise BadRow(name, int(chunk.lines[exc.row]), str(exc)) from None
         bad = np.flatnonzero(np.isnan(probabilities[:, 0]))
@@ -345,11 +379,13 @@ def _score(model, chunks, make_writer, name: str, threshold: float | None, skipp
                 skipped.add(problem)
             good = np.setdiff1d(np.arange(len(labels)), bad)
             labels, probabilities = labels[good], probabilities[good]
+            outputs = {k: v[good] for k, v in outputs.items()} if outputs is not None else None
             chunk.kept = [[column[i] for i in good.tolist()] for column in chunk.kept]
         if threshold is not None:
             labels = model.labels_at(probabilities, threshold)
+        extra = explaining.explain_column_values(model, labels, outputs, explain) if outputs is not None else ()
         writer = writer or make_writer()
-        writer.write(chunk.kept, labels, probabilities)
+        writer.write(chunk.kept, labels, probabilities, extra)
         rows += len(labels)
     if writer is None:
         make_writer()  # no rows: the header alone

@@ -1,6 +1,7 @@
 """Models brought from PyTorch and scikit-learn, served and replayed as the toolkit's own: the Node.js client checks
-their test vectors and predicts what Python predicts, and `logreg serve` (a real server on a loopback port) answers
-what the user's own object answers."""
+their test vectors (format 3: the explain outputs too), predicts what Python predicts and explains as the Python runtime
+explains, the browser page too, and `logreg serve` (a real server on a loopback port) answers what the user's own
+object answers."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from logreg_onnx import runtime
 
 from ..conftest import PENGUINS
 from ..runtime.serving import running_server
-from .conftest import npm_install
+from .conftest import assert_same_explanations, csv_rows, npm_install
 from .test_node import NODE_DIR, _node
 
 
@@ -86,13 +87,19 @@ def test_node_replays_a_brought_model_and_predicts_what_its_own_object_does(
     path, rows, expected = _models(tutorial_models_master, penguins_pipeline)[which]
     check = _node(node_cli, "check", path)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "cases passed (inputs and rows)" in check.stdout
+    listed = json.loads(path.with_suffix(".testvectors.json").read_text())["outputs"]
+    assert "contributions" in listed and f"cases passed (inputs and rows; outputs {', '.join(listed)})" in check.stdout
     predicted = _node(node_cli, "predict", path, rows)
     assert predicted.returncode == 0, predicted.stderr
-    classes = runtime.load(path).classes
+    model = runtime.load(path)
+    classes = model.classes
     got = np.array([[json.loads(line)["probabilities"][c] for c in classes] for line in predicted.stdout.splitlines()])
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=1e-6)
+    explained = _node(node_cli, "predict", path, rows, "--explain", "3")
+    assert explained.returncode == 0, explained.stderr
+    python = model.explain(csv_rows(rows, "species" if which == "scikit-learn penguins" else None), top=3)
+    assert_same_explanations([json.loads(line) for line in explained.stdout.splitlines()], python)
 
 
 @pytest.mark.parametrize("which", ["tutorial softmax", "scikit-learn penguins"])
@@ -123,7 +130,7 @@ def test_the_browser_page_scores_a_scikit_learn_pipeline_as_the_pipeline_does(pe
     import pandas as pd
 
     from .conftest import browser_ready
-    from .test_browser import _drive, _serve
+    from .test_browser import _drive, _serve, assert_explanation_shown
 
     driver = browser_ready() / "drive.mjs"
     path, pipeline, _ = penguins_pipeline
@@ -145,6 +152,9 @@ def test_the_browser_page_scores_a_scikit_learn_pipeline_as_the_pipeline_does(pe
     assert len(seen["csv"]) == 60
     np.testing.assert_allclose([p for _, p in seen["csv"]], pipeline.predict_proba(rows), atol=1e-6)
     assert [label for label, _ in seen["csv"]] == list(pipeline.predict(rows))
+    # the bars: the Python runtime's explanation of the same row (the pipeline has no contributions of its own)
+    assert seen["explain"] is not None
+    assert_explanation_shown(seen, runtime.load(path), row | {"bill_depth_mm": None, "sex": None})
 
 
 @pytest.mark.parametrize("engine", ["tract", "openvino"])

@@ -1,6 +1,7 @@
 """Edge engines, each in its own venv built by make (``make engine-venvs``): tract and OpenVINO replay the test vectors
-of the committed example and of freshly exported binary and multiclass models; a model with text columns is refused
-for the reason we document (neither engine has string tensors)."""
+of the committed example and of freshly exported binary and multiclass models, format 3's explain outputs (logit,
+contributions, and a spector model's intervals) included, and match onnxruntime's explain outputs on fresh rows; a
+model with text columns is refused for the reason we document (neither engine has string tensors)."""
 
 from __future__ import annotations
 
@@ -8,44 +9,135 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+from logreg_onnx.runtime import contract, prune
 
-from ..conftest import REPO
+from logreg_onnx import runtime
+
+from ..conftest import BREAST_CANCER, REPO
+from ..exporter.test_c_code import export_spector
 
 REPLAY = REPO / "examples" / "engines" / "replay.py"
 VENVS = {"tract": REPO / ".venv-tract", "openvino": REPO / ".venv-openvino"}
 
 
-def _replay(engine: str, model: Path) -> dict:
+def _replay(engine: str, model: Path, vectors: Path | None = None) -> dict:
     python = VENVS[engine] / "bin" / "python"
     if not python.exists():
         pytest.skip(f"{VENVS[engine].name} is missing: make engine-venvs (make test builds it)")
-    out = subprocess.run([str(python), str(REPLAY), engine, str(model)], capture_output=True, text=True, timeout=300)
+    command = [str(python), str(REPLAY), engine, str(model), *([str(vectors)] if vectors else [])]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 OPENVINO_FOLDS = pytest.mark.xfail(
     strict=True,
-    reason="OpenVINO folds the standardization (Sub, Div) into the linear layer's weights; in float32 that loses "
-    "digits when a feature's mean is large against its spread (this synthetic model: mean 20, scale 0.01), and the "
-    "probabilities miss the vectors' 1e-5 by about 3e-5 (folding them in numpy gives 1.2e-4)",
+    reason="OpenVINO folds the standardization (Sub, Div) into the linear layer's weights when the Sub feeds only "
+    "the Div, as in a graph of label and probabilities alone (format 2, or format 3 pruned to them); in float32 "
+    "that loses digits when a feature's mean is large against its spread (this synthetic model: mean 20, scale "
+    "0.01), and the probabilities miss the vectors' 1e-5 by about 3e-5 (folding them in numpy gives 1.2e-4). A "
+    "whole format 3 graph is not folded: its contributions read the same Sub",
 )
 
 
+def _predictions_only(model: Path, folder: Path) -> tuple[Path, Path]:
+    """``model`` with only ``label`` and ``probabilities`` (the runtime's pruning), and its vectors listing only
+    those: the graph a format 2 file has."""
+    pruned = folder / "predictions.onnx"
+    pruned.write_bytes(prune.without_outputs(model.read_bytes(), contract.OUTPUT_NAMES))
+    vectors = json.loads(model.with_name("model.testvectors.json").read_text())
+    vectors["outputs"] = list(contract.OUTPUT_NAMES)
+    path = folder / "predictions.testvectors.json"
+    path.write_text(json.dumps(vectors))
+    return pruned, path
+
+
 @pytest.mark.parametrize("engine", sorted(VENVS))
-@pytest.mark.parametrize("which", ["committed example", "fresh binary", "fresh multiclass"])
-def test_the_engine_reproduces_the_test_vectors(engine, which, binary_run_master, multiclass_run_master, request):
-    if engine == "openvino" and which == "fresh multiclass":
-        request.applymarker(OPENVINO_FOLDS)
+@pytest.mark.parametrize(
+    "which", ["committed example", "fresh binary", "fresh multiclass", "fresh multiclass, predictions only"]
+)
+def test_the_engine_reproduces_the_test_vectors(
+    engine, which, binary_run_master, multiclass_run_master, request, tmp_path
+):
     model = {
         "committed example": REPO / "artifacts" / "example" / "model.onnx",
         "fresh binary": binary_run_master / "model.onnx",
         "fresh multiclass": multiclass_run_master / "model.onnx",
+        "fresh multiclass, predictions only": multiclass_run_master / "model.onnx",
     }[which]
-    report = _replay(engine, model)
+    vectors = None
+    if which.endswith("predictions only"):
+        model, vectors = _predictions_only(model, tmp_path)
+    listed = json.loads((vectors or model.with_name("model.testvectors.json")).read_text()).get("outputs", [])
+    explained = [name for name in listed if name not in contract.OUTPUT_NAMES]
+    assert explained == ([] if which == "committed example" or vectors else ["logit", "contributions"])
+    if engine == "openvino" and which == "fresh multiclass, predictions only":
+        request.applymarker(OPENVINO_FOLDS)
+    report = _replay(engine, model, vectors)
     assert report["passed"], report
     assert report["cases"] > 20 and report["max_abs_diff"] < 1e-5
+    if not explained:
+        assert report["explain"] is None and report["explain_passed"] is None
+        return
+    assert sorted(report["explain"]) == sorted(explained)
+    assert report["explain_passed"], report["explain"]
+    assert all(entry["max_rel_diff"] <= 1e-5 for entry in report["explain"].values())
+
+
+@pytest.fixture(scope="module")
+def spector_model(tmp_path_factory) -> Path:
+    return export_spector(tmp_path_factory.mktemp("spector"), c=False)
+
+
+def _data_rows(which: str, run: Path) -> np.ndarray:
+    """The model's own training rows: where its explain outputs are neither saturated nor trivial."""
+    if which == "binary":
+        return np.genfromtxt(BREAST_CANCER, delimiter=",", skip_header=1, usecols=range(30), dtype=np.float64)
+    if which == "multiclass":
+        return np.load(run.parent / "four.npz")["X"]
+    import statsmodels.api as sm
+
+    return sm.datasets.spector.load_pandas().exog.to_numpy()
+
+
+def _onnxruntime_vectors(model_path: Path, rows: np.ndarray, folder: Path, seed: int) -> Path:
+    """Fresh rows (the data's rows moved by up to 5%, a tenth of the values missing) with onnxruntime's every
+    output, written as a test-vector document replay.py reads: the reference the engines are held to here."""
+    rng = np.random.default_rng(seed)
+    numeric = (rows * (1.0 + rng.uniform(-0.05, 0.05, size=rows.shape))).astype(np.float32)
+    numeric[rng.random(numeric.shape) < 0.1] = np.nan
+    model = runtime.load(model_path)
+    names = [o.name for o in model.outputs]
+    got = model.run_outputs(numeric, None, names)
+    cases = []
+    for i, row in enumerate(numeric.tolist()):
+        case = {"group": "fresh", "features": [None if v != v else v for v in row]}
+        case |= {name: np.asarray(got[name][i], dtype=np.float64).tolist() for name in names}
+        cases.append(case)
+    document = {"inputs": ["features"], "outputs": names, "atol": 1e-5, "cases": cases}
+    path = folder / "fresh.testvectors.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize("engine", sorted(VENVS))
+@pytest.mark.parametrize("which", ["binary", "multiclass", "spector"])
+def test_the_engine_explains_fresh_rows_as_onnxruntime(
+    engine, which, binary_run_master, multiclass_run_master, spector_model, tmp_path
+):
+    """Every explain output on rows the vectors do not hold, within atol * max(1, |onnxruntime's|): the spector
+    model's intervals run the graph's Sqrt, ReduceSum, Exp and Reciprocal in the engine too."""
+    run = {"binary": binary_run_master, "multiclass": multiclass_run_master}.get(which)
+    model = spector_model if which == "spector" else run / "model.onnx"
+    vectors = _onnxruntime_vectors(model, _data_rows(which, run), tmp_path, seed=len(which))
+    report = _replay(engine, model, vectors)
+    intervals = ["logit_se", "probability_lower", "probability_upper"] if which == "spector" else []
+    assert list(report["explain"]) == ["logit", "contributions", *intervals]
+    assert report["explain_passed"], report["explain"]
+    assert report["passed"], report
+    assert report["cases"] >= 32
 
 
 @pytest.mark.parametrize("engine", sorted(VENVS))

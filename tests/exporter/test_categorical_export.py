@@ -65,7 +65,7 @@ def test_reference_evaluator_agrees_on_missing_and_unseen_values(penguins_run):
     evaluator = ReferenceEvaluator(onnx.load(penguins_run / "model.onnx"))
     numeric = np.array([[np.nan, 17.0, np.nan, 4000.0, 2008.0], [39.0, np.nan, 180.0, np.nan, np.nan]], np.float32)
     categories = np.array([["Atlantis", ""], ["", "male"]], dtype=object)
-    _, expected = evaluator.run(None, {"features": numeric, "categories": categories})
+    _, expected = evaluator.run(["label", "probabilities"], {"features": numeric, "categories": categories})
     _, got = model.run_inputs(numeric, categories)
     np.testing.assert_allclose(got, expected, atol=1e-6)
     run = load_run(penguins_run)
@@ -125,7 +125,7 @@ def test_an_unseen_level_counts_as_other_when_rare_levels_were_folded(tmp_path):
     assert model.unseen_counts == {"city": 1}
 
 
-def test_a_model_trained_without_imputation_keeps_the_format_1_graph_and_refuses_nan(tmp_path):
+def test_a_model_trained_without_imputation_has_no_imputation_nodes_and_refuses_nan(tmp_path):
     data = tmp_path / "d.csv"
     rng = np.random.default_rng(2)
     X = rng.normal(size=(200, 3))
@@ -133,7 +133,9 @@ def test_a_model_trained_without_imputation_keeps_the_format_1_graph_and_refuses
     run = tmp_path / "run"
     assert _invoke("train", data, "--label", "y", "--missing", "error", "--out", run, "-q", "--export").exit_code == 0
     proto = onnx.load(run / "model.onnx")
-    assert {n.op_type for n in proto.graph.node} <= {"Sub", "Div", "Gemm", "Softmax", "ArgMax"}
+    operators = {n.op_type for n in proto.graph.node}
+    assert not operators & {"IsNaN", "Where", "Equal"}  # the features input is the design matrix itself
+    assert {"Sub", "Div", "Gemm", "Softmax", "ArgMax"} <= operators
     assert [op.version for op in proto.opset_import if op.domain == ""] == [18]
     model = runtime.load(run / "model.onnx")
     with pytest.raises(runtime.InputError, match="cannot impute"):

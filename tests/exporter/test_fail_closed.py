@@ -156,7 +156,7 @@ def test_ort_format_is_written_and_verified(binary_run):
     from_onnx = ort.InferenceSession(str(binary_run / "model.onnx"), providers=["CPUExecutionProvider"])
     from_ort = ort.InferenceSession(str(binary_run / "model.ort"), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(
-        from_ort.run(None, {"features": X})[1], from_onnx.run(None, {"features": X})[1], atol=1e-7
+        from_ort.run(["label", "probabilities"], {"features": X})[1], from_onnx.run(None, {"features": X})[1], atol=1e-7
     )
 
 

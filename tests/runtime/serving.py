@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +19,53 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "artifacts" / "example" / "model.onnx"
 PENGUINS = ROOT / "artifacts" / "example-penguins" / "model.onnx"
+# the committed penguins model as it was in format 2 (label and probabilities only), frozen: format 2 still serves
+PENGUINS_FORMAT2 = ROOT / "tests" / "runtime" / "data" / "penguins-format2.onnx"
+FORMAT3_ROWS = 300
+
+
+@functools.cache
+def format3_model(kind: str) -> tuple[Path, list[dict]]:
+    """A format 3 model exported here (torch needed; once a test process) and its training rows as JSON rows (None
+    where missing). ``"binary"``: numeric columns ``a`` (with missing values, imputed) and ``b`` and a text column
+    ``color``, fitted with l2=0, so with ``logit_se`` and the probability interval; ``"multinomial"``: the numeric
+    columns only, three classes, penalized (the default l2), so without intervals."""
+    import numpy as np
+    import pandas as pd
+
+    from logreg_onnx import trainer
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=FORMAT3_ROWS),
+            "b": rng.normal(5, 2, size=FORMAT3_ROWS),
+            "color": rng.choice(["red", "green", "blue"], FORMAT3_ROWS),
+        }
+    )
+    frame.loc[::13, "a"] = np.nan
+    score = 0.8 * frame["a"].fillna(0) - 0.3 * (frame["b"] - 5) + 0.7 * (frame["color"] == "red")
+    if kind == "binary":
+        labels = np.where(rng.random(FORMAT3_ROWS) < 1 / (1 + np.exp(-score)), "yes", "no")
+        options = {"l2": 0.0}
+    elif kind == "multinomial":
+        frame = frame.drop(columns="color")
+        noisy = score + rng.normal(size=FORMAT3_ROWS)
+        labels = np.where(noisy > 0.5, "high", np.where(noisy < -0.5, "low", "middle"))
+        options = {}
+    else:
+        raise ValueError(f"kind is binary or multinomial, got {kind!r}")
+    path = _format3_folder() / f"{kind}.onnx"
+    trainer.fit(frame, pd.Series(labels), **options).export(path)
+    rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return path, rows
+
+
+@functools.cache
+def _format3_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="logreg-serve-format3-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""A format-2 model with categorical columns and missing values (artifacts/example-penguins, trained on the raw
+"""A format 3 model with categorical columns and missing values (artifacts/example-penguins, trained on the raw
 penguins CSV), through the torch-free runtime: every input form, unseen levels, and `logreg predict` with both
 engines. The reference is the model's own test vectors, PyTorch's outputs written at export."""
 
@@ -41,7 +41,7 @@ def cases():
 
 
 def test_the_model_describes_its_columns(penguins):
-    assert penguins.metadata[contract.KEY_FORMAT] == 2
+    assert penguins.metadata[contract.KEY_FORMAT] == 3
     assert [i.name for i in penguins.inputs] == ["features", "categories"]
     assert penguins.opset == 19
     assert penguins.categorical_names == ["island", "sex"]

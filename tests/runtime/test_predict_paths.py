@@ -110,7 +110,7 @@ def _graph_inputs(model: runtime.Model, rows: list[dict]) -> dict[str, np.ndarra
 def _reference(path: Path, feed: dict) -> tuple[np.ndarray, np.ndarray]:
     from onnx.reference import ReferenceEvaluator
 
-    labels, probabilities = ReferenceEvaluator(onnx.load(path)).run(None, feed)
+    labels, probabilities = ReferenceEvaluator(onnx.load(path)).run(["label", "probabilities"], feed)
     return np.asarray(labels, dtype=np.int64), np.asarray(probabilities, dtype=np.float64)
 
 

@@ -21,7 +21,17 @@ pytest.importorskip("uvicorn")
 
 from logreg_onnx import runtime
 
-from .serving import EXAMPLE, PENGUINS, free_port, infer_requests, running_server, scrape, wait_ready
+from .serving import (
+    EXAMPLE,
+    PENGUINS,
+    PENGUINS_FORMAT2,
+    format3_model,
+    free_port,
+    infer_requests,
+    running_server,
+    scrape,
+    wait_ready,
+)
 
 PENGUINS_MODEL = PENGUINS
 
@@ -334,3 +344,262 @@ def test_a_model_that_fails_its_test_vectors_is_not_ready(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
+
+
+# -- format 3: the explain outputs through infer, explanations through /predict ---------------------------------------
+@pytest.fixture(scope="module")
+def format3():
+    """A server of two format 3 models exported here (binary with intervals, and multinomial without) beside the
+    committed format 1 and format 2 ones; yields (URL, {name: (path, training rows)})."""
+    pytest.importorskip("torch")
+    models = {kind: format3_model(kind) for kind in ("binary", "multinomial")}
+    arguments = [argument for kind, (path, _) in models.items() for argument in ("--model", f"{kind}={path}")]
+    older = ("--model", f"example={EXAMPLE}", "--model", f"penguins={PENGUINS_FORMAT2}")
+    with running_server(*arguments, *older) as (url, _):
+        yield url, models
+
+
+def _post_json(url: str, document: dict) -> tuple[int, dict]:
+    return _post(url, json.dumps(document).encode())
+
+
+def _graph_inputs(model, rows: list[dict]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rows as the graph's inputs, built here from the columns' names (None and "" where missing)."""
+    numeric = np.array(
+        [[np.nan if row[c] is None else row[c] for c in model.numeric_names] for row in rows], np.float32
+    )
+    texts = [[row[c] or "" for c in model.categorical_names] for row in rows]
+    return numeric, np.array(texts, dtype=object) if model.categorical_names else None
+
+
+def _v2_inputs(numeric: np.ndarray, categories: np.ndarray | None) -> list[dict]:
+    data = [None if np.isnan(v) else v for v in numeric.ravel().tolist()]
+    inputs = [{"name": "features", "shape": list(numeric.shape), "datatype": "FP32", "data": data}]
+    if categories is not None:
+        inputs.append({"name": "categories", "shape": list(categories.shape), "datatype": "BYTES"})
+        inputs[-1]["data"] = categories.ravel().tolist()
+    return inputs
+
+
+def _onnxruntime(path: Path, numeric: np.ndarray, categories: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Every output of the file by onnxruntime itself, the whole graph (no runtime code in between)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {"features": numeric} | ({"categories": categories} if categories is not None else {})
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, feed), strict=True))
+
+
+def test_format3_metadata_lists_every_output_with_its_datatype_and_shape(format3):
+    import onnxruntime as ort
+
+    client_module = pytest.importorskip("tritonclient.http")
+    url, models = format3
+    client = client_module.InferenceServerClient(url=url.removeprefix("http://"))
+    for kind, (path, _) in models.items():
+        metadata = client.get_model_metadata(kind)
+        graph = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_outputs()
+        types = {"tensor(int64)": "INT64", "tensor(float)": "FP32"}
+        expected = [
+            {"name": o.name, "datatype": types[o.type], "shape": [d if isinstance(d, int) else -1 for d in o.shape]}
+            for o in graph
+        ]
+        assert metadata["outputs"] == expected
+        model = runtime.load(path)
+        n_columns, n_logits = len(model.feature_names), len(model.classes) - 1
+        shapes = {o["name"]: o["shape"] for o in metadata["outputs"]}
+        assert shapes["logit"] == [-1, n_logits] and shapes["contributions"] == [-1, n_columns, n_logits]
+        explain = metadata["parameters"]["explain"]
+        assert explain["reference_class"] == model.classes[0] and explain["logits"] == model.classes[1:]
+        assert explain["intervals"] == (kind == "binary")
+    assert [o["name"] for o in client.get_model_metadata("binary")["outputs"]] == [
+        "label",
+        "probabilities",
+        "logit",
+        "contributions",
+        "logit_se",
+        "probability_lower",
+        "probability_upper",
+    ]
+    # formats 1 and 2: the answer of before, to the byte
+    for name, classes in (("example", 2), ("penguins", 3)):
+        metadata = client.get_model_metadata(name)
+        assert metadata["outputs"] == [
+            {"name": "label", "datatype": "INT64", "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, classes]},
+        ]
+        assert "explain" not in metadata["parameters"]
+
+
+def test_format3_infer_outputs_through_tritons_client_json_and_binary(format3):
+    client_module = pytest.importorskip("tritonclient.http")
+    url, models = format3
+    client = client_module.InferenceServerClient(url=url.removeprefix("http://"))
+    for kind, (path, rows) in models.items():
+        model = runtime.load(path)
+        complete = [row for row in rows if None not in row.values()][:9]
+        for binary, sample in ((False, complete), (True, rows[:9])):  # Triton's JSON writes NaN, which JSON has not
+            numeric, categories = _graph_inputs(model, sample)
+            expected = model.run_outputs(numeric, categories)
+            reference = _onnxruntime(path, numeric, categories)
+            assert list(expected) == list(reference)
+            for name, values in reference.items():  # the runtime's reference is onnxruntime's on the file
+                np.testing.assert_array_equal(expected[name], values)
+            assert expected["contributions"].shape == (9, len(model.feature_names), len(model.classes) - 1)
+            names = list(expected)
+            for selection in [[name] for name in names[2:]] + [names[::-1], ["probabilities"], None]:
+                inputs = [client_module.InferInput("features", list(numeric.shape), "FP32")]
+                inputs[0].set_data_from_numpy(numeric, binary_data=binary)
+                if categories is not None:
+                    inputs.append(client_module.InferInput("categories", list(categories.shape), "BYTES"))
+                    inputs[1].set_data_from_numpy(categories, binary_data=binary)
+                outputs = None
+                if selection is not None:
+                    outputs = [client_module.InferRequestedOutput(n, binary_data=binary) for n in selection]
+                result = client.infer(kind, inputs, outputs=outputs)
+                answered = [output["name"] for output in result.get_response()["outputs"]]
+                assert answered == (names if selection is None else selection)  # no list: every output, in order
+                for name in answered:
+                    output = result.get_output(name)
+                    assert output["datatype"] == ("INT64" if name == "label" else "FP32")
+                    assert output["shape"] == list(expected[name].shape)
+                    got = result.as_numpy(name)
+                    assert got.dtype == expected[name].dtype
+                    np.testing.assert_array_equal(got, expected[name])
+
+
+def test_format3_infer_meets_the_exporters_test_vectors(format3):
+    """The float64 reference the exporter wrote beside each model, by the test vectors' own rule."""
+    url, models = format3
+    for kind, (path, _) in models.items():
+        vectors = json.loads(path.with_name(path.stem + ".testvectors.json").read_text())
+        cases, atol = vectors["cases"], vectors["atol"]
+        model = runtime.load(path)
+        numeric = np.array([[np.nan if v is None else v for v in c["features"]] for c in cases], np.float32)
+        categories = np.array([c.get("categories", []) for c in cases], dtype=object)
+        inputs = _v2_inputs(numeric, categories if model.categorical_names else None)
+        status, answer = _post_json(f"{url}/v2/models/{kind}/infer", {"inputs": inputs})
+        assert status == 200, answer
+        got = {o["name"]: np.array(o["data"], np.float64).reshape(o["shape"]) for o in answer["outputs"]}
+        assert list(got) == vectors["outputs"] == [o.name for o in model.outputs]
+        for name in vectors["outputs"][2:]:
+            expected = np.array([case[name] for case in cases], np.float64)
+            assert got[name].shape == expected.shape, name
+            assert np.all(np.abs(got[name] - expected) <= atol * np.maximum(1, np.abs(expected))), name
+        np.testing.assert_allclose(got["probabilities"], [c["probabilities"] for c in cases], rtol=0, atol=atol)
+
+
+def test_unknown_outputs_are_refused_with_the_models_outputs(format3):
+    url, models = format3
+    _, rows = models["binary"]
+    model = runtime.load(models["binary"][0])
+    inputs = _v2_inputs(*_graph_inputs(model, rows[:2]))
+    status, answer = _post_json(f"{url}/v2/models/binary/infer", {"inputs": inputs, "outputs": [{"name": "nope"}]})
+    assert (status, answer["error"]) == (
+        400,
+        "unknown output 'nope'; this model's outputs are label, probabilities, logit, contributions, logit_se, "
+        "probability_lower, probability_upper",
+    )
+    inputs = _v2_inputs(*_graph_inputs(runtime.load(models["multinomial"][0]), rows[:2]))
+    status, answer = _post_json(
+        f"{url}/v2/models/multinomial/infer", {"inputs": inputs, "outputs": [{"name": "logit_se"}]}
+    )
+    assert (status, answer["error"]) == (
+        400,
+        "unknown output 'logit_se'; this model's outputs are label, probabilities, logit, contributions",
+    )
+    features = {"name": "features", "shape": [1, 30], "datatype": "FP32", "data": [14.0] * 30}
+    status, answer = _post_json(
+        f"{url}/v2/models/example/infer", {"inputs": [features], "outputs": [{"name": "logit"}]}
+    )
+    assert (status, answer["error"]) == (400, "unknown output 'logit'; this model's outputs are label, probabilities")
+    # and without a selection, formats 1 and 2 answer with their two outputs, as before
+    status, answer = _post_json(f"{url}/v2/models/example/infer", {"inputs": [features]})
+    assert status == 200 and [o["name"] for o in answer["outputs"]] == ["label", "probabilities"]
+
+
+def test_predict_with_explain_equals_the_runtimes_explanations(format3):
+    url, models = format3
+    for kind, (path, rows) in models.items():
+        model = runtime.load(path)
+        sample = rows[:12]
+        assert any(None in row.values() for row in sample)  # missing values among them
+        for top in (1, 2, 1000):
+            status, answer = _post_json(f"{url}/v2/models/{kind}/predict", {"instances": sample, "explain": top})
+            assert status == 200, answer
+            expected = model.explain(sample, top=top)
+            for got, want in zip(answer["predictions"], expected, strict=True):
+                assert got["label"] == want["label"] and got["probabilities"] == want["probabilities"]
+                assert got["explain"] == {k: v for k, v in want.items() if k not in ("label", "probabilities")}
+                assert set(got["explain"]) == {"logit", "toward", "away"} | (
+                    {"interval"} if kind == "binary" else set()
+                )
+        # rows as lists in the model's feature order explain alike
+        lists = [[row[c] for c in model.feature_names] for row in sample[:3]]
+        status, answer = _post_json(f"{url}/v2/models/{kind}/predict", {"instances": lists, "explain": 2})
+        assert [p["explain"] for p in answer["predictions"]] == [
+            {k: v for k, v in row.items() if k not in ("label", "probabilities")}
+            for row in model.explain(sample[:3], top=2)
+        ]
+        # without explain (or with null): the predictions of before, and nothing more
+        for document in ({"instances": sample}, {"instances": sample, "explain": None}):
+            status, answer = _post_json(f"{url}/v2/models/{kind}/predict", document)
+            assert status == 200 and all(set(p) == {"label", "probabilities"} for p in answer["predictions"])
+            got = np.array([[p["probabilities"][c] for c in model.classes] for p in answer["predictions"]])
+            np.testing.assert_array_equal(got, model.predict_proba(sample))
+
+
+def test_explain_errors(format3):
+    url, models = format3
+    row = {"island": "Dream", "bill_length_mm": 46.0, "bill_depth_mm": None, "flipper_length_mm": 192.0}
+    row |= {"body_mass_g": 3700.0, "sex": None, "year": 2008}
+    for name, version, instance in (("example", 1, [14.0] * 30), ("penguins", 2, row)):
+        status, answer = _post_json(f"{url}/v2/models/{name}/predict", {"instances": [instance], "explain": 3})
+        assert (status, answer["error"]) == (
+            400,
+            f"model {name!r} has no explanations: its file is logreg-onnx format {version}, whose outputs are label "
+            'and probabilities; export the model again (format 3) to explain, or leave out "explain"',
+        )
+    _, rows = models["binary"]
+    for bad in (0, 1001, -1, 2.5, "3", True, [3], {"k": 3}):
+        status, answer = _post_json(f"{url}/v2/models/binary/predict", {"instances": rows[:1], "explain": bad})
+        assert (status, answer["error"]) == (
+            400,
+            '"explain" must be a whole number from 1 to 1000 (the columns to name toward and away from each '
+            f"prediction), got {json.dumps(bad)}",
+        )
+    wrong = {**rows[0], "b": "heavy"}
+    with pytest.raises(ValueError) as caught:
+        runtime.load(models["binary"][0]).explain([wrong], top=3)
+    status, answer = _post_json(f"{url}/v2/models/binary/predict", {"instances": [wrong], "explain": 3})
+    assert (status, answer["error"]) == (400, str(caught.value))
+
+
+def test_the_drift_window_keeps_the_rows_of_explain_requests():
+    """/predict with explain and infer of an explain output feed the window as the other requests do: the gauges
+    equal runtime.load(path).drift of the rows sent."""
+    pytest.importorskip("torch")
+    path, rows = format3_model("binary")
+    model = runtime.load(path)
+    window = 60
+    sample = rows[:window]
+    with running_server(str(path), "--name", "binary", "--drift-window", str(window)) as (url, _):
+        status, _ = _post_json(f"{url}/v2/models/binary/predict", {"instances": sample[:30], "explain": 2})
+        assert status == 200
+        inputs = _v2_inputs(*_graph_inputs(model, sample[30:]))
+        status, _ = _post_json(
+            f"{url}/v2/models/binary/infer", {"inputs": inputs, "outputs": [{"name": "contributions"}]}
+        )
+        assert status == 200
+        samples = scrape(url)
+    columns = {
+        dict(labels)["column"]: value
+        for (name, labels), value in samples.items()
+        if name == "logreg_drift_psi" and dict(labels)["model"] == "binary"
+    }
+    expected = model.drift(sample)
+    assert sorted(columns) == sorted(model.feature_names)
+    for entry in expected["columns"]:
+        assert columns[entry["column"]] == pytest.approx(entry["psi"], abs=1e-9)
+    score = samples[("logreg_score_psi", (("model", "binary"), ("version", "1")))]
+    assert score == pytest.approx(expected["score"]["psi"], abs=1e-6)

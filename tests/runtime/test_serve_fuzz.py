@@ -23,7 +23,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from logreg_onnx import runtime  # noqa: E402
 
-from .serving import EXAMPLE, PENGUINS, requests_by_status, running_server, scrape  # noqa: E402
+from .serving import EXAMPLE, PENGUINS, format3_model, requests_by_status, running_server, scrape  # noqa: E402
 
 MODELS = {"example": runtime.load(EXAMPLE), "penguins": runtime.load(PENGUINS)}
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -259,3 +259,125 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(tmp_path: Pat
     sent = {status: after[status] - before.get(status, 0) for status in after}
     assert not [status for status in sent if status.startswith("5")], sent
     assert sum(sent.values()) > 1000, sent
+
+
+# -- format 3: generated output selections and explain requests ------------------------------------------------------
+@pytest.fixture(scope="module")
+def format3_server():
+    """A server of two format 3 models exported here (binary with intervals, multinomial without): (URL, process,
+    {name: (loaded model, training rows)})."""
+    pytest.importorskip("torch")
+    models = {kind: format3_model(kind) for kind in ("binary", "multinomial")}
+    arguments = [argument for kind, (path, _) in models.items() for argument in ("--model", f"{kind}={path}")]
+    with running_server(*arguments, "--max-rows", "50") as (url, process):
+        yield url, process, {kind: (runtime.load(path), rows) for kind, (path, rows) in models.items()}
+        client = _clients.pop(url, None)
+        if client is not None:
+            client.connection.close()
+        counts = requests_by_status(scrape(url))
+        assert not [status for status in counts if status.startswith("5")], (counts, process.log()[-3000:])
+
+
+@st.composite
+def output_selections(draw, names: tuple[str, ...]):
+    """An infer request's ``outputs`` (None: left out) and ``binary_data_output``: some of the model's outputs in any
+    order, each JSON or binary, now and then a name the model does not have."""
+    default_binary = draw(st.booleans())
+    if draw(st.integers(0, 4)) == 0:
+        return None, default_binary
+    chosen = draw(st.lists(st.sampled_from([*names, "logit_se", "probability_upper", "nope"]), min_size=1, max_size=5))
+    outputs = []
+    for name in chosen:
+        flag = draw(st.sampled_from([None, True, False]))
+        outputs.append({"name": name} | ({} if flag is None else {"parameters": {"binary_data": flag}}))
+    return outputs, default_binary
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_generated_output_selections_of_format3_models(format3_server, data):
+    """Any selection of a format 3 model's outputs, JSON or binary: each answered output equals the Python runtime's
+    (run_outputs), in the order asked (all of them when none is named); an unknown name is a 400 listing them."""
+    url, _, models = format3_server
+    client = _client((url, None))
+    kind = data.draw(st.sampled_from(sorted(models)))
+    model, rows = models[kind]
+    names = tuple(o.name for o in model.outputs)
+    sample = data.draw(st.lists(st.sampled_from(rows), min_size=1, max_size=5))
+    numeric = np.array([[np.nan if r[c] is None else r[c] for c in model.numeric_names] for r in sample], np.float32)
+    categories = np.array([[r[c] for c in model.categorical_names] for r in sample], dtype=object)
+    inputs = [
+        {
+            "name": "features",
+            "shape": list(numeric.shape),
+            "datatype": "FP32",
+            "data": [None if v != v else v for v in numeric.ravel().tolist()],
+        }
+    ]
+    if model.categorical_names:
+        inputs.append({"name": "categories", "shape": list(categories.shape), "datatype": "BYTES"})
+        inputs[1]["data"] = categories.ravel().tolist()
+    outputs, default_binary = data.draw(output_selections(names))
+    document = {"inputs": inputs, "parameters": {"binary_data_output": default_binary}}
+    if outputs is not None:
+        document["outputs"] = outputs
+    status, answer_headers, raw, _ = client.post(f"/v2/models/{kind}/infer", json.dumps(document).encode(), {})
+    unknown = [o["name"] for o in outputs or () if o["name"] not in names]
+    if unknown:
+        assert status == 400, raw[:300]
+        assert json.loads(raw)["error"] == f"unknown output {unknown[0]!r}; this model's outputs are {', '.join(names)}"
+        return
+    assert status == 200, raw[:300]
+    asked = [o["name"] for o in outputs] if outputs is not None else list(names)
+    expected = model.run_outputs(numeric, categories if model.categorical_names else None, list(dict.fromkeys(asked)))
+    length = answer_headers.get("inference-header-content-length")
+    head = json.loads(raw[: int(length)] if length else raw)
+    assert [o["name"] for o in head["outputs"]] == asked
+    offset = int(length) if length else 0
+    for output in head["outputs"]:
+        want = expected[output["name"]]
+        assert output["datatype"] == ("INT64" if want.dtype == np.int64 else "FP32")
+        assert output["shape"] == list(want.shape)
+        if "data" in output:
+            got = np.array(output["data"], dtype=want.dtype).reshape(output["shape"])
+        else:
+            size = output["parameters"]["binary_data_size"]
+            got = np.frombuffer(raw[offset : offset + size], want.dtype.newbyteorder("<")).reshape(output["shape"])
+            offset += size
+        np.testing.assert_array_equal(got, want)
+    assert offset == (len(raw) if length else 0)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_explain_requests(format3_server, data):
+    """/predict with any ``explain`` value: a whole number from 1 to 1000 answers Model.explain's explanations; null
+    answers without; anything else is a 400."""
+    url, _, models = format3_server
+    client = _client((url, None))
+    kind = data.draw(st.sampled_from(sorted(models)))
+    model, rows = models[kind]
+    sample = data.draw(st.lists(st.sampled_from(rows), min_size=1, max_size=4))
+    top = data.draw(
+        st.one_of(st.integers(1, 6), st.integers(-3, 1200), st.none(), st.booleans(), st.floats(), st.text(max_size=3))
+    )
+    body = json.dumps({"instances": sample, "explain": top}).encode()
+    status, _, raw, _ = client.post(f"/v2/models/{kind}/predict", body, {})
+    answer = json.loads(raw)
+    valid = top is None or (type(top) is int and 1 <= top <= 1000)
+    if not valid:
+        assert status == 400 and answer["error"].startswith('"explain" must be a whole number from 1 to 1000'), raw
+        return
+    assert status == 200, raw[:300]
+    if top is None:
+        assert all(set(p) == {"label", "probabilities"} for p in answer["predictions"])
+        return
+    expected = model.explain(sample, top=top)
+    assert answer["predictions"] == [
+        {
+            "label": row["label"],
+            "probabilities": row["probabilities"],
+            "explain": {k: v for k, v in row.items() if k not in ("label", "probabilities")},
+        }
+        for row in expected
+    ]

@@ -44,7 +44,9 @@ def _reference(path: Path, rows: list[dict]) -> np.ndarray:
     categories = np.array(
         [["" if r[n] is None else r[n].strip() for n in ("island", "sex")] for r in rows], dtype=object
     )
-    return np.asarray(ReferenceEvaluator(onnx.load(path)).run(None, {"categories": categories})[1])
+    return np.asarray(
+        ReferenceEvaluator(onnx.load(path)).run(["label", "probabilities"], {"categories": categories})[1]
+    )
 
 
 def test_dict_rows_are_scored(text_only):

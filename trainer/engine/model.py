@@ -19,6 +19,8 @@ from ..errors import ModelFileError
 MODEL_FORMAT = "logreg-onnx/model"
 MODEL_FORMAT_VERSION = 2  # 2 adds the encoding (column kinds, medians, levels); format 1 files still load
 READABLE_FORMAT_VERSIONS = (1, 2)
+# model.pt "extra": the fit's covariance (CoefficientTable.covariance), a float64 tensor, when classical
+COVARIANCE_KEY = "covariance"
 
 
 class Preprocess(nn.Module):

@@ -17,7 +17,7 @@ import torch
 from logreg_onnx.runtime.files import write_text_atomic
 
 from ..data.dataset import Dataset
-from ..engine.model import save_model
+from ..engine.model import COVARIANCE_KEY, save_model
 from ..engine.training import FitResult
 from ..options import ReadOptions
 from .plots import Renderer, plot_history, plot_roc
@@ -82,12 +82,17 @@ def write_run(
             split=split,
         )
     write_text_atomic(out / HISTORY_FILE, _history_csv(result.history))
+    covariance = result.coefficients.covariance if result.coefficients is not None else None
     model_sha256 = save_model(
         out / MODEL_FILE,
         result.model,
         feature_names=result.feature_names,
         class_names=result.class_names,
-        extra={"options": json.dumps(result.options), "data_sha256": dataset.sha256 or ""},
+        extra={
+            "options": json.dumps(result.options),
+            "data_sha256": dataset.sha256 or "",
+            **({COVARIANCE_KEY: torch.from_numpy(covariance)} if covariance is not None else {}),
+        },
     )
     if result.coefficients is not None:
         write_text_atomic(out / COEFFICIENTS_FILE, result.coefficients.to_csv())

@@ -47,6 +47,10 @@ class CoefficientTable:
     units: str  # "original" or "standardized"
     note: str = ""
     notes: list[str] = field(default_factory=list)
+    # when classical: each logit's (the second class's, or each class's against the first) covariance of the
+    # solver's parameters [w_1 .. w_D, b] on standardized features, float64 of shape (n_logits, D + 1, D + 1): what
+    # the exported graph's logit_se uses (the delta method); not part of the JSON table
+    covariance: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict:
         """Plain JSON (a value that is not finite becomes null)."""
@@ -159,15 +163,18 @@ def coefficient_table(
         "llr": llr,
         "llr_p_value": chi2_sf(llr, df_model) if df_model > 0 else None,
     }
-    std_errors = None
+    std_errors = blocks = None
     if classical:
         try:
             covariance = np.linalg.inv(information.numpy())  # of the standardized [w | b] parameters
+            blocks = np.stack(
+                [covariance[c * width : (c + 1) * width, c * width : (c + 1) * width] for c in range(free)]
+            )
             J = np.kron(np.eye(free), to_table)
             covariance = J @ covariance @ J.T
             std_errors = np.sqrt(np.clip(np.diag(covariance), 0, None)).reshape(params.shape)
         except np.linalg.LinAlgError:
-            classical = False
+            classical, blocks = False, None
             note = "the observed information is singular (collinear terms): no standard errors"
         if std_errors is not None and not np.isfinite(std_errors).all():
             notes.append("some standard errors are not finite (a term without variation, or separated classes)")
@@ -200,7 +207,9 @@ def coefficient_table(
                 )
             rows.append(row)
     units = "standardized" if standardized else "original"
-    return CoefficientTable(rows, fit, classical, reference, units, note, notes)
+    if blocks is not None and not np.isfinite(blocks).all():
+        blocks = None
+    return CoefficientTable(rows, fit, classical, reference, units, note, notes, covariance=blocks)
 
 
 def _to_table(mean: np.ndarray, scale: np.ndarray, standardized: bool) -> np.ndarray:
