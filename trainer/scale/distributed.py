@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +29,10 @@ if TYPE_CHECKING:  # torch is imported when a process group is made: `logreg tra
 
 T = TypeVar("T")
 ERROR_FILE_ENV = "LOGREG_ERROR_FILE"  # set by the launcher: rank 0 writes the job's error message there
+# set by the launcher: the folder the ranks keep their row caches in, removed by the launcher when the job ends,
+# so that nothing stays behind even when a rank is killed where it cannot run its own clean-up (SIGKILL, or SIGTERM
+# while it waits inside a collective)
+SCRATCH_ENV = "LOGREG_SCRATCH"
 
 
 class JobError(TrainerError, RuntimeError):
@@ -152,6 +158,8 @@ def launch(nproc: int, module_args: list[str], error_file: Path) -> tuple[str, b
         logging.getLogger(name).setLevel(logging.CRITICAL)  # its warnings and tracebacks are not for our users
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     os.environ[ERROR_FILE_ENV] = str(error_file)
+    scratch = tempfile.mkdtemp(prefix="logreg-job-")
+    os.environ[SCRATCH_ENV] = scratch
     args = get_args_parser().parse_args(
         ["--standalone", f"--nproc-per-node={nproc}", "--max-restarts=0", "--module", "logreg_onnx", *module_args]
     )
@@ -166,6 +174,8 @@ def launch(nproc: int, module_args: list[str], error_file: Path) -> tuple[str, b
         return f"interrupted by {name}; the job stopped on every rank", False
     finally:
         os.environ.pop(ERROR_FILE_ENV, None)
+        os.environ.pop(SCRATCH_ENV, None)
+        shutil.rmtree(scratch, ignore_errors=True)
     return None
 
 

@@ -19,6 +19,7 @@ The row cache takes ``rows * (design columns * 4 + 16)`` bytes of local disk (``
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -45,7 +46,7 @@ from ..engine.training import (
 from ..errors import DataError, OptionError, Setting
 from ..options import FitOptions, ReadOptions, StreamOptions
 from ..stats.metrics import classification_metrics, confusion_matrix, confusion_metrics, log_loss
-from .distributed import Comm
+from .distributed import SCRATCH_ENV, Comm
 from .rowcache import RowCache
 from .scan import Scan, label_texts, scan, validation_rows
 from .sources import Source
@@ -79,7 +80,7 @@ def fit_stream(
     found = scan(source, comm, forced_text=forced, seed=opts.seed, val_fraction=opts.val_fraction, opts=opts)
     if found.encoding.width() == 0:
         raise DataError(f"{source.data}: no usable features: every categorical column has a single level")
-    folder = Path(tempfile.mkdtemp(prefix=f"logreg-rank{comm.rank}-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"logreg-rank{comm.rank}-", dir=os.environ.get(SCRATCH_ENV)))
     try:
         return _fit_cached(source, found, folder, opts, stream, comm, device, progress)
     finally:
