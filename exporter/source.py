@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -73,8 +74,10 @@ class Source:
     covariance: np.ndarray | None = None
     intervals_note: str = ""
 
+    @cached_property
     def explainer(self) -> Explainer:
-        """What the graph's explain outputs are computed from (:mod:`exporter.explain`)."""
+        """What the graph's explain outputs are computed from (:mod:`exporter.explain`): made once (the covariance's
+        factorization among it), for the graph, the test vectors and the verification alike."""
         return explainer_of(
             self.model,
             baseline=self.baseline,

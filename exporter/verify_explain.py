@@ -39,7 +39,7 @@ def verify_explanations(path: Path, source: Source, *, atol: float, rtol: float,
         return []  # the load failure is reported by verify_file
     if contract.CONTRIBUTIONS_OUTPUT not in outputs:
         return []
-    explainer = source.explainer()
+    explainer = source.explainer
     probes = make_probes(source.model, source.sample, seed=2)
     _, probabilities = source.expected(probes)
     usable = np.isfinite(np.asarray(probabilities, dtype=np.float64)).all(axis=1) & np.isfinite(probes.design).all(

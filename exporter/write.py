@@ -305,7 +305,7 @@ def build_model(
     """The candidate ONNX model of a source: graph, metadata, and nothing that names this machine. ``explain`` and
     ``profile`` off build the file without the explain outputs (format 2) or the training profile, as
     bench/explain.py measures their size; an export always has both."""
-    explainer = source.explainer() if explain else None
+    explainer = source.explainer if explain else None
     proto = export_graph(source.model, opset=opset, threshold=source.threshold, explainer=explainer)
     for node in proto.graph.node:
         # The exporter records each node's Python stack trace and source path: noise for users, and a leak of paths.
@@ -360,7 +360,7 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
     labels, probabilities = source.expected(probes)
     scored = np.isfinite(probabilities).all(axis=1)  # rows the user's object refuses are no test of a client
     slack = np.where(scored, float32_slack(source.model, probes.design, np.nan_to_num(probabilities)).max(axis=1), 1.0)
-    explainer = source.explainer()
+    explainer = source.explainer
     explained = explainer.reference(probes.design)
     slack = np.maximum(slack, explain_slack(explainer, probes.design))
     encoding = source.encoding

@@ -266,16 +266,8 @@ def check_graph(
             len(spec.shape) == 2 and (spec.shape[1] == len(class_names) or not isinstance(spec.shape[1], int)),
             f"probabilities shape {list(spec.shape)}, {len(class_names)} classes",
         )
-    n_logits = len(class_names) - 1
-    dims = {
-        LOGIT_OUTPUT: (n_logits,),
-        CONTRIBUTIONS_OUTPUT: (len(feature_names), n_logits),
-        LOGIT_SE_OUTPUT: (n_logits,),
-        PROBABILITY_LOWER_OUTPUT: (),
-        PROBABILITY_UPPER_OUTPUT: (),
-    }
-    for name, inner in dims.items():
-        if name not in by_name:
+    for name, inner in output_dims(len(class_names), len(feature_names)).items():
+        if name in OUTPUT_NAMES or name not in by_name:
             continue
         spec = by_name[name]
         fits = len(spec.shape) == 1 + len(inner) and all(
@@ -288,6 +280,20 @@ def check_graph(
             f"{name} shape {list(spec.shape)}, expected [batch{''.join(f', {d}' for d in inner)}]",
         )
     return checks
+
+
+def output_dims(n_classes: int, n_columns: int) -> dict[str, tuple[int, ...]]:
+    """Each output's dimensions after the batch, as the contract defines them."""
+    n_logits = n_classes - 1
+    return {
+        LABEL_OUTPUT: (),
+        PROBABILITIES_OUTPUT: (n_classes,),
+        LOGIT_OUTPUT: (n_logits,),
+        CONTRIBUTIONS_OUTPUT: (n_columns, n_logits),
+        LOGIT_SE_OUTPUT: (n_logits,),
+        PROBABILITY_LOWER_OUTPUT: (),
+        PROBABILITY_UPPER_OUTPUT: (),
+    }
 
 
 def expected_outputs(format_version: str | None, n_classes: int, intervals: bool) -> list[str]:

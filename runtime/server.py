@@ -397,16 +397,7 @@ def describe(entry: Served) -> dict:
     outputs too, their shapes as the graph contract gives them, and the ``explain`` parameters that say what the
     logits are against)."""
     model = entry.model
-    n_classes, n_columns = len(model.classes), len(model.feature_names)
-    shapes = {
-        contract.LABEL_OUTPUT: [-1],
-        contract.PROBABILITIES_OUTPUT: [-1, n_classes],
-        contract.LOGIT_OUTPUT: [-1, n_classes - 1],
-        contract.CONTRIBUTIONS_OUTPUT: [-1, n_columns, n_classes - 1],
-        contract.LOGIT_SE_OUTPUT: [-1, n_classes - 1],
-        contract.PROBABILITY_LOWER_OUTPUT: [-1],
-        contract.PROBABILITY_UPPER_OUTPUT: [-1],
-    }
+    dims = contract.output_dims(len(model.classes), len(model.feature_names))
     inputs = []
     if model.numeric_names:
         inputs.append({"name": contract.INPUT_NAME, "datatype": "FP32", "shape": [-1, len(model.numeric_names)]})
@@ -430,7 +421,9 @@ def describe(entry: Served) -> dict:
         "versions": ["1"],
         "platform": "onnxruntime_onnx",
         "inputs": inputs,
-        "outputs": [{"name": name, "datatype": OUTPUT_TYPES[name], "shape": shapes[name]} for name in entry.outputs],
+        "outputs": [
+            {"name": name, "datatype": OUTPUT_TYPES[name], "shape": [-1, *dims[name]]} for name in entry.outputs
+        ],
         "parameters": parameters,
     }
 
