@@ -10,7 +10,7 @@ PENGUINS := examples/penguins/penguins.csv
 
 EXAMPLE := artifacts/example
 
-.PHONY: install demo test test-runtime test-deps engine-venvs engines web-demo lint bench bench-docs bench-serve-tools example clean
+.PHONY: install proto demo test test-runtime test-deps engine-venvs engines web-demo lint bench bench-docs bench-serve-tools example clean
 
 install: $(STAMP)
 
@@ -21,6 +21,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[train,dev,fast,serve,sklearn,mlflow,spark]'
 	touch $(STAMP)
+
+# runtime/grpc/inference_pb2*.py from runtime/grpc/inference.proto (committed: a serve install needs no protoc). The
+# messages get a descriptor pool of their own, as Triton's are also package `inference` and tritonclient.grpc puts
+# them in the default pool (the two in one process would clash); the service module imports its messages relatively.
+# The gencode of grpcio-tools 1.81.1 (protoc 33.5) needs protobuf >= 6.33.5 and grpcio >= 1.81.1 (pyproject.toml).
+proto: install
+	$(PY) -m grpc_tools.protoc -Iruntime/grpc --python_out=runtime/grpc --grpc_python_out=runtime/grpc runtime/grpc/inference.proto
+	sed -i 's/_descriptor_pool.Default()/_descriptor_pool.DescriptorPool()/' runtime/grpc/inference_pb2.py
+	sed -i 's/^import inference_pb2 as/from . import inference_pb2 as/' runtime/grpc/inference_pb2_grpc.py
 
 # The torch-free proof: a second environment with the base install only (what an app embedding the runtime gets),
 # at the OLDEST versions pyproject.toml allows, so that its lower bounds are tested, not just claimed.

@@ -169,6 +169,17 @@ def dict_runner(model: runtime.Model) -> Runner:
     return run
 
 
+def _completed(coroutine):
+    """The value of a coroutine that never waits (the server's infer without a batcher), run here without an event
+    loop, so that an export works inside one too (a notebook's)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("the server's infer waited for something; it cannot be checked in process")
+
+
 def server_runners(model: runtime.Model) -> dict[str, Runner]:
     """The server's request handling (runtime/server.py's ``answer_predict`` and ``answer_infer``, what its routes
     call), in process on JSON bodies; empty when the server's extra is not installed."""
@@ -199,7 +210,8 @@ def server_runners(model: runtime.Model) -> dict[str, Runner]:
                     "data": [str(t) for t in categories.ravel().tolist()],
                 }
             )
-        content = answer_infer(entry, json.dumps({"inputs": inputs}).encode(), None, limits)[0]
+        body = json.dumps({"inputs": inputs}).encode()
+        content = _completed(answer_infer(entry, body, None, limits))[0]
         outputs = {o["name"]: o for o in json.loads(content)["outputs"]}
         probabilities = outputs[contract.PROBABILITIES_OUTPUT]
         return (

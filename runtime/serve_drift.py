@@ -7,9 +7,6 @@ import threading
 
 import numpy as np
 
-from .drift import Profile
-
-VERSION = "1"  # the model version the server reports (describe()'s "versions")
 _BANDS = "under 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift"
 
 
@@ -83,10 +80,11 @@ class DriftWindow:
 class DriftCollector:
     """A prometheus_client collector: ``logreg_drift_psi{model, version, column}`` and ``logreg_score_psi{model,
     version}`` of each window against its model's profile, computed at each scrape (nothing while the window is
-    empty). ``models``: name -> (profile, numeric column names, window)."""
+    empty). ``served``: a callable giving the versions served now (runtime/repository.py Served: name, version,
+    model, profile, window)."""
 
-    def __init__(self, models: dict[str, tuple[Profile, list[str], DriftWindow]]) -> None:
-        self.models = models
+    def __init__(self, served) -> None:
+        self.served = served
 
     def describe(self) -> list:
         return []  # no collection at registration: the gauges exist only once rows are scored
@@ -104,13 +102,14 @@ class DriftCollector:
             f"PSI of the score over the last rows scored against the training profile ({_BANDS})",
             labels=["model", "version"],
         )
-        for name, (profile, numeric_names, window) in self.models.items():
-            if not len(window):
+        for entry in self.served():
+            window = entry.window
+            if window is None or entry.profile is None or not len(window):
                 continue
             numeric, categories, probabilities = window.rows()
-            report = profile.compare(numeric_names, numeric, categories, probabilities)
+            report = entry.profile.compare(entry.model.numeric_names, numeric, categories, probabilities)
             for column in report["columns"]:
-                columns.add_metric([name, VERSION, column["column"]], column["psi"])
-            scores.add_metric([name, VERSION], report["score"]["psi"])
+                columns.add_metric([entry.name, entry.version, column["column"]], column["psi"])
+            scores.add_metric([entry.name, entry.version], report["score"]["psi"])
         yield columns
         yield scores

@@ -1,6 +1,8 @@
 """The server's Prometheus metrics, through prometheus_client: requests by endpoint, model and status, a latency
-histogram by endpoint, rows predicted by model; summed over the worker processes when there are several. With
-``--drift-window``, the drift gauges of runtime/serve_drift.py, computed at each scrape."""
+histogram by endpoint, rows predicted by model; summed over the worker processes when there are several. Per model
+version, the statistics extension's figures (runtime/repository.py Statistics), readiness and refused loads, and the
+requests shed as busy: those of the process that answers the scrape. With ``--drift-window``, the drift gauges of
+runtime/serve_drift.py, computed at each scrape."""
 
 from __future__ import annotations
 
@@ -8,19 +10,31 @@ import os
 import time
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode, set by serve for --workers > 1
-ROUTES = ("/v2", "/v2/health/live", "/v2/health/ready", "/predict", "/metrics", "/openapi.json")
+ROUTES = (
+    "/v2",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/predict",
+    "/metrics",
+    "/openapi.json",
+    "/v2/models/stats",
+    "/v2/repository/index",
+)
 INFER = "/v2/models/{name}/infer"
+VERSIONED_INFER = "/v2/models/{name}/versions/{version}/infer"
 
 
 class Metrics:
     """The metrics of one app, in a registry of its own (two apps in one process do not mix their counts)."""
 
-    def __init__(self, models, drift=None) -> None:
+    def __init__(self, repository, admission, drift=None) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 
         self.registry = CollectorRegistry()
         self.content_type = CONTENT_TYPE_LATEST
-        self.models = set(models)
+        self.repository = repository
+        self.versions = VersionCollector(repository, admission)
+        self.registry.register(self.versions)
         self.requests = Counter(
             "logreg_requests", "HTTP requests", ["endpoint", "model", "status"], registry=self.registry
         )
@@ -61,20 +75,31 @@ class Metrics:
 
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
+        registry.register(self.versions)  # a version's statistics are this process's own, like a drift window
         if self.drift is not None:  # a window is this process's own: the gauges of the worker that answers
             registry.register(self.drift)
         return generate_latest(registry)
 
+    @staticmethod
+    def infer_endpoint(path: str) -> str:
+        return VERSIONED_INFER if "/versions/" in path else INFER
+
     def endpoint(self, path: str) -> tuple[str, str]:
         """The route template and model name of a path (unknown paths pool under one label)."""
-        parts = path.strip("/").split("/")
-        if len(parts) >= 3 and parts[:2] == ["v2", "models"]:
-            model = parts[2] if parts[2] in self.models else "unknown"
-            return "/v2/models/{name}" + ("/" + "/".join(parts[3:]) if len(parts) > 3 else ""), model
-        if path == "/predict" and len(self.models) == 1:
-            return path, next(iter(self.models))
         if path in ROUTES:
             return path, ""
+        models = self.repository.slots
+        parts = path.strip("/").split("/")
+        if len(parts) >= 3 and parts[:2] == ["v2", "models"]:
+            model = parts[2] if parts[2] in models else "unknown"
+            rest = parts[3:]
+            if len(rest) >= 2 and rest[0] == "versions":
+                rest = ["versions", "{version}", *rest[2:]]
+            return "/v2/models/{name}" + ("/" + "/".join(rest) if rest else ""), model
+        if len(parts) == 5 and parts[:3] == ["v2", "repository", "models"]:
+            return "/v2/repository/models/{name}/" + parts[4], parts[3] if parts[3] in models else "unknown"
+        if path == "/predict" and len(models) == 1:
+            return path, next(iter(models))
         return "(unknown)", ""
 
 
@@ -103,3 +128,54 @@ class MetricsMiddleware:
             endpoint, model = self.metrics.endpoint(scope["path"])
             rows = scope.get("state", {}).get("rows") or 0
             self.metrics.observe(endpoint, model, status[0], time.perf_counter() - started, rows)
+
+
+class VersionCollector:
+    """A prometheus_client collector of each served version's statistics and readiness, the loads refused and the
+    requests shed, read at each scrape from the repository (versions come and go while the server runs)."""
+
+    def __init__(self, repository, admission) -> None:
+        self.repository, self.admission = repository, admission
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        labels = ["model", "version"]
+        requests = CounterMetricFamily(
+            "logreg_inference_requests", "Infer and predict requests by outcome", labels=[*labels, "outcome"]
+        )
+        seconds = CounterMetricFamily(
+            "logreg_inference_seconds",
+            "Cumulative seconds of requests (success, fail) and of their phases (queue, compute_*)",
+            labels=[*labels, "phase"],
+        )
+        rows = CounterMetricFamily("logreg_inference_rows", "Rows scored", labels=labels)
+        runs = CounterMetricFamily(
+            "logreg_inference_executions", "Model runs (fewer than requests when batched)", labels=labels
+        )
+        ready = GaugeMetricFamily(
+            "logreg_model_ready", "1 when the version is ready (its test vectors passed)", labels=labels
+        )
+        for entry in self.repository.served():
+            key = [entry.name, entry.version]
+            document = entry.stats.document(entry.name, entry.version)
+            phases = document["inference_stats"]
+            for outcome in ("success", "fail"):
+                requests.add_metric([*key, outcome], phases[outcome]["count"])
+            for phase in ("success", "fail", "queue", "compute_input", "compute_infer", "compute_output"):
+                seconds.add_metric([*key, phase], phases[phase]["ns"] / 1e9)
+            rows.add_metric(key, document["inference_count"])
+            runs.add_metric(key, document["execution_count"])
+            ready.add_metric(key, 1.0 if entry.ready else 0.0)
+        yield from (requests, seconds, rows, runs, ready)
+        yield CounterMetricFamily(
+            "logreg_model_load_failures",
+            "Model versions refused (unreadable, or failing their test vectors)",
+            value=self.repository.failures,
+        )
+        yield CounterMetricFamily(
+            "logreg_requests_shed", "Requests answered busy (--max-queue, --request-timeout)", value=self.admission.shed
+        )

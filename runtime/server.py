@@ -1,8 +1,11 @@
 """``logreg serve``: the Open Inference Protocol (KServe V2) REST endpoints over the runtime, on starlette + uvicorn.
 
 Every error is JSON ``{"error": "..."}`` with a 4xx status (one table maps our exceptions to statuses); the server keeps
-serving. A model is ready once it has replayed its own test vectors. ``POST /v2/models/NAME/infer`` for the served
-models is answered by a plain ASGI app in front of starlette (see :class:`InferFastPath`); starlette routes the rest.
+serving. The models come from a :class:`~.repository.Repository` (single files, or a Triton-style folder with
+versions, reloaded while serving); every model endpoint is also at ``/v2/models/NAME/versions/VERSION/...``, and a
+version is ready once it has replayed its own test vectors. ``POST .../infer`` is answered by a plain ASGI app in
+front of starlette (see :class:`InferFastPath`); starlette routes the rest. gRPC (runtime/serve_grpc.py) shares the
+repository, the admission count and the model runs (runtime/serve_infer.py).
 
 A format 3 model (runtime/contract.py) answers infer with any of its graph's outputs (all of them when a request names
 none, as the protocol says) and ``/predict`` with ``"explain": K`` adds each row's explanation (runtime/explain.py).
@@ -11,10 +14,11 @@ Requests for label and probabilities only, and ``/predict`` without ``explain``,
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 from starlette.applications import Starlette
@@ -23,13 +27,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import contract, testvectors
-from .drift import Profile
+from . import contract
 from .errors import InputError
-from .explain import MAX_TOP, check_top, explain_rows, explainable
+from .explain import MAX_TOP, check_top, explain_rows
 from .model import Model
-from .serve_drift import DriftCollector, DriftWindow
-from .serve_metrics import INFER, Metrics, MetricsMiddleware
+from .repository import Repository, RepositoryError, Served, verified
+from .serve_batch import Batcher
+from .serve_drift import DriftCollector
+from .serve_guard import BearerAuth, PayloadLog
+from .serve_infer import Admission, Busy, Limits, run_model
+from .serve_metrics import Metrics, MetricsMiddleware
 from .v2 import HEADER_LENGTH, OUTPUT_TYPES, ProtocolError, decode, encode
 
 logger = logging.getLogger(__name__)
@@ -37,6 +44,9 @@ SERVER_NAME = "logreg-onnx"
 JSON = "application/json"
 BINARY = "application/octet-stream"
 ACCEPTED_TYPES = ("", JSON, BINARY)
+EXTENSIONS = ["binary_tensor_data", "model_repository", "statistics"]
+RETRY_AFTER = "1"  # seconds, with a 503 for a busy server
+__all__ = ["Limits", "Served", "create_app"]
 
 
 class HTTPError(Exception):
@@ -48,65 +58,48 @@ class HTTPError(Exception):
         self.detail = detail
 
 
-STATUS = {ProtocolError: 400, InputError: 400}  # our exceptions -> HTTP statuses
-PREDICTION_OUTPUTS = frozenset(contract.OUTPUT_NAMES)  # what the predict session answers (format 3: the pruned one)
+STATUS = {ProtocolError: 400, InputError: 400, Busy: 503}  # our exceptions -> HTTP statuses
 
 
-@dataclass
-class Served:
-    name: str
-    model: Model
-    ready: bool = False
-    vectors: dict = field(default_factory=dict)
-    window: DriftWindow | None = None  # the last rows scored, with --drift-window and a model with a profile
-    outputs: tuple[str, ...] = field(init=False)  # the graph's outputs, in its order
-    explains: bool = field(init=False)  # format 3: the explain outputs are among them
-
-    def __post_init__(self) -> None:
-        self.outputs = tuple(o.name for o in self.model.outputs)
-        self.explains = explainable(self.model)
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_body_bytes: int = 64 << 20
-    max_rows: int = 100_000
-
-
-def _json(document: dict, status: int = 200, headers: dict | None = None) -> Response:
+def _json(document, status: int = 200, headers: dict | None = None) -> Response:
     return Response(json.dumps(document, separators=(",", ":")), status, headers=headers, media_type=JSON)
 
 
-def create_app(models: dict[str, Model], limits: Limits | None = None, *, drift_window: int = 0):
-    """The ASGI app serving ``models`` (name -> loaded model). ``drift_window``: rows kept per model with a
-    training profile, their drift from it the gauges of /metrics (runtime/serve_drift.py); 0 for none."""
+def create_app(
+    models: dict[str, Model] | Repository,
+    limits: Limits | None = None,
+    *,
+    drift_window: int = 0,
+    poll: float = 0.0,
+    token: str | None = None,
+    payloads: PayloadLog | None = None,
+    grpc: dict | None = None,
+):
+    """The ASGI app serving ``models``: name -> loaded model (each served as version 1), or a repository (loaded
+    here if it is not yet). ``drift_window``: rows kept per model version with a training profile, their drift from
+    it the gauges of /metrics (runtime/serve_drift.py); 0 for none. ``poll``: seconds between scans of the
+    repository for new or replaced versions (0: none). ``token``: the bearer token every request but the health
+    endpoints needs. ``payloads``: where to log each infer and predict request. ``grpc``: the gRPC server's host,
+    port and TLS (runtime/serve_grpc.py), started and stopped with the app."""
     limits = limits or Limits()
-    served = {name: Served(name, model) for name, model in models.items()}
-    drifting = {}
-    for entry in served.values():
-        profile = Profile.from_metadata(entry.model.metadata) if drift_window else None
-        if profile is not None:
-            model = entry.model
-            entry.window = DriftWindow(
-                drift_window, len(model.numeric_names), len(model.categorical_names), len(model.classes)
-            )
-            drifting[entry.name] = (profile, model.numeric_names, entry.window)
-    for entry in served.values():
-        report = testvectors.replay(entry.model)
-        entry.vectors = report
-        entry.ready = report["status"] in ("passed", "not found")
+    repository = models if isinstance(models, Repository) else _of_models(models, drift_window)
+    admission = Admission(limits.max_queue)
+    if limits.max_batch_size > 1:
+        repository.on_change = lambda entry: setattr(entry, "batcher", Batcher(entry, limits))
+        for entry in repository.served():
+            entry.batcher = Batcher(entry, limits)
+    if not repository.slots:
+        repository.load_now()
 
-    def lookup(name: str) -> Served:
-        try:
-            return served[name]
-        except KeyError:
-            raise HTTPError(404, f"unknown model {name!r}; this server has {sorted(served)}") from None
+    def lookup(request: Request, *, ready: bool = True) -> Served:
+        name, version = request.path_params["name"], request.path_params.get("version")
+        return repository.resolve(name, version) if ready else repository.find(name, version)
 
     async def live(request: Request) -> Response:
         return _json({"live": True})
 
     async def ready(request: Request) -> Response:
-        ok = all(entry.ready for entry in served.values())
+        ok = repository.ready()
         return _json({"ready": ok}, 200 if ok else 503)
 
     async def server_metadata(request: Request) -> Response:
@@ -116,37 +109,72 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, *, drift_
             version = metadata.version("logreg-onnx")
         except metadata.PackageNotFoundError:
             version = "unknown"
-        return _json({"name": SERVER_NAME, "version": version, "extensions": ["binary_tensor_data"]})
+        return _json({"name": SERVER_NAME, "version": version, "extensions": EXTENSIONS})
 
     async def model_metadata(request: Request) -> Response:
-        entry = lookup(request.path_params["name"])
-        return _json(describe(entry))
+        entry = lookup(request, ready=False)
+        return _json(describe(entry, repository.versions(entry.name)))
 
     async def model_ready(request: Request) -> Response:
-        entry = lookup(request.path_params["name"])
+        try:
+            entry = lookup(request, ready=False)
+        except RepositoryError as exc:
+            if exc.status != 503:
+                raise
+            return _json({"name": request.path_params["name"], "ready": False, "reason": exc.detail}, 503)
         return _json({"name": entry.name, "ready": entry.ready}, 200 if entry.ready else 503)
 
     async def infer(request: Request) -> Response:
-        # served models are answered by InferFastPath before starlette; this route answers the unknown names (404)
-        entry = lookup(request.path_params["name"])
-        check_headers(request.headers.get("content-type"), request.headers.get("content-length"), limits)
-        body = await _read(request.receive, limits)
-        content, media, head, request.state.rows = answer_infer(entry, body, request.headers.get(HEADER_LENGTH), limits)
-        return Response(content, media_type=media, headers=None if head is None else {HEADER_LENGTH: str(head)})
+        # InferFastPath answers every infer request before starlette; the route is here for the route table
+        raise HTTPError(404, f"no route {request.url.path}")  # pragma: no cover
 
     async def predict(request: Request) -> Response:
         name = request.path_params.get("name")
         if name is None:
-            if len(served) != 1:
-                raise HTTPError(404, f"this server has {len(served)} models: use /v2/models/NAME/predict")
-            name = next(iter(served))
-        entry = lookup(name)
+            names = [slot.name for slot in repository.slots.values() if not slot.unloaded]
+            if len(names) != 1:
+                raise HTTPError(404, f"this server has {len(names)} models: use /v2/models/NAME/predict")
+            name = names[0]
+        entry = repository.resolve(name, request.path_params.get("version"))
         check_headers(request.headers.get("content-type"), request.headers.get("content-length"), limits)
-        body = await _read(request.receive, limits)
-        content, request.state.rows = answer_predict(entry, body, limits)
+        admission.enter()
+        started = time.perf_counter_ns()
+        ok, rows = False, 0
+        try:
+            body = await _read(request.receive, limits)
+            content, rows = answer_predict(entry, body, limits)
+            ok = True
+        finally:
+            admission.leave()
+            took = time.perf_counter_ns() - started
+            entry.stats.request(ok, took, rows=rows, phases=(0, took, 0))
+        request.state.rows = rows
+        if payloads is not None:
+            payloads.write(entry, "predict", body, content, took)
         return Response(content, media_type=JSON)
 
-    metrics = Metrics(served, DriftCollector(drifting) if drifting else None)
+    async def statistics(request: Request) -> Response:
+        name = request.path_params.get("name")
+        return _json({"model_stats": repository.statistics(name, request.path_params.get("version"))})
+
+    async def repository_index(request: Request) -> Response:
+        document = _optional_document(await _read(request.receive, limits))
+        ready_only = document.get("ready", False)
+        if not isinstance(ready_only, bool):
+            raise HTTPError(400, f'"ready" must be true or false, got {json.dumps(ready_only)[:40]}')
+        return _json(repository.index(ready_only))
+
+    async def repository_load(request: Request) -> Response:
+        _optional_document(await _read(request.receive, limits))
+        await repository.load(request.path_params["name"])
+        return _json({})
+
+    async def repository_unload(request: Request) -> Response:
+        _optional_document(await _read(request.receive, limits))
+        await repository.unload(request.path_params["name"])
+        return _json({})
+
+    metrics = Metrics(repository, admission, DriftCollector(repository.served) if drift_window else None)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
@@ -156,14 +184,26 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, *, drift_
     async def openapi(request: Request) -> Response:
         return Response(document, media_type=JSON)
 
+    model = "/v2/models/{name}"
+    versioned = "/v2/models/{name}/versions/{version}"
     routes = [
         Route("/v2/health/live", live, methods=["GET"]),
         Route("/v2/health/ready", ready, methods=["GET"]),
         Route("/v2", server_metadata, methods=["GET"]),
-        Route("/v2/models/{name}", model_metadata, methods=["GET"]),
-        Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
-        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
-        Route("/v2/models/{name}/predict", predict, methods=["POST"]),
+        Route("/v2/models/stats", statistics, methods=["GET"]),
+        Route("/v2/repository/index", repository_index, methods=["POST"]),
+        Route("/v2/repository/models/{name}/load", repository_load, methods=["POST"]),
+        Route("/v2/repository/models/{name}/unload", repository_unload, methods=["POST"]),
+    ]
+    for prefix in (model, versioned):
+        routes += [
+            Route(prefix, model_metadata, methods=["GET"]),
+            Route(f"{prefix}/ready", model_ready, methods=["GET"]),
+            Route(f"{prefix}/infer", infer, methods=["POST"]),
+            Route(f"{prefix}/predict", predict, methods=["POST"]),
+            Route(f"{prefix}/stats", statistics, methods=["GET"]),
+        ]
+    routes += [
         Route("/predict", predict, methods=["POST"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
@@ -173,64 +213,131 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, *, drift_
         if isinstance(exc, HTTPException):  # starlette's own: unknown route (404), wrong method (405)
             detail = {404: f"no route {request.url.path}", 405: f"{request.method} is not allowed here"}
             return _json({"error": detail.get(exc.status_code, str(exc.detail))}, exc.status_code, exc.headers)
-        status, content = error_answer(exc, f"{request.method} {request.url.path}")
-        return Response(content, status, media_type=JSON)
+        status, content, headers = error_answer(exc, f"{request.method} {request.url.path}")
+        return Response(content, status, headers=dict(headers), media_type=JSON)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        tasks, servers = [], []
+        if poll:
+            tasks.append(asyncio.create_task(_poll(repository, poll)))
+        if grpc is not None:
+            from .serve_grpc import grpc_server
+
+            server = grpc_server(repository, limits, admission, token=token.encode() if token else None, **grpc)
+            await server.start()
+            servers.append(server)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for server in servers:
+                await server.stop(5)
 
     handlers = {HTTPError: http_error, HTTPException: http_error, ProtocolError: http_error, InputError: http_error}
+    handlers[RepositoryError] = handlers[Busy] = http_error
     handlers[Exception] = http_error
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app = InferFastPath(app, served, limits, metrics)
+    app = InferFastPath(app, repository, limits, metrics, admission, payloads)
+    if token:
+        app = BearerAuth(app, token)
     app.routes = routes  # for introspection (the OpenAPI test), as on a Starlette app
+    app.repository = repository
     return app
 
 
-class InferFastPath:
-    """``POST /v2/models/NAME/infer`` of the served models as a plain ASGI app, in front of starlette, which gets every
-    other request. Measured here (bench/serve.py's notes in the README): starlette's request, routing and middleware
-    layers cost about 80 us a request, as much as all the work of a one-row infer. The answers, errors and metrics are
-    the same as the starlette route's: both call :func:`answer_infer` and :func:`error_answer`."""
+def _of_models(models: dict[str, Model], drift_window: int) -> Repository:
+    """Models already loaded (by the caller) as a repository of one version each."""
+    repository = Repository(files={name: model.path for name, model in models.items()}, drift_window=drift_window)
+    for name, model in models.items():
+        repository.install(name, 1, verified(name, "1", model, drift_window))
+    return repository
 
-    def __init__(self, app, served: dict[str, Served], limits: Limits, metrics: Metrics) -> None:
-        self.app, self.limits, self.metrics = app, limits, metrics
-        self.paths = {f"/v2/models/{name}/infer": entry for name, entry in served.items()}
+
+async def _poll(repository: Repository, seconds: float) -> None:
+    """Scan the repository every ``seconds`` for new, replaced or removed versions, for the life of the server."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await repository.refresh()
+        except Exception:  # a bug of ours must not stop the polling: logged, tried again next time
+            logger.exception("polling the repository failed")
+
+
+class InferFastPath:
+    """``POST /v2/models/NAME[/versions/VERSION]/infer`` as a plain ASGI app, in front of starlette, which gets every
+    other request. Measured here (bench/serve.py's notes in the README): starlette's request, routing and middleware
+    layers cost about 80 us a request, as much as all the work of a one-row infer."""
+
+    def __init__(self, app, repository: Repository, limits: Limits, metrics: Metrics, admission, payloads) -> None:
+        self.app, self.repository, self.limits, self.metrics = app, repository, limits, metrics
+        self.admission, self.payloads = admission, payloads
 
     async def __call__(self, scope, receive, send) -> None:
-        entry = self.paths.get(scope.get("path")) if scope["type"] == "http" and scope["method"] == "POST" else None
-        if entry is None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path.startswith("/v2/models/") and path.endswith("/infer") and scope["method"] == "POST"):
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        rows = 0
+        started = time.perf_counter_ns()
+        rows, entry, body = 0, None, b""
         headers = {}
         for key, value in scope["headers"]:
             headers[key] = value.decode("latin-1")
+        extra = ()
         try:
+            name, version = _infer_target(path)
+            entry = self.repository.resolve(name, version)
             check_headers(headers.get(b"content-type"), headers.get(b"content-length"), self.limits)
-            body = await _read(receive, self.limits)
-            content, media, head, rows = answer_infer(
-                entry, body, headers.get(b"inference-header-content-length"), self.limits
-            )
+            self.admission.enter()
+            try:
+                body = await _read(receive, self.limits)
+                content, media, head, rows = await answer_infer(
+                    entry, body, headers.get(b"inference-header-content-length"), self.limits, started
+                )
+            finally:
+                self.admission.leave()
             status = 200
         except ClientGone:
             return
         except Exception as exc:
-            status, content = error_answer(exc, f"POST {scope['path']}")
+            status, content, extra = error_answer(exc, f"POST {path}")
             media, head = JSON, None
+            if entry is not None:
+                entry.stats.request(False, time.perf_counter_ns() - started)
         answer_headers = [(b"content-type", media.encode()), (b"content-length", str(len(content)).encode())]
         if head is not None:
             answer_headers.append((b"inference-header-content-length", str(head).encode()))
+        answer_headers += [(k.encode(), v.encode()) for k, v in extra]
         await send({"type": "http.response.start", "status": status, "headers": answer_headers})
         await send({"type": "http.response.body", "body": content})
-        self.metrics.observe(INFER, entry.name, status, time.perf_counter() - started, rows)
+        took = time.perf_counter_ns() - started
+        model = entry.name if entry is not None else "unknown"
+        self.metrics.observe(self.metrics.infer_endpoint(path), model, status, took / 1e9, rows)
+        if self.payloads is not None and status == 200:
+            self.payloads.write(entry, "infer", body, content[:head] if head else content, took)
+
+
+def _infer_target(path: str) -> tuple[str, str | None]:
+    """(name, version or None) of ``/v2/models/NAME[/versions/VERSION]/infer``."""
+    middle = path[len("/v2/models/") : -len("/infer")]
+    name, marker, version = middle.partition("/versions/")
+    if not name or "/" in name or (marker and (not version or "/" in version)):
+        raise HTTPError(404, f"no route {path}")
+    return name, version if marker else None
 
 
 class ClientGone(Exception):
     """The client disconnected before its request was read: nothing to answer."""
 
 
-def answer_infer(entry: Served, body: bytes, header: str | None, limits: Limits) -> tuple[bytes, str, int | None, int]:
-    """A V2 infer request's answer: (content, media type, JSON header length when some output is binary, rows)."""
+async def answer_infer(
+    entry: Served, body: bytes, header: str | None, limits: Limits, started: int | None = None
+) -> tuple[bytes, str, int | None, int]:
+    """A V2 infer request's answer: (content, media type, JSON header length when some output is binary, rows); its
+    statistics recorded on ``entry`` (``started``: the request's perf_counter_ns)."""
+    started = started or time.perf_counter_ns()
     try:
         length = int(header) if header is not None else None
     except ValueError:
@@ -250,26 +357,15 @@ def answer_infer(entry: Served, body: bytes, header: str | None, limits: Limits)
     if numeric is None:  # a model with categorical columns only
         numeric = np.zeros((rows, 0), np.float32)
     categories = parsed.inputs.get(contract.CATEGORIES_INPUT)
-    if entry.explains and any(name not in PREDICTION_OUTPUTS for name, _ in parsed.outputs):
-        results = _explain_outputs(entry, numeric, categories, [name for name, _ in parsed.outputs])
-    else:
-        labels, probabilities = model.run_inputs(numeric, categories)
-        if entry.window is not None:
-            entry.window.append(numeric, categories, probabilities)
-        results = {contract.LABEL_OUTPUT: labels, contract.PROBABILITIES_OUTPUT: probabilities}
-    content, head = encode(entry.name, parsed, results)
+    decoded = time.perf_counter_ns()
+    results, queue_ns, infer_ns = await run_model(entry, numeric, categories, [name for name, _ in parsed.outputs])
+    computed = time.perf_counter_ns()
+    content, head = encode(entry.name, parsed, results, entry.version)
+    done = time.perf_counter_ns()
+    entry.stats.request(
+        True, done - started, rows=rows, queue_ns=queue_ns, phases=(decoded - started, infer_ns, done - computed)
+    )
     return content, JSON if head is None else BINARY, head, rows
-
-
-def _explain_outputs(entry: Served, numeric: np.ndarray, categories, names: list[str]) -> dict[str, np.ndarray]:
-    """The outputs ``names`` of a format 3 model, some of them explain outputs: one run of the whole graph (the
-    probabilities too, for the drift window)."""
-    if entry.window is not None:
-        names = [*names, contract.PROBABILITIES_OUTPUT]
-    results = entry.model.run_outputs(numeric, categories, list(dict.fromkeys(names)))
-    if entry.window is not None:
-        entry.window.append(numeric, categories, results[contract.PROBABILITIES_OUTPUT])
-    return results
 
 
 def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, int]:
@@ -344,18 +440,42 @@ def _explained(entry: Served, instances: list, top: int) -> bytes:
     return json.dumps({"model_name": entry.name, "predictions": predictions}, separators=(",", ":")).encode()
 
 
-def error_answer(exc: Exception, what: str) -> tuple[int, bytes]:
-    """The status and JSON body for an exception raised while answering ``what``."""
-    if isinstance(exc, HTTPError):
+def error_answer(exc: Exception, what: str) -> tuple[int, bytes, tuple]:
+    """The status, JSON body and extra headers for an exception raised while answering ``what``."""
+    headers: tuple = ()
+    if isinstance(exc, HTTPError | RepositoryError):
         status, message = exc.status, exc.detail
     else:
         status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
         message = str(exc)
+    if isinstance(exc, Busy):
+        headers = (("retry-after", RETRY_AFTER),)
     if status == 500:
         # a bug of ours: logged with its traceback, answered as JSON like every other error
         logger.error("%s failed", what, exc_info=exc)
         message = f"internal error ({type(exc).__name__}); the server log has the details"
-    return status, json.dumps({"error": message}, separators=(",", ":")).encode()
+    return status, json.dumps({"error": message}, separators=(",", ":")).encode(), headers
+
+
+def _optional_document(body: bytes) -> dict:
+    """A repository request's body: nothing, or a JSON object whose ``parameters`` (if any) is an object; or a 400."""
+    if not body.strip():
+        return {}
+    document = _document(body)
+    if not isinstance(document.get("parameters", {}), dict):
+        raise HTTPError(400, f'"parameters" must be an object, got {json.dumps(document["parameters"])[:40]}')
+    return document
+
+
+def _document(body: bytes) -> dict:
+    """A JSON object request body, or a 400."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPError(400, f"the request is not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise HTTPError(400, f"the request must be a JSON object, got {type(document).__name__}")
+    return document
 
 
 def check_headers(content_type: str | None, content_length: str | None, limits: Limits) -> None:
@@ -370,10 +490,20 @@ def check_headers(content_type: str | None, content_length: str | None, limits: 
 
 
 async def _read(receive, limits: Limits) -> bytes:
-    """The body from ASGI ``receive``, refused with 413 as soon as it passes the limit (without a declared length)."""
+    """The body from ASGI ``receive``, refused with 413 as soon as it passes the limit (without a declared length),
+    and with 408 when it takes longer than ``--request-timeout`` to arrive (a client trickling it holds no slot)."""
     chunks, size = [], 0
+    deadline = time.monotonic() + limits.request_timeout if limits.request_timeout else None
     while True:
-        message = await receive()
+        if deadline is None:
+            message = await receive()
+        else:
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
+            except TimeoutError:
+                raise HTTPError(
+                    408, f"the body took over {limits.request_timeout:g} s to arrive (--request-timeout)"
+                ) from None
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk = message.get("body", b"")
@@ -392,7 +522,7 @@ def openapi_document() -> bytes:
     return files(__package__).joinpath("openapi.json").read_bytes()
 
 
-def describe(entry: Served) -> dict:
+def describe(entry: Served, versions: list[str] | None = None) -> dict:
     """The V2 model metadata, with our feature and class names; every output of the graph (format 3: the explain
     outputs too, their shapes as the graph contract gives them, and the ``explain`` parameters that say what the
     logits are against)."""
@@ -418,7 +548,7 @@ def describe(entry: Served) -> dict:
         parameters["explain"] = {key: explain.get(key) for key in ("reference_class", "logits", "intervals", "level")}
     return {
         "name": entry.name,
-        "versions": ["1"],
+        "versions": versions or [entry.version],
         "platform": "onnxruntime_onnx",
         "inputs": inputs,
         "outputs": [

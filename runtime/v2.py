@@ -1,5 +1,7 @@
 """The Open Inference Protocol (KServe V2) infer request and response, JSON and Triton's binary tensor extension:
-decoding checks every field and raises :class:`ProtocolError` (a 400) naming what is wrong."""
+decoding checks every field and raises :class:`ProtocolError` (a 400) naming what is wrong. The tensor checks
+(:func:`check_input`, :func:`from_raw`, :func:`from_contents`, :func:`as_input`, :func:`check_inputs`,
+:func:`check_output`) are shared with gRPC (runtime/serve_grpc.py): both answer a bad tensor in the same words."""
 
 from __future__ import annotations
 
@@ -85,40 +87,33 @@ def decode(
     inputs = document.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise ProtocolError("'inputs' must be a non-empty list of tensors")
-    expected = ([contract.INPUT_NAME] if numeric else []) + ([contract.CATEGORIES_INPUT] if categorical else [])
-    widths = {contract.INPUT_NAME: numeric, contract.CATEGORIES_INPUT: categorical}
+    widths = input_widths(numeric, categorical)
     tensors: dict[str, np.ndarray] = {}
     offset = 0
     for spec in inputs:
-        name, array, offset = _input(spec, binary, offset, expected, widths, imputes)
-        if name in tensors:
-            raise ProtocolError(f"input {name!r} is given twice")
-        tensors[name] = array
+        name, array, offset = _input(spec, binary, offset, widths, imputes)
+        add_input(tensors, name, array)
     if offset != len(binary):
         raise ProtocolError(
             f"the binary data has {len(binary)} bytes but the inputs' binary_data_size add up to {offset}"
         )
-    missing = [name for name in expected if name not in tensors]
-    if missing:
-        raise ProtocolError(f"missing input {missing[0]!r}; this model takes {expected}")
-    rows = {len(a) for a in tensors.values()}
-    if len(rows) != 1:
-        raise ProtocolError(f"the inputs have different numbers of rows: {sorted(rows)}")
+    check_inputs(tensors, widths)
     return InferRequest(request_id, tensors, _outputs(document, outputs))
 
 
-def _json_problem(exc: orjson.JSONDecodeError, text: bytes) -> str:
-    constant = next((c for c in (b"NaN", b"Infinity", b"-Infinity") if text.startswith(c, exc.pos)), None)
-    if constant is not None:
-        return f"{constant.decode()} is not a JSON number; features must be finite numbers (null: missing)"
-    return f"the request is not valid JSON ({exc})"
+def input_widths(numeric: int, categorical: int) -> dict[str, int]:
+    """The graph inputs a model with ``numeric`` and ``categorical`` columns takes, in order, and their widths."""
+    widths = {contract.INPUT_NAME: numeric} if numeric else {}
+    if categorical:
+        widths[contract.CATEGORIES_INPUT] = categorical
+    return widths
 
 
-def _input(spec, binary: memoryview, offset: int, expected, widths, imputes: bool):
-    if not isinstance(spec, dict):
-        raise ProtocolError("each input must be an object with name, shape, datatype and data")
-    name, shape, datatype = spec.get("name"), spec.get("shape"), spec.get("datatype")
-    if name not in expected:
+def check_input(name, datatype, shape, widths: dict[str, int]) -> int:
+    """The number of elements of input ``name`` of ``datatype`` and ``shape`` (a list of ints), or a ProtocolError
+    when the model takes no such input, or not of that datatype, or not of that shape ``[rows, width]``."""
+    expected = list(widths)
+    if name not in widths:
         raise ProtocolError(f"unknown input {name!r}; this model takes {expected}")
     if datatype not in DTYPES:
         raise ProtocolError(f"input {name!r}: unknown datatype {datatype!r}; V2 datatypes are {', '.join(DTYPES)}")
@@ -130,7 +125,37 @@ def _input(spec, binary: memoryview, offset: int, expected, widths, imputes: boo
         raise ProtocolError(f"input {name!r}: shape must be [rows, {widths[name]}], got {json.dumps(shape)[:60]}")
     if shape[1] != widths[name]:
         raise ProtocolError(f"input {name!r}: shape {shape} but the model takes {widths[name]} columns")
-    count = shape[0] * shape[1]
+    return shape[0] * shape[1]
+
+
+def add_input(tensors: dict[str, np.ndarray], name: str, array: np.ndarray) -> None:
+    if name in tensors:
+        raise ProtocolError(f"input {name!r} is given twice")
+    tensors[name] = array
+
+
+def check_inputs(tensors: dict[str, np.ndarray], widths: dict[str, int]) -> None:
+    """Every input the model takes is there, each with the same number of rows."""
+    missing = [name for name in widths if name not in tensors]
+    if missing:
+        raise ProtocolError(f"missing input {missing[0]!r}; this model takes {list(widths)}")
+    rows = {len(a) for a in tensors.values()}
+    if len(rows) != 1:
+        raise ProtocolError(f"the inputs have different numbers of rows: {sorted(rows)}")
+
+
+def _json_problem(exc: orjson.JSONDecodeError, text: bytes) -> str:
+    constant = next((c for c in (b"NaN", b"Infinity", b"-Infinity") if text.startswith(c, exc.pos)), None)
+    if constant is not None:
+        return f"{constant.decode()} is not a JSON number; features must be finite numbers (null: missing)"
+    return f"the request is not valid JSON ({exc})"
+
+
+def _input(spec, binary: memoryview, offset: int, widths: dict[str, int], imputes: bool):
+    if not isinstance(spec, dict):
+        raise ProtocolError("each input must be an object with name, shape, datatype and data")
+    name, shape, datatype = spec.get("name"), spec.get("shape"), spec.get("datatype")
+    count = check_input(name, datatype, shape, widths)
     parameters = spec.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise ProtocolError(f"input {name!r}: 'parameters' must be an object")
@@ -140,16 +165,24 @@ def _input(spec, binary: memoryview, offset: int, expected, widths, imputes: boo
             raise ProtocolError(
                 f"input {name!r}: binary_data_size {size} does not fit the {len(binary) - offset} binary bytes left"
             )
-        array = _from_binary(name, datatype, binary[offset : offset + size], count)
+        array = from_raw(name, datatype, binary[offset : offset + size], count)
         offset += size
     else:
         if "data" not in spec:
             raise ProtocolError(f"input {name!r} has no 'data' (nor binary_data_size)")
         array = _from_json(name, datatype, spec["data"], count, imputes)
-    return name, _convert(name, datatype, array).reshape(shape), offset
+    return name, as_input(name, datatype, array, shape), offset
 
 
-def _from_binary(name: str, datatype: str, raw: memoryview, count: int) -> np.ndarray:
+def as_input(name: str, datatype: str, array: np.ndarray, shape: list[int]) -> np.ndarray:
+    """A checked tensor's ``count`` values (flat, as :func:`from_raw` or :func:`from_contents` give them) as the graph
+    takes them: float32 or str objects, of ``shape``."""
+    return _convert(name, datatype, array).reshape(shape)
+
+
+def from_raw(name: str, datatype: str, raw: memoryview | bytes, count: int) -> np.ndarray:
+    """``count`` values of ``datatype`` in Triton's binary form: little-endian, row-major; each BYTES element prefixed
+    with its length (4 bytes, little-endian) and UTF-8 text here."""
     if datatype == "BYTES":
         values, at = [], 0
         while at < len(raw):
@@ -200,11 +233,33 @@ def _from_json(name: str, datatype: str, data, count: int, imputes: bool) -> np.
         info = np.iinfo(DTYPES[datatype])
         bad = next((v for v in flat if v is not None and not info.min <= v <= info.max), None)
         if bad is not None:
-            raise ProtocolError(f"input {name!r}: {bad} is outside {datatype}'s range [{info.min}, {info.max}]")
+            raise _out_of_range(name, datatype, bad)
     values = np.array(flat, dtype=np.float64)  # None (allowed only where the model imputes) becomes NaN
     if datatype == "FP16":
         values = _fits(name, values, np.float16, "FP16")
     return values
+
+
+def _out_of_range(name: str, datatype: str, value) -> ProtocolError:
+    info = np.iinfo(DTYPES[datatype])
+    return ProtocolError(f"input {name!r}: {value} is outside {datatype}'s range [{info.min}, {info.max}]")
+
+
+def from_contents(name: str, datatype: str, values, count: int) -> np.ndarray:
+    """``count`` values of ``datatype`` given as a sequence already typed (gRPC's ``InferTensorContents``: one repeated
+    field per datatype; the integer fields are wider than INT8, INT16, UINT8, UINT16, so their range is checked
+    here), BYTES elements as UTF-8 text."""
+    if len(values) != count:
+        raise ProtocolError(f"input {name!r}: {len(values)} values for a shape of {count} elements")
+    if datatype == "BYTES":
+        return np.array([_text(name, bytes(v)) for v in values], dtype=object)
+    if datatype in FLOAT_TYPES:
+        return np.array(values, dtype=DTYPES[datatype])
+    wide = np.array(values, dtype=np.uint64 if datatype == "UINT64" else np.int64)
+    info = np.iinfo(DTYPES[datatype])
+    if wide.size and (wide.min() < info.min or wide.max() > info.max):
+        raise _out_of_range(name, datatype, next(v for v in wide.tolist() if not info.min <= v <= info.max))
+    return wide.astype(DTYPES[datatype])
 
 
 def _flatten(data) -> list:
@@ -250,27 +305,39 @@ def _outputs(document: dict, available: Sequence[str]) -> list[tuple[str, bool]]
     out = []
     for spec in requested:
         name = spec.get("name") if isinstance(spec, dict) else None
-        if name not in available:
-            raise ProtocolError(f"unknown output {name!r}; this model's outputs are {', '.join(available)}")
+        check_output(name, available)
         params = spec.get("parameters") or {}
         out.append((name, bool(params.get("binary_data", default_binary)) if isinstance(params, dict) else False))
     return out
 
 
-def encode(model_name: str, request: InferRequest, results: dict[str, np.ndarray]) -> tuple[bytes, int | None]:
+def check_output(name, available: Sequence[str]) -> None:
+    """A requested output: one of the graph's ``available`` outputs, or a ProtocolError naming them."""
+    if name not in available:
+        raise ProtocolError(f"unknown output {name!r}; this model's outputs are {', '.join(available)}")
+
+
+def to_raw(array: np.ndarray) -> bytes:
+    """An output tensor in Triton's binary form: its values little-endian, row-major."""
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+
+
+def encode(
+    model_name: str, request: InferRequest, results: dict[str, np.ndarray], version: str = "1"
+) -> tuple[bytes, int | None]:
     """The response body, and the JSON header's length when some output is binary (else None)."""
     outputs, chunks = [], []
     for name, binary in request.outputs:
         array = results[name]
         entry = {"name": name, "datatype": OUTPUT_TYPES[name], "shape": list(array.shape)}
         if binary:
-            raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+            raw = to_raw(array)
             entry["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
         else:
             entry["data"] = array.ravel().tolist()
         outputs.append(entry)
-    document = {"model_name": model_name, "model_version": "1", "outputs": outputs}
+    document = {"model_name": model_name, "model_version": version, "outputs": outputs}
     if request.id is not None:
         document["id"] = request.id
     head = orjson.dumps(document)

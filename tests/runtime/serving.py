@@ -62,6 +62,29 @@ def format3_model(kind: str) -> tuple[Path, list[dict]]:
 
 
 @functools.cache
+def two_versions() -> tuple[Path, Path]:
+    """Two models of the same columns that answer differently (the binary data of :func:`format3_model`, fitted with
+    l2 0.01 and 5): the versions of the repository tests. torch needed; once a test process."""
+    import numpy as np
+    import pandas as pd
+
+    from logreg_onnx import trainer
+
+    _, rows = format3_model("binary")
+    frame = pd.DataFrame(rows)
+    rng = np.random.default_rng(11)
+    score = 0.8 * frame["a"].fillna(0) - 0.3 * (frame["b"] - 5) + 0.7 * (frame["color"] == "red")
+    labels = pd.Series(np.where(rng.random(len(frame)) < 1 / (1 + np.exp(-score)), "yes", "no"))
+    paths = []
+    for version, l2 in ((1, 0.01), (2, 5.0)):
+        target = _format3_folder() / f"version{version}" / "model.onnx"
+        target.parent.mkdir(exist_ok=True)
+        trainer.fit(frame, labels, l2=l2).export(target)
+        paths.append(target)
+    return paths[0], paths[1]
+
+
+@functools.cache
 def _format3_folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="logreg-serve-format3-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)

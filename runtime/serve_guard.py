@@ -1,0 +1,117 @@
+"""Who may call ``logreg serve`` (``--token-file``: a bearer token) and what it keeps of its calls (``--log-payloads``:
+JSON lines of each request and answer, rotated by size)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})  # what load balancers probe: no token
+REALM = b'Bearer realm="logreg-onnx"'
+
+
+def read_token(path: Path) -> str:
+    """The token in ``path`` (its first line, stripped), or ValueError saying what is wrong with the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--token-file {path}: cannot read it ({exc})") from None
+    token = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if len(token) < 16 or any(c.isspace() for c in token):
+        raise ValueError(
+            f"--token-file {path}: expected one token of at least 16 characters without spaces, got "
+            f"{len(token)} characters; make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token
+
+
+class BearerAuth:
+    """Every HTTP request but the health endpoints needs ``Authorization: Bearer <token>`` (compared in constant
+    time); a 401 with ``WWW-Authenticate`` otherwise."""
+
+    def __init__(self, app, token: str) -> None:
+        self.app = app
+        self.expected = b"Bearer " + token.encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = next((value for key, value in scope["headers"] if key == b"authorization"), b"")
+        if hmac.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        why = "missing" if not given else "wrong"
+        body = json.dumps({"error": f"unauthorized: the Authorization header is {why}; send Bearer <token>"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers.append((b"www-authenticate", REALM))
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class PayloadLog:
+    """JSON lines, one per answered infer or predict request: request id, time, model, version, endpoint, the
+    request's body and the answer (JSON; binary tensors are left out and counted), latency in ms. When the file
+    passes ``max_bytes`` it is renamed ``FILE.1`` (``FILE.2``... up to ``backups``) and a new one is started.
+    With several worker processes, each writes its own file, ``FILE`` suffixed with its pid."""
+
+    def __init__(self, path: Path, max_bytes: int = 100 << 20, backups: int = 3) -> None:
+        self.path = Path(path)
+        self.max_bytes, self.backups = max_bytes, backups
+        self._lock = threading.Lock()
+        self._file = None
+
+    def write(self, entry, endpoint: str, body: bytes, answer: bytes, took_ns: int) -> None:
+        record = {
+            "request_id": None,
+            "time": time.time(),
+            "model": entry.name,
+            "version": entry.version,
+            "endpoint": endpoint,
+            "request": _json_or_note(body),
+            "response": _json_or_note(answer),
+            "latency_ms": round(took_ns / 1e6, 3),
+        }
+        request = record["request"]
+        if isinstance(request, dict) and isinstance(request.get("id"), str):
+            record["request_id"] = request["id"]
+        else:
+            record["request_id"] = uuid.uuid4().hex
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        with self._lock:
+            if self._file is None:
+                self._file = open(self.path, "ab")  # noqa: SIM115 (kept open for the life of the server)
+            self._file.write(line)
+            self._file.flush()
+            if self._file.tell() >= self.max_bytes:
+                self._rotate()
+
+    def _rotate(self) -> None:
+        self._file.close()
+        self._file = None
+        for k in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{k}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{k + 1}"))
+        if self.backups:
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def _json_or_note(raw: bytes):
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {"unparsed_bytes": len(raw)}
