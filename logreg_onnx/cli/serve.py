@@ -233,6 +233,11 @@ def _config(options: dict) -> dict:
             f"--host {options['host']} is reachable from other machines and there is no --token-file: anyone who "
             "reaches it could call it; give --token-file PATH (and TLS), or --allow-unauthenticated"
         )
+    if options["grpc_port"] is not None and options["workers"] > 1:
+        raise BadInput(
+            f"--grpc-port with --workers {options['workers']}: the gRPC service runs in one process; use --workers 1 "
+            "(or run one server per port)"
+        )
     if options["grpc_port"] is not None and options["grpc_port"] == options["port"]:
         raise BadInput(f"--grpc-port {options['grpc_port']} is --port too; give gRPC a port of its own")
     keys = ("version_policy", "poll", "host", "grpc_port", "drift_window", "log_payloads_max_bytes")

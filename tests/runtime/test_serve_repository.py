@@ -219,6 +219,10 @@ def test_a_repository_that_is_not_one_is_refused_in_one_line(tmp_path):
     assert "no model found; expected ROOT/NAME/VERSION/model.onnx" in result.output
     result = CliRunner().invoke(cli, ["serve", "--repository", str(tmp_path), "--versions", "0"])
     assert result.exit_code == 2 and "version policy" in result.output
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    shutil.copy(two_versions()[0], tmp_path / "m" / "1" / "model.onnx")
+    result = CliRunner().invoke(cli, ["serve", "--repository", str(tmp_path), "--grpc-port", "9", "--workers", "2"])
+    assert result.exit_code == 2 and "the gRPC service runs in one process" in result.output
 
 
 def test_a_token_is_needed_and_a_public_address_without_one_is_refused(repository, tmp_path):
