@@ -23,7 +23,7 @@ from .errors import InputError
 from .grpc import inference_pb2 as pb
 from .grpc import inference_pb2_grpc
 from .repository import Repository, RepositoryError, Served
-from .serve_infer import Admission, Busy, Limits, run_model
+from .serve_infer import Admission, Busy, Limits, TooManyRows, check_rows, run_model
 
 logger = logging.getLogger(__name__)
 SERVER_NAME = "logreg-onnx"
@@ -123,6 +123,8 @@ def _status(exc: Exception, rpc: str) -> tuple[grpc.StatusCode, str]:
         code, message = CODES.get(exc.status, grpc.StatusCode.UNKNOWN), exc.detail
     elif isinstance(exc, Busy):
         code, message = grpc.StatusCode.UNAVAILABLE, str(exc)
+    elif isinstance(exc, TooManyRows):
+        code, message = grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
     elif isinstance(exc, v2.ProtocolError | InputError):
         code, message = grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     else:  # a bug of ours: logged with its traceback, answered like every other error
@@ -195,7 +197,7 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
             entered = True
             tensors, outputs = decode(entry, request)
             rows = len(next(iter(tensors.values())))
-            _check_rows(rows, self.limits)
+            check_rows(rows, self.limits)
             numeric = tensors.get(contract.INPUT_NAME)
             if numeric is None:  # a model with categorical columns only
                 numeric = np.zeros((rows, 0), np.float32)
@@ -325,16 +327,6 @@ def encode(entry: Served, request_id: str, outputs: list[str], results: dict[str
         response.outputs.add(name=name, datatype=datatype, shape=array.shape)
         response.raw_output_contents.append(v2.to_raw(array))
     return response
-
-
-def _check_rows(rows: int, limits: Limits) -> None:
-    if rows > limits.max_rows:
-        raise RPCError(
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            f"{rows:,} rows in one request; this server takes at most {limits.max_rows:,} (--max-rows)",
-        )
-    if rows == 0:
-        raise RPCError(grpc.StatusCode.INVALID_ARGUMENT, "the request has no rows")
 
 
 def _statistics(document: dict) -> pb.ModelStatistics:

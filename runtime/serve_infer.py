@@ -10,8 +10,13 @@ import numpy as np
 
 from . import contract
 from .repository import Served
+from .v2 import ProtocolError
 
 PREDICTION_OUTPUTS = frozenset(contract.OUTPUT_NAMES)  # what the predict session answers (format 3: the pruned one)
+
+
+class TooManyRows(Exception):
+    """More rows in one request than ``--max-rows``: answered 413 (REST) or RESOURCE_EXHAUSTED (gRPC)."""
 
 
 class Busy(Exception):
@@ -45,6 +50,14 @@ class Admission:
 
     def leave(self) -> None:
         self.active -= 1
+
+
+def check_rows(rows: int, limits: Limits) -> None:
+    """The request's row count against ``--max-rows``: :class:`TooManyRows`, or ProtocolError for none at all."""
+    if rows > limits.max_rows:
+        raise TooManyRows(f"{rows:,} rows in one request; this server takes at most {limits.max_rows:,} (--max-rows)")
+    if rows == 0:
+        raise ProtocolError("the request has no rows")
 
 
 def wants_whole_graph(entry: Served, names) -> bool:

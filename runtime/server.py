@@ -35,7 +35,7 @@ from .repository import Repository, RepositoryError, Served, verified
 from .serve_batch import Batcher
 from .serve_drift import DriftCollector
 from .serve_guard import BearerAuth, PayloadLog
-from .serve_infer import Admission, Busy, Limits, run_model
+from .serve_infer import Admission, Busy, Limits, TooManyRows, check_rows, run_model
 from .serve_metrics import Metrics, MetricsMiddleware
 from .v2 import HEADER_LENGTH, OUTPUT_TYPES, ProtocolError, decode, encode
 
@@ -58,7 +58,7 @@ class HTTPError(Exception):
         self.detail = detail
 
 
-STATUS = {ProtocolError: 400, InputError: 400, Busy: 503}  # our exceptions -> HTTP statuses
+STATUS = {ProtocolError: 400, InputError: 400, Busy: 503, TooManyRows: 413}  # our exceptions -> HTTP statuses
 
 
 def _json(document, status: int = 200, headers: dict | None = None) -> Response:
@@ -236,7 +236,7 @@ def create_app(
                 await server.stop(5)
 
     handlers = {HTTPError: http_error, HTTPException: http_error, ProtocolError: http_error, InputError: http_error}
-    handlers[RepositoryError] = handlers[Busy] = http_error
+    handlers[RepositoryError] = handlers[Busy] = handlers[TooManyRows] = http_error
     handlers[Exception] = http_error
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -352,7 +352,7 @@ async def answer_infer(
         outputs=entry.outputs,
     )
     rows = len(next(iter(parsed.inputs.values())))
-    _check_rows(rows, limits)
+    check_rows(rows, limits)
     numeric = parsed.inputs.get(contract.INPUT_NAME)
     if numeric is None:  # a model with categorical columns only
         numeric = np.zeros((rows, 0), np.float32)
@@ -384,7 +384,7 @@ def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, i
         raise HTTPError(400, f'"instances" must be a list of rows, got {type(instances).__name__}')
     if not instances:
         raise HTTPError(400, '"instances" is an empty list; send at least one row: {"instances": [{"feature": value}]}')
-    _check_rows(len(instances), limits)
+    check_rows(len(instances), limits)
     top = document.get("explain")
     if top is not None:
         return _explained(entry, instances, _explain_top(entry, top)), len(instances)
@@ -556,12 +556,3 @@ def describe(entry: Served, versions: list[str] | None = None) -> dict:
         ],
         "parameters": parameters,
     }
-
-
-def _check_rows(rows: int, limits: Limits) -> None:
-    if rows > limits.max_rows:
-        raise HTTPError(
-            413, f"{rows:,} rows in one request; this server takes at most {limits.max_rows:,} (--max-rows)"
-        )
-    if rows == 0:
-        raise HTTPError(400, "the request has no rows")
