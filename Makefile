@@ -118,6 +118,7 @@ bench: install bench-serve-tools
 	$(PY) bench/stream.py
 	$(PY) bench/distributed.py
 	$(PY) bench/serve.py
+	$(PY) bench/serve_v2.py
 	$(PY) bench/serve.py --drift
 	$(PY) bench/spark.py
 	$(PY) bench/explain.py
@@ -136,10 +137,12 @@ $(SKL2ONNX)/.installed:
 bench-docs: install
 	$(PY) bench/docs.py
 
-# bench/serve.py's load generator and reference: wrk (Debian) and MLServer 1.7.1 as shipped, in a venv of its own
+# bench/serve.py's and bench/serve_v2.py's load generators and reference: wrk and h2load (Debian's nghttp2-client: HTTP/1.1
+# and gRPC, a request rate, each request's status and latency), and MLServer 1.7.1 as shipped, in a venv of its own
 MLSERVER_VENV := .venv-mlserver
 bench-serve-tools: $(MLSERVER_VENV)/.installed
-	@command -v wrk > /dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	@command -v wrk > /dev/null && command -v h2load > /dev/null || \
+		(apt-get update -q && apt-get install -y -q wrk nghttp2-client)
 
 $(MLSERVER_VENV)/.installed:
 	rm -rf $(MLSERVER_VENV)

@@ -181,8 +181,9 @@ def _completed(coroutine):
 
 
 def server_runners(model: runtime.Model) -> dict[str, Runner]:
-    """The server's request handling (runtime/server.py's ``answer_predict`` and ``answer_infer``, what its routes
-    call), in process on JSON bodies; empty when the server's extra is not installed."""
+    """The server's request handling (``answer_predict`` of runtime/serve_predict.py, ``answer_infer`` of
+    runtime/server.py: what its routes call), in process on JSON bodies; empty when the server's extra is not
+    installed."""
     try:
         from logreg_onnx.runtime.server import Limits, Served, answer_infer, answer_predict
     except ImportError:

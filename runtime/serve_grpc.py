@@ -70,11 +70,15 @@ def grpc_server(
     port: int,
     token: bytes | None = None,
     ssl: tuple[bytes, bytes] | None = None,
+    metrics=None,
+    payloads=None,
 ) -> grpc.aio.Server:
     """The gRPC server of ``repository`` on ``host:port``, not started: the caller awaits ``server.start()`` on the
     running event loop (the one REST runs on, as the repository and the admission count are not thread-safe) and
     ``server.stop(grace)`` at shutdown. ``token``: every call but ServerLive, ServerReady and ModelReady needs the
-    metadata ``authorization: Bearer <token>``. ``ssl``: (private key, certificate chain), PEM."""
+    metadata ``authorization: Bearer <token>``. ``ssl``: (private key, certificate chain), PEM. ``metrics``: the REST
+    app's (runtime/serve_metrics.py), which counts every call as ``grpc METHOD`` with its status code's name;
+    ``payloads``: the payload log, which gets every answered ModelInfer."""
     options = [
         ("grpc.max_receive_message_length", limits.max_body_bytes),
         ("grpc.max_send_message_length", -1),
@@ -82,7 +86,7 @@ def grpc_server(
     ]
     server = grpc.aio.server(options=options)
     inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-        InferenceServicer(repository, limits, admission, token), server
+        InferenceServicer(repository, limits, admission, token, metrics, payloads), server
     )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
@@ -101,15 +105,26 @@ def _rpc(*, needs_token: bool = True):
     def decorate(method):
         @functools.wraps(method)
         async def handler(self: InferenceServicer, request, context: grpc.aio.ServicerContext):
+            started = time.perf_counter()
+            code, rows = grpc.StatusCode.OK, 0
             try:
                 if needs_token:
                     self.authorize(context)
-                return await method(self, request, context)
+                response = await method(self, request, context)
+                if isinstance(response, pb.ModelInferResponse) and response.outputs:
+                    rows = response.outputs[0].shape[0]
+                return response
             except grpc.aio.AbortError:
+                code = grpc.StatusCode.ABORTED
                 raise
             except Exception as exc:
                 code, message = _status(exc, method.__name__)
                 await context.abort(code, message)
+            finally:
+                if self.metrics is not None:
+                    self.observe(endpoint, request, code, time.perf_counter() - started, rows)
+
+        endpoint = f"grpc {method.__name__}"
 
         return handler
 
@@ -136,9 +151,18 @@ def _status(exc: Exception, rpc: str) -> tuple[grpc.StatusCode, str]:
 class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
     """The RPCs of runtime/grpc/inference.proto over one repository."""
 
-    def __init__(self, repository: Repository, limits: Limits, admission: Admission, token: bytes | None) -> None:
+    def __init__(
+        self, repository: Repository, limits: Limits, admission: Admission, token: bytes | None, metrics, payloads
+    ) -> None:
         self.repository, self.limits, self.admission = repository, limits, admission
         self.expected = b"Bearer " + token if token else None
+        self.metrics, self.payloads = metrics, payloads
+
+    def observe(self, endpoint: str, request, code: grpc.StatusCode, seconds: float, rows: int) -> None:
+        """One call in the REST app's request metrics: the model a call names (or none), its status code's name."""
+        name = getattr(request, "model_name", None) or getattr(request, "name", "")
+        model = name if name in self.repository.slots else ("unknown" if name else "")
+        self.metrics.observe(endpoint, model, code.name, seconds, rows)
 
     def authorize(self, context: grpc.aio.ServicerContext) -> None:
         if self.expected is None:
@@ -193,7 +217,7 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
         entry = self.repository.resolve(request.model_name, request.model_version or None)
         ok = entered = False
         try:
-            self.admission.enter()
+            await self.admission.enter()
             entered = True
             tensors, outputs = decode(entry, request)
             rows = len(next(iter(tensors.values())))
@@ -210,6 +234,9 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
             done = time.perf_counter_ns()
             phases = (decoded - started, infer_ns, done - computed)
             entry.stats.request(True, done - started, rows=rows, queue_ns=queue_ns, phases=phases)
+            if self.payloads is not None:
+                answered = {name: results[name] for name in outputs}
+                self.payloads.write(entry, "grpc", request.id or None, tensors, answered, done - started)
             ok = True
             return response
         finally:

@@ -1,5 +1,5 @@
 """Who may call ``logreg serve`` (``--token-file``: a bearer token) and what it keeps of its calls (``--log-payloads``:
-JSON lines of each request and answer, rotated by size)."""
+JSON lines of each request's inputs and outputs, rotated by size)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import threading
 import time
 import uuid
 from pathlib import Path
+
+import numpy as np
 
 OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})  # what load balancers probe: no token
 REALM = b'Bearer realm="logreg-onnx"'
@@ -55,10 +57,11 @@ class BearerAuth:
 
 
 class PayloadLog:
-    """JSON lines, one per answered infer or predict request: request id, time, model, version, endpoint, the
-    request's body and the answer (JSON; binary tensors are left out and counted), latency in ms. When the file
-    passes ``max_bytes`` it is renamed ``FILE.1`` (``FILE.2``... up to ``backups``) and a new one is started.
-    With several worker processes, each writes its own file, ``FILE`` suffixed with its pid."""
+    """JSON lines, one per answered request (REST infer and predict, gRPC ModelInfer): request id, time, model,
+    version, endpoint, the inputs and outputs as decoded (each tensor a nested list, whatever encoding it came in:
+    JSON, binary tensors or gRPC), latency in ms. When the file passes ``max_bytes`` it is renamed ``FILE.1``
+    (``FILE.2``... up to ``backups``) and a new one is started. With several worker processes, each writes its own
+    file, ``FILE`` suffixed with its pid."""
 
     def __init__(self, path: Path, max_bytes: int = 100 << 20, backups: int = 3) -> None:
         self.path = Path(path)
@@ -66,23 +69,21 @@ class PayloadLog:
         self._lock = threading.Lock()
         self._file = None
 
-    def write(self, entry, endpoint: str, body: bytes, answer: bytes, took_ns: int) -> None:
+    def write(self, entry, endpoint: str, request_id: str | None, inputs: dict, outputs: dict, took_ns: int) -> None:
+        """One line for a request to ``entry`` (a served version): ``inputs`` and ``outputs`` map tensor names to
+        arrays (or JSON values, as /predict's instances and predictions); ``request_id`` the client's, or None for
+        a new one."""
         record = {
-            "request_id": None,
+            "request_id": request_id if request_id else uuid.uuid4().hex,
             "time": time.time(),
             "model": entry.name,
             "version": entry.version,
             "endpoint": endpoint,
-            "request": _json_or_note(body),
-            "response": _json_or_note(answer),
+            "inputs": {name: _plain(value) for name, value in inputs.items()},
+            "outputs": {name: _plain(value) for name, value in outputs.items()},
             "latency_ms": round(took_ns / 1e6, 3),
         }
-        request = record["request"]
-        if isinstance(request, dict) and isinstance(request.get("id"), str):
-            record["request_id"] = request["id"]
-        else:
-            record["request_id"] = uuid.uuid4().hex
-        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        line = (json.dumps(record, separators=(",", ":"), allow_nan=False, default=str) + "\n").encode()
         with self._lock:
             if self._file is None:
                 self._file = open(self.path, "ab")  # noqa: SIM115 (kept open for the life of the server)
@@ -110,8 +111,16 @@ class PayloadLog:
                 self._file = None
 
 
-def _json_or_note(raw: bytes):
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return {"unparsed_bytes": len(raw)}
+def _plain(value):
+    """A tensor as JSON: numbers as numbers, a missing value (NaN) as null, text as text."""
+    if not isinstance(value, np.ndarray):
+        return value
+    if value.dtype.kind == "f" and np.isnan(value).any():
+        value = np.where(np.isnan(value), None, value.astype(object))
+    return _text(value.tolist())
+
+
+def _text(value):
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

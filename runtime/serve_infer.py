@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -41,12 +42,25 @@ class Admission:
         self.active = 0
         self.shed = 0  # requests refused as busy since the start
 
-    def enter(self) -> None:
-        """Admit one request, or raise :class:`Busy`; every admitted request calls :meth:`leave` once."""
+    async def enter(self) -> None:
+        """Admit one request, or raise :class:`Busy`; every admitted request calls :meth:`leave` once.
+
+        With a limit, an admitted request yields to the event loop once before it goes on. Requests that arrive
+        together are otherwise run one after another, each to its end without a pause (a one-row model run awaits
+        nothing), so the count in progress would never pass 1 while hundreds wait their turn in the loop and the
+        sockets: measured with 256 connections, no request was shed and the p99 grew past 100 ms. Yielding first,
+        every request of a loop turn is counted before any is answered, and those past the limit are answered busy
+        at once."""
         if self.limit and self.active >= self.limit:
             self.shed += 1
             raise Busy(f"the server is busy ({self.active} requests in progress, --max-queue {self.limit}); retry")
         self.active += 1
+        if self.limit:
+            try:
+                await asyncio.sleep(0)
+            except BaseException:  # cancelled while yielding: never admitted
+                self.active -= 1
+                raise
 
     def leave(self) -> None:
         self.active -= 1

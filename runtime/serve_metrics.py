@@ -36,7 +36,10 @@ class Metrics:
         self.versions = VersionCollector(repository, admission)
         self.registry.register(self.versions)
         self.requests = Counter(
-            "logreg_requests", "HTTP requests", ["endpoint", "model", "status"], registry=self.registry
+            "logreg_requests",
+            'Requests (HTTP; gRPC calls as endpoint "grpc METHOD", status the code name)',
+            ["endpoint", "model", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "logreg_request_seconds",
@@ -62,7 +65,7 @@ class Metrics:
             self._children[key] = requests, latency, predicted
         requests.inc()
         latency.observe(seconds)
-        if rows and status == 200 and predicted is not None:
+        if rows and status in (200, "OK") and predicted is not None:
             predicted.inc(rows)
 
     def render(self) -> bytes:

@@ -29,40 +29,31 @@ from starlette.routing import Route
 
 from . import contract
 from .errors import InputError
-from .explain import MAX_TOP, check_top, explain_rows
 from .model import Model
 from .repository import Repository, RepositoryError, Served, verified
 from .serve_batch import Batcher
 from .serve_drift import DriftCollector
 from .serve_guard import BearerAuth, PayloadLog
+from .serve_http import (
+    BINARY,
+    JSON,
+    ClientGone,
+    HTTPError,
+    check_headers,
+    error_answer,
+    json_answer,
+    optional_document,
+    read_body,
+)
 from .serve_infer import Admission, Busy, Limits, TooManyRows, check_rows, run_model
 from .serve_metrics import Metrics, MetricsMiddleware
+from .serve_predict import answer_predict
 from .v2 import HEADER_LENGTH, OUTPUT_TYPES, ProtocolError, decode, encode
 
 logger = logging.getLogger(__name__)
 SERVER_NAME = "logreg-onnx"
-JSON = "application/json"
-BINARY = "application/octet-stream"
-ACCEPTED_TYPES = ("", JSON, BINARY)
 EXTENSIONS = ["binary_tensor_data", "model_repository", "statistics"]
-RETRY_AFTER = "1"  # seconds, with a 503 for a busy server
-__all__ = ["Limits", "Served", "create_app"]
-
-
-class HTTPError(Exception):
-    """An answer other than 200: its status and what to tell the client."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
-STATUS = {ProtocolError: 400, InputError: 400, Busy: 503, TooManyRows: 413}  # our exceptions -> HTTP statuses
-
-
-def _json(document, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(document, separators=(",", ":")), status, headers=headers, media_type=JSON)
+__all__ = ["Limits", "Served", "answer_infer", "answer_predict", "create_app"]
 
 
 def create_app(
@@ -96,11 +87,11 @@ def create_app(
         return repository.resolve(name, version) if ready else repository.find(name, version)
 
     async def live(request: Request) -> Response:
-        return _json({"live": True})
+        return json_answer({"live": True})
 
     async def ready(request: Request) -> Response:
         ok = repository.ready()
-        return _json({"ready": ok}, 200 if ok else 503)
+        return json_answer({"ready": ok}, 200 if ok else 503)
 
     async def server_metadata(request: Request) -> Response:
         from importlib import metadata
@@ -109,11 +100,11 @@ def create_app(
             version = metadata.version("logreg-onnx")
         except metadata.PackageNotFoundError:
             version = "unknown"
-        return _json({"name": SERVER_NAME, "version": version, "extensions": EXTENSIONS})
+        return json_answer({"name": SERVER_NAME, "version": version, "extensions": EXTENSIONS})
 
     async def model_metadata(request: Request) -> Response:
         entry = lookup(request, ready=False)
-        return _json(describe(entry, repository.versions(entry.name)))
+        return json_answer(describe(entry, repository.versions(entry.name)))
 
     async def model_ready(request: Request) -> Response:
         try:
@@ -121,8 +112,8 @@ def create_app(
         except RepositoryError as exc:
             if exc.status != 503:
                 raise
-            return _json({"name": request.path_params["name"], "ready": False, "reason": exc.detail}, 503)
-        return _json({"name": entry.name, "ready": entry.ready}, 200 if entry.ready else 503)
+            return json_answer({"name": request.path_params["name"], "ready": False, "reason": exc.detail}, 503)
+        return json_answer({"name": entry.name, "ready": entry.ready}, 200 if entry.ready else 503)
 
     async def infer(request: Request) -> Response:
         # InferFastPath answers every infer request before starlette; the route is here for the route table
@@ -137,11 +128,11 @@ def create_app(
             name = names[0]
         entry = repository.resolve(name, request.path_params.get("version"))
         check_headers(request.headers.get("content-type"), request.headers.get("content-length"), limits)
-        admission.enter()
+        await admission.enter()
         started = time.perf_counter_ns()
         ok, rows = False, 0
         try:
-            body = await _read(request.receive, limits)
+            body = await read_body(request.receive, limits)
             content, rows = answer_predict(entry, body, limits)
             ok = True
         finally:
@@ -149,30 +140,31 @@ def create_app(
             took = time.perf_counter_ns() - started
             entry.stats.request(ok, took, rows=rows, phases=(0, took, 0))
         request.state.rows = rows
-        if payloads is not None:
-            payloads.write(entry, "predict", body, content, took)
+        if payloads is not None:  # the rows as sent and the predictions as answered
+            inputs, outputs = json.loads(body), json.loads(content)
+            payloads.write(entry, "predict", None, {"instances": inputs["instances"]}, outputs, took)
         return Response(content, media_type=JSON)
 
     async def statistics(request: Request) -> Response:
         name = request.path_params.get("name")
-        return _json({"model_stats": repository.statistics(name, request.path_params.get("version"))})
+        return json_answer({"model_stats": repository.statistics(name, request.path_params.get("version"))})
 
     async def repository_index(request: Request) -> Response:
-        document = _optional_document(await _read(request.receive, limits))
+        document = optional_document(await read_body(request.receive, limits))
         ready_only = document.get("ready", False)
         if not isinstance(ready_only, bool):
             raise HTTPError(400, f'"ready" must be true or false, got {json.dumps(ready_only)[:40]}')
-        return _json(repository.index(ready_only))
+        return json_answer(repository.index(ready_only))
 
     async def repository_load(request: Request) -> Response:
-        _optional_document(await _read(request.receive, limits))
+        optional_document(await read_body(request.receive, limits))
         await repository.load(request.path_params["name"])
-        return _json({})
+        return json_answer({})
 
     async def repository_unload(request: Request) -> Response:
-        _optional_document(await _read(request.receive, limits))
+        optional_document(await read_body(request.receive, limits))
         await repository.unload(request.path_params["name"])
-        return _json({})
+        return json_answer({})
 
     metrics = Metrics(repository, admission, DriftCollector(repository.served) if drift_window else None)
 
@@ -212,7 +204,7 @@ def create_app(
     async def http_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HTTPException):  # starlette's own: unknown route (404), wrong method (405)
             detail = {404: f"no route {request.url.path}", 405: f"{request.method} is not allowed here"}
-            return _json({"error": detail.get(exc.status_code, str(exc.detail))}, exc.status_code, exc.headers)
+            return json_answer({"error": detail.get(exc.status_code, str(exc.detail))}, exc.status_code, exc.headers)
         status, content, headers = error_answer(exc, f"{request.method} {request.url.path}")
         return Response(content, status, headers=dict(headers), media_type=JSON)
 
@@ -224,7 +216,10 @@ def create_app(
         if grpc is not None:
             from .serve_grpc import grpc_server
 
-            server = grpc_server(repository, limits, admission, token=token.encode() if token else None, **grpc)
+            secret = token.encode() if token else None
+            server = grpc_server(
+                repository, limits, admission, token=secret, metrics=metrics, payloads=payloads, **grpc
+            )
             await server.start()
             servers.append(server)
         try:
@@ -290,11 +285,11 @@ class InferFastPath:
             name, version = _infer_target(path)
             entry = self.repository.resolve(name, version)
             check_headers(headers.get(b"content-type"), headers.get(b"content-length"), self.limits)
-            self.admission.enter()
+            await self.admission.enter()
             try:
-                body = await _read(receive, self.limits)
+                body = await read_body(receive, self.limits)
                 content, media, head, rows = await answer_infer(
-                    entry, body, headers.get(b"inference-header-content-length"), self.limits, started
+                    entry, body, headers.get(b"inference-header-content-length"), self.limits, started, self.payloads
                 )
             finally:
                 self.admission.leave()
@@ -315,8 +310,6 @@ class InferFastPath:
         took = time.perf_counter_ns() - started
         model = entry.name if entry is not None else "unknown"
         self.metrics.observe(self.metrics.infer_endpoint(path), model, status, took / 1e9, rows)
-        if self.payloads is not None and status == 200:
-            self.payloads.write(entry, "infer", body, content[:head] if head else content, took)
 
 
 def _infer_target(path: str) -> tuple[str, str | None]:
@@ -328,15 +321,17 @@ def _infer_target(path: str) -> tuple[str, str | None]:
     return name, version if marker else None
 
 
-class ClientGone(Exception):
-    """The client disconnected before its request was read: nothing to answer."""
-
-
 async def answer_infer(
-    entry: Served, body: bytes, header: str | None, limits: Limits, started: int | None = None
+    entry: Served,
+    body: bytes,
+    header: str | None,
+    limits: Limits,
+    started: int | None = None,
+    payloads: PayloadLog | None = None,
 ) -> tuple[bytes, str, int | None, int]:
     """A V2 infer request's answer: (content, media type, JSON header length when some output is binary, rows); its
-    statistics recorded on ``entry`` (``started``: the request's perf_counter_ns)."""
+    statistics recorded on ``entry`` (``started``: the request's perf_counter_ns), and its inputs and outputs in
+    ``payloads`` when given."""
     started = started or time.perf_counter_ns()
     try:
         length = int(header) if header is not None else None
@@ -365,154 +360,10 @@ async def answer_infer(
     entry.stats.request(
         True, done - started, rows=rows, queue_ns=queue_ns, phases=(decoded - started, infer_ns, done - computed)
     )
+    if payloads is not None:
+        outputs = {name: results[name] for name, _ in parsed.outputs}
+        payloads.write(entry, "infer", parsed.id, parsed.inputs, outputs, done - started)
     return content, JSON if head is None else BINARY, head, rows
-
-
-def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, int]:
-    """A ``/predict`` request's answer, ``{"instances": [row, ...]}`` scored through :meth:`Model.run` (the rows
-    follow the runtime's input rules, docs/inputs.md), and with ``"explain": K`` (a format 3 model) each row's
-    explanation as :meth:`Model.explain` gives it, ``K`` columns each way: (content, rows)."""
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPError(400, f"the request is not valid JSON ({exc})") from None
-    if not isinstance(document, dict) or "instances" not in document:
-        got = f"an object with keys {sorted(document)[:5]}" if isinstance(document, dict) else type(document).__name__
-        raise HTTPError(400, f'expected {{"instances": [row, ...]}}, got {got}; rows are objects keyed by feature')
-    instances = document["instances"]
-    if not isinstance(instances, list):
-        raise HTTPError(400, f'"instances" must be a list of rows, got {type(instances).__name__}')
-    if not instances:
-        raise HTTPError(400, '"instances" is an empty list; send at least one row: {"instances": [{"feature": value}]}')
-    check_rows(len(instances), limits)
-    top = document.get("explain")
-    if top is not None:
-        return _explained(entry, instances, _explain_top(entry, top)), len(instances)
-    model = entry.model
-    if entry.window is None:
-        labels, probabilities = model.run(instances)
-    else:  # the same answer through the graph's inputs, which the window keeps
-        numeric, categories = model.graph_inputs(instances)
-        labels, probabilities = model.run_inputs(numeric, categories if model.categorical_names else None)
-        entry.window.append(numeric, categories, probabilities)
-    classes = model.classes
-    document = {
-        "model_name": entry.name,
-        "predictions": [
-            {"label": classes[int(k)], "probabilities": dict(zip(classes, p, strict=True))}
-            for k, p in zip(labels.tolist(), probabilities.tolist(), strict=True)
-        ],
-    }
-    return json.dumps(document, separators=(",", ":")).encode(), len(instances)
-
-
-def _explain_top(entry: Served, top: object) -> int:
-    """The ``explain`` field of a /predict request as the number of columns to name each way, or a 400."""
-    if not entry.explains:
-        version = entry.model.metadata.get(contract.KEY_FORMAT)
-        raise HTTPError(
-            400,
-            f"model {entry.name!r} has no explanations: its file is logreg-onnx format {version}, whose outputs are "
-            'label and probabilities; export the model again (format 3) to explain, or leave out "explain"',
-        )
-    try:
-        return check_top(top)
-    except InputError:
-        raise HTTPError(
-            400,
-            f'"explain" must be a whole number from 1 to {MAX_TOP} (the columns to name toward and away from each '
-            f"prediction), got {json.dumps(top)[:40]}",
-        ) from None
-
-
-def _explained(entry: Served, instances: list, top: int) -> bytes:
-    """The /predict answer with each row's explanation: one run of the whole graph (runtime/explain.py)."""
-    model = entry.model
-    numeric, categories = model.graph_inputs(instances)
-    rows = explain_rows(model, numeric, categories, top=top)
-    if entry.window is not None:  # the probabilities as the graph gave them (float32 -> float -> float32 is exact)
-        classes = model.classes
-        probabilities = np.array([[row["probabilities"][c] for c in classes] for row in rows], dtype=np.float32)
-        entry.window.append(numeric, categories, probabilities)
-    predictions = [
-        {"label": row.pop("label"), "probabilities": row.pop("probabilities"), "explain": row} for row in rows
-    ]
-    return json.dumps({"model_name": entry.name, "predictions": predictions}, separators=(",", ":")).encode()
-
-
-def error_answer(exc: Exception, what: str) -> tuple[int, bytes, tuple]:
-    """The status, JSON body and extra headers for an exception raised while answering ``what``."""
-    headers: tuple = ()
-    if isinstance(exc, HTTPError | RepositoryError):
-        status, message = exc.status, exc.detail
-    else:
-        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
-        message = str(exc)
-    if isinstance(exc, Busy):
-        headers = (("retry-after", RETRY_AFTER),)
-    if status == 500:
-        # a bug of ours: logged with its traceback, answered as JSON like every other error
-        logger.error("%s failed", what, exc_info=exc)
-        message = f"internal error ({type(exc).__name__}); the server log has the details"
-    return status, json.dumps({"error": message}, separators=(",", ":")).encode(), headers
-
-
-def _optional_document(body: bytes) -> dict:
-    """A repository request's body: nothing, or a JSON object whose ``parameters`` (if any) is an object; or a 400."""
-    if not body.strip():
-        return {}
-    document = _document(body)
-    if not isinstance(document.get("parameters", {}), dict):
-        raise HTTPError(400, f'"parameters" must be an object, got {json.dumps(document["parameters"])[:40]}')
-    return document
-
-
-def _document(body: bytes) -> dict:
-    """A JSON object request body, or a 400."""
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPError(400, f"the request is not valid JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise HTTPError(400, f"the request must be a JSON object, got {type(document).__name__}")
-    return document
-
-
-def check_headers(content_type: str | None, content_length: str | None, limits: Limits) -> None:
-    """415 for a content type other than JSON (or binary); 413 for a declared length over the limit, before reading."""
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind not in ACCEPTED_TYPES:
-        raise HTTPError(415, f"content type {kind!r} is not accepted; send application/json")
-    if content_length is not None and content_length.isdigit() and int(content_length) > limits.max_body_bytes:
-        raise HTTPError(
-            413, f"the body has {int(content_length):,} bytes; this server takes at most {limits.max_body_bytes:,}"
-        )
-
-
-async def _read(receive, limits: Limits) -> bytes:
-    """The body from ASGI ``receive``, refused with 413 as soon as it passes the limit (without a declared length),
-    and with 408 when it takes longer than ``--request-timeout`` to arrive (a client trickling it holds no slot)."""
-    chunks, size = [], 0
-    deadline = time.monotonic() + limits.request_timeout if limits.request_timeout else None
-    while True:
-        if deadline is None:
-            message = await receive()
-        else:
-            try:
-                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
-            except TimeoutError:
-                raise HTTPError(
-                    408, f"the body took over {limits.request_timeout:g} s to arrive (--request-timeout)"
-                ) from None
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limits.max_body_bytes:
-            raise HTTPError(413, f"the body is over this server's limit of {limits.max_body_bytes:,} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def openapi_document() -> bytes:

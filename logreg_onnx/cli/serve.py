@@ -134,7 +134,8 @@ LOOPBACK = ("localhost",)
     "--log-payloads",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="Append one JSON line per infer/predict request (id, model, version, request, answer, latency) to FILE, "
+    help="Append one JSON line per answered infer/predict request, REST or gRPC (id, model, version, the inputs and "
+    "outputs as decoded, latency) to FILE, "
     "rotated at --log-payloads-max-bytes (FILE.1, FILE.2, FILE.3). With --workers: FILE.PID per process. "
     "Off by default.",
 )

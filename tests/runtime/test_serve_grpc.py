@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 
@@ -34,11 +35,11 @@ PENGUIN_TEXTS = np.array([["Dream", ""], ["Torgersen", "male"]], dtype=object)
 
 
 @contextlib.contextmanager
-def serving(token: bytes | None = None, admission: Admission | None = None):
-    """The gRPC server over the two committed models, on an event loop of its own in a thread: (address,
-    repository)."""
-    repository = Repository(files={"example": EXAMPLE, "penguins": PENGUINS})
-    repository.load_now()
+def serving(token: bytes | None = None, admission: Admission | None = None, repository=None, **extra):
+    """The gRPC server over the two committed models (or ``repository``), on an event loop of its own in a thread:
+    (address, repository). ``extra``: grpc_server's metrics and payloads."""
+    if repository is None:
+        repository = models()
     port = free_port()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -46,7 +47,13 @@ def serving(token: bytes | None = None, admission: Admission | None = None):
 
     async def start():
         server = grpc_server(
-            repository, Limits(max_rows=MAX_ROWS), admission or Admission(0), host="127.0.0.1", port=port, token=token
+            repository,
+            Limits(max_rows=MAX_ROWS),
+            admission or Admission(0),
+            host="127.0.0.1",
+            port=port,
+            token=token,
+            **extra,
         )
         await server.start()
         return server
@@ -59,6 +66,12 @@ def serving(token: bytes | None = None, admission: Admission | None = None):
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
         loop.close()
+
+
+def models() -> Repository:
+    repository = Repository(files={"example": EXAMPLE, "penguins": PENGUINS})
+    repository.load_now()
+    return repository
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +259,51 @@ def test_statistics_count_the_requests(client):
     every = client.get_inference_statistics(as_json=True)["model_stats"]
     assert {(s["name"], s["version"]) for s in every} == {("example", "1"), ("penguins", "1")}
     refused(lambda: client.get_inference_statistics("nope"), "NOT_FOUND")
+
+
+def test_calls_are_in_the_request_metrics_and_the_payload_log(tmp_path):
+    """Every RPC counted in logreg_requests_total as "grpc METHOD" with its code's name, the rows of an answered
+    ModelInfer in logreg_rows_predicted_total; each answered ModelInfer a line of the payload log, its tensors as
+    decoded (raw_input_contents here: what tritonclient sends)."""
+    from logreg_onnx.runtime.serve_guard import PayloadLog
+    from logreg_onnx.runtime.serve_metrics import Metrics
+    from prometheus_client.parser import text_string_to_metric_families
+
+    admission, log, repository = Admission(0), tmp_path / "payloads.jsonl", models()
+    metrics, payloads = Metrics(repository, admission), PayloadLog(log)
+    with serving(admission=admission, repository=repository, metrics=metrics, payloads=payloads) as (address, _):
+        with tritongrpc.InferenceServerClient(url=address) as client:
+            result = client.infer("example", [numeric_input(X)], request_id="r1")
+            client.infer("example", [numeric_input(X[:2])])
+            refused(lambda: client.infer("example", [numeric_input(X[:, :3])]), "INVALID_ARGUMENT")
+            refused(lambda: client.infer("nope", [numeric_input(X)]), "NOT_FOUND")
+            assert client.is_server_live()
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(metrics.render().decode())
+            for s in family.samples
+        }
+    payloads.close()
+
+    def requests(endpoint, model, status):
+        key = (("endpoint", endpoint), ("model", model), ("status", status))
+        return samples.get(("logreg_requests_total", key))
+
+    assert requests("grpc ModelInfer", "example", "OK") == 2
+    assert requests("grpc ModelInfer", "example", "INVALID_ARGUMENT") == 1
+    assert requests("grpc ModelInfer", "unknown", "NOT_FOUND") == 1
+    assert requests("grpc ServerLive", "", "OK") == 1
+    assert samples[("logreg_rows_predicted_total", (("model", "example"),))] == 6
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["request_id"], r["model"], r["version"], r["endpoint"]) for r in lines[:1]] == [
+        ("r1", "example", "1", "grpc")
+    ]
+    assert len(lines) == 2 and len(lines[1]["request_id"]) == 32  # a request without an id gets one
+    np.testing.assert_array_equal(np.float32(lines[0]["inputs"]["features"]), X)
+    labels, probabilities = runtime.load(EXAMPLE).run_inputs(X)
+    np.testing.assert_array_equal(np.float32(lines[0]["outputs"]["probabilities"]), probabilities)
+    assert lines[0]["outputs"]["label"] == labels.tolist()
+    np.testing.assert_array_equal(result.as_numpy("probabilities"), probabilities)
 
 
 def test_repository_index_unload_and_load():

@@ -133,16 +133,20 @@ def test_an_unload_lets_a_request_in_flight_finish(repository):
     root, _, second = repository
     arguments = ("--repository", str(root), "--max-batch-size", "64", "--max-batch-delay-us", "2000000")
     with running_server(*arguments) as (url, _):
-        client = http.InferenceServerClient(url=url.removeprefix("http://"))
+
+        def client():  # one per thread: a tritonclient HTTP client (gevent) belongs to the thread that made it
+            return http.InferenceServerClient(url=url.removeprefix("http://"))
+
         answers = []
-        flight = threading.Thread(target=lambda: answers.append(_probabilities(client)))
+        flight = threading.Thread(target=lambda: answers.append(_probabilities(client())))
         flight.start()
         time.sleep(0.6)  # the first request is in: it waits two seconds for its batch
-        http.InferenceServerClient(url=url.removeprefix("http://")).unload_model("m")
+        here = client()
+        here.unload_model("m")
         flight.join(10)
         np.testing.assert_array_equal(answers[0], _expected(second))
         with pytest.raises(InferenceServerException, match="is not loaded"):
-            _probabilities(client)
+            _probabilities(here)
 
 
 def test_hot_reload_replaces_the_model_20_times_under_load_with_no_failed_request(tmp_path):
@@ -288,6 +292,46 @@ def test_past_max_queue_a_request_gets_503_at_once_with_retry_after(repository):
         assert scrape(url)[("logreg_requests_shed_total", ())] == 1
 
 
+def test_max_queue_sheds_requests_that_arrive_together_without_batching(repository):
+    """64 requests written at once on 64 connections to a server without batching: a one-row run awaits nothing, so
+    only the admission's yield lets them be counted together; past --max-queue 2 they get 503 at once, the others
+    their answer, and the shed count equals the 503s."""
+    import socket
+
+    root, _, second = repository
+    with running_server("--repository", str(root), "--max-queue", "2") as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        body = json.dumps(
+            {
+                "inputs": [
+                    {"name": "features", "shape": [1, 2], "datatype": "FP32", "data": [0.3, 4.0]},
+                    {"name": "categories", "shape": [1, 1], "datatype": "BYTES", "data": ["red"]},
+                ],
+                "outputs": [{"name": "probabilities"}],
+            }
+        ).encode()
+        head = "POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        request = (head + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+        connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(64)]
+        for connection in connections:
+            connection.sendall(request)
+        statuses = []
+        for connection in connections:
+            with connection:
+                chunks = []
+                while chunk := connection.recv(65536):
+                    chunks.append(chunk)
+            answer = b"".join(chunks)
+            statuses.append(int(answer.split(b" ", 2)[1]))
+            document = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+            if statuses[-1] == 200:
+                np.testing.assert_array_equal(np.float32(document["outputs"][0]["data"]), _expected(second).ravel())
+            else:
+                assert b"retry-after: 1" in answer.lower() and "busy" in document["error"]
+        assert set(statuses) == {200, 503}, statuses
+        assert scrape(url)[("logreg_requests_shed_total", ())] == statuses.count(503)
+
+
 def test_a_body_trickled_slower_than_the_timeout_gets_408_and_others_are_served(repository):
     import socket
 
@@ -389,11 +433,20 @@ def test_tls_and_the_payload_log(repository, tmp_path):
             document = json.loads(answer.read())
         probabilities = next(o for o in document["outputs"] if o["name"] == "probabilities")["data"]
         np.testing.assert_array_equal(np.float32(probabilities), _expected(second).ravel())
+        # the same row in Triton's binary tensors (a missing value this time): logged as decoded, like JSON
+        binary = http.InferenceServerClient(url=f"127.0.0.1:{port}", ssl=True, ssl_context_factory=lambda: context)
+        features = http.InferInput("features", [1, 2], "FP32")
+        features.set_data_from_numpy(np.array([[np.nan, 4.0]], np.float32), binary_data=True)
+        categories = http.InferInput("categories", [1, 1], "BYTES")
+        categories.set_data_from_numpy(ROW_TEXT, binary_data=True)
+        binary.infer("m", [features, categories], request_id="t2")
     finally:
         process.terminate()
         process.wait(15)
-    (line,) = log.read_text().splitlines()
-    record = json.loads(line)
-    assert (record["request_id"], record["model"], record["version"], record["endpoint"]) == ("t1", "m", "2", "infer")
-    assert record["request"]["inputs"][0]["data"] == [0.3, 4.0] and record["latency_ms"] > 0
-    assert record["response"]["outputs"][1]["data"] == probabilities
+    first, second_line = (json.loads(line) for line in log.read_text().splitlines())
+    assert (first["request_id"], first["model"], first["version"], first["endpoint"]) == ("t1", "m", "2", "infer")
+    np.testing.assert_array_equal(np.float32(first["inputs"]["features"]), np.float32([[0.3, 4.0]]))
+    assert first["inputs"]["categories"] == [["red"]] and first["latency_ms"] > 0
+    assert first["outputs"]["probabilities"] == [probabilities]
+    assert second_line["request_id"] == "t2" and second_line["inputs"]["features"] == [[None, 4.0]]
+    assert second_line["inputs"]["categories"] == ROW_TEXT.astype(str).tolist()
