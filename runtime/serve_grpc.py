@@ -10,6 +10,7 @@ UNAUTHENTICATED; a bug of ours INTERNAL, its traceback logged, and the server ke
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import logging
@@ -114,8 +115,11 @@ def _rpc(*, needs_token: bool = True):
                 if isinstance(response, pb.ModelInferResponse) and response.outputs:
                     rows = response.outputs[0].shape[0]
                 return response
-            except grpc.aio.AbortError:
-                code = grpc.StatusCode.ABORTED
+            except grpc.aio.AbortError:  # aborted by the method itself, with its own code
+                code = context.code() or grpc.StatusCode.ABORTED
+                raise
+            except asyncio.CancelledError:  # the client cancelled, or its deadline passed
+                code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as exc:
                 code, message = _status(exc, method.__name__)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
+import math
 import os
 import threading
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+logger = logging.getLogger("logreg_onnx.runtime.server")
 OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})  # what load balancers probe: no token
 REALM = b'Bearer realm="logreg-onnx"'
 
@@ -72,7 +75,13 @@ class PayloadLog:
     def write(self, entry, endpoint: str, request_id: str | None, inputs: dict, outputs: dict, took_ns: int) -> None:
         """One line for a request to ``entry`` (a served version): ``inputs`` and ``outputs`` map tensor names to
         arrays (or JSON values, as /predict's instances and predictions); ``request_id`` the client's, or None for
-        a new one."""
+        a new one. The request was answered: a line that cannot be written is logged, never the request's failure."""
+        try:
+            self._write(entry, endpoint, request_id, inputs, outputs, took_ns)
+        except Exception:
+            logger.exception("--log-payloads: the line of a request to %s could not be written", entry.name)
+
+    def _write(self, entry, endpoint: str, request_id, inputs: dict, outputs: dict, took_ns: int) -> None:
         record = {
             "request_id": request_id if request_id else uuid.uuid4().hex,
             "time": time.time(),
@@ -112,15 +121,20 @@ class PayloadLog:
 
 
 def _plain(value):
-    """A tensor as JSON: numbers as numbers, a missing value (NaN) as null, text as text."""
-    if not isinstance(value, np.ndarray):
-        return value
-    if value.dtype.kind == "f" and np.isnan(value).any():
-        value = np.where(np.isnan(value), None, value.astype(object))
-    return _text(value.tolist())
+    """A tensor (or a JSON value) as strict JSON: numbers as numbers, a missing or non-finite value as null, text as
+    text."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            value = np.where(np.isfinite(value), value.astype(object), None)
+        value = value.tolist()
+    return _text(value)
 
 
 def _text(value):
     if isinstance(value, list):
         return [_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _text(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

@@ -141,8 +141,10 @@ def create_app(
             entry.stats.request(ok, took, rows=rows, phases=(0, took, 0))
         request.state.rows = rows
         if payloads is not None:  # the rows as sent and the predictions as answered
-            inputs, outputs = json.loads(body), json.loads(content)
-            payloads.write(entry, "predict", None, {"instances": inputs["instances"]}, outputs, took)
+            document, answer = json.loads(body), json.loads(content)
+            given = document.get("id")
+            inputs, outputs = {"instances": document["instances"]}, {"predictions": answer["predictions"]}
+            payloads.write(entry, "predict", given if isinstance(given, str) else None, inputs, outputs, took)
         return Response(content, media_type=JSON)
 
     async def statistics(request: Request) -> Response:

@@ -603,3 +603,34 @@ def test_the_drift_window_keeps_the_rows_of_explain_requests():
         assert columns[entry["column"]] == pytest.approx(entry["psi"], abs=1e-9)
     score = samples[("logreg_score_psi", (("model", "binary"), ("version", "1")))]
     assert score == pytest.approx(expected["score"]["psi"], abs=1e-6)
+
+
+def test_the_payload_log_takes_a_missing_value_and_never_fails_a_request(tmp_path):
+    """/predict with NaN for a missing value (the JSON literal, which the runtime imputes): answered 200 and logged
+    with null, the client's id kept; a log that cannot be written is logged, and the request is still answered."""
+    from logreg_onnx.runtime.serve_guard import PayloadLog
+    from logreg_onnx.runtime.server import create_app
+
+    from .asgi import asgi
+
+    log = PayloadLog(tmp_path / "payloads.jsonl")
+    model = runtime.load(PENGUINS)
+    app = create_app({"penguins": model}, payloads=log)
+    row = {"island": "Dream", "bill_length_mm": float("nan"), "bill_depth_mm": 18.0, "flipper_length_mm": 190.0}
+    row |= {"body_mass_g": 3700.0, "sex": "female", "year": 2008}
+    body = json.dumps({"id": "p1", "instances": [row]}).encode()
+    status, answer = asgi(app, "POST", "/v2/models/penguins/predict", body)
+    assert status == 200, answer
+    expected = model.predict_proba([row])[0]
+    got = answer["predictions"][0]["probabilities"]
+    np.testing.assert_allclose([got[c] for c in model.classes], expected, rtol=1e-6)
+    log.close()
+    (line,) = (tmp_path / "payloads.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    assert record["request_id"] == "p1" and record["endpoint"] == "predict"
+    assert record["inputs"]["instances"][0]["bill_length_mm"] is None
+    assert record["outputs"]["predictions"] == answer["predictions"]
+    (tmp_path / "payloads.jsonl").unlink()
+    (tmp_path / "payloads.jsonl").mkdir()  # the file cannot be opened any more
+    status, _ = asgi(app, "POST", "/v2/models/penguins/predict", body)
+    assert status == 200

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -304,6 +305,28 @@ def test_calls_are_in_the_request_metrics_and_the_payload_log(tmp_path):
     np.testing.assert_array_equal(np.float32(lines[0]["outputs"]["probabilities"]), probabilities)
     assert lines[0]["outputs"]["label"] == labels.tolist()
     np.testing.assert_array_equal(result.as_numpy("probabilities"), probabilities)
+
+
+def test_a_call_cancelled_by_its_deadline_is_counted_cancelled_and_leaves_the_queue():
+    """A call waiting for its batch (two seconds) past its 0.3 s deadline: the client gets DEADLINE_EXCEEDED, the
+    metrics count it CANCELLED (not OK), and it no longer counts as in progress."""
+    from logreg_onnx.runtime.serve_batch import Batcher
+    from logreg_onnx.runtime.serve_metrics import Metrics
+
+    admission, repository = Admission(8), models()
+    for entry in repository.served():
+        entry.batcher = Batcher(entry, Limits(max_batch_size=64, max_batch_delay_us=2_000_000))
+    metrics = Metrics(repository, admission)
+    with serving(admission=admission, repository=repository, metrics=metrics) as (address, _):
+        with tritongrpc.InferenceServerClient(url=address) as client:
+            refused(lambda: client.infer("example", [numeric_input(X)], client_timeout=0.3), "DEADLINE_EXCEEDED")
+            deadline = time.monotonic() + 10
+            while "CANCELLED" not in metrics.render().decode() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        text = metrics.render().decode()
+    assert 'endpoint="grpc ModelInfer",model="example",status="CANCELLED"} 1.0' in text
+    assert 'status="OK"' not in text.split("logreg_requests_total", 1)[1].split("# HELP", 1)[0]
+    assert admission.active == 0
 
 
 def test_repository_index_unload_and_load():
