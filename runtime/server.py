@@ -241,7 +241,7 @@ def create_app(
     if token:
         app = BearerAuth(app, token)
     app.routes = routes  # for introspection (the OpenAPI test), as on a Starlette app
-    app.repository = repository
+    app.repository, app.admission = repository, admission
     return app
 
 
