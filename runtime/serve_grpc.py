@@ -104,6 +104,8 @@ def _rpc(*, needs_token: bool = True):
     """A servicer method whose exceptions become gRPC statuses (:func:`_status`), behind the token when it is set."""
 
     def decorate(method):
+        endpoint = f"grpc {method.__name__}"  # its label in the request metrics
+
         @functools.wraps(method)
         async def handler(self: InferenceServicer, request, context: grpc.aio.ServicerContext):
             started = time.perf_counter()
@@ -127,8 +129,6 @@ def _rpc(*, needs_token: bool = True):
             finally:
                 if self.metrics is not None:
                     self.observe(endpoint, request, code, time.perf_counter() - started, rows)
-
-        endpoint = f"grpc {method.__name__}"
 
         return handler
 

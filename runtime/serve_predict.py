@@ -4,6 +4,7 @@ runtime's input rules, with each row's explanation when asked (a format 3 model)
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 
@@ -11,14 +12,19 @@ from . import contract
 from .errors import InputError
 from .explain import MAX_TOP, check_top, explain_rows
 from .repository import Served
+from .serve_guard import PayloadLog
 from .serve_http import HTTPError
 from .serve_infer import Limits, check_rows
 
 
-def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, int]:
+def answer_predict(
+    entry: Served, body: bytes, limits: Limits, started: int | None = None, payloads: PayloadLog | None = None
+) -> tuple[bytes, int]:
     """A ``/predict`` request's answer, ``{"instances": [row, ...]}`` scored through :meth:`Model.run` (the rows
     follow the runtime's input rules, docs/inputs.md), and with ``"explain": K`` (a format 3 model) each row's
-    explanation as :meth:`Model.explain` gives it, ``K`` columns each way: (content, rows)."""
+    explanation as :meth:`Model.explain` gives it, ``K`` columns each way: (content, rows). The rows and the
+    predictions go to ``payloads`` when given (``started``: the request's perf_counter_ns)."""
+    started = started or time.perf_counter_ns()
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -34,7 +40,20 @@ def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, i
     check_rows(len(instances), limits)
     top = document.get("explain")
     if top is not None:
-        return _explained(entry, instances, _explain_top(entry, top)), len(instances)
+        predictions = _explained(entry, instances, _explain_top(entry, top))
+    else:
+        predictions = _predicted(entry, instances)
+    content = json.dumps({"model_name": entry.name, "predictions": predictions}, separators=(",", ":")).encode()
+    if payloads is not None:
+        given = document.get("id")
+        request_id = given if isinstance(given, str) else None
+        took = time.perf_counter_ns() - started
+        payloads.write(entry, "predict", request_id, {"instances": instances}, {"predictions": predictions}, took)
+    return content, len(instances)
+
+
+def _predicted(entry: Served, instances: list) -> list[dict]:
+    """Each row's label and probabilities."""
     model = entry.model
     if entry.window is None:
         labels, probabilities = model.run(instances)
@@ -43,14 +62,10 @@ def answer_predict(entry: Served, body: bytes, limits: Limits) -> tuple[bytes, i
         labels, probabilities = model.run_inputs(numeric, categories if model.categorical_names else None)
         entry.window.append(numeric, categories, probabilities)
     classes = model.classes
-    document = {
-        "model_name": entry.name,
-        "predictions": [
-            {"label": classes[int(k)], "probabilities": dict(zip(classes, p, strict=True))}
-            for k, p in zip(labels.tolist(), probabilities.tolist(), strict=True)
-        ],
-    }
-    return json.dumps(document, separators=(",", ":")).encode(), len(instances)
+    return [
+        {"label": classes[int(k)], "probabilities": dict(zip(classes, p, strict=True))}
+        for k, p in zip(labels.tolist(), probabilities.tolist(), strict=True)
+    ]
 
 
 def _explain_top(entry: Served, top: object) -> int:
@@ -72,8 +87,8 @@ def _explain_top(entry: Served, top: object) -> int:
         ) from None
 
 
-def _explained(entry: Served, instances: list, top: int) -> bytes:
-    """The /predict answer with each row's explanation: one run of the whole graph (runtime/explain.py)."""
+def _explained(entry: Served, instances: list, top: int) -> list[dict]:
+    """Each row's label, probabilities and explanation: one run of the whole graph (runtime/explain.py)."""
     model = entry.model
     numeric, categories = model.graph_inputs(instances)
     rows = explain_rows(model, numeric, categories, top=top)
@@ -81,7 +96,4 @@ def _explained(entry: Served, instances: list, top: int) -> bytes:
         classes = model.classes
         probabilities = np.array([[row["probabilities"][c] for c in classes] for row in rows], dtype=np.float32)
         entry.window.append(numeric, categories, probabilities)
-    predictions = [
-        {"label": row.pop("label"), "probabilities": row.pop("probabilities"), "explain": row} for row in rows
-    ]
-    return json.dumps({"model_name": entry.name, "predictions": predictions}, separators=(",", ":")).encode()
+    return [{"label": row.pop("label"), "probabilities": row.pop("probabilities"), "explain": row} for row in rows]

@@ -133,18 +133,13 @@ def create_app(
         ok, rows = False, 0
         try:
             body = await read_body(request.receive, limits)
-            content, rows = answer_predict(entry, body, limits)
+            content, rows = answer_predict(entry, body, limits, started, payloads)
             ok = True
         finally:
             admission.leave()
             took = time.perf_counter_ns() - started
             entry.stats.request(ok, took, rows=rows, phases=(0, took, 0))
         request.state.rows = rows
-        if payloads is not None:  # the rows as sent and the predictions as answered
-            document, answer = json.loads(body), json.loads(content)
-            given = document.get("id")
-            inputs, outputs = {"instances": document["instances"]}, {"predictions": answer["predictions"]}
-            payloads.write(entry, "predict", given if isinstance(given, str) else None, inputs, outputs, took)
         return Response(content, media_type=JSON)
 
     async def statistics(request: Request) -> Response:
