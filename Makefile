@@ -59,12 +59,18 @@ test: install lint test-runtime test-deps
 
 # What the clients' tests need from outside PyPI: Debian's chromium for the browser page (the npm packages of
 # examples/node and examples/browser are installed by the tests themselves), Java for Spark's tests
-# (tests/integrations/test_spark.py), and the edge engines' venvs.
+# (tests/integrations/test_spark.py) and the Java scorer, Go, Rust, Mono and arm-none-eabi-gcc for the other
+# scorers and the microcontroller size report, and the edge engines' venvs.
 test-deps: engine-venvs
 	@command -v chromium > /dev/null || (apt-get update -q && apt-get install -y -q chromium) \
 		|| echo "could not install Debian's chromium: the browser tests will skip, saying so"
 	@command -v java > /dev/null || (apt-get update -q && apt-get install -y -q openjdk-17-jdk-headless) \
 		|| echo "could not install Debian's openjdk-17-jdk-headless: the Spark tests will fail, saying so"
+	@# the toolchains that prove `logreg export --code` (tests/exporter/test_scorers.py) and the Cortex-M size report
+	@missing=""; for pair in go:golang-go rustc:rustc mcs:mono-mcs mono:mono-mcs arm-none-eabi-gcc:gcc-arm-none-eabi; do \
+		command -v $${pair%%:*} > /dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then (apt-get update -q && apt-get install -y -q $$missing libnewlib-arm-none-eabi) \
+		|| echo "could not install Debian's$$missing: those scorers' tests will skip, saying so"; fi
 
 # Other engines, each in a venv of its own with numpy and the engine only (examples/engines/replay.py runs there)
 TRACT_VENV := .venv-tract

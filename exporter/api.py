@@ -28,6 +28,7 @@ def export(
     opset: int | None = None,
     ort: bool = False,
     c: bool = False,
+    code: str | list[str] | None = None,
     output: str | None = None,
     mean: object = None,
     scale: object = None,
@@ -69,6 +70,11 @@ def export(
     opset : int, optional. The ONNX opset (default 18, 19 with text columns).
     ort : bool, also write ``<stem>.ort`` (onnxruntime's mobile format), verified the same way.
     c : bool, also write ``<stem>.h``, dependency-free C99, compiled and replayed against the test vectors.
+    code : str or list of str, optional. Also write a dependency-free scorer per language, from ``js``, ``java``,
+        ``go``, ``rust``, ``csharp`` (a list, a comma-separated string, or ``"all"``): ``<stem>.mjs`` (with
+        ``<stem>.d.mts``), ``<Stem>.java``, ``<stem>.go``, ``<stem>.rs``, ``<Stem>.cs``; each built and run
+        against the test vectors with its toolchain (fails the export on a mismatch), or written unverified
+        without one (a note in the report).
     output : {"probabilities", "logits"}, optional. PyTorch modules: what the module returns; a bare
         ``nn.Linear`` returns logits and must say so.
     mean, scale : array-like of shape (n_features,), optional. PyTorch modules: a standardization the user applied
@@ -98,7 +104,21 @@ def export(
         mean=mean,
         scale=scale,
     )
-    return export_source(source, target, opset=opset, atol=atol, rtol=rtol, ort_format=ort, c_code=c)
+    languages = _languages(code)
+    return export_source(
+        source, target, opset=opset, atol=atol, rtol=rtol, ort_format=ort, c_code=c, code=tuple(languages)
+    )
+
+
+def _languages(code: str | list[str] | None) -> list[str]:
+    from .scorers import parse_languages
+
+    if code is None:
+        return []
+    try:
+        return parse_languages(code if isinstance(code, str) else ",".join(code))
+    except ValueError as exc:
+        raise ExportOptionError("code", str(exc)) from None
 
 
 def source_of(

@@ -19,14 +19,12 @@ column has that level, else it sets no column).
 
 from __future__ import annotations
 
-import math
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from logreg_onnx.runtime import contract
 
 from .c_explain import (
@@ -39,9 +37,11 @@ from .c_explain import (
 )
 from .c_graph import ExplainGraph, LinearGraph, read_graph
 from .c_text import c_string, comment, floats_literal, strings_literal
+from .replay_check import compare, parse_printed
 
 HEADER_NAME = "model.h"
-__all__ = ["ExplainGraph", "LinearGraph", "c_string", "read_graph"]
+__all__ = ["ExplainGraph", "LinearGraph", "c_string", "parse_harness", "read_graph"]
+parse_harness = parse_printed  # what harness() prints is what every language's harness prints
 
 
 def generate(model_bytes: bytes) -> str:
@@ -290,26 +290,6 @@ def harness(header: str, cases: list[dict], n_categorical: int, outputs: list[st
     return "\n".join(lines)
 
 
-def parse_harness(stdout: str, n_cases: int, outputs: list[str] | tuple[str, ...] = ()) -> list[dict]:
-    """Per case, what :func:`harness` printed: ``label`` (int), ``probabilities`` and each explain output (float64
-    arrays). ValueError when the lines are not the ones expected (the harness crashed or printed something else)."""
-    lines = stdout.split("\n")
-    per_case = 1 + len(outputs)
-    if len(lines) < n_cases * per_case:
-        raise ValueError(f"the harness printed {len(lines)} lines, expected {n_cases * per_case}")
-    parsed = []
-    for i in range(n_cases):
-        label, *probabilities = lines[i * per_case].split()
-        case = {"label": int(label), contract.PROBABILITIES_OUTPUT: np.array([float(v) for v in probabilities])}
-        for j, name in enumerate(outputs):
-            printed, *values = lines[i * per_case + 1 + j].split()
-            if printed != name:
-                raise ValueError(f"case {i}: the harness printed {printed!r} where {name!r} was expected")
-            case[name] = np.array([float(v) for v in values])
-        parsed.append(case)
-    return parsed
-
-
 @dataclass(frozen=True)
 class CProof:
     compiler: str | None
@@ -354,46 +334,20 @@ def prove(header_text: str, testvectors: dict, compiler: str | None = None) -> C
     if run.returncode != 0:
         return CProof(compiler, False, detail=f"the harness exited with {run.returncode}")
     try:
-        printed = parse_harness(run.stdout, len(cases), outputs)
+        printed = parse_printed(run.stdout, len(cases), outputs)
     except ValueError as exc:
         return CProof(compiler, False, detail=f"the harness's output is not readable: {exc}")
-    worst, worst_explain, failures = 0.0, 0.0, []
-    for i, (case, got) in enumerate(zip(cases, printed, strict=True)):
-        expected = np.array(case["probabilities"], dtype=np.float64)
-        diff = _largest(got[contract.PROBABILITIES_OUTPUT], expected, relative=False)
-        worst = max(worst, diff)
-        top = np.sort(expected)[-2:]
-        tie = len(top) == 2 and top[1] - top[0] <= 2 * atol
-        if not diff <= atol or (got["label"] != case["label"] and not tie):
-            failures.append(
-                f"case {i} ({case['group']}): label {got['label']} vs {case['label']}, max difference {diff:.2e}"
-            )
-        for name in outputs:
-            off = _largest(got[name], np.asarray(case[name], dtype=np.float64).reshape(-1), relative=True)
-            worst_explain = max(worst_explain, off)
-            if not off <= atol:
-                failures.append(f"case {i} ({case['group']}): {name} off by {off:.2e} of max(1, |expected|)")
+    checked = compare(cases, printed, atol, outputs)
     return CProof(
         compiler,
-        not failures,
+        checked.passed,
         cases=len(cases),
-        max_abs_diff=worst,
+        max_abs_diff=checked.max_abs_diff,
         object_bytes=object_bytes,
-        detail="; ".join(failures[:3]),
+        detail="; ".join(checked.failures[:3]),
         explain_outputs=tuple(outputs),
-        explain_max_diff=worst_explain if outputs else None,
+        explain_max_diff=checked.explain_max_diff if outputs else None,
     )
-
-
-def _largest(got: np.ndarray, expected: np.ndarray, *, relative: bool) -> float:
-    """The largest ``|got - expected|`` (divided by ``max(1, |expected|)`` when ``relative``); infinity for a NaN
-    or for a count of values other than expected's, so that neither passes a ``<= atol`` test."""
-    if got.shape != expected.shape:
-        return math.inf
-    difference = np.abs(got - expected)
-    if relative:
-        difference /= np.maximum(1.0, np.abs(expected))
-    return math.inf if np.isnan(difference).any() else float(difference.max(initial=0.0))
 
 
 def _text_and_data(path: Path) -> int | None:

@@ -45,6 +45,7 @@ class ExportResult:
     c_path: Path | None
     report: VerificationReport
     seconds: float
+    code_paths: tuple[Path, ...] = ()  # the scorers of ``code=``, each language's files
 
 
 def export_run(
@@ -56,6 +57,7 @@ def export_run(
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,
     c_code: bool = False,
+    code: tuple[str, ...] = (),
 ) -> ExportResult:
     """Export ``run_dir``'s model to ``out`` (default ``RUN_DIR/model.onnx``), verified against its PyTorch model:
     :func:`export_source` on the run. Raises :class:`~exporter.errors.RunDirError` or :class:`ExportOptionError`
@@ -63,7 +65,7 @@ def export_run(
     run = load_run(run_dir)
     target = check_target(run.path / "model.onnx" if out is None else out, atol, rtol)
     return export_source(
-        source_of_run(run), target, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code
+        source_of_run(run), target, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code, code=code
     )
 
 
@@ -76,6 +78,7 @@ def export_source(
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,
     c_code: bool = False,
+    code: tuple[str, ...] = (),
 ) -> ExportResult:
     """Export ``source`` to ``target`` (checked by :func:`check_target`), verified against the user's own object.
 
@@ -85,7 +88,8 @@ def export_source(
     replay of ``logreg info`` and of the server's readiness: :func:`check_model`, the checks ``logreg verify`` runs
     again later); only then is it renamed into place, so the bytes verified are the bytes shipped. On success
     ``<stem>.testvectors.json``, ``parity.json`` (``<stem>.ort`` with ``ort_format``, and ``<stem>.h``, C99 replaying
-    the test vectors when a C compiler is found, with ``c_code``) are written beside it, each atomically, the model
+    the test vectors when a C compiler is found, with ``c_code``; with ``code``, a scorer per language,
+    exporter/scorers) are written beside it, each atomically, the model
     last. If verification fails, nothing is written at ``target``: the candidate is kept as
     ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is raised.
     """
@@ -98,6 +102,7 @@ def export_source(
         report.model = _model_facts(target, model_bytes, opset, source)
         parity_path = target.parent / PARITY_FILE
         c_header = _c_candidate(model_bytes, vectors, report) if c_code and report.passed else None
+        scorers = _code_candidates(model_bytes, vectors, report, code, target) if code and report.passed else {}
         if not report.passed:
             _reject(candidate, target, report, parity_path, source)
         testvectors_path = target.with_name(f"{target.stem}{contract.TESTVECTORS_SUFFIX}")
@@ -110,9 +115,14 @@ def export_source(
         if c_header is not None:
             c_path = target.with_suffix(".h")
             write_text_atomic(c_path, c_header)
+        for path, text in scorers.items():
+            write_text_atomic(path, text)
         write_text_atomic(parity_path, report.to_text())
         os.replace(candidate, target)  # last: its presence means everything beside it is complete
-    return ExportResult(target, parity_path, testvectors_path, ort_path, c_path, report, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return ExportResult(
+        target, parity_path, testvectors_path, ort_path, c_path, report, seconds, code_paths=tuple(scorers)
+    )
 
 
 def verify_model_file(
@@ -275,6 +285,41 @@ def _c_candidate(model_bytes: bytes, vectors: dict, report: VerificationReport) 
         ]
     )
     return header
+
+
+def _code_candidates(
+    model_bytes: bytes, vectors: dict, report: VerificationReport, code: tuple[str, ...], target: Path
+) -> dict[Path, str]:
+    """The scorers of ``code`` (language keys, exporter/scorers) for the candidate, each built and run against the
+    test vectors with its toolchain; each result joins ``report`` (a mismatch fails the export), or a note says
+    that a language's file is written unverified, without its toolchain. Path -> text of the files to write."""
+    from .scorers import LANGUAGES, prove, scorer_of
+
+    scorer = scorer_of(model_bytes)
+    files = {}
+    for key in code:
+        language = LANGUAGES[key]
+        files |= {target.with_name(name): text for name, text in language.files(scorer, target.stem).items()}
+        proof = prove(key, scorer, target.stem, vectors)
+        if proof.passed is None:
+            report.note(f"{language.title} scorer not run: {proof.detail}; it is written unverified")
+            continue
+        detail = f"{proof.cases} test vectors, max abs diff {proof.max_abs_diff:.1e}"
+        if proof.explain_outputs:
+            detail += f"; explain: {', '.join(proof.explain_outputs)}, max diff {proof.explain_max_diff:.1e}"
+        report.add(
+            [
+                {
+                    "runtime": f"{language.title} scorer ({', '.join(language.tools)})",
+                    "batch": 1,
+                    "output": contract.PROBABILITIES_OUTPUT,
+                    "passed": proof.passed,
+                    "detail": detail if proof.passed else proof.detail,
+                    "max_abs_diff": proof.max_abs_diff,
+                }
+            ]
+        )
+    return files
 
 
 def _model_facts(target: Path, model_bytes: bytes, opset: int | None, source: Source) -> dict:

@@ -84,6 +84,13 @@ _rtol_option = click.option(
     help="Also write MODEL.h: dependency-free C99 of the verified graph (for microcontrollers), checked against "
     "the test vectors when a C compiler is found.",
 )
+@click.option(
+    "--code",
+    metavar="LANGS",
+    help="Also write a dependency-free scorer per language: any of js, java, go, rust, csharp, comma-separated, or "
+    "all (MODEL.mjs with MODEL.d.mts, Model.java, model.go, model.rs, Model.cs); each is built and run against the "
+    "test vectors with its toolchain, and a mismatch fails the export.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the files written (the table still shows on failure).")
 def export(
     run_dir: Path,
@@ -97,6 +104,7 @@ def export(
     rtol: float,
     ort_format: bool,
     c_code: bool,
+    code: str | None,
     quiet: bool,
 ) -> None:
     """Export MODEL to ONNX and prove it: the model itself, onnxruntime and onnx's reference evaluator must agree
@@ -117,6 +125,7 @@ def export(
       logreg export artifacts/breast_cancer
       logreg export pipeline.skops --out pipeline.onnx --sample penguins.csv
       logreg export weights.pt --features age,income --classes no,yes
+      logreg export artifacts/penguins --c --code js,java,go,rust,csharp
     """
     export_run(
         run_dir,
@@ -130,6 +139,7 @@ def export(
         rtol=rtol,
         ort_format=ort_format,
         c_code=c_code,
+        code=code,
         quiet=quiet,
     )
 
@@ -152,6 +162,7 @@ def export_run(
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,
     c_code: bool = False,
+    code: str | None = None,
     quiet: bool = False,
 ) -> None:
     """The export command's body, shared with ``logreg train --export``: :func:`exporter.api.export` on what
@@ -181,6 +192,7 @@ def export_run(
                 rtol=rtol,
                 ort=ort_format,
                 c=c_code,
+                code=code,
             )
     except VerificationFailed as failure:
         echo_warnings(caught)
@@ -196,6 +208,7 @@ def export_run(
         written.insert(1, result.ort_path)
     if result.c_path:
         written.insert(1, result.c_path)
+    written[1:1] = result.code_paths
     click.echo(
         f"wrote {', '.join(str(p) for p in written)} ({result.report.model['bytes']:,} bytes of ONNX, "
         f"exported and verified in {result.seconds:.1f} s)"

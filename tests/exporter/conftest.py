@@ -17,3 +17,9 @@ def binary_run(binary_run_master, tmp_path) -> Path:
 @pytest.fixture
 def multiclass_run(multiclass_run_master, tmp_path) -> Path:
     return Path(shutil.copytree(multiclass_run_master, tmp_path / "multiclass"))
+
+
+@pytest.fixture
+def penguins_run(penguins_run_master, tmp_path) -> Path:
+    """Penguins: text columns, NA cells, format 3's explain outputs."""
+    return Path(shutil.copytree(penguins_run_master, tmp_path / "penguins"))

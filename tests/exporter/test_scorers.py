@@ -1,0 +1,167 @@
+"""``logreg export --code``: each language's generated scorer, built and run with its own toolchain, reproduces the
+user's model (the test vectors: PyTorch's outputs) for binary, multiclass, text-and-NA and thresholded models, and
+fresh rows through onnxruntime; a wrong generator fails every language's export, which then writes nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from logreg_onnx.exporter import scorers
+from logreg_onnx.exporter.scorers import LANGUAGES
+
+from logreg_onnx import runtime
+from logreg_onnx.cli import main
+
+ALL = list(LANGUAGES)
+MISSING = [key for key in ALL if LANGUAGES[key].missing_tools()]
+pytestmark = pytest.mark.skipif(
+    bool(MISSING), reason=f"toolchains not installed for {MISSING} (make test-deps installs them)"
+)
+EXPECTED_FILES = {
+    "js": ["model.mjs", "model.d.mts"],
+    "java": ["Model.java"],
+    "go": ["model.go"],
+    "rust": ["model.rs"],
+    "csharp": ["Model.cs"],
+}
+
+
+def _export(run: Path, *extra: str) -> str:
+    result = CliRunner().invoke(main, ["export", str(run), "--code", "all", *extra])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("which", ["binary_run", "multiclass_run", "penguins_run"])
+def test_every_language_reproduces_the_test_vectors(which, request):
+    run = request.getfixturevalue(which)
+    output = _export(run)
+    vectors = json.loads((run / "model.testvectors.json").read_text())
+    for key in ALL:
+        row = next(line for line in output.splitlines() if line.startswith(f"{LANGUAGES[key].title} scorer"))
+        assert "pass" in row and f"{len(vectors['cases'])} test vectors" in row, row
+        for name in EXPECTED_FILES[key]:
+            assert (run / name).is_file(), name
+    if which == "penguins_run":  # text columns, NA cells and format 3's explain outputs
+        assert "explain: logit, contributions" in output
+        groups = {case["group"] for case in vectors["cases"]}
+        assert any("unseen" in g for g in groups) and any("missing" in g for g in groups), groups
+
+
+def test_a_thresholded_model_decides_by_its_threshold(binary_run, tmp_path):
+    """Rows whose probability lies between 0.3 and 0.5 (on a line between two rows of the vectors), labelled by the
+    graph's own label output (onnxruntime), replayed through every language."""
+    out = tmp_path / "model.onnx"
+    args = ["export", str(binary_run), "--out", str(out), "--threshold", "0.3", "--code", "all"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.count(" scorer (") == len(ALL) and "FAIL" not in result.output
+    model = runtime.load(out)
+    vectors = json.loads((tmp_path / "model.testvectors.json").read_text())
+    data = [c["features"] for c in vectors["cases"] if c["group"] in ("training data", "near boundary")]
+    probabilities = model.predict_proba(np.array(data, dtype=np.float32))[:, 1]
+    ends = np.array([data[int(probabilities.argmin())], data[int(probabilities.argmax())]], dtype=float)
+    line = ends[0] + np.linspace(0, 1, 4001)[:, None] * (ends[1] - ends[0])
+    p1 = model.predict_proba(line.astype(np.float32))[:, 1]
+    rows = line[(p1 > 0.3) & (p1 < 0.5)][::10]
+    assert len(rows) >= 5
+    labels, probabilities = model.run(rows.astype(np.float32))
+    assert (np.asarray(labels) == 1).all()  # the graph's label: above 0.3, not 0.5
+    cases = [
+        {"group": "between", "features": row.tolist(), "label": int(label), "probabilities": p.tolist()}
+        for row, label, p in zip(rows, labels, probabilities, strict=True)
+    ]
+    s = scorers.scorer_of(out.read_bytes())
+    for key in ALL:
+        proof = scorers.prove(key, s, "model", {"cases": cases, "atol": 1e-5, "outputs": ["label", "probabilities"]})
+        assert proof.passed and proof.cases == len(cases), (key, proof.detail)
+
+
+def test_fresh_rows_equal_onnxruntime_in_javascript(penguins_run, tmp_path):
+    """Beyond the vectors: rows with every kind of missing value and unseen text, through the ES module in Node.js,
+    against runtime.load (onnxruntime)."""
+    _export(penguins_run)
+    model = runtime.load(penguins_run / "model.onnx")
+    rng = np.random.default_rng(3)
+    numeric = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+    rows = []
+    for i in range(200):
+        row = {
+            "island": ["Biscoe", "Dream", "Torgersen", "Atlantis", None][i % 5],
+            "sex": ["male", "female", None][i % 3],
+        }
+        for j, name in enumerate(numeric):
+            row[name] = None if (i + j) % 7 == 0 else float(rng.normal([44, 17, 200, 4200][j], [5, 2, 14, 800][j]))
+        row["year"] = float(2007 + i % 3)
+        rows.append(row)
+    names = model.feature_names
+    features = [[row.get(n) for n in model.numeric_names] for row in rows] if hasattr(model, "numeric_names") else None
+    script = tmp_path / "fresh.mjs"
+    module = penguins_run / "model.mjs"
+    script.write_text(
+        f"import {{ predict, FEATURE_NAMES, CATEGORICAL_NAMES }} from {json.dumps(str(module))};\n"
+        f"const rows = {json.dumps(rows)};\n"
+        "const out = rows.map((r) => predict(FEATURE_NAMES.map((n) => r[n] ?? null), "
+        "CATEGORICAL_NAMES.map((n) => r[n] ?? null)).probabilities);\n"
+        "process.stdout.write(JSON.stringify(out));\n"
+    )
+    got = np.array(json.loads(subprocess.run(["node", str(script)], capture_output=True, text=True, check=True).stdout))
+    expected = model.predict_proba([{n: row.get(n) for n in names} for row in rows])
+    assert features is None or len(features) == len(rows)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+def test_a_wrong_bias_fails_every_language_and_writes_nothing(binary_run, monkeypatch):
+    right = scorers.scorer_of
+
+    def wrong(model_bytes):
+        s = right(model_bytes)
+        return type(s)(**{**s.__dict__, "bias": [b + 0.05 for b in s.bias]})
+
+    monkeypatch.setattr(scorers, "scorer_of", wrong)
+    for name in ("model.onnx", *[f for files in EXPECTED_FILES.values() for f in files]):
+        (binary_run / name).unlink(missing_ok=True)
+    result = CliRunner().invoke(main, ["export", str(binary_run), "--code", "all"])
+    assert result.exit_code == 1, result.output
+    rows = [line for line in result.output.splitlines() if " scorer (" in line]
+    assert len(rows) == len(ALL) and all("FAIL" in row for row in rows), rows
+    assert not (binary_run / "model.onnx").exists() and (binary_run / "model.rejected.onnx").exists()
+    assert not any((binary_run / f).exists() for files in EXPECTED_FILES.values() for f in files)
+
+
+def test_without_a_toolchain_the_file_is_written_and_said_unverified(binary_run, monkeypatch):
+    real = shutil.which
+    monkeypatch.setattr(
+        "logreg_onnx.exporter.scorers.languages.shutil.which", lambda tool: None if tool == "rustc" else real(tool)
+    )
+    result = CliRunner().invoke(main, ["export", str(binary_run), "--code", "rust,js"])
+    assert result.exit_code == 0, result.output
+    assert "Rust scorer not run: rustc not found (Debian: apt-get install rustc); it is written unverified" in (
+        result.output
+    )
+    assert (binary_run / "model.rs").is_file() and "JavaScript scorer (node)" in result.output
+
+
+@pytest.mark.parametrize("value", ["cobol", "js,,perl", ""])
+def test_an_unknown_language_is_refused_in_one_line(value, binary_run):
+    result = CliRunner().invoke(main, ["export", str(binary_run), "--code", value])
+    assert result.exit_code == 2
+    assert "expected a comma-separated list of js, java, go, rust, csharp (or all)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_generated_go_is_gofmt_clean_and_names_are_identifiers(penguins_run, tmp_path):
+    out = tmp_path / "my-model.v2.onnx"
+    result = CliRunner().invoke(main, ["export", str(penguins_run), "--out", str(out), "--code", "go,java,csharp"])
+    assert result.exit_code == 0, result.output
+    go = tmp_path / "my_model_v2.go"
+    assert "package my_model_v2" in go.read_text()
+    assert subprocess.run(["gofmt", "-l", str(go)], capture_output=True, text=True).stdout == ""
+    assert "public final class MyModelV2" in (tmp_path / "MyModelV2.java").read_text()
+    assert "public static class MyModelV2" in (tmp_path / "MyModelV2.cs").read_text()
