@@ -28,6 +28,7 @@ def export(
     opset: int | None = None,
     ort: bool = False,
     c: bool = False,
+    c_prefix: str = "logreg",
     code: str | list[str] | None = None,
     output: str | None = None,
     mean: object = None,
@@ -70,6 +71,8 @@ def export(
     opset : int, optional. The ONNX opset (default 18, 19 with text columns).
     ort : bool, also write ``<stem>.ort`` (onnxruntime's mobile format), verified the same way.
     c : bool, also write ``<stem>.h``, dependency-free C99, compiled and replayed against the test vectors.
+    c_prefix : str, the C header's names: ``C_PREFIX_*`` macros (upper case) and ``c_prefix_*`` functions, so that
+        several models link into one program (default ``logreg``).
     code : str or list of str, optional. Also write a dependency-free scorer per language, from ``js``, ``java``,
         ``go``, ``rust``, ``csharp`` (a list, a comma-separated string, or ``"all"``): ``<stem>.mjs`` (with
         ``<stem>.d.mts``), ``<Stem>.java``, ``<stem>.go``, ``<stem>.rs``, ``<Stem>.cs``; each built and run
@@ -105,9 +108,27 @@ def export(
         scale=scale,
     )
     languages = _languages(code)
+    _check_prefix(c_prefix)
     return export_source(
-        source, target, opset=opset, atol=atol, rtol=rtol, ort_format=ort, c_code=c, code=tuple(languages)
+        source,
+        target,
+        opset=opset,
+        atol=atol,
+        rtol=rtol,
+        ort_format=ort,
+        c_code=c,
+        c_prefix=c_prefix,
+        code=tuple(languages),
     )
+
+
+def _check_prefix(prefix: str) -> None:
+    from .c_text import check_prefix
+
+    try:
+        check_prefix(prefix)
+    except ValueError as exc:
+        raise ExportOptionError("c_prefix", str(exc)) from None
 
 
 def _languages(code: str | list[str] | None) -> list[str]:

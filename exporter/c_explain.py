@@ -123,12 +123,14 @@ def explain_function(g: LinearGraph) -> list[str]:
     lines = [
         explain_signature(g),
         "{",
-        f"    float design[{n_design}], standardized[{n_design}], logits[{n_classes}];",
+        f"    float design[{n_design}], standardized[{n_design}], logits[{1 if n_classes == 2 else n_classes}];",
         "    int d, l;",
         f"    logreg_design({design_arguments(len(g.categorical_names))});",
         "    logreg_logits(design, standardized, logits);",
         "    if (logit) {",
-        f"        for (l = 0; l < {n_logits}; l++) logit[l] = logits[l + 1] - logits[0];",
+        "        logit[0] = logits[0];  /* a binary model's one logit */"
+        if n_classes == 2
+        else f"        for (l = 0; l < {n_logits}; l++) logit[l] = logits[l + 1] - logits[0];",
         "    }",
         "    if (contributions) {",
         f"        for (l = 0; l < {n_columns * n_logits}; l++) contributions[l] = 0.0f;",
@@ -164,7 +166,7 @@ def explain_function(g: LinearGraph) -> list[str]:
         if e.z is not None:
             lines += [
                 "        {  /* 1 / (exp(-t) + 1): exp overflowing to infinity gives 0, as it should */",
-                "            float z = logits[1] - logits[0], reach = LOGREG_Z * se[0];",
+                "            float z = logits[0], reach = LOGREG_Z * se[0];",
                 "            if (p_lower) *p_lower = 1.0f / (expf(-(z - reach)) + 1.0f);",
                 "            if (p_upper) *p_upper = 1.0f / (expf(-(z + reach)) + 1.0f);",
                 "        }",

@@ -1,4 +1,9 @@
-"""C99 literals and comments from Python values, for the generated header (exporter/c_code.py)."""
+"""C99 literals and comments from Python values, for the generated header (exporter/c_code.py).
+
+The header is generated with the default names (``LOGREG_*`` macros, ``logreg_*`` functions and tables) and renamed
+for ``--c-prefix`` by :func:`renamed`, a plain replace: so no text of the user's (a level, a column's name) may hold
+``LOGREG_`` or ``logreg_`` as it is. A string literal writes that underscore as an octal escape (the same bytes), a
+comment as a space."""
 
 from __future__ import annotations
 
@@ -7,6 +12,25 @@ import re
 
 import numpy as np
 
+DEFAULT_PREFIX = "logreg"
+_DEFAULT_NAMES = re.compile(r"(LOGREG|logreg)_")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def check_prefix(prefix: str) -> str:
+    """``prefix`` if it can begin C identifiers, else ValueError saying what is expected."""
+    if not _IDENTIFIER.match(prefix or "") or len(prefix) > 40:
+        raise ValueError(f"expected a C identifier (letters, digits and _, not starting with a digit), got {prefix!r}")
+    return prefix
+
+
+def renamed(text: str, prefix: str) -> str:
+    """Generated C with the default names given ``prefix``: ``PREFIX_`` macros (upper case), ``prefix_`` functions
+    and tables, as written."""
+    if prefix == DEFAULT_PREFIX:
+        return text
+    return text.replace("LOGREG_", f"{prefix.upper()}_").replace("logreg_", f"{prefix}_")
+
 
 def float_literal(value: float) -> str:
     return floats_literal([value])[1:-1]
@@ -14,7 +38,7 @@ def float_literal(value: float) -> str:
 
 def comment_text(text: str) -> str:
     """``text`` safe inside a C comment: printable ASCII, no comment end."""
-    return re.sub(r"[^\x20-\x7e]", "?", text).replace("*/", "* /")
+    return _DEFAULT_NAMES.sub(r"\1 ", re.sub(r"[^\x20-\x7e]", "?", text).replace("*/", "* /"))
 
 
 def floats_literal(values) -> str:
@@ -36,9 +60,13 @@ def c_string(text: str) -> str:
     """A C string literal of ``text``'s UTF-8 bytes: printable ASCII as is, every other byte as an octal escape
     (three digits, so a following digit is never read as part of it)."""
     out = []
-    for byte in text.encode("utf-8"):
+    data = text.encode("utf-8")
+    protected = {m.end() - 1 for m in re.finditer(rb"(LOGREG|logreg)_", data)}
+    for i, byte in enumerate(data):
         char = chr(byte)
-        if char in '"\\?':  # ? too: "??" starts a trigraph
+        if i in protected:
+            out.append("\\137")  # "_", so that renaming cannot reach it
+        elif char in '"\\?':  # ? too: "??" starts a trigraph
             out.append("\\" + char)
         elif 32 <= byte < 127:
             out.append(char)
@@ -48,4 +76,4 @@ def c_string(text: str) -> str:
 
 
 def comment(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_ .()-]", "?", text)[:60]
+    return _DEFAULT_NAMES.sub(r"\1 ", re.sub(r"[^A-Za-z0-9_ .()-]", "?", text))[:60]

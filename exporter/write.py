@@ -57,6 +57,7 @@ def export_run(
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,
     c_code: bool = False,
+    c_prefix: str = "logreg",
     code: tuple[str, ...] = (),
 ) -> ExportResult:
     """Export ``run_dir``'s model to ``out`` (default ``RUN_DIR/model.onnx``), verified against its PyTorch model:
@@ -65,7 +66,15 @@ def export_run(
     run = load_run(run_dir)
     target = check_target(run.path / "model.onnx" if out is None else out, atol, rtol)
     return export_source(
-        source_of_run(run), target, opset=opset, atol=atol, rtol=rtol, ort_format=ort_format, c_code=c_code, code=code
+        source_of_run(run),
+        target,
+        opset=opset,
+        atol=atol,
+        rtol=rtol,
+        ort_format=ort_format,
+        c_code=c_code,
+        c_prefix=c_prefix,
+        code=code,
     )
 
 
@@ -78,6 +87,7 @@ def export_source(
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,
     c_code: bool = False,
+    c_prefix: str = "logreg",
     code: tuple[str, ...] = (),
 ) -> ExportResult:
     """Export ``source`` to ``target`` (checked by :func:`check_target`), verified against the user's own object.
@@ -101,7 +111,7 @@ def export_source(
         ort_bytes = _ort_candidate(candidate, source, report, atol=atol, rtol=rtol) if ort_format else None
         report.model = _model_facts(target, model_bytes, opset, source)
         parity_path = target.parent / PARITY_FILE
-        c_header = _c_candidate(model_bytes, vectors, report) if c_code and report.passed else None
+        c_header = _c_candidate(model_bytes, vectors, report, c_prefix) if c_code and report.passed else None
         scorers = _code_candidates(model_bytes, vectors, report, code, target) if code and report.passed else {}
         if not report.passed:
             _reject(candidate, target, report, parity_path, source)
@@ -257,13 +267,13 @@ def _ort_candidate(
     return ort_bytes
 
 
-def _c_candidate(model_bytes: bytes, vectors: dict, report: VerificationReport) -> str:
+def _c_candidate(model_bytes: bytes, vectors: dict, report: VerificationReport, prefix: str) -> str:
     """``model.h`` for the candidate, compiled with a harness replaying the test vectors when a C compiler is found;
     its result joins ``report`` (a mismatch fails the export), or a note says it could not be checked."""
     from . import c_code
 
-    header = c_code.generate(model_bytes)
-    proof = c_code.prove(header, vectors)
+    header = c_code.generate(model_bytes, prefix=prefix)
+    proof = c_code.prove(header, vectors, prefix=prefix)
     if proof.passed is None:
         report.note(f"model.h not compiled: {proof.detail}; it is written unverified")
         return header

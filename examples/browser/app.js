@@ -2,25 +2,47 @@
 // model's metadata, show class probabilities as the user types, and score a dropped CSV into a table. A format 3
 // model also explains the row: each column's contribution toward the predicted class as a horizontal bar (the
 // graph's own contributions output, ranked as the Python runtime ranks them), and the interval when it has one.
-import * as ort from './node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
+// With ?scorer=module the page loads no runtime at all: it imports the ES module `logreg export --code js` wrote
+// beside the model (/models/NAME.mjs) and scores with it through the same Model (examples/node/scorer.js).
 import { createModel, InputError } from '../node/contract.js';
 import { MAX_TOP } from '../node/explain.js';
+import { createScorerModel } from '../node/scorer.js';
 
-ort.env.wasm.wasmPaths = new URL('./node_modules/onnxruntime-web/dist/', import.meta.url).href;
-// WASM threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages (COOP/COEP headers)
-ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+const useModule = new URLSearchParams(location.search).get('scorer') === 'module';
+const ort = useModule ? null : await import('./node_modules/onnxruntime-web/dist/ort.wasm.min.mjs');
+if (ort) {
+  await script('./node_modules/protobufjs/dist/protobuf.min.js'); // reads the ONNX file's metadata (self.protobuf)
+  ort.env.wasm.wasmPaths = new URL('./node_modules/onnxruntime-web/dist/', import.meta.url).href;
+  // WASM threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages (COOP/COEP headers)
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+}
 
 const $ = (id) => document.getElementById(id);
+
+/** A classic script (protobufjs' UMD build sets self.protobuf), loaded only where the page needs it. */
+function script(src) {
+  return new Promise((resolve, reject) => {
+    const element = Object.assign(document.createElement('script'), { src, onload: resolve });
+    element.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.append(element);
+  });
+}
 let model = null;
 
 async function load(name) {
   $('status').textContent = `loading ${name}…`;
-  const bytes = new Uint8Array(await (await fetch(`/models/${name}.onnx`)).arrayBuffer());
-  model = await createModel({ ort, protobuf: self.protobuf }, bytes, { executionProviders: ['wasm'] });
-  const threads = ort.env.wasm.numThreads;
-  $('status').textContent = `${name}: ${model.featureNames.length} features, classes ${model.classNames.join(', ')}; ` +
-    `onnxruntime-web ${ort.env.versions.web}, ${threads} WASM thread${threads === 1 ? '' : 's'} ` +
-    `(${self.crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'})`;
+  if (useModule) {
+    model = createScorerModel(await import(`/models/${name}.mjs`));
+    $('status').textContent = `${name}: ${model.featureNames.length} features, classes ${model.classNames.join(', ')}; ` +
+      'the generated ES module (logreg export --code js), no runtime';
+  } else {
+    const bytes = new Uint8Array(await (await fetch(`/models/${name}.onnx`)).arrayBuffer());
+    model = await createModel({ ort, protobuf: self.protobuf }, bytes, { executionProviders: ['wasm'] });
+    const threads = ort.env.wasm.numThreads;
+    $('status').textContent = `${name}: ${model.featureNames.length} features, classes ${model.classNames.join(', ')}; ` +
+      `onnxruntime-web ${ort.env.versions.web}, ${threads} WASM thread${threads === 1 ? '' : 's'} ` +
+      `(${self.crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'})`;
+  }
   document.body.dataset.model = name;
   buildForm();
   await update();
@@ -255,6 +277,8 @@ $('model-choice').addEventListener('change', (event) => load(event.target.value)
     }
     $('model-choice').value = wanted;
     await load(wanted);
+    // from navigation to the first probabilities shown: what a benchmark of the page reads
+    document.body.dataset.firstPredictionMs = String(performance.now());
     document.body.dataset.ready = 'true';
   } catch (error) {
     $('status').className = 'status error';

@@ -28,6 +28,10 @@ try {
   await page.waitForSelector('body[data-ready]', { timeout: 60000 });
   seen.ready = await page.evaluate(() => document.body.dataset.ready);
   seen.status = await page.textContent('#status');
+  // what the page loaded to show its first prediction, and when (for bench/edge.py)
+  seen.firstPredictionMs = await page.evaluate(() => Number(document.body.dataset.firstPredictionMs ?? NaN));
+  seen.resources = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => ({
+    name: new URL(e.name).pathname, bytes: e.decodedBodySize })));
   if (seen.ready === 'true') {
     for (const [name, value] of Object.entries(row)) {
       const selector = `[id="f-${name}"]`;

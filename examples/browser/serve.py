@@ -1,5 +1,6 @@
 """Serve the browser example (examples/ as the site root, the page at /browser/) with the headers that enable WASM
-threads (COOP/COEP: cross-origin isolation), and the models to try at /models/NAME.onnx.
+threads (COOP/COEP: cross-origin isolation), and the models to try at /models/NAME.onnx (and the ES module
+`logreg export --code js` wrote beside one at /models/NAME.mjs, for the page's ?scorer=module).
 
     python examples/browser/serve.py [--port 8080] [--model PATH ...] [--no-isolation]
 
@@ -58,6 +59,14 @@ class Handler(SimpleHTTPRequestHandler):
                 self.send_error(404, "no such model")
                 return
             self._send(found.read_bytes(), "application/octet-stream")
+            return
+        if path.startswith("/models/") and path.endswith(".mjs"):  # the page's ?scorer=module
+            found = self.models.get(path.removeprefix("/models/").removesuffix(".mjs"))
+            scorer = None if found is None else found.with_suffix(".mjs")
+            if scorer is None or not scorer.is_file():
+                self.send_error(404, "no generated ES module beside the model: logreg export RUN --code js")
+                return
+            self._send(scorer.read_bytes(), "text/javascript")
             return
         super().do_GET()
 

@@ -3,7 +3,8 @@
 Trains and exports three models into build/engines/ (numeric binary: the breast-cancer data; multiclass: the penguins'
 numeric columns, with missing values imputed in the graph; categorical: the raw penguins), then replays each model's
 test vectors in onnxruntime (the Python runtime), onnxruntime-node (examples/node), tract and OpenVINO (each in its own
-venv, examples/engines/replay.py) and the generated C99 (``logreg export --c``), format 3's explain outputs too where
+venv, examples/engines/replay.py), the generated C99 (``logreg export --c``; ``--c-fixed``, integer-only) and the
+generated scorers in JavaScript, Java, Go, Rust and C# (``logreg export --code``), format 3's explain outputs too where
 the check replays them. Prints the table and writes it into docs/clients.md between the ``engines`` markers.
 
     .venv/bin/python examples/engines/matrix.py [--no-readme]
@@ -39,7 +40,8 @@ def build_models() -> dict[str, Path]:
         shutil.rmtree(run, ignore_errors=True)
         logreg = [sys.executable, "-m", "logreg_onnx"]
         subprocess.run([*logreg, "train", *arguments, "--out", str(run), "--quiet"], check=True)
-        subprocess.run([*logreg, "export", str(run), "--c", "--quiet"], check=True, stdout=subprocess.DEVNULL)
+        export = [*logreg, "export", str(run), "--c", "--quiet"]
+        subprocess.run(export, check=True, stdout=subprocess.DEVNULL)
         models[name] = run / "model.onnx"
     return models
 
@@ -111,6 +113,19 @@ def c_cell(model: Path) -> str:
     return cell(proof.passed, proof.max_abs_diff, proof.detail[:80]) + note
 
 
+def scorer_cell(key: str, model: Path) -> str:
+    """A generated language's scorer, built and run against the test vectors by its toolchain (exporter/scorers)."""
+    from logreg_onnx.exporter import scorers
+
+    vectors = json.loads(model.with_name("model.testvectors.json").read_text())
+    proof = scorers.prove(key, scorers.scorer_of(model.read_bytes()), model.stem, vectors)
+    if proof.passed is None:
+        return f"not run ({proof.detail.split(' (')[0]})"
+    explained = proof.explain_max_diff is not None
+    note = explain_note(proof.explain_max_diff <= vectors["atol"] if explained else None, proof.explain_max_diff)
+    return cell(proof.passed, proof.max_abs_diff, proof.detail[:80]) + note
+
+
 def versions() -> str:
     import onnxruntime
 
@@ -132,6 +147,12 @@ def versions() -> str:
     return ", ".join(found)
 
 
+def _languages():
+    from logreg_onnx.exporter.scorers import LANGUAGES
+
+    return LANGUAGES
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-readme", action="store_true", help="print the table only")
@@ -143,6 +164,10 @@ def main() -> None:
         "tract": lambda m: venv_cell("tract", m),
         "OpenVINO (f32)": lambda m: venv_cell("OpenVINO", m),
         "C99 model.h (logreg export --c)": c_cell,
+        **{
+            f"{language.title} (logreg export --code {key})": (lambda m, k=key: scorer_cell(k, m))
+            for key, language in _languages().items()
+        },
     }
     lines = [
         "| engine | " + " | ".join(models) + " |",

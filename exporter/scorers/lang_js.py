@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .literals import number, numbers, strings
 from .scorer import Scorer
 
@@ -19,6 +21,8 @@ def source(s: Scorer, stem: str) -> str:
         f"export const CLASS_NAMES = Object.freeze([{strings(s.class_names, L)}]);",
         f"export const COLUMN_NAMES = Object.freeze([{strings(s.column_names, L)}]);",
         f"export const THRESHOLD = {number(s.threshold, L)};  // on the second class's probability (binary)",
+        "// the ONNX file's metadata a client reads rows by (examples/node/scorer.js: the Model of contract.js)",
+        f"export const METADATA = Object.freeze({json.dumps(s.metadata or {}, ensure_ascii=True)});",
         "",
         f"const MEDIAN = {'null' if s.medians is None else '[' + numbers(s.medians, L) + ']'};",
         f"const INDICATOR_INDEX = [{', '.join(map(str, s.indicator_index))}];",
@@ -138,6 +142,7 @@ def types(s: Scorer, stem: str) -> str:
         "export declare const CLASS_NAMES: readonly string[];",
         "export declare const COLUMN_NAMES: readonly string[];",
         "export declare const THRESHOLD: number;",
+        "export declare const METADATA: Readonly<Record<string, string>>;",
         "export interface Prediction {",
         "  label: number;",
         "  className: string;",

@@ -7,8 +7,22 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import onnx
+from logreg_onnx.runtime import contract
 
 from ..c_graph import read_graph
+
+# the metadata a client needs to read rows the way the runtime does (examples/node/contract.js): a scorer carries
+# them so that it describes itself as the ONNX file does
+CLIENT_METADATA = (
+    contract.KEY_FORMAT,
+    contract.KEY_FEATURE_NAMES,
+    contract.KEY_CLASS_NAMES,
+    contract.KEY_COLUMNS,
+    contract.KEY_NA_VALUES,
+    contract.KEY_THRESHOLD,
+    contract.KEY_EXPLAIN,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,7 @@ class Scorer:
     baseline: list[float] | None = None  # format 3: the design row contributions are measured from
     coefficients: list[list[float]] | None = None  # (n_design, n_logits): each logit's weight per design column
     column_of: list[int] | None = None  # per design column, the input column it sums into
+    metadata: dict[str, str] | None = None  # the file's CLIENT_METADATA entries (JSON texts, as in the file)
 
     @property
     def binary(self) -> bool:
@@ -76,7 +91,13 @@ def scorer_of(model_bytes: bytes) -> Scorer:
         baseline=None if e is None else _floats(e.baseline),
         coefficients=None if e is None else [_floats(row) for row in e.coefficients],
         column_of=None if e is None else [int(c) for c in e.groups],
+        metadata=client_metadata(model_bytes),
     )
+
+
+def client_metadata(model_bytes: bytes) -> dict[str, str]:
+    props = {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}
+    return {key: props[key] for key in CLIENT_METADATA if key in props}
 
 
 def identifier(stem: str) -> str:

@@ -85,6 +85,14 @@ _rtol_option = click.option(
     "the test vectors when a C compiler is found.",
 )
 @click.option(
+    "--c-prefix",
+    metavar="NAME",
+    default="logreg",
+    show_default=True,
+    help="The C header's names: NAME_* macros (upper case), NAME_predict and the other functions, and the include "
+    "guard, so that several models link into one program.",
+)
+@click.option(
     "--code",
     metavar="LANGS",
     help="Also write a dependency-free scorer per language: any of js, java, go, rust, csharp, comma-separated, or "
@@ -104,6 +112,7 @@ def export(
     rtol: float,
     ort_format: bool,
     c_code: bool,
+    c_prefix: str,
     code: str | None,
     quiet: bool,
 ) -> None:
@@ -139,6 +148,7 @@ def export(
         rtol=rtol,
         ort_format=ort_format,
         c_code=c_code,
+        c_prefix=c_prefix,
         code=code,
         quiet=quiet,
     )
@@ -162,6 +172,7 @@ def export_run(
     rtol: float = DEFAULT_RTOL,
     ort_format: bool = False,
     c_code: bool = False,
+    c_prefix: str = "logreg",
     code: str | None = None,
     quiet: bool = False,
 ) -> None:
@@ -192,6 +203,7 @@ def export_run(
                 rtol=rtol,
                 ort=ort_format,
                 c=c_code,
+                c_prefix=c_prefix,
                 code=code,
             )
     except VerificationFailed as failure:

@@ -237,3 +237,40 @@ def test_the_page_shows_the_interval_and_contributions_its_test_vectors_hold(
         for name, sign in (("logit_lower", -1), ("logit_upper", 1)):
             close([interval[name][c] for c in classes[1:]], logit + sign * Z_95 * se, scale=1 + Z_95)
         assert seen["interval"]["text"].count("95% interval") == len(classes) - 1
+
+
+def test_the_page_scores_with_the_generated_module_and_loads_no_runtime(driver, penguins_run_master, tmp_path):
+    """?scorer=module: the ES module `logreg export --code js` wrote, through the same form, bars and CSV table:
+    equal to the Python runtime (float64 arithmetic on the float32 inputs), and neither onnxruntime-web nor
+    protobufjs is fetched."""
+    from click.testing import CliRunner
+
+    from logreg_onnx.cli import main
+
+    run = Path(shutil.copytree(penguins_run_master, tmp_path / "penguins"))
+    result = CliRunner().invoke(main, ["export", str(run), "--code", "js", "-q"])
+    assert result.exit_code == 0, result.output
+    model_path = run / "model.onnx"
+    process, base = _serve("--model", str(model_path))
+    try:
+        csv = tmp_path / "penguins-60.csv"
+        csv.write_text("".join(PENGUINS.read_text().splitlines(keepends=True)[:61]))
+        row = {"island": "Dream", "bill_length_mm": 46.0, "bill_depth_mm": None, "flipper_length_mm": 192}
+        row |= {"body_mass_g": 3700, "sex": "", "year": 2008}
+        url = f"{base}/browser/?model=penguins&scorer=module"
+        seen = _drive(driver, url, row, csv, "penguins-module", tmp_path)
+    finally:
+        process.kill()
+    assert "the generated ES module (logreg export --code js), no runtime" in seen["status"]
+    loaded = [r["name"] for r in seen["resources"]]
+    assert "/models/penguins.mjs" in loaded and not any("onnxruntime" in n or "protobuf" in n for n in loaded), loaded
+    model = runtime.load(model_path)
+    expected = model.predict_one(row | {"sex": None})
+    shown = dict(seen["form"])
+    np.testing.assert_allclose([shown[c] for c in model.classes], [expected[c] for c in model.classes], atol=1e-6)
+    assert_explanation_shown(seen, model, row | {"sex": None})
+    python = _python_rows(model_path, csv)
+    assert seen["csvStatus"] == "penguins-60.csv: 60 rows scored" and len(seen["csv"]) == 60
+    for (label, probabilities), reference in zip(seen["csv"], python, strict=True):
+        assert label == reference["label"]
+        np.testing.assert_allclose(probabilities, [reference[f"p_{c}"] for c in model.classes], atol=1e-6)

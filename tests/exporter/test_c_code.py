@@ -280,13 +280,13 @@ def test_the_c_interval_is_statsmodels_interval(spector_model, tmp_path):
 
 
 def test_the_export_fails_closed_when_the_c_code_is_wrong(binary_run, monkeypatch):
-    """A generator bug (here: the first class's bias off by one) fails the export and writes no model."""
+    """A generator bug (here: the one logit's bias off by one) fails the export and writes no model."""
     real = c_code.generate
     patched = []
 
-    def broken(model_bytes: bytes) -> str:
-        text = real(model_bytes)
-        wrong = text.replace("static const float logreg_bias[2] = {", "static const float logreg_bias[2] = {1.0f + ", 1)
+    def broken(model_bytes: bytes, **names) -> str:
+        text = real(model_bytes, **names)
+        wrong = text.replace("static const float logreg_bias[1] = {", "static const float logreg_bias[1] = {1.0f + ", 1)
         patched.append(wrong != text)
         return wrong
 
@@ -305,8 +305,8 @@ def test_the_export_fails_closed_when_logreg_explain_is_wrong(binary_run, monkey
     real = c_code.generate
     patched = []
 
-    def broken(model_bytes: bytes) -> str:
-        text = real(model_bytes)
+    def broken(model_bytes: bytes, **names) -> str:
+        text = real(model_bytes, **names)
         wrong = text.replace("design[d] - logreg_baseline[d]", "design[d] + logreg_baseline[d]")
         patched.append(wrong != text)
         return wrong
@@ -339,12 +339,12 @@ def test_a_wrong_interval_fails_the_proof(wrong, right, output, spector_model):
 
 def test_a_wrong_probability_fails_the_proof_of_a_format_1_model():
     """The committed example (format 1: label and probabilities only) still generates, and its proof still checks
-    the probabilities: the first class's bias off by one fails it."""
+    the probabilities: the one logit's bias off by one fails it."""
     example = ROOT / "artifacts" / "example"
     header = c_code.generate((example / "model.onnx").read_bytes())
     vectors = json.loads((example / "model.testvectors.json").read_text())
     assert "logreg_explain" not in header and c_code.explain_outputs(vectors) == []
-    wrong = header.replace("static const float logreg_bias[2] = {", "static const float logreg_bias[2] = {1.0f + ", 1)
+    wrong = header.replace("static const float logreg_bias[1] = {", "static const float logreg_bias[1] = {1.0f + ", 1)
     assert wrong != header
     proof = c_code.prove(wrong, vectors)
     assert proof.passed is False and "max difference" in proof.detail, proof.detail
@@ -368,3 +368,38 @@ def test_object_size_of_the_example_model(tmp_path):
     assert proof.passed, proof.detail
     if shutil.which("size"):
         assert proof.object_bytes is not None and 0 < proof.object_bytes < 4096
+
+
+def test_two_prefixed_models_link_into_one_program(penguins_run, tmp_path):
+    """--c-prefix: the example model and the penguins model in one C program, each giving its own test vector's
+    probabilities (one header's names would clash with the other's without the prefixes)."""
+    example = ROOT / "artifacts" / "example"
+    models = {"cancer": example / "model.onnx", "penguin": penguins_run / "model.onnx"}
+    cases = {}
+    for prefix, model in models.items():
+        (tmp_path / f"{prefix}.h").write_text(c_code.generate(model.read_bytes(), prefix=prefix))
+        vectors = json.loads(model.with_name("model.testvectors.json").read_text())
+        cases[prefix] = next(c for c in vectors["cases"] if None not in c["features"])
+    x = ", ".join(f"{v!r}f" for v in cases["cancer"]["features"])
+    y = ", ".join(f"{v!r}f" for v in cases["penguin"]["features"])
+    texts = ", ".join(c_code.c_string(t) for t in cases["penguin"]["categories"])
+    (tmp_path / "main.c").write_text(
+        "#define CANCER_IMPLEMENTATION\n#define PENGUIN_IMPLEMENTATION\n"
+        '#include "cancer.h"\n#include "penguin.h"\n#include "cancer.h"\n#include <stdio.h>\n'
+        f"static const float x[CANCER_N_FEATURES] = {{{x}}};\n"
+        f"static const float y[PENGUIN_N_FEATURES] = {{{y}}};\n"
+        f"static const char *const texts[PENGUIN_N_CATEGORICAL] = {{{texts}}};\n"
+        "int main(void) {\n"
+        "    float p[CANCER_N_CLASSES], q[PENGUIN_N_CLASSES];\n"
+        "    int a = cancer_predict(x, p), b = penguin_predict(y, texts, q), k;\n"
+        '    printf("%d", a); for (k = 0; k < CANCER_N_CLASSES; k++) printf(" %.9g", (double)p[k]); printf("\\n");\n'
+        '    printf("%d", b); for (k = 0; k < PENGUIN_N_CLASSES; k++) printf(" %.9g", (double)q[k]); printf("\\n");\n'
+        "    return 0;\n}\n"
+    )
+    compiler = c_code.find_compiler()
+    subprocess.run([compiler, *c_code.COMPILE_FLAGS, "main.c", "-o", "main", "-lm"], cwd=tmp_path, check=True)
+    lines = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True, check=True).stdout.split("\n")
+    for line, prefix in zip(lines, models, strict=False):
+        label, *probabilities = line.split()
+        assert int(label) == cases[prefix]["label"]
+        np.testing.assert_allclose([float(v) for v in probabilities], cases[prefix]["probabilities"], atol=1e-5)

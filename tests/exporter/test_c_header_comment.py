@@ -47,7 +47,8 @@ def test_thresholded_binary_model_states_its_threshold(tmp_path):
     comment = _doc_comment(header)
     assert "returns 1 (the second class) when probabilities[1] > 0.9, else 0" in comment
     assert "most probable" not in comment
-    assert "best = probabilities[1] > 0.9f ? 1 : 0;" in header  # the code the comment describes
+    assert "return probabilities[1] > 0.9f ? 1 : 0;" in header  # the code the comment describes
+    assert "logreg_predict returns 1 (the second class) when probabilities[1] > 0.9" in header.split("*/")[0]
 
 
 def test_multiclass_model_returns_the_most_probable_class(multiclass_run_master):
@@ -60,7 +61,7 @@ def test_multiclass_model_returns_the_most_probable_class(multiclass_run_master)
 def test_first_line_names_exactly_the_headers_included(binary_run_master, penguins_run_master):
     numeric = _header(binary_run_master)
     assert _included(numeric) == {"<math.h>"}
-    assert numeric.splitlines()[0].endswith("no dynamic memory; <math.h> (expf).")
+    assert numeric.splitlines()[0].endswith("no dynamic memory; <math.h> (expf, fabsf).")  # a binary sigmoid
     text_columns = _header(penguins_run_master)
     assert _included(text_columns) == {"<math.h>", "<string.h>"}
     assert text_columns.splitlines()[0].endswith("no dynamic memory; <math.h> (expf) and <string.h> (strcmp).")
@@ -83,7 +84,7 @@ def spector_model(tmp_path_factory) -> Path:
 def test_a_format_1_model_has_no_explain_function():
     header = c_code.generate((EXAMPLE_MODEL_DIR / "model.onnx").read_bytes())
     assert "logreg_explain" not in header and "LOGREG_N_LOGITS" not in header
-    assert header.splitlines()[0].endswith("no dynamic memory; <math.h> (expf).")
+    assert header.splitlines()[0].endswith("no dynamic memory; <math.h> (expf, fabsf).")
 
 
 def test_a_model_without_intervals_says_why_and_takes_no_interval_pointer(binary_run_master):
@@ -114,7 +115,7 @@ def test_a_model_with_intervals_documents_them_and_names_sqrtf(spector_model):
     assert np.float32(z) == np.float32(contract.Z_95)  # the graph's float32 z, written to round-trip
     assert "if (p_lower) *p_lower = 1.0f / (expf(-(z - reach)) + 1.0f);" in header  # the code the comment describes
     assert _included(header) == {"<math.h>"}
-    assert header.splitlines()[0].endswith("no dynamic memory; <math.h> (expf, sqrtf).")
+    assert header.splitlines()[0].endswith("no dynamic memory; <math.h> (expf, fabsf, sqrtf).")
 
 
 def test_a_model_with_text_columns_takes_them_in_explain_too(penguins_run_master):
@@ -123,3 +124,30 @@ def test_a_model_with_text_columns_takes_them_in_explain_too(penguins_run_master
     assert _explain_declaration(header).startswith(
         "void logreg_explain(const float *features, const char *const *categories, float *logit,"
     )
+
+
+def test_a_binary_model_stores_one_weight_row_and_no_division(binary_run_master):
+    """The second class's logit minus the first's (the first row is zeros in a toolkit model): one row of weights,
+    a sigmoid of one logit, and the standardization multiplied by stored reciprocals."""
+    header = _header(binary_run_master)
+    assert "static const float logreg_weight[1][30] = {" in header and "logreg_bias[1]" in header
+    assert "* logreg_inv_scale[d]" in header and "/ logreg_scale" not in header
+    assert "e = expf(-fabsf(logits[0]));" in header
+
+
+def test_a_prefix_renames_every_name_but_not_the_users_texts(tmp_path):
+    """--c-prefix: macros, functions, tables and the include guard; a level spelled like a default name stays as
+    the user wrote it (its underscore is an octal escape of the same byte)."""
+    import pandas
+    from logreg_onnx.trainer import fit
+
+    rng = np.random.default_rng(0)
+    frame = pandas.DataFrame({"x": rng.normal(size=200), "kind": rng.choice(["logreg_a", "LOGREG_B", "c"], 200)})
+    y = (frame["x"] + (frame["kind"] == "c") + rng.normal(size=200) > 0.5).astype(int)
+    result = fit(frame, y, val_fraction=0)
+    exported = result.export(tmp_path / "model.onnx", c=True, c_prefix="churn")
+    header = exported.c_path.read_text()
+    assert not re.search(r"LOGREG_|logreg_", header)
+    assert "#ifndef CHURN_MODEL_H" in header and "int churn_predict(" in header
+    assert '"logreg\\137a"' in header and '"LOGREG\\137B"' in header
+    assert any("C99 model.h" in r["runtime"] and r["passed"] for r in exported.report.results)
