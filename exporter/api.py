@@ -30,6 +30,7 @@ def export(
     c: bool = False,
     c_prefix: str = "logreg",
     code: str | list[str] | None = None,
+    portable: bool = False,
     output: str | None = None,
     mean: object = None,
     scale: object = None,
@@ -71,6 +72,9 @@ def export(
     opset : int, optional. The ONNX opset (default 18, 19 with text columns).
     ort : bool, also write ``<stem>.ort`` (onnxruntime's mobile format), verified the same way.
     c : bool, also write ``<stem>.h``, dependency-free C99, compiled and replayed against the test vectors.
+    portable : bool, take text columns as int64 codes (the levels and codes are in the metadata), so that the graph
+        holds no string tensor and only core operators: tract, OpenVINO and onnxruntime's web builds run it; the
+        runtime, the server and the Node.js and browser clients map the texts (docs/export.md).
     c_prefix : str, the C header's names: ``C_PREFIX_*`` macros (upper case) and ``c_prefix_*`` functions, so that
         several models link into one program (default ``logreg``).
     code : str or list of str, optional. Also write a dependency-free scorer per language, from ``js``, ``java``,
@@ -118,6 +122,7 @@ def export(
         ort_format=ort,
         c_code=c,
         c_prefix=c_prefix,
+        portable=portable,
         code=tuple(languages),
     )
 

@@ -114,11 +114,14 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     numeric = [c.name for c in columns if c.kind == "numeric"]
     categorical = [c.name for c in columns if c.kind == "categorical"]
     levels, kept = [], []
+    specs = [c for c in columns if c.kind == "categorical"]
     for j in range(len(categorical)):
+        # a portable graph compares codes (runtime/contract.py's CATEGORY_CODES): read back as the texts they code
+        known = [*specs[j].levels, *specs[j].other] if contract.KEY_CATEGORY_CODES in metadata else None
         found = values.get(f"pre_cat{j}_levels")
-        levels.append([] if found is None else [_text(v) for v in found.tolist()])
+        levels.append([] if found is None else _texts(found, known))
         other = values.get(f"pre_cat{j}_kept")
-        kept.append(None if other is None else [_text(v) for v in other.tolist()])
+        kept.append(None if other is None else _texts(other, known))
     medians = values.get("pre_medians")
     weight = nodes.constant(gemm.input[1], "the linear layer's weight").astype(np.float32)
     bias = nodes.constant(gemm.input[2], "the linear layer's bias").astype(np.float32)
@@ -259,6 +262,13 @@ def _read_z(nodes: _Nodes) -> float:
     if nodes.node(se, "Gather", "the probability interval").input[0] != contract.LOGIT_SE_OUTPUT or z.size != 1:
         raise ValueError("the probability interval: expected z times logit_se")
     return float(np.float32(z.reshape(-1)[0]))
+
+
+def _texts(values: np.ndarray, known: list[str] | None) -> list[str]:
+    """A constant of texts, or of a portable graph's codes into ``known``."""
+    if known is None:
+        return [_text(v) for v in values.tolist()]
+    return [known[int(code)] for code in values.tolist()]
 
 
 def _text(value) -> str:

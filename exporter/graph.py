@@ -102,10 +102,12 @@ def _float32(values) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
 
 
-def resolve_opset(model: LogisticModel, opset: int | None) -> int:
+def resolve_opset(model: LogisticModel, opset: int | None, *, portable: bool = False) -> int:
     """The opset to write: ``opset``, or by default 18 (19 when the model has categorical columns, for string
-    ``Equal``). Raises :class:`ExportOptionError` for one this exporter or the model cannot use."""
-    needs = CATEGORICAL_MIN_OPSET if model.encoding is not None and model.encoding.categorical else MIN_OPSET
+    ``Equal``, unless ``portable``: int64 codes). Raises :class:`ExportOptionError` for one this exporter or the model
+    cannot use."""
+    text = model.encoding is not None and model.encoding.categorical and not portable
+    needs = CATEGORICAL_MIN_OPSET if text else MIN_OPSET
     if opset is None:
         return max(DEFAULT_OPSET, needs)
     latest = onnx.defs.onnx_opset_version()
@@ -127,7 +129,12 @@ def resolve_opset(model: LogisticModel, opset: int | None) -> int:
 
 
 def export_graph(
-    model: LogisticModel, *, opset: int | None = None, threshold: float = 0.5, explainer: Explainer | None = None
+    model: LogisticModel,
+    *,
+    opset: int | None = None,
+    threshold: float = 0.5,
+    explainer: Explainer | None = None,
+    portable: bool = False,
 ) -> onnx.ModelProto:
     """Trace ``model`` into an ONNX model following :mod:`runtime.contract` (no metadata yet).
 
@@ -137,7 +144,7 @@ def export_graph(
     or has categorical columns, the traced graph takes the design matrix and :func:`exporter.preprocess.splice`
     puts the nodes that make it from the raw inputs in front.
     """
-    opset = resolve_opset(model, opset)
+    opset = resolve_opset(model, opset, portable=portable)
     module = ContractModule(model, threshold, explainer).eval()
     encoding = model.encoding
     raw = encoding is None or encoding.is_identity
@@ -165,7 +172,7 @@ def export_graph(
             quiet.setLevel(level)
     proto = program.model_proto
     if not raw:
-        proto = splice(proto, encoding)
+        proto = splice(proto, encoding, portable=portable)
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
@@ -183,6 +190,7 @@ def add_metadata(
     origin: str | None = None,
     profile: dict | None = None,
     explain: dict | None = None,
+    portable: bool = False,
 ) -> onnx.ModelProto:
     """Make the file self-describing: names, threshold, opset, metrics, versions, where the model came from
     (``origin``: "scikit-learn 1.9.1 Pipeline(...)", for a model not trained by this toolkit), the training rows'
@@ -210,6 +218,7 @@ def add_metadata(
         **({contract.KEY_SOURCE: origin} if origin else {}),
         **({contract.KEY_PROFILE: json.dumps(profile, separators=(",", ":"))} if profile else {}),
         **({contract.KEY_EXPLAIN: json.dumps(explain, separators=(",", ":"))} if explain is not None else {}),
+        **({contract.KEY_CATEGORY_CODES: json.dumps(contract.CATEGORY_CODES)} if _coded(columns, portable) else {}),
         contract.KEY_DIGEST: integrity.PLACEHOLDER,  # last, by convention; its value is set by serialize()
     }
     del proto.metadata_props[:]
@@ -218,7 +227,7 @@ def add_metadata(
     proto.producer_name = contract.PRODUCER
     proto.producer_version = versions["logreg-onnx"]
     proto.doc_string = describe(
-        columns or [{"name": n, "kind": "numeric"} for n in feature_names], class_names, threshold, explain
+        columns or [{"name": n, "kind": "numeric"} for n in feature_names], class_names, threshold, explain, portable
     )
     proto.graph.name = "logistic_regression"
     return proto
@@ -238,7 +247,18 @@ def serialize(proto: onnx.ModelProto) -> bytes:
     return integrity.seal(proto.SerializeToString())
 
 
-def describe(columns: list[dict], class_names: list[str], threshold: float = 0.5, explain: dict | None = None) -> str:
+def _coded(columns: list[dict] | None, portable: bool) -> bool:
+    """Whether the graph takes text columns as codes: a portable graph with one or more."""
+    return portable and any(c["kind"] == "categorical" for c in columns or ())
+
+
+def describe(
+    columns: list[dict],
+    class_names: list[str],
+    threshold: float = 0.5,
+    explain: dict | None = None,
+    portable: bool = False,
+) -> str:
     kind = "binary (sigmoid-equivalent)" if len(class_names) == 2 else "multinomial (softmax)"
     rule = (
         f"the second class when its probability is above {threshold:g}, else the first"
@@ -255,7 +275,14 @@ def describe(columns: list[dict], class_names: list[str], threshold: float = 0.5
             f"numeric features {json.dumps(numeric)} in this order"
             + ("; NaN is a missing value, imputed inside the graph. " if imputed else ". ")
         )
-    if categorical:
+    if categorical and portable:
+        inputs += (
+            f"Input '{contract.CATEGORIES_INPUT}': int64 [batch, {len(categorical)}], the codes of the categorical "
+            f"features {json.dumps(categorical)}: each column's levels then its other levels (metadata 'columns') "
+            f"numbered from 0, {contract.CODE_MISSING} for a missing value, {contract.CODE_UNSEEN} for an unseen one "
+            "(metadata 'category_codes'); one-hot encoded inside the graph. "
+        )
+    elif categorical:
         inputs += (
             f"Input '{contract.CATEGORIES_INPUT}': string [batch, {len(categorical)}], the values of the categorical "
             f'features {json.dumps(categorical)}, trimmed, "" for a missing value; one-hot encoded inside the '

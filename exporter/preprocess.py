@@ -6,6 +6,11 @@ we test runs (see runtime/contract.py): ``IsNaN``, ``Where``, ``Gather`` and ``C
 indicators (opset 18, all five engines), and string ``Equal`` against a constant vector of levels for one-hot
 encoding (opset 19, the onnxruntime family). ``OneHot`` is avoided on purpose: an index of -1 for an unseen level
 would silently select the last level.
+
+The portable profile (``logreg export --portable``) takes the categorical columns as int64 codes instead of text
+(runtime/contract.py's ``CATEGORY_CODES``: each column's levels then its other levels, numbered from 0; -1 missing,
+-2 unseen), compared with constant int64 vectors by the same ``Equal``: no string tensor, core operators at opset
+18, so tract, OpenVINO and onnxruntime's web builds run it. The clients map the texts (runtime/categorical.py).
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ from onnx import TensorProto, helper, numpy_helper
 DESIGN = "design"  # the exported linear model's input, produced by these nodes
 
 
-def splice(proto: onnx.ModelProto, encoding: Encoding) -> onnx.ModelProto:
+def splice(proto: onnx.ModelProto, encoding: Encoding, *, portable: bool = False) -> onnx.ModelProto:
     """Replace ``proto``'s single input (named :data:`DESIGN`) by the contract's raw inputs and the nodes that make
     the design matrix from them."""
     graph = proto.graph
     (design_input,) = list(graph.input)
-    inputs, nodes, initializers = _preprocess(encoding)
+    inputs, nodes, initializers = _preprocess(encoding, portable)
     graph.ClearField("input")
     graph.input.extend(inputs)
     old_nodes = list(graph.node)
@@ -36,7 +41,7 @@ def splice(proto: onnx.ModelProto, encoding: Encoding) -> onnx.ModelProto:
     return proto
 
 
-def _preprocess(encoding: Encoding):
+def _preprocess(encoding: Encoding, portable: bool):
     nodes: list[onnx.NodeProto] = []
     initializers: list[onnx.TensorProto] = []
     inputs = []
@@ -65,9 +70,16 @@ def _preprocess(encoding: Encoding):
             parts.append("pre_indicators")
     categorical = encoding.categorical
     if categorical:
-        inputs.append(
-            helper.make_tensor_value_info(contract.CATEGORIES_INPUT, TensorProto.STRING, ["batch", len(categorical)])
-        )
+        kind = TensorProto.INT64 if portable else TensorProto.STRING
+        inputs.append(helper.make_tensor_value_info(contract.CATEGORIES_INPUT, kind, ["batch", len(categorical)]))
+
+        def texts(column, values: list[str]) -> np.ndarray:
+            """``values`` as the graph compares them: text, or (portable) their codes."""
+            if not portable:
+                return np.array(values, dtype=object)
+            known = [*column.levels, *column.other]
+            return np.array([known.index(v) for v in values], dtype=np.int64)
+
         for j, column in enumerate(categorical):
             if not column.design_levels and not column.other:
                 continue  # a single level under treatment coding: no design column
@@ -82,7 +94,7 @@ def _preprocess(encoding: Encoding):
             )
             levels = column.design_levels
             if levels:
-                constant(f"pre_cat{j}_levels", np.array(levels, dtype=object))
+                constant(f"pre_cat{j}_levels", texts(column, list(levels)))
                 nodes.append(helper.make_node("Equal", [values, f"pre_cat{j}_levels"], [f"pre_cat{j}_equal"]))
                 nodes.append(
                     helper.make_node("Cast", [f"pre_cat{j}_equal"], [f"pre_cat{j}_onehot"], to=TensorProto.FLOAT)
@@ -90,7 +102,7 @@ def _preprocess(encoding: Encoding):
                 parts.append(f"pre_cat{j}_onehot")
             if column.other:
                 # "other" is every value that is none of the kept levels: the folded ones and any unseen one
-                constant(f"pre_cat{j}_kept", np.array(column.levels, dtype=object))
+                constant(f"pre_cat{j}_kept", texts(column, list(column.levels)))
                 nodes.append(helper.make_node("Equal", [values, f"pre_cat{j}_kept"], [f"pre_cat{j}_known_bool"]))
                 nodes.append(
                     helper.make_node("Cast", [f"pre_cat{j}_known_bool"], [f"pre_cat{j}_known"], to=TensorProto.FLOAT)

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 from logreg_onnx.runtime import contract
+from logreg_onnx.runtime.categorical import codes_of
 from logreg_onnx.runtime.files import write_bytes_atomic, write_text_atomic
 from logreg_onnx.trainer.errors import Setting
 
 from .errors import ExportOptionError, VerificationFailed, first_line
 from .explain import explain_slack
 from .from_toolkit import source_of_run
-from .graph import add_metadata, export_graph, resolve_opset, serialize
+from .graph import add_metadata, export_graph, opset_of, serialize
 from .options import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL
 from .parity import VerificationReport, check_test_vectors, verify_file
 from .profile import training_profile
@@ -32,6 +33,7 @@ from .verify_explain import verify_explanations
 PARITY_FILE = contract.PARITY_FILE
 TESTVECTORS_ATOL = 1e-5  # for clients in other languages, whose exp and sums may round differently again
 TESTVECTORS_PER_GROUP = 6
+CODES_FIELD = "category_codes"  # a portable model's cases: the graph's categories input for the case's texts
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def export_run(
     c_code: bool = False,
     c_prefix: str = "logreg",
     code: tuple[str, ...] = (),
+    portable: bool = False,
 ) -> ExportResult:
     """Export ``run_dir``'s model to ``out`` (default ``RUN_DIR/model.onnx``), verified against its PyTorch model:
     :func:`export_source` on the run. Raises :class:`~exporter.errors.RunDirError` or :class:`ExportOptionError`
@@ -75,6 +78,7 @@ def export_run(
         c_code=c_code,
         c_prefix=c_prefix,
         code=code,
+        portable=portable,
     )
 
 
@@ -89,6 +93,7 @@ def export_source(
     c_code: bool = False,
     c_prefix: str = "logreg",
     code: tuple[str, ...] = (),
+    portable: bool = False,
 ) -> ExportResult:
     """Export ``source`` to ``target`` (checked by :func:`check_target`), verified against the user's own object.
 
@@ -104,7 +109,7 @@ def export_source(
     ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is raised.
     """
     started = time.perf_counter()
-    model_bytes = serialize(build_model(source, opset=opset))
+    model_bytes = serialize(build_model(source, opset=opset, portable=portable))
     vectors = test_vectors(source, model_bytes)
     with _staged(target, model_bytes) as candidate:
         report = _verify(candidate, source, vectors, opset=opset, atol=atol, rtol=rtol)
@@ -336,7 +341,7 @@ def _model_facts(target: Path, model_bytes: bytes, opset: int | None, source: So
     return {
         "path": str(target),
         "sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "opset": resolve_opset(source.model, opset),
+        "opset": opset_of(onnx.load_from_string(model_bytes)),
         "bytes": len(model_bytes),
         **source.facts,
     }
@@ -355,13 +360,13 @@ def _reject(candidate: Path, target: Path, report: VerificationReport, parity_pa
 
 
 def build_model(
-    source: Source, *, opset: int | None = None, explain: bool = True, profile: bool = True
+    source: Source, *, opset: int | None = None, explain: bool = True, profile: bool = True, portable: bool = False
 ) -> onnx.ModelProto:
     """The candidate ONNX model of a source: graph, metadata, and nothing that names this machine. ``explain`` and
     ``profile`` off build the file without the explain outputs (format 2) or the training profile, as
     bench/explain.py measures their size; an export always has both."""
     explainer = source.explainer if explain else None
-    proto = export_graph(source.model, opset=opset, threshold=source.threshold, explainer=explainer)
+    proto = export_graph(source.model, opset=opset, threshold=source.threshold, explainer=explainer, portable=portable)
     for node in proto.graph.node:
         # The exporter records each node's Python stack trace and source path: noise for users, and a leak of paths.
         del node.metadata_props[:]
@@ -379,6 +384,7 @@ def build_model(
         origin=source.facts.get("source"),
         profile=training_profile(source) if profile else None,
         explain=explainer.metadata(source.class_names) if explainer is not None else None,
+        portable=portable,
     )
     onnx.checker.check_model(proto, full_check=True)
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
@@ -423,6 +429,10 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
     numeric = [c.name for c in encoding.numeric]
     categorical = [c.name for c in encoding.categorical]
     cases = []
+    props = {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}
+    tables = None
+    if contract.KEY_CATEGORY_CODES in props:
+        tables = [contract.code_table(c) for c in contract.columns_of(props) if c.kind == "categorical"]
     for group in dict.fromkeys(probes.groups):
         members = [
             i
@@ -436,6 +446,8 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
             case = {"group": group, "row": {name: row[name] for name in names}, "features": features}
             if categorical:
                 case["categories"] = [str(v) for v in probes.categories[i]]
+                if tables is not None:  # what a portable graph's categories input takes for them
+                    case[CODES_FIELD] = codes_of(np.array([case["categories"]], dtype=object), tables)[0].tolist()
             case |= {
                 "label": int(labels[i]),
                 "class_name": source.class_names[int(labels[i])],

@@ -29,6 +29,7 @@ class TextColumns:
         na_values: frozenset[str],
         *,
         strict: bool,
+        codes: bool = False,
     ) -> None:
         self._session = session
         self._output_names = list(contract.OUTPUT_NAMES)
@@ -38,6 +39,8 @@ class TextColumns:
         self._categorical = tuple(c for c in columns if c.kind == "categorical")
         self._na_values = na_values
         self._known = tuple(frozenset((*c.levels, *c.other)) for c in self._categorical)
+        # a portable graph takes int64 codes for the texts (contract.KEY_CATEGORY_CODES): mapped here, by one table
+        self._tables = tuple(contract.code_table(c) for c in self._categorical) if codes else None
         self._strict = strict
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -67,6 +70,13 @@ class TextColumns:
             with self._lock:
                 self._counts[column.name] = self._counts.get(column.name, 0) + len(unseen)
 
+    def graph_feed(self, categories: np.ndarray) -> np.ndarray:
+        """What the graph's ``categories`` input takes for ``categories`` (object array of str, "" where missing):
+        the texts, or a portable graph's int64 codes (:func:`codes_of`)."""
+        if self._tables is None:
+            return np.ascontiguousarray(categories, dtype=object)
+        return codes_of(categories, self._tables)
+
     def dict_row(self, row: Mapping) -> tuple[np.ndarray, np.ndarray] | None:
         """Both outputs for one dict row, through a lean path (plain numbers, None, and text only: what JSON gives);
         None when the row needs the careful path, which converts every other form and names what is wrong."""
@@ -74,7 +84,7 @@ class TextColumns:
             numeric, categories, feed = self._local.row_buffers
         except AttributeError:
             numeric = np.empty((1, len(self._numeric_names)), dtype=np.float32)
-            categories = np.empty((1, len(self._categorical)), dtype=object)
+            categories = np.empty((1, len(self._categorical)), dtype=object if self._tables is None else np.int64)
             feed = {contract.CATEGORIES_INPUT: categories}
             if self._numeric_names:
                 feed[contract.INPUT_NAME] = numeric
@@ -106,8 +116,28 @@ class TextColumns:
             numeric[0] = values
         except OverflowError:
             return None
-        categories[0] = texts
+        if self._tables is None:
+            categories[0] = texts
+        else:
+            categories[0] = [_code(text, table) for text, table in zip(texts, self._tables, strict=True)]
         labels, probabilities = self._session.run(self._output_names, feed)
         if probabilities.item(0) != probabilities.item(0):  # NaN: an infinite or unimputable value, named there
             return None
         return labels, probabilities
+
+
+def codes_of(categories: np.ndarray, tables: Sequence[dict[str, int]]) -> np.ndarray:
+    """A portable graph's int64 ``categories`` (n_rows, n_categorical) for texts ("" where missing), column ``j``
+    coded by ``tables[j]`` (:func:`runtime.contract.code_table`), by the rule of
+    :data:`runtime.contract.CATEGORY_CODES`."""
+    codes = np.empty(categories.shape, dtype=np.int64)
+    for j, table in enumerate(tables):
+        codes[:, j] = [_code(text, table) for text in categories[:, j].tolist()]
+    return codes
+
+
+def _code(text: str, table: dict[str, int]) -> int:
+    found = table.get(text)
+    if found is not None:
+        return found
+    return contract.CODE_MISSING if text == "" else contract.CODE_UNSEEN

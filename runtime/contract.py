@@ -99,6 +99,18 @@ KEY_SOURCE = "source"  # str, optional: the model the file was exported from whe
 # the probability intervals are outputs), "intervals_note": str (why not, when not), "level": 0.95, "z": number}
 KEY_EXPLAIN = "explain"
 KEY_DIGEST = "logreg_onnx_sha256"  # the file's integrity digest: see runtime/integrity.py
+# JSON object, present in a portable graph only (``logreg export --portable``): its ``categories`` input is int64
+# codes, not text, so that the graph holds no string tensor and only core operators (tract, OpenVINO, onnxruntime's
+# web builds run it). The client maps each text to its code by the rule of :data:`CATEGORY_CODES`, the same texts
+# as a string graph takes (trimmed, an NA text as missing): the value written is that rule.
+KEY_CATEGORY_CODES = "category_codes"
+CODE_MISSING = -1  # "" (a missing value), unless "" is itself one of the column's levels
+CODE_UNSEEN = -2  # a text that is none of the column's levels
+CATEGORY_CODES = {
+    "codes": "a column's levels, then its other levels (its 'columns' entry), numbered from 0 in that order",
+    "missing": CODE_MISSING,
+    "unseen": CODE_UNSEEN,
+}
 
 REQUIRED_METADATA = (KEY_FORMAT, KEY_FEATURE_NAMES, KEY_CLASS_NAMES, KEY_THRESHOLD)
 
@@ -150,6 +162,12 @@ class ColumnSpec:
         if not all(isinstance(v, str) for v in (*levels, *other)):
             raise TypeError("levels must be strings")
         return cls(spec["name"], "categorical", levels=levels, other=other, reference=spec.get("reference"))
+
+
+def code_table(column: ColumnSpec) -> dict[str, int]:
+    """A categorical column's texts and their codes in a portable graph (:data:`CATEGORY_CODES`); a text not in it
+    is :data:`CODE_UNSEEN`, and "" :data:`CODE_MISSING` unless it is a level."""
+    return {text: code for code, text in enumerate((*column.levels, *column.other))}
 
 
 def columns_of(metadata: Mapping[str, str]) -> list[ColumnSpec] | None:
@@ -232,8 +250,9 @@ def check_graph(
         f"inputs {[i.name for i in inputs]}, expected {expected} for {n_numeric} numeric and {n_categorical} "
         "categorical columns",
     )
+    text_type = "int64" if KEY_CATEGORY_CODES in metadata else "string"
     for spec in inputs:
-        width, element = {INPUT_NAME: (n_numeric, "float32"), CATEGORIES_INPUT: (n_categorical, "string")}.get(
+        width, element = {INPUT_NAME: (n_numeric, "float32"), CATEGORIES_INPUT: (n_categorical, text_type)}.get(
             spec.name, (None, None)
         )
         if width is None:

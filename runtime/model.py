@@ -165,7 +165,8 @@ class Model:
         imputed = np.array([c.imputed for c in self._columns if c.kind == "numeric"], dtype=bool)
         self._missing_ok = bool(imputed.any())
         self._na_values = frozenset(self._metadata.get(contract.KEY_NA_VALUES) or ())
-        self._text = TextColumns(session, self._columns, self._na_values, strict=unseen == "error")
+        portable = contract.KEY_CATEGORY_CODES in metadata  # its categories input takes int64 codes
+        self._text = TextColumns(session, self._columns, self._na_values, strict=unseen == "error", codes=portable)
         numeric_positions = [j for j, c in enumerate(self._columns) if c.kind == "numeric"]
         self._finisher = Finish(self._numeric_names, numeric_positions, imputed)
         self._finish = self._finisher.finish
@@ -399,7 +400,7 @@ class Model:
                     f"{None if categories is None else categories.shape}"
                 )
             self._text.check_unseen(categories)
-            feed[contract.CATEGORIES_INPUT] = np.ascontiguousarray(categories, dtype=object)
+            feed[contract.CATEGORIES_INPUT] = self._text.graph_feed(categories)
         if self._numeric_names:
             numeric = native_float32(numeric)
             if numeric.ndim != 2 or numeric.shape[1] != len(self._numeric_names):

@@ -1,7 +1,8 @@
 """The engine matrix: every runtime we claim, against every kind of model, from real runs (``make engines``).
 
-Trains and exports three models into build/engines/ (numeric binary: the breast-cancer data; multiclass: the penguins'
-numeric columns, with missing values imputed in the graph; categorical: the raw penguins), then replays each model's
+Trains and exports four models into build/engines/ (numeric binary: the breast-cancer data; multiclass: the penguins'
+numeric columns, with missing values imputed in the graph; categorical: the raw penguins; and the raw penguins again
+with ``--portable``, text columns as int64 codes), then replays each model's
 test vectors in onnxruntime (the Python runtime), onnxruntime-node (examples/node), tract and OpenVINO (each in its own
 venv, examples/engines/replay.py), the generated C99 (``logreg export --c``; ``--c-fixed``, integer-only) and the
 generated scorers in JavaScript, Java, Go, Rust and C# (``logreg export --code``), format 3's explain outputs too where
@@ -28,6 +29,7 @@ MODELS = {
     "numeric binary": [str(REPO / "examples" / "breast_cancer" / "breast_cancer.csv"), "--label", "diagnosis"],
     "multiclass": [str(PENGUINS), "--label", "species", "--drop", "island,sex"],
     "categorical": [str(PENGUINS), "--label", "species"],
+    "categorical, portable": [str(PENGUINS), "--label", "species"],  # exported with --portable: int64 codes
 }
 VENVS = {"tract": REPO / ".venv-tract", "OpenVINO": REPO / ".venv-openvino"}
 START, END = "<!-- engines:start -->", "<!-- engines:end -->"
@@ -36,11 +38,11 @@ START, END = "<!-- engines:start -->", "<!-- engines:end -->"
 def build_models() -> dict[str, Path]:
     models = {}
     for name, arguments in MODELS.items():
-        run = BUILD / name.replace(" ", "-")
+        run = BUILD / name.replace(", ", "-").replace(" ", "-")
         shutil.rmtree(run, ignore_errors=True)
         logreg = [sys.executable, "-m", "logreg_onnx"]
         subprocess.run([*logreg, "train", *arguments, "--out", str(run), "--quiet"], check=True)
-        export = [*logreg, "export", str(run), "--c", "--quiet"]
+        export = [*logreg, "export", str(run), "--c", "--quiet", *(["--portable"] if "portable" in name else [])]
         subprocess.run(export, check=True, stdout=subprocess.DEVNULL)
         models[name] = run / "model.onnx"
     return models

@@ -9,8 +9,9 @@ probability within atol. When the vectors list explain outputs (format 3: logit,
 logit_se, probability_lower, probability_upper), each is checked too, within atol * max(1, |expected|), and
 ``explain`` reports each by name: {"passed", "max_rel_diff", "detail"} and ``explain_passed`` all of them (both
 null for vectors without them); ``passed`` stays the label and probabilities' result. Neither engine runs string
-tensors, so a model with categorical columns (a ``categories`` input) is reported as not run, with the engine's
-reason.
+tensors: a portable model (``logreg export --portable``) takes its categorical columns as int64 codes, which each
+case of its vectors holds (``category_codes``); a model with a string ``categories`` input is reported as not run,
+with the engine's reason.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 PREDICTIONS = ("label", "probabilities")  # every format's outputs; the rest of a vectors' "outputs" is explain
 
 
-def run_tract(path: Path, X: np.ndarray, names: list[str]) -> tuple[str, dict[str, np.ndarray]]:
+def run_tract(path: Path, feeds: dict[str, np.ndarray], names: list[str]) -> tuple[str, dict[str, np.ndarray]]:
     import tract
 
     # no input fact: with the graph's symbolic batch dimension left as it is, tract infers every shape itself
@@ -34,16 +35,16 @@ def run_tract(path: Path, X: np.ndarray, names: list[str]) -> tuple[str, dict[st
     # come in the graph's order, which is the contract's and the vectors' "outputs" list's
     if model.output_count() != len(names):
         raise ValueError(f"the graph has {model.output_count()} outputs, the vectors list {len(names)}: {names}")
-    values = model.into_runnable().run([X])
+    values = model.into_runnable().run(list(feeds.values()))  # the graph's inputs, in its order
     return tract.version(), {name: value.to_numpy() for name, value in zip(names, values, strict=True)}
 
 
-def run_openvino(path: Path, X: np.ndarray, names: list[str]) -> tuple[str, dict[str, np.ndarray]]:
+def run_openvino(path: Path, feeds: dict[str, np.ndarray], names: list[str]) -> tuple[str, dict[str, np.ndarray]]:
     import openvino as ov
 
     # float32 inference: on CPUs with bfloat16 support OpenVINO's default precision is bf16 (off by ~1e-3)
     compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    result = compiled({"features": X})
+    result = compiled(feeds)
     del names  # OpenVINO keeps the graph's output names
     return ov.__version__, {output.get_any_name(): result[output] for output in compiled.outputs}
 
@@ -85,13 +86,19 @@ def main() -> None:
     explain = [name for name in names if name not in PREDICTIONS]
     report = {"engine": engine, "version": None, "passed": False, "cases": len(cases), "max_abs_diff": None}
     report |= {"explain": None, "explain_passed": None}
-    if "categories" in vectors.get("inputs", ["features"]):
+    inputs = vectors.get("inputs", ["features"])
+    if "categories" in inputs and not all("category_codes" in case for case in cases):
         report["detail"] = "not run: the model has a string input (categorical columns), which this engine lacks"
         print(json.dumps(report))
         return
-    X = np.array([[np.nan if v is None else v for v in case["features"]] for case in cases], dtype=np.float32)
+    feeds = {}  # in the graph's order: features, then categories
+    if "features" in inputs:
+        rows = [[np.nan if v is None else v for v in case["features"]] for case in cases]
+        feeds["features"] = np.array(rows, dtype=np.float32)
+    if "categories" in inputs:
+        feeds["categories"] = np.array([case["category_codes"] for case in cases], dtype=np.int64)
     try:
-        report["version"], outputs = ENGINES[engine](model, X, names)
+        report["version"], outputs = ENGINES[engine](model, feeds, names)
         labels, probabilities = outputs["label"], outputs["probabilities"]
     except Exception as exc:  # the engine's own failure is the result
         report["detail"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"

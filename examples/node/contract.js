@@ -78,6 +78,11 @@ export class Model {
     this.naValues = new Set(metadata.na_values ? JSON.parse(metadata.na_values) : []);
     this.numeric = this.columns.filter((c) => c.kind === 'numeric');
     this.categorical = this.columns.filter((c) => c.kind === 'categorical');
+    // a portable graph (metadata category_codes) takes each text as its int64 code, by runtime/contract.py's rule:
+    // the column's levels then its other levels, numbered from 0; "" (missing) -1; any other text (unseen) -2
+    this.codeTables = metadata.category_codes
+      ? this.categorical.map((c) => new Map([...c.levels, ...(c.other ?? [])].map((text, code) => [text, code])))
+      : null;
     this.outputNames = [...fullSession.outputNames]; // the file's outputs, in the graph's order
     // format 3: {reference_class, logits, baseline, baseline_logit, intervals, intervals_note, level, z}
     this.explainMetadata = metadata.explain ? JSON.parse(metadata.explain) : null;
@@ -105,7 +110,11 @@ export class Model {
   feeds(numeric, categories, rows) {
     const feeds = {};
     if (this.numeric.length) feeds[INPUT] = new this.ort.Tensor('float32', numeric, [rows, this.numeric.length]);
-    if (this.categorical.length) {
+    if (this.categorical.length && this.codeTables) {
+      const n = this.categorical.length;
+      const codes = BigInt64Array.from(categories, (text, i) => BigInt(codeOf(text, this.codeTables[i % n])));
+      feeds[CATEGORIES] = new this.ort.Tensor('int64', codes, [rows, n]);
+    } else if (this.categorical.length) {
       feeds[CATEGORIES] = new this.ort.Tensor('string', categories, [rows, this.categorical.length]);
     }
     return feeds;
@@ -279,6 +288,13 @@ export class Model {
     }
     return row;
   }
+}
+
+/** A text's code in a portable graph: its number in ``table``, or -1 for "" (missing), -2 for an unseen text. */
+export function codeOf(text, table) {
+  const code = table.get(text);
+  if (code !== undefined) return code;
+  return text === '' ? -1 : -2;
 }
 
 /** Row ``i`` of runOutputs' flat arrays (``rows`` rows in all): name -> that row's values. */

@@ -85,6 +85,12 @@ _rtol_option = click.option(
     "the test vectors when a C compiler is found.",
 )
 @click.option(
+    "--portable",
+    is_flag=True,
+    help="Take text columns as int64 codes (levels and codes in the metadata): no string tensor, only core operators, "
+    "so tract, OpenVINO and onnxruntime's web builds run the model; the runtime, server and clients map the texts.",
+)
+@click.option(
     "--c-prefix",
     metavar="NAME",
     default="logreg",
@@ -112,6 +118,7 @@ def export(
     rtol: float,
     ort_format: bool,
     c_code: bool,
+    portable: bool,
     c_prefix: str,
     code: str | None,
     quiet: bool,
@@ -150,6 +157,7 @@ def export(
         c_code=c_code,
         c_prefix=c_prefix,
         code=code,
+        portable=portable,
         quiet=quiet,
     )
 
@@ -174,6 +182,7 @@ def export_run(
     c_code: bool = False,
     c_prefix: str = "logreg",
     code: str | None = None,
+    portable: bool = False,
     quiet: bool = False,
 ) -> None:
     """The export command's body, shared with ``logreg train --export``: :func:`exporter.api.export` on what
@@ -205,6 +214,7 @@ def export_run(
                 c=c_code,
                 c_prefix=c_prefix,
                 code=code,
+                portable=portable,
             )
     except VerificationFailed as failure:
         echo_warnings(caught)

@@ -205,3 +205,16 @@ def test_a_missing_value_is_an_error_for_a_model_without_imputation(example_path
         model.predict_one(row)
     with pytest.raises(runtime.InputError, match="missing"):
         model.predict_proba({name: None for name in model.feature_names})
+
+
+def test_a_portable_graphs_codes_follow_the_contracts_rule():
+    """contract.CATEGORY_CODES: a column's levels then its other levels from 0, -1 for "" (missing), -2 unseen; a
+    level that is "" keeps its own code."""
+    from logreg_onnx.runtime.categorical import codes_of
+
+    island = contract.ColumnSpec("island", "categorical", levels=("Biscoe", "Dream"), other=("Torgersen",))
+    odd = contract.ColumnSpec("odd", "categorical", levels=("", "x"))
+    tables = [contract.code_table(island), contract.code_table(odd)]
+    texts = np.array([["Dream", ""], ["Torgersen", "x"], ["", "y"], ["Atlantis", ""]], dtype=object)
+    assert codes_of(texts, tables).tolist() == [[1, 0], [2, 1], [-1, -2], [-2, 0]]
+    assert (contract.CODE_MISSING, contract.CODE_UNSEEN) == (-1, -2)
