@@ -128,6 +128,7 @@ bench: install bench-serve-tools
 	$(PY) bench/serve.py --drift
 	$(PY) bench/spark.py
 	$(PY) bench/explain.py
+	$(PY) bench/edge.py
 	PYTHONPATH=$(SKL2ONNX) $(PY) bench/skl2onnx_compare.py
 
 # bench/skl2onnx_compare.py's reference: skl2onnx, no dependency of ours, beside the venv (its own dependencies,

@@ -29,6 +29,8 @@ def export(
     ort: bool = False,
     c: bool = False,
     c_prefix: str = "logreg",
+    c_fixed: bool = False,
+    c_bits: int = 32,
     code: str | list[str] | None = None,
     portable: bool = False,
     output: str | None = None,
@@ -75,6 +77,9 @@ def export(
     portable : bool, take text columns as int64 codes (the levels and codes are in the metadata), so that the graph
         holds no string tensor and only core operators: tract, OpenVINO and onnxruntime's web builds run it; the
         runtime, the server and the Node.js and browser clients map the texts (docs/export.md).
+    c_fixed : bool, also write ``<stem>_fixed.h``: integer-only C99 (no float, no ``<math.h>``) for chips without an
+        FPU, its error bound stated in it and proven on the test vectors and 10,000 random rows.
+    c_bits : {32, 16}, the integer-only header's input and weight width (16: 32-bit arithmetic only).
     c_prefix : str, the C header's names: ``C_PREFIX_*`` macros (upper case) and ``c_prefix_*`` functions, so that
         several models link into one program (default ``logreg``).
     code : str or list of str, optional. Also write a dependency-free scorer per language, from ``js``, ``java``,
@@ -122,9 +127,17 @@ def export(
         ort_format=ort,
         c_code=c,
         c_prefix=c_prefix,
+        c_fixed=c_fixed,
+        c_bits=_check_bits(c_bits),
         portable=portable,
         code=tuple(languages),
     )
+
+
+def _check_bits(bits: int) -> int:
+    if bits not in (16, 32):
+        raise ExportOptionError("c_bits", f"must be 16 or 32, got {bits!r}")
+    return bits
 
 
 def _check_prefix(prefix: str) -> None:

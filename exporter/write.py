@@ -48,6 +48,7 @@ class ExportResult:
     report: VerificationReport
     seconds: float
     code_paths: tuple[Path, ...] = ()  # the scorers of ``code=``, each language's files
+    c_fixed_path: Path | None = None  # ``<stem>_fixed.h``, the integer-only header of ``c_fixed=``
 
 
 def export_run(
@@ -60,6 +61,8 @@ def export_run(
     ort_format: bool = False,
     c_code: bool = False,
     c_prefix: str = "logreg",
+    c_fixed: bool = False,
+    c_bits: int = 32,
     code: tuple[str, ...] = (),
     portable: bool = False,
 ) -> ExportResult:
@@ -77,6 +80,8 @@ def export_run(
         ort_format=ort_format,
         c_code=c_code,
         c_prefix=c_prefix,
+        c_fixed=c_fixed,
+        c_bits=c_bits,
         code=code,
         portable=portable,
     )
@@ -92,6 +97,8 @@ def export_source(
     ort_format: bool = False,
     c_code: bool = False,
     c_prefix: str = "logreg",
+    c_fixed: bool = False,
+    c_bits: int = 32,
     code: tuple[str, ...] = (),
     portable: bool = False,
 ) -> ExportResult:
@@ -117,6 +124,11 @@ def export_source(
         report.model = _model_facts(target, model_bytes, opset, source)
         parity_path = target.parent / PARITY_FILE
         c_header = _c_candidate(model_bytes, vectors, report, c_prefix) if c_code and report.passed else None
+        fixed_header = (
+            _c_fixed_candidate(model_bytes, vectors, report, c_prefix, c_bits) if c_fixed and report.passed else None
+        )
+        if report.passed and (c_header or fixed_header):
+            _size_notes(model_bytes, report, c_prefix, c_header, fixed_header)
         scorers = _code_candidates(model_bytes, vectors, report, code, target) if code and report.passed else {}
         if not report.passed:
             _reject(candidate, target, report, parity_path, source)
@@ -130,13 +142,25 @@ def export_source(
         if c_header is not None:
             c_path = target.with_suffix(".h")
             write_text_atomic(c_path, c_header)
+        c_fixed_path = None
+        if fixed_header is not None:
+            c_fixed_path = target.with_name(f"{target.stem}_fixed.h")
+            write_text_atomic(c_fixed_path, fixed_header)
         for path, text in scorers.items():
             write_text_atomic(path, text)
         write_text_atomic(parity_path, report.to_text())
         os.replace(candidate, target)  # last: its presence means everything beside it is complete
     seconds = time.perf_counter() - started
     return ExportResult(
-        target, parity_path, testvectors_path, ort_path, c_path, report, seconds, code_paths=tuple(scorers)
+        target,
+        parity_path,
+        testvectors_path,
+        ort_path,
+        c_path,
+        report,
+        seconds,
+        code_paths=tuple(scorers),
+        c_fixed_path=c_fixed_path,
     )
 
 
@@ -300,6 +324,64 @@ def _c_candidate(model_bytes: bytes, vectors: dict, report: VerificationReport, 
         ]
     )
     return header
+
+
+def _c_fixed_candidate(model_bytes: bytes, vectors: dict, report: VerificationReport, prefix: str, bits: int) -> str:
+    """The integer-only header for the candidate (exporter/c_fixed.py), its proof joining ``report``: the test
+    vectors and random rows against onnxruntime, within the bound the header states."""
+    from . import c_fixed
+
+    header = c_fixed.generate(model_bytes, prefix=prefix, bits=bits)
+    proof = c_fixed.prove(header, vectors, model_bytes, prefix=prefix)
+    if proof.passed is None:
+        report.note(f"the integer-only header not compiled: {proof.detail}; it is written unverified")
+        return header
+    skipped = f" ({len(proof.skipped)} outside its input range skipped)" if proof.skipped else ""
+    detail = (
+        f"{proof.cases} test vectors{skipped} and {proof.random_rows:,} random rows, max abs diff "
+        f"{max(proof.max_abs_diff, proof.random_max_abs_diff):.1e} within its stated bound {proof.bound:.1e}"
+    )
+    report.add(
+        [
+            {
+                "runtime": f"C99 int{bits} {c_fixed.HEADER_NAME} ({Path(proof.compiler).name})",
+                "batch": 1,
+                "output": contract.PROBABILITIES_OUTPUT,
+                "passed": proof.passed,
+                "detail": detail if proof.passed else proof.detail,
+                "max_abs_diff": max(proof.max_abs_diff, proof.random_max_abs_diff),
+                "bound": proof.bound,
+            }
+        ]
+    )
+    return header
+
+
+def _size_notes(
+    model_bytes: bytes, report: VerificationReport, prefix: str, header: str | None, fixed: str | None
+) -> None:
+    """With arm-none-eabi-gcc: each header's flash and RAM on Cortex-M0 and M4F, as notes of the report."""
+    from . import c_size
+    from .c_graph import read_graph
+
+    g = read_graph(model_bytes)
+    for text, is_fixed in ((header, False), (fixed, True)):
+        if text is None:
+            continue
+        rows = c_size.size_report(
+            text, prefix=prefix, fixed=is_fixed, n_categorical=len(g.categorical_names), n_features=len(g.numeric_names)
+        )
+        if rows is None:
+            return
+        for row in rows:
+            if row["header"] == "baseline":
+                continue
+            flash = row["program_text"] + row["program_data"]
+            report.note(
+                f"{row['target']}, {'integer-only' if is_fixed else 'float'} header (arm-none-eabi-gcc -Os): "
+                f"{prefix}_predict {row['function_text'] + row['function_data']:,} bytes of flash; a minimal program "
+                f"{flash:,} bytes of flash, {row['program_data'] + row['program_bss']:,} of RAM"
+            )
 
 
 def _code_candidates(
