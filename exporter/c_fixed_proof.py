@@ -222,11 +222,13 @@ def _random_rows(g: LinearGraph, plan: Plan, n_rows: int, seed: int) -> _Rows:
 
 def _onnxruntime(model_bytes: bytes, rows: _Rows, g: LinearGraph) -> tuple[np.ndarray, np.ndarray]:
     import onnxruntime
+    from logreg_onnx.runtime.categorical import graph_texts
 
     session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    feed = {contract.INPUT_NAME: rows.numeric}
+    feed = {contract.INPUT_NAME: rows.numeric} if g.numeric_names else {}
     if g.categorical_names:
-        feed[contract.CATEGORIES_INPUT] = rows.categories
+        metadata = session.get_modelmeta().custom_metadata_map
+        feed[contract.CATEGORIES_INPUT] = graph_texts(metadata, rows.categories)  # a portable graph's codes
     labels, probabilities = session.run([contract.LABEL_OUTPUT, contract.PROBABILITIES_OUTPUT], feed)
     return labels.astype(np.int64), probabilities.astype(np.float64)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from logreg_onnx.runtime import contract
-from logreg_onnx.runtime.categorical import codes_of
+from logreg_onnx.runtime.categorical import graph_texts
 from logreg_onnx.trainer.engine.model import LogisticModel
 
 from logreg_onnx import runtime
@@ -129,13 +129,10 @@ def reference_outputs(proto: onnx.ModelProto, names: list[str] | None = None):
     input_names = [i.name for i in proto.graph.input]
 
     props = {p.key: p.value for p in proto.metadata_props}
-    tables = None
-    if contract.KEY_CATEGORY_CODES in props:  # a portable graph: its categories input takes the texts' codes
-        tables = [contract.code_table(c) for c in contract.columns_of(props) if c.kind == "categorical"]
 
     def run(rows: np.ndarray, categories: np.ndarray) -> dict[str, np.ndarray]:
-        if tables is not None and contract.CATEGORIES_INPUT in input_names:
-            categories = codes_of(categories, tables)
+        if contract.CATEGORIES_INPUT in input_names:
+            categories = graph_texts(props, categories)  # a portable graph takes the texts' codes
         feed = {contract.INPUT_NAME: rows, contract.CATEGORIES_INPUT: categories}
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)  # its Exp overflows to inf on saturated rows, as it may

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from logreg_onnx.runtime import contract
-from logreg_onnx.runtime.categorical import codes_of
+from logreg_onnx.runtime.categorical import graph_texts
 from logreg_onnx.runtime.files import write_bytes_atomic, write_text_atomic
 from logreg_onnx.trainer.errors import Setting
 
@@ -512,9 +512,6 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
     categorical = [c.name for c in encoding.categorical]
     cases = []
     props = {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}
-    tables = None
-    if contract.KEY_CATEGORY_CODES in props:
-        tables = [contract.code_table(c) for c in contract.columns_of(props) if c.kind == "categorical"]
     for group in dict.fromkeys(probes.groups):
         members = [
             i
@@ -528,8 +525,8 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
             case = {"group": group, "row": {name: row[name] for name in names}, "features": features}
             if categorical:
                 case["categories"] = [str(v) for v in probes.categories[i]]
-                if tables is not None:  # what a portable graph's categories input takes for them
-                    case[CODES_FIELD] = codes_of(np.array([case["categories"]], dtype=object), tables)[0].tolist()
+                if contract.KEY_CATEGORY_CODES in props:  # what a portable graph's categories input takes for them
+                    case[CODES_FIELD] = graph_texts(props, np.array([case["categories"]], dtype=object))[0].tolist()
             case |= {
                 "label": int(labels[i]),
                 "class_name": source.class_names[int(labels[i])],

@@ -126,6 +126,16 @@ class TextColumns:
         return labels, probabilities
 
 
+def graph_texts(metadata: Mapping[str, str], categories: np.ndarray) -> np.ndarray:
+    """What a graph's ``categories`` input takes for ``categories`` (texts, "" where missing), from the file's
+    metadata: the texts themselves, or a portable graph's codes. For code that feeds a session or onnx's reference
+    evaluator itself (the exporter's proofs); a loaded Model does this in :meth:`TextColumns.graph_feed`."""
+    if contract.KEY_CATEGORY_CODES not in metadata:
+        return categories
+    columns = contract.columns_of(metadata) or []
+    return codes_of(categories, [contract.code_table(c) for c in columns if c.kind == "categorical"])
+
+
 def codes_of(categories: np.ndarray, tables: Sequence[dict[str, int]]) -> np.ndarray:
     """A portable graph's int64 ``categories`` (n_rows, n_categorical) for texts ("" where missing), column ``j``
     coded by ``tables[j]`` (:func:`runtime.contract.code_table`), by the rule of

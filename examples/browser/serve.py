@@ -60,6 +60,14 @@ class Handler(SimpleHTTPRequestHandler):
                 return
             self._send(found.read_bytes(), "application/octet-stream")
             return
+        if path.startswith("/models/") and path.endswith(".testvectors.json"):  # replay.html: the engine matrix
+            found = self.models.get(path.removeprefix("/models/").removesuffix(".testvectors.json"))
+            vectors = None if found is None else found.with_name(f"{found.stem}.testvectors.json")
+            if vectors is None or not vectors.is_file():
+                self.send_error(404, "no test vectors beside the model")
+                return
+            self._send(vectors.read_bytes(), "application/json")
+            return
         if path.startswith("/models/") and path.endswith(".mjs"):  # the page's ?scorer=module
             found = self.models.get(path.removeprefix("/models/").removesuffix(".mjs"))
             scorer = None if found is None else found.with_suffix(".mjs")

@@ -115,6 +115,78 @@ def c_cell(model: Path) -> str:
     return cell(proof.passed, proof.max_abs_diff, proof.detail[:80]) + note
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+class WebPage:
+    """examples/browser/serve.py on a loopback port offering every model, for examples/browser/replay.mjs to replay
+    each one's test vectors in onnxruntime-web (WASM) in headless Chromium."""
+
+    def __init__(self, models: dict[str, Path]) -> None:
+        self.models = models
+        self.server = None
+        self.base = ""
+
+    def cell(self, model: Path) -> str:
+        if not CHROMIUM.exists() or shutil.which("node") is None:
+            return "not run (no chromium or Node.js)"
+        folder = REPO / "examples" / "browser"
+        if self.server is None:
+            if not (folder / "node_modules").exists():
+                subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=folder, check=True)
+            self._start(folder)
+        out = subprocess.run(
+            ["node", str(folder / "replay.mjs"), self.base, model.parent.name, str(CHROMIUM)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if out.returncode != 0:
+            return f"FAIL ({out.stderr.strip()[-80:]})"
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+        if "error" in report:
+            return f"FAIL ({report['error'][:80]})"
+        return cell(report["passed"], report["maxAbsDiff"], "; ".join(report["failures"])[:80])
+
+    def _start(self, folder: Path) -> None:
+        import socket
+        import time
+        import urllib.request
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        arguments = [a for m in self.models.values() for a in ("--model", str(m))]
+        command = [sys.executable, str(folder / "serve.py"), "--port", str(port), "--no-isolation", *arguments]
+        self.server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{self.base}/models/index.json", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("examples/browser/serve.py did not start")
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.kill()
+
+
+def c_fixed_cell(model: Path) -> str:
+    """The integer-only header (exporter/c_fixed.py), by its own rule: every probability within the bound it states
+    (plus the float32 graph's rounding), on the test vectors and 10,000 random rows against onnxruntime."""
+    from logreg_onnx.exporter import c_fixed
+
+    data = model.read_bytes()
+    vectors = json.loads(model.with_name("model.testvectors.json").read_text())
+    proof = c_fixed.prove(c_fixed.generate(data), vectors, data)
+    if proof.passed is None:
+        return "not run (no C compiler)"
+    worst = max(proof.max_abs_diff, proof.random_max_abs_diff)
+    return cell(proof.passed, worst, proof.detail[:80]) + f" (bound {proof.bound:.1e})"
+
+
 def scorer_cell(key: str, model: Path) -> str:
     """A generated language's scorer, built and run against the test vectors by its toolchain (exporter/scorers)."""
     from logreg_onnx.exporter import scorers
@@ -135,6 +207,9 @@ def versions() -> str:
     package = REPO / "examples" / "node" / "node_modules" / "onnxruntime-node" / "package.json"
     if package.exists():
         found.append(f"onnxruntime-node {json.loads(package.read_text())['version']}")
+    web = REPO / "examples" / "browser" / "node_modules" / "onnxruntime-web" / "package.json"
+    if web.exists():
+        found.append(f"onnxruntime-web {json.loads(web.read_text())['version']}")
     for engine, folder in VENVS.items():
         python = folder / "bin" / "python"
         if python.exists():
@@ -160,12 +235,15 @@ def main() -> None:
     parser.add_argument("--no-readme", action="store_true", help="print the table only")
     args = parser.parse_args()
     models = build_models()
+    web = WebPage(models)
     engines = {
         "onnxruntime (Python runtime)": onnxruntime_cell,
         "onnxruntime-node (examples/node)": node_cell,
+        "onnxruntime-web, WASM (headless Chromium)": web.cell,
         "tract": lambda m: venv_cell("tract", m),
         "OpenVINO (f32)": lambda m: venv_cell("OpenVINO", m),
         "C99 model.h (logreg export --c)": c_cell,
+        "C99 integer-only model_fixed.h (logreg export --c-fixed)": c_fixed_cell,
         **{
             f"{language.title} (logreg export --code {key})": (lambda m, k=key: scorer_cell(k, m))
             for key, language in _languages().items()
@@ -175,8 +253,11 @@ def main() -> None:
         "| engine | " + " | ".join(models) + " |",
         "|---|" + "---|" * len(models),
     ]
-    for engine, check in engines.items():
-        lines.append(f"| {engine} | " + " | ".join(check(model) for model in models.values()) + " |")
+    try:
+        for engine, check in engines.items():
+            lines.append(f"| {engine} | " + " | ".join(check(model) for model in models.values()) + " |")
+    finally:
+        web.close()
     stamp = (
         f"Written by `make engines` on {datetime.date.today()} ({versions()}): pass or FAIL by the test vectors' "
         'rule, with the largest probability difference; "explain": format 3\'s explain outputs (logit, '

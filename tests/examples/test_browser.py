@@ -274,3 +274,31 @@ def test_the_page_scores_with_the_generated_module_and_loads_no_runtime(driver, 
     for (label, probabilities), reference in zip(seen["csv"], python, strict=True):
         assert label == reference["label"]
         np.testing.assert_allclose(probabilities, [reference[f"p_{c}"] for c in model.classes], atol=1e-6)
+
+
+def test_onnxruntime_web_replays_the_vectors_of_a_string_and_a_portable_model(penguins_run_master, tmp_path):
+    """examples/browser/replay.html (the engine matrix's browser cell): the penguins model's test vectors through
+    contract.js in onnxruntime-web (WASM), as exported (string input) and with --portable (int64 codes)."""
+    from click.testing import CliRunner
+
+    from logreg_onnx.cli import main
+
+    browser_ready()
+    portable = tmp_path / "portable" / "model.onnx"
+    portable.parent.mkdir()
+    result = CliRunner().invoke(main, ["export", str(penguins_run_master), "--out", str(portable), "--portable", "-q"])
+    assert result.exit_code == 0, result.output
+    process, base = _serve("--model", str(penguins_run_master / "model.onnx"), "--model", str(portable))
+    try:
+        for name in (penguins_run_master.name, "portable"):
+            out = subprocess.run(
+                ["node", str(BROWSER_DIR / "replay.mjs"), base, name, str(CHROMIUM)],
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert out.returncode == 0, out.stderr[-2000:]
+            report = json.loads(out.stdout.strip().splitlines()[-1])
+            assert report["passed"] and report["cases"] > 20 and report["maxAbsDiff"] < 1e-5, report
+    finally:
+        process.kill()
