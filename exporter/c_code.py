@@ -286,7 +286,8 @@ def harness(
     (``contributions`` row-major [column][logit], as the vectors list them) from ``logreg_explain``."""
     rows, texts = [], []
     for case in cases:
-        rows.append("{" + ", ".join("NAN" if v is None else f"{float(v):.17g}" for v in case["features"]) + "}")
+        values = ", ".join("NAN" if v is None else f"{float(v):.17g}" for v in case["features"])
+        rows.append("{" + (values or "0") + "}")  # C99 has no empty initializer: a text-only model's one 0
         if n_categorical:
             texts.append("{" + ", ".join(c_string(t) for t in case["categories"]) + "}")
     n_features = len(cases[0]["features"]) if cases else 0

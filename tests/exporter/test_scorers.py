@@ -165,3 +165,21 @@ def test_the_generated_go_is_gofmt_clean_and_names_are_identifiers(penguins_run,
     assert subprocess.run(["gofmt", "-l", str(go)], capture_output=True, text=True).stdout == ""
     assert "public final class MyModelV2" in (tmp_path / "MyModelV2.java").read_text()
     assert "public static class MyModelV2" in (tmp_path / "MyModelV2.cs").read_text()
+
+
+def test_a_model_with_text_columns_only_exports_to_every_language_and_both_headers(tmp_path):
+    """No numeric column at all: empty feature arrays in every language, and C99's lack of empty initializers."""
+    rng = np.random.default_rng(5)
+    colors = rng.choice(["red", "green", "blue", ""], 400)
+    y = ((colors == "red") ^ (rng.random(400) < 0.2)).astype(int)
+    data = tmp_path / "text.csv"
+    data.write_text(
+        "color,size,y\n"
+        + "".join(f"{c},{s},{v}\n" for c, s, v in zip(colors, rng.choice(["S", "M", "L"], 400), y, strict=True))
+    )
+    run = tmp_path / "run"
+    assert CliRunner().invoke(main, ["train", str(data), "--label", "y", "--out", str(run), "-q"]).exit_code == 0
+    result = CliRunner().invoke(main, ["export", str(run), "--code", "all", "--c", "--c-fixed"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if " scorer (" in line or line.startswith("C99 ")]
+    assert len(rows) == len(ALL) + 2 and all(" pass " in row for row in rows), rows
