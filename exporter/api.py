@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from logreg_onnx.trainer.errors import Setting
+
 from .errors import ExportOptionError, type_name
 from .options import DEFAULT_ATOL, DEFAULT_RTOL
 from .source import Source
@@ -118,6 +120,7 @@ def export(
     )
     languages = _languages(code)
     _check_prefix(c_prefix)
+    _check_header_options(c=c, c_fixed=c_fixed, c_prefix=c_prefix, c_bits=c_bits)
     return export_source(
         source,
         target,
@@ -138,6 +141,22 @@ def _check_bits(bits: int) -> int:
     if bits not in (16, 32):
         raise ExportOptionError("c_bits", f"must be 16 or 32, got {bits!r}")
     return bits
+
+
+def _check_header_options(*, c: bool, c_fixed: bool, c_prefix: str, c_bits: int) -> None:
+    """A header option given without the header it shapes would be silently ignored: refused instead."""
+    from .c_text import DEFAULT_PREFIX
+
+    if c_prefix != DEFAULT_PREFIX and not (c or c_fixed):
+        raise ExportOptionError(
+            "c_prefix", f"{c_prefix!r} names the C headers' symbols, and none is asked for: add ", Setting("c"),
+            " or ", Setting("c_fixed"), ", or leave it out",
+        )  # fmt: skip
+    if c_bits != 32 and not c_fixed:
+        raise ExportOptionError(
+            "c_bits", f"{c_bits} is the integer-only header's width, which is not asked for: add ", Setting("c_fixed"),
+            ", or leave it out",
+        )  # fmt: skip
 
 
 def _check_prefix(prefix: str) -> None:

@@ -1,14 +1,14 @@
 """``logreg export --c``: the verified ONNX graph as dependency-free C99 (``model.h``), and its proof.
 
-The code is generated from the graph's own initializers (not from the PyTorch model), so it computes what the
-verified file computes: imputation (``pre_medians``, ``pre_indicator_index``), one-hot levels (``pre_catJ_levels``,
-``pre_catJ_kept``), standardization, the linear layer and a softmax that subtracts the largest logit first; a format 3
-graph's explain outputs too (``logreg_explain``: logits, per-column contributions from the baseline row, and with
-classical standard errors the delta method's ``logit_se`` and a binary model's probability interval). Each constant
-is found through the node that consumes it (the Gemm's weights, the Sub and Div before it, the Mul of the
-contributions...), not by its name alone: the exporter merges equal constants (a baseline equal to the mean is one
-initializer), and a node layout other than exporter/graph.py's is refused rather than guessed. Everything is
-float32, as in the graph; no dynamic memory. Standardization multiplies by the scale's reciprocal (stored, not
+The code is generated from the graph's own initializers (not from the PyTorch model), so it computes what the verified
+file computes: centering and imputation (``pre_centers``, ``pre_medians_centered``, ``pre_indicator_index``), one-hot
+levels (``pre_catJ_levels``, ``pre_catJ_kept``), standardization, the linear layer and a softmax that subtracts the
+largest logit first; a format 3 graph's explain outputs too (``logreg_explain``: logits, per-column contributions from
+the baseline row, and with classical standard errors the delta method's ``logit_se`` and a binary model's probability
+interval). Each constant is found through the node that consumes it (the Gemm's weights, the Sub and Div before it,
+the Mul of the contributions...), not by its name alone: the exporter merges equal constants (a baseline equal to the
+mean is one initializer), and a node layout other than exporter/graph.py's is refused rather than guessed. Everything
+is float32, as in the graph; no dynamic memory. Standardization multiplies by the scale's reciprocal (stored, not
 divided per call), and a binary model stores one weight row, the second class's logit minus the first's, so its
 probabilities are a sigmoid of one logit.
 
@@ -25,7 +25,6 @@ column has that level, else it sets no column).
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from .c_explain import (
 from .c_graph import ExplainGraph, LinearGraph, read_graph
 from .c_text import DEFAULT_PREFIX, c_string, check_prefix, comment, floats_literal, renamed, strings_literal
 from .replay_check import compare, parse_printed
+from .steps import run_step
 
 HEADER_NAME = "model.h"
 __all__ = ["ExplainGraph", "LinearGraph", "c_string", "parse_harness", "read_graph"]
@@ -57,12 +57,9 @@ def generate(model_bytes: bytes, *, prefix: str = DEFAULT_PREFIX) -> str:
 
 
 def linear_rows(g: LinearGraph) -> tuple[np.ndarray, np.ndarray]:
-    """The weight rows and biases the header stores: a binary model's one row (second minus first, in float64, then
-    float32), every row of a multiclass one."""
-    if g.weight.shape[0] != 2:
-        return g.weight, g.bias
-    weight, bias = g.weight.astype(np.float64), g.bias.astype(np.float64)
-    return (weight[1:] - weight[:1]).astype(np.float32), (bias[1:] - bias[:1]).astype(np.float32)
+    """The weight rows and biases the header stores, in float32: :meth:`LinearGraph.rows`."""
+    weight, bias = g.rows()
+    return weight.astype(np.float32), bias.astype(np.float32)
 
 
 def _generate(g: LinearGraph) -> str:
@@ -71,9 +68,9 @@ def _generate(g: LinearGraph) -> str:
     weight, bias = linear_rows(g)
     n_rows = weight.shape[0]
     signature = _signature(n_categorical)
-    functions = "expf, fabsf, sqrtf" if g.explain is not None and g.explain.intervals else "expf"
-    if n_classes == 2 and "fabsf" not in functions:
-        functions = "expf, fabsf"
+    # the binary sigmoid reads fabsf, the intervals' logit_se sqrtf
+    intervals = g.explain is not None and g.explain.intervals
+    functions = ", ".join(["expf", *(["fabsf"] if n_classes == 2 else []), *(["sqrtf"] if intervals else [])])
     headers = f"<math.h> ({functions}) and <string.h> (strcmp)" if n_categorical else f"<math.h> ({functions})"
     if n_classes == 2 and g.threshold != 0.5:  # as the graph's label, and the code below
         decision = f"returns 1 (the second class) when probabilities[1] > {g.threshold!r}, else 0 (the threshold)."
@@ -368,21 +365,15 @@ def prove(header_text: str, testvectors: dict, compiler: str | None = None, *, p
         (work / HEADER_NAME).write_text(header_text)
         (work / "harness.c").write_text(harness(HEADER_NAME, cases, n_categorical, outputs, prefix=prefix))
         (work / "object.c").write_text(renamed(f'#define LOGREG_IMPLEMENTATION\n#include "{HEADER_NAME}"\n', prefix))
-        build = subprocess.run(
-            [compiler, *COMPILE_FLAGS, "-O2", "harness.c", "-o", "harness", "-lm"],
-            cwd=work,
-            capture_output=True,
-            text=True,
-        )
-        if build.returncode != 0:
-            return CProof(compiler, False, detail=f"compiling failed: {build.stderr.strip()[:2000]}")
-        size = subprocess.run(
-            [compiler, *COMPILE_FLAGS, "-Os", "-c", "object.c", "-o", "object.o"], cwd=work, capture_output=True
-        )
-        object_bytes = _text_and_data(work / "object.o") if size.returncode == 0 else None
-        run = subprocess.run([str(work / "harness")], capture_output=True, text=True, timeout=60)
-    if run.returncode != 0:
-        return CProof(compiler, False, detail=f"the harness exited with {run.returncode}")
+        build = run_step([compiler, *COMPILE_FLAGS, "-O2", "harness.c", "-o", "harness", "-lm"], cwd=work,
+                         what="compiling")  # fmt: skip
+        if not build.ok:
+            return CProof(compiler, False, detail=build.detail)
+        size = run_step([compiler, *COMPILE_FLAGS, "-Os", "-c", "object.c", "-o", "object.o"], cwd=work)
+        object_bytes = _text_and_data(work / "object.o") if size.ok else None
+        run = run_step([work / "harness"], cwd=work, timeout_s=60, what="the harness")
+    if not run.ok:
+        return CProof(compiler, False, detail=run.detail)
     try:
         printed = parse_printed(run.stdout, len(cases), outputs)
     except ValueError as exc:
@@ -405,8 +396,8 @@ def _text_and_data(path: Path) -> int | None:
     tool = shutil.which("size")
     if tool is None:
         return None
-    out = subprocess.run([tool, str(path)], capture_output=True, text=True)
-    if out.returncode != 0:
+    out = run_step([tool, path], timeout_s=60)
+    if not out.ok:
         return None
     text, data, bss = (int(v) for v in out.stdout.splitlines()[1].split()[:3])
     return text + data + bss

@@ -20,6 +20,10 @@ PROBABILITY_BITS = 16
 CUT = 17  # 2^-t with t >= 17 is below half a Q16 unit: 0
 
 
+class FixedPointError(ValueError):
+    """The model cannot be put in the integer format asked for (its numbers do not fit); the message says why."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """The integers of the header and the error bound derived from them."""
@@ -91,7 +95,7 @@ class _Scaled:
 
 def plan_of(g: LinearGraph, bits: int) -> Plan:
     if bits not in SPAN:
-        raise ValueError(f"bits must be 16 or 32, got {bits!r}")
+        raise FixedPointError(f"bits must be 16 or 32, got {bits!r}")
     n = len(g.numeric_names)
     top = 2 ** (bits - 1) - 1
     shifts = [_column_shift(float(g.mean[j]), float(g.scale[j]), bits) for j in range(n)]
@@ -99,7 +103,11 @@ def plan_of(g: LinearGraph, bits: int) -> Plan:
     folded = _fold(g, shifts, centers, [top + abs(m) for m in centers])
     scaled = _scale32(folded) if bits == 32 else _scale16(folded)
     if scaled.logit_bits < 6:
-        raise ValueError(f"the model's logits are too large for bits={bits} (exponent {scaled.exponent})")
+        hint = "; --c-bits 32 has the room" if bits == 16 else ""
+        raise FixedPointError(
+            f"the model's logits are too large for {bits}-bit integers (they would keep {scaled.logit_bits} "
+            f"fraction bits, at least 6 are needed){hint}"
+        )
     n_classes = g.weight.shape[0]
     slope = math.log(2.0) * (0.25 if n_classes == 2 else 0.5)  # of p against the logit(s): p(1-p), 2 p(1-p)
     one = 2.0**-PROBABILITY_BITS
@@ -143,10 +151,8 @@ def _fold(g: LinearGraph, shifts: list[int], centers: list[int], reach: list[int
     n = len(g.numeric_names)
     mean, scale = g.mean.astype(np.float64), g.scale.astype(np.float64)
     if not (np.isfinite(scale).all() and (scale > 0).all() and np.isfinite(mean).all()):
-        raise ValueError("the standardization's scale must be finite and positive, its mean finite")
-    weight, bias = g.weight.astype(np.float64), g.bias.astype(np.float64)
-    if g.weight.shape[0] == 2:  # one row: the second logit minus the first (computed in float64)
-        weight, bias = weight[1:] - weight[:1], bias[1:] - bias[:1]
+        raise FixedPointError("the standardization's scale must be finite and positive, its mean finite")
+    weight, bias = g.rows()  # a binary model's one row
     weight = weight * LOG2E  # base-2 logits: the softmax needs powers of two only
     bias = bias * LOG2E
     per_ulp = weight[:, :n] / (scale[:n] * np.exp2(np.array(shifts, dtype=np.float64)))

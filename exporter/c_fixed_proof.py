@@ -4,7 +4,6 @@ probability must be within the header's stated bound of onnxruntime's (plus the 
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from .c_fixed_plan import (
 )
 from .c_graph import LinearGraph, read_graph
 from .c_text import DEFAULT_PREFIX, check_prefix
+from .steps import run_step
 
 
 # -- proof: compile a harness, replay the test vectors and random rows against onnxruntime -----------------------
@@ -270,14 +270,12 @@ def _run_harness(header_text, rows: _Rows, g, bits, upper, prefix, compiler) -> 
         (work / HEADER_NAME).write_text(header_text)
         (work / "harness.c").write_text(_harness_source(upper, prefix, bits, n, n_categorical))
         _write_rows(work / "rows.bin", rows, bits)
-        build = subprocess.run(
-            [compiler, *COMPILE_FLAGS, "-O2", "harness.c", "-o", "harness"], cwd=work, capture_output=True, text=True
-        )
-        if build.returncode != 0:
-            return f"compiling failed: {build.stderr.strip()[:2000]}"
-        run = subprocess.run([str(work / "harness"), "rows.bin"], cwd=work, capture_output=True, text=True, timeout=120)
-    if run.returncode != 0:
-        return f"the harness exited with {run.returncode}"
+        build = run_step([compiler, *COMPILE_FLAGS, "-O2", "harness.c", "-o", "harness"], cwd=work, what="compiling")
+        if not build.ok:
+            return build.detail
+        run = run_step([work / "harness", "rows.bin"], cwd=work, timeout_s=120, what="the harness")
+    if not run.ok:
+        return run.detail
     try:
         table = np.array([[int(v) for v in line.split()] for line in run.stdout.splitlines()], dtype=np.int64)
     except ValueError:

@@ -5,7 +5,7 @@ since the exporter merges equal constants; a node layout other than exporter/gra
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import onnx
@@ -48,6 +48,15 @@ class LinearGraph:
     bias: np.ndarray
     threshold: float  # a binary model's decision threshold on the second class's probability
     explain: ExplainGraph | None = None  # format 3's explain outputs; None for a format 1 or 2 graph
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The weight rows and biases every generated scorer and header computes with, in float64: a binary model's
+        one row, the second class's logit minus the first's (the graph's first row is zeros), every row of a
+        multiclass one."""
+        weight, bias = self.weight.astype(np.float64), self.bias.astype(np.float64)
+        if weight.shape[0] == 2:
+            return weight[1:] - weight[:1], bias[1:] - bias[:1]
+        return weight, bias
 
 
 class _Nodes:
@@ -117,23 +126,32 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     specs = [c for c in columns if c.kind == "categorical"]
     for j in range(len(categorical)):
         # a portable graph compares codes (runtime/contract.py's CATEGORY_CODES): read back as the texts they code
-        known = [*specs[j].levels, *specs[j].other] if contract.KEY_CATEGORY_CODES in metadata else None
+        known = list(contract.code_table(specs[j])) if contract.is_portable(metadata) else None
         found = values.get(f"pre_cat{j}_levels")
         levels.append([] if found is None else _texts(found, known))
         other = values.get(f"pre_cat{j}_kept")
         kept.append(None if other is None else _texts(other, known))
-    medians = values.get("pre_medians")
     weight = nodes.constant(gemm.input[1], "the linear layer's weight").astype(np.float32)
     bias = nodes.constant(gemm.input[2], "the linear layer's bias").astype(np.float32)
     mean = nodes.constant(subtract.input[1], "the standardization's mean").astype(np.float32)
     scale = nodes.constant(divide.input[1], "the standardization's scale").astype(np.float32)
     if weight.ndim != 2 or bias.shape != weight.shape[:1] or not mean.shape == scale.shape == weight.shape[1:]:
         raise ValueError(f"inconsistent shapes: weight {weight.shape}, bias {bias.shape}, mean {mean.shape}")
+    medians, centers = _read_imputation(graph, nodes, [c for c in columns if c.kind == "numeric"])
+    if centers is not None:  # centered before the imputation: the numeric columns' means live there
+        if mean[: len(centers)].any():
+            raise ValueError("the standardization: expected a zero mean for the numeric columns centered before")
+        mean = mean.copy()
+        mean[: len(centers)] = centers
     outputs = [o.name for o in graph.output]
     explain = None
     if contract.LOGIT_OUTPUT in outputs:
         described = json.loads(metadata.get(contract.KEY_EXPLAIN, "{}"))
         explain = _read_explain(nodes, outputs, gemm, subtract.input[0], len(columns), described)
+        if centers is not None:  # the graph's baseline is shifted by the centers too: back to raw values
+            baseline = explain.baseline.astype(np.float64)
+            baseline[: len(centers)] += centers
+            explain = replace(explain, baseline=baseline.astype(np.float32))
     return LinearGraph(
         numeric_names=numeric,
         categorical_names=categorical,
@@ -150,6 +168,33 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
         threshold=float(metadata.get(contract.KEY_THRESHOLD, "0.5")),
         explain=explain,
     )
+
+
+def _read_imputation(
+    graph: onnx.GraphProto, nodes: _Nodes, numeric: list
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The medians (float32, NaN where a column has none) and the centers, from ``Where(IsNaN(features), medians,
+    features)`` or the centered ``Where(IsNaN(features), median - center, features - center)`` (exporter/
+    preprocess.py); ``(None, None)`` for a graph that does not impute. The centered graph's medians are the metadata's,
+    checked to give its constant's very bits."""
+    where = [node for node in graph.node if node.op_type == "Where"]
+    if not where:
+        return None, None
+    (node,) = where
+    role = "the imputation"
+    if nodes.node(node.input[0], "IsNaN", role).input[0] != contract.INPUT_NAME:
+        raise ValueError(f"{role}: expected IsNaN({contract.INPUT_NAME!r}) to choose the imputed values")
+    constant = nodes.constant(node.input[1], role).astype(np.float32)
+    if node.input[2] == contract.INPUT_NAME:
+        return constant, None
+    center, features = nodes.split(nodes.node(node.input[2], "Sub", role), role)
+    if features != contract.INPUT_NAME:
+        raise ValueError(f"{role}: expected {contract.INPUT_NAME!r} minus the centers, got {features!r}")
+    centers = center.astype(np.float32)
+    medians = np.array([np.nan if c.median is None else c.median for c in numeric], dtype=np.float32)
+    if centers.shape != medians.shape or not np.array_equal(medians - centers, constant, equal_nan=True):
+        raise ValueError(f"{role}: the graph's centered medians are not the metadata's medians minus the centers")
+    return medians, centers
 
 
 def _read_explain(

@@ -10,11 +10,11 @@ counted), and a minimal linked program whose ``main`` calls it on a static row (
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from .c_text import check_prefix
+from .steps import run_step
 
 TARGETS = {
     "cortex-m0": ["-mcpu=cortex-m0", "-mthumb"],
@@ -30,8 +30,8 @@ def size_report(
 ) -> list[dict] | None:
     """Per target, a row for the header (``"fixed"`` or ``"float"``) and a ``"baseline"`` row:
     ``{"target", "header", "function_text", "function_data", "function_bss", "program_text", "program_data",
-    "program_bss"}`` in bytes (flash is text + data). None when ``arm-none-eabi-gcc`` is not on PATH. RuntimeError
-    with the compiler's words when the header does not build."""
+    "program_bss"}`` in bytes (flash is text + data). None when ``arm-none-eabi-gcc`` is not on PATH.
+    :class:`SizeReportError` with the compiler's words when the header does not build."""
     check_prefix(prefix)
     tools = {name: shutil.which(f"arm-none-eabi-{name}") for name in ("gcc", "ld", "size")}
     if None in tools.values():
@@ -106,14 +106,21 @@ def _main_source(prefix: str, fixed: bool, n_categorical: int, n_features: int) 
     return "\n".join(lines)
 
 
+class SizeReportError(RuntimeError):
+    """A step of the size report failed (the header verified on the host, so a cross-compiler's own trouble)."""
+
+
 def _build(work: Path, command: list[str]) -> None:
-    done = subprocess.run(command, cwd=work, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{Path(command[0]).name} failed: {done.stderr.strip()[:2000]}")
+    done = run_step(command, cwd=work, timeout_s=120, what=Path(command[0]).name)
+    if not done.ok:
+        raise SizeReportError(done.detail)
 
 
 def _sizes(path: Path, tool: str) -> tuple[int, int, int]:
     """``size``'s text, data and bss (Berkeley format: read-only data counts as text, as it lives in flash)."""
-    out = subprocess.run([tool, str(path)], capture_output=True, text=True, check=True)
-    text, data, bss = (int(v) for v in out.stdout.splitlines()[1].split()[:3])
+    out = run_step([tool, path], timeout_s=60, what=Path(tool).name)
+    try:
+        text, data, bss = (int(v) for v in out.stdout.splitlines()[1].split()[:3])
+    except (IndexError, ValueError):
+        raise SizeReportError(out.detail or f"{Path(tool).name} printed no sizes for {path.name}") from None
     return text, data, bss

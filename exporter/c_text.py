@@ -19,8 +19,16 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 def check_prefix(prefix: str) -> str:
     """``prefix`` if it can begin C identifiers, else ValueError saying what is expected."""
-    if not _IDENTIFIER.match(prefix or "") or len(prefix) > 40:
-        raise ValueError(f"expected a C identifier (letters, digits and _, not starting with a digit), got {prefix!r}")
+    if not _IDENTIFIER.match(prefix or "") or len(prefix) > 40 or prefix.startswith("_"):
+        raise ValueError(
+            f"expected a C identifier (letters, digits and _, starting with a letter: C reserves a leading _), "
+            f"got {prefix!r}"
+        )
+    if prefix != DEFAULT_PREFIX and prefix.upper() == DEFAULT_PREFIX.upper():
+        raise ValueError(
+            f"{prefix!r} gives the default header's macros and include guard ({DEFAULT_PREFIX.upper()}_*), so the "
+            f"two cannot share a program; choose another name, or leave it out for {DEFAULT_PREFIX!r}"
+        )
     return prefix
 
 

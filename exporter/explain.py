@@ -109,9 +109,12 @@ class Explainer:
         growth = (np.sqrt(x.shape[1]) + 2.0) * EPS32 if growth is None else growth
         layer = np.abs(standardized) @ np.abs(self.weights).T + np.abs(self.biases)  # each logit of the layer
         logit = growth * (layer if len(self.biases) == 1 else layer[:, 1:] + layer[:, :1])
-        # x - baseline and the products round to their own size; the baseline the graph holds is float32
+        # x - baseline and the products round to their own size; the baseline the graph holds is float32; the graph
+        # centers the numeric columns on the mean first (exporter/preprocess.py): (x - mean) - (baseline - mean)
+        # rounds to the size of those two as well
         stored = np.abs(self.baseline - self.baseline.astype(np.float32)) / growth
-        magnitude = (np.abs(x - self.baseline) + stored)[:, :, None] * np.abs(self.coefficients)[None]
+        centering = np.abs(self.baseline - self.mean)
+        magnitude = (np.abs(x - self.baseline) + centering + stored)[:, :, None] * np.abs(self.coefficients)[None]
         out = {
             contract.LOGIT_OUTPUT: logit,
             contract.CONTRIBUTIONS_OUTPUT: growth * np.einsum("cj,njl->ncl", self.group_matrix(), magnitude),

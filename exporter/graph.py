@@ -32,12 +32,21 @@ class ContractModule(nn.Module):
     ``|z|`` is in the thousands, where a float32 Sigmoid is reported to return slightly negative values on some
     platforms. ``label`` is the argmax, i.e. the second class when its probability is above 0.5; a binary model with
     another ``threshold`` compares the second class's probability with it (a Gather, a Greater and a Cast).
+
+    ``centered``: how many leading design columns (the numeric ones) arrive already minus their mean, centered by
+    :func:`exporter.preprocess.splice` before the imputation; their mean here is 0 and the explainer's baseline is
+    shifted by the same float32 amount.
     """
 
-    def __init__(self, model: LogisticModel, threshold: float = 0.5, explainer: Explainer | None = None) -> None:
+    def __init__(
+        self, model: LogisticModel, threshold: float = 0.5, explainer: Explainer | None = None, centered: int = 0
+    ) -> None:
         super().__init__()
         self.threshold = float(threshold) if model.is_binary and threshold != 0.5 else None
-        self.register_buffer("mean", model.mean.detach().clone())
+        mean = model.mean.detach().clone().to(torch.float32)
+        self.centers = mean[:centered].numpy().copy()  # float32; not a buffer: the traced graph does not use it
+        mean[:centered] = 0.0
+        self.register_buffer("mean", mean)
         self.register_buffer("scale", model.scale.detach().clone())
         weight = model.linear.weight.detach()
         bias = model.linear.bias.detach()
@@ -52,7 +61,9 @@ class ContractModule(nn.Module):
         self.intervals = self.explain and explainer.factor is not None
         self.binary, self.n_classes = model.is_binary, model.n_classes
         if explainer is not None:  # format 3's outputs: see exporter/explain.py for the formulas
-            self.register_buffer("baseline", _float32(explainer.baseline))
+            baseline = _float32(explainer.baseline)
+            baseline[:centered] -= torch.from_numpy(self.centers)  # float32, as the graph centers the design rows
+            self.register_buffer("baseline", baseline)
             self.register_buffer("coefficients", _float32(explainer.coefficients))
             self.grouped = explainer.grouped
             if self.grouped:
@@ -145,9 +156,10 @@ def export_graph(
     puts the nodes that make it from the raw inputs in front.
     """
     opset = resolve_opset(model, opset, portable=portable)
-    module = ContractModule(model, threshold, explainer).eval()
     encoding = model.encoding
     raw = encoding is None or encoding.is_identity
+    centered = 0 if raw else len(encoding.numeric)
+    module = ContractModule(model, threshold, explainer, centered).eval()
     input_name = contract.INPUT_NAME if raw else DESIGN
     example = torch.zeros(2, model.n_features)
     with warnings.catch_warnings():
@@ -172,7 +184,7 @@ def export_graph(
             quiet.setLevel(level)
     proto = program.model_proto
     if not raw:
-        proto = splice(proto, encoding, portable=portable)
+        proto = splice(proto, encoding, module.centers, portable=portable)
     onnx.checker.check_model(proto, full_check=True)
     return proto
 

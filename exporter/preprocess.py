@@ -7,6 +7,12 @@ indicators (opset 18, all five engines), and string ``Equal`` against a constant
 encoding (opset 19, the onnxruntime family). ``OneHot`` is avoided on purpose: an index of -1 for an unseen level
 would silently select the last level.
 
+The numeric columns are centered here, before the imputation's ``Where`` (``Where(IsNaN(x), median - mean, x -
+mean)``), not by the standardization's ``Sub`` after it: an engine that folds a ``Sub, Div`` ahead of the linear
+layer into its weights and bias (OpenVINO does) computes ``b - sum(w * mean / scale)`` in float32, which loses
+digits when a column's mean is large against its spread; a ``Sub`` behind a ``Where`` cannot be folded. The values are
+the same bits as centering after the ``Where`` (``median - mean`` is that float32 difference).
+
 The portable profile (``logreg export --portable``) takes the categorical columns as int64 codes instead of text
 (runtime/contract.py's ``CATEGORY_CODES``: each column's levels then its other levels, numbered from 0; -1 missing,
 -2 unseen), compared with constant int64 vectors by the same ``Equal``: no string tensor, core operators at opset
@@ -22,14 +28,19 @@ from logreg_onnx.trainer.data.columns import Encoding
 from onnx import TensorProto, helper, numpy_helper
 
 DESIGN = "design"  # the exported linear model's input, produced by these nodes
+CENTERS = "pre_centers"  # the numeric columns' means, subtracted before the imputation
+CENTERED_MEDIANS = "pre_medians_centered"  # each numeric column's median minus its center (NaN: no median)
 
 
-def splice(proto: onnx.ModelProto, encoding: Encoding, *, portable: bool = False) -> onnx.ModelProto:
+def splice(
+    proto: onnx.ModelProto, encoding: Encoding, centers: np.ndarray, *, portable: bool = False
+) -> onnx.ModelProto:
     """Replace ``proto``'s single input (named :data:`DESIGN`) by the contract's raw inputs and the nodes that make
-    the design matrix from them."""
+    the design matrix from them, its numeric columns minus ``centers`` (float32, one per numeric column: the
+    standardization's means, which the traced graph then leaves out)."""
     graph = proto.graph
     (design_input,) = list(graph.input)
-    inputs, nodes, initializers = _preprocess(encoding, portable)
+    inputs, nodes, initializers = _preprocess(encoding, np.asarray(centers, dtype=np.float32), portable)
     graph.ClearField("input")
     graph.input.extend(inputs)
     old_nodes = list(graph.node)
@@ -41,7 +52,7 @@ def splice(proto: onnx.ModelProto, encoding: Encoding, *, portable: bool = False
     return proto
 
 
-def _preprocess(encoding: Encoding, portable: bool):
+def _preprocess(encoding: Encoding, centers: np.ndarray, portable: bool):
     nodes: list[onnx.NodeProto] = []
     initializers: list[onnx.TensorProto] = []
     inputs = []
@@ -54,13 +65,13 @@ def _preprocess(encoding: Encoding, portable: bool):
     numeric = encoding.numeric
     if numeric:
         inputs.append(helper.make_tensor_value_info(contract.INPUT_NAME, TensorProto.FLOAT, ["batch", len(numeric)]))
+        if centers.shape != (len(numeric),):
+            raise ValueError(f"expected {len(numeric)} centers, one per numeric column, got shape {centers.shape}")
         medians = np.array([np.nan if c.median is None else c.median for c in numeric], dtype=np.float32)
         nodes.append(helper.make_node("IsNaN", [contract.INPUT_NAME], ["pre_missing"]))
-        nodes.append(
-            helper.make_node(
-                "Where", ["pre_missing", constant("pre_medians", medians), contract.INPUT_NAME], ["pre_imputed"]
-            )
-        )
+        nodes.append(helper.make_node("Sub", [contract.INPUT_NAME, constant(CENTERS, centers)], ["pre_centered"]))
+        centered_medians = constant(CENTERED_MEDIANS, medians - centers)  # float32 arithmetic, NaN kept
+        nodes.append(helper.make_node("Where", ["pre_missing", centered_medians, "pre_centered"], ["pre_imputed"]))
         parts.append("pre_imputed")
         indicators = [j for j, c in enumerate(numeric) if c.indicator]
         if indicators:
@@ -77,8 +88,8 @@ def _preprocess(encoding: Encoding, portable: bool):
             """``values`` as the graph compares them: text, or (portable) their codes."""
             if not portable:
                 return np.array(values, dtype=object)
-            known = [*column.levels, *column.other]
-            return np.array([known.index(v) for v in values], dtype=np.int64)
+            codes = contract.code_table(column)
+            return np.array([codes[v] for v in values], dtype=np.int64)
 
         for j, column in enumerate(categorical):
             if not column.design_levels and not column.other:

@@ -130,10 +130,15 @@ def graph_texts(metadata: Mapping[str, str], categories: np.ndarray) -> np.ndarr
     """What a graph's ``categories`` input takes for ``categories`` (texts, "" where missing), from the file's
     metadata: the texts themselves, or a portable graph's codes. For code that feeds a session or onnx's reference
     evaluator itself (the exporter's proofs); a loaded Model does this in :meth:`TextColumns.graph_feed`."""
-    if contract.KEY_CATEGORY_CODES not in metadata:
+    if not contract.is_portable(metadata):
         return categories
-    columns = contract.columns_of(metadata) or []
-    return codes_of(categories, [contract.code_table(c) for c in columns if c.kind == "categorical"])
+    columns = [c for c in contract.columns_of(metadata) or [] if c.kind == "categorical"]
+    if categories.ndim != 2 or categories.shape[1] != len(columns):
+        raise ValueError(
+            f"expected texts for {len(columns)} categorical column(s) (the metadata's), got an array of shape "
+            f"{categories.shape}"
+        )
+    return codes_of(categories, [contract.code_table(c) for c in columns])
 
 
 def codes_of(categories: np.ndarray, tables: Sequence[dict[str, int]]) -> np.ndarray:

@@ -111,6 +111,13 @@ CATEGORY_CODES = {
     "missing": CODE_MISSING,
     "unseen": CODE_UNSEEN,
 }
+CASE_CATEGORY_CODES = "category_codes"  # a portable model's test-vector case: its categories input for the texts
+
+
+def is_portable(metadata: Mapping[str, str]) -> bool:
+    """Whether a graph's ``categories`` input takes int64 codes (:data:`KEY_CATEGORY_CODES`) rather than text."""
+    return KEY_CATEGORY_CODES in metadata
+
 
 REQUIRED_METADATA = (KEY_FORMAT, KEY_FEATURE_NAMES, KEY_CLASS_NAMES, KEY_THRESHOLD)
 
@@ -250,7 +257,7 @@ def check_graph(
         f"inputs {[i.name for i in inputs]}, expected {expected} for {n_numeric} numeric and {n_categorical} "
         "categorical columns",
     )
-    text_type = "int64" if KEY_CATEGORY_CODES in metadata else "string"
+    text_type = "int64" if is_portable(metadata) else "string"
     for spec in inputs:
         width, element = {INPUT_NAME: (n_numeric, "float32"), CATEGORIES_INPUT: (n_categorical, text_type)}.get(
             spec.name, (None, None)
@@ -434,6 +441,12 @@ TESTVECTORS_SCHEMA: dict = {
                         "type": "array",
                         "items": {"type": "string"},
                         "description": 'the categorical columns\' values, "" for a missing one',
+                    },
+                    CASE_CATEGORY_CODES: {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "description": "a portable model (metadata 'category_codes'): the categories input for the "
+                        "texts, each column's code by that rule",
                     },
                     "row": {
                         "type": "object",

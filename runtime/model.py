@@ -165,7 +165,7 @@ class Model:
         imputed = np.array([c.imputed for c in self._columns if c.kind == "numeric"], dtype=bool)
         self._missing_ok = bool(imputed.any())
         self._na_values = frozenset(self._metadata.get(contract.KEY_NA_VALUES) or ())
-        portable = contract.KEY_CATEGORY_CODES in metadata  # its categories input takes int64 codes
+        portable = contract.is_portable(metadata)  # its categories input takes int64 codes
         self._text = TextColumns(session, self._columns, self._na_values, strict=unseen == "error", codes=portable)
         numeric_positions = [j for j, c in enumerate(self._columns) if c.kind == "numeric"]
         self._finisher = Finish(self._numeric_names, numeric_positions, imputed)

@@ -87,6 +87,7 @@ def main() -> None:
     report = {"engine": engine, "version": None, "passed": False, "cases": len(cases), "max_abs_diff": None}
     report |= {"explain": None, "explain_passed": None}
     inputs = vectors.get("inputs", ["features"])
+    # "category_codes": runtime/contract.py's CASE_CATEGORY_CODES (this script runs where logreg-onnx is not installed)
     if "categories" in inputs and not all("category_codes" in case for case in cases):
         report["detail"] = "not run: the model has a string input (categorical columns), which this engine lacks"
         print(json.dumps(report))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .literals import number, numbers, strings
-from .scorer import Scorer
+from .scorer import MISSING_REFUSED, Scorer
 
 L = "csharp"
 NAMESPACE = "LogregOnnx"
@@ -69,7 +69,11 @@ def source(s: Scorer, name: str) -> str:
         "            int d = 0;",
         "            for (int k = 0; k < features.Length; k++)",
         "            {",
-        "                row[d++] = double.IsNaN(features[k]) && Median != null ? Median[k] : features[k];",
+        "                if (double.IsNaN(features[k]) && (Median == null || double.IsNaN(Median[k])))",
+        "                {",
+        f'                    throw new ArgumentException(FeatureNames[k] + ": {MISSING_REFUSED}");',
+        "                }",
+        "                row[d++] = double.IsNaN(features[k]) ? Median[k] : features[k];",
         "            }",
         "            foreach (int k in IndicatorIndex)",
         "            {",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .literals import number, numbers, strings
-from .scorer import Scorer
+from .scorer import MISSING_REFUSED, Scorer
 
 L = "go"
 
@@ -71,7 +71,10 @@ def source(s: Scorer, package: str) -> str:
         "\t}",
         f"\trow := make([]float64, 0, {s.n_design})",
         "\tfor k, value := range features {",
-        "\t\tif math.IsNaN(value) && median != nil {",
+        "\t\tif math.IsNaN(value) {",
+        "\t\t\tif median == nil || math.IsNaN(median[k]) {",
+        f'\t\t\t\treturn nil, fmt.Errorf("%s: {MISSING_REFUSED}", FeatureNames[k])',
+        "\t\t\t}",
         "\t\t\tvalue = median[k]",
         "\t\t}",
         "\t\trow = append(row, value)",

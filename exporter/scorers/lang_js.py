@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .literals import number, numbers, strings
-from .scorer import Scorer
+from .scorer import MISSING_REFUSED, Scorer
 
 L = "js"
 
@@ -63,8 +63,13 @@ def source(s: Scorer, stem: str) -> str:
         "// The design row: numbers (missing ones imputed with the training median), missing indicators, one-hots.",
         "function design(features, categories) {",
         "  const row = [];",
-        "  features.forEach((value, k) => row.push(missing(value) && MEDIAN !== null ? MEDIAN[k] : "
-        "missing(value) ? NaN : value));",
+        "  features.forEach((value, k) => {",
+        "    if (!missing(value)) return row.push(value);",
+        "    if (MEDIAN === null || Number.isNaN(MEDIAN[k])) {",
+        f"      throw new RangeError(`${{FEATURE_NAMES[k]}}: {MISSING_REFUSED}`);",
+        "    }",
+        "    return row.push(MEDIAN[k]);",
+        "  });",
         "  for (const k of INDICATOR_INDEX) row.push(missing(features[k]) ? 1 : 0);",
         "  categories.forEach((value, j) => {",
         "    const text = value === null || value === undefined ? '' : String(value);",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .literals import number, numbers, strings
-from .scorer import Scorer
+from .scorer import MISSING_REFUSED, Scorer
 
 L = "rust"
 
@@ -61,8 +61,9 @@ def source(s: Scorer, module: str) -> str:
         "    let mut d = 0;",
         "    for (k, value) in features.iter().enumerate() {",
         "        row[d] = match MEDIAN {",
-        "            Some(median) if value.is_nan() => median[k],",
-        "            _ => *value,",
+        "            _ if !value.is_nan() => *value,",
+        "            Some(median) if !median[k].is_nan() => median[k],",
+        f'            _ => panic!("{{}}: {MISSING_REFUSED}", FEATURE_NAMES[k]),',
         "        };",
         "        d += 1;",
         "    }",

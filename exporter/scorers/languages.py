@@ -55,8 +55,36 @@ class Language:
         return f"{name}/{self.file_of(name)}" if self.key == "go" else self.file_of(name)
 
 
+# Names a scorer cannot take (it gets a suffix, see scorer.identifier and scorer.class_name): each language's
+# keywords, the standard names its code or harness uses unqualified, and the harness's own file
+# fmt: off
+GO_RESERVED = frozenset({
+    "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for", "func", "go",
+    "goto", "if", "import", "interface", "map", "package", "range", "return", "select", "struct", "switch", "type",
+    "var", "main", "harness",
+})
+RUST_RESERVED = frozenset({
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
+    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super",
+    "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
+    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "union", "std",
+    "core", "alloc", "harness", "main",
+})
+JAVA_RESERVED = frozenset({
+    "Harness", "Math", "String", "Double", "Integer", "Long", "Float", "Boolean", "Character", "Number", "Object",
+    "System", "Arrays", "StrictMath", "Override", "Exception", "RuntimeException", "IllegalArgumentException",
+    "StringBuilder", "Record",
+})
+CSHARP_RESERVED = frozenset({
+    "Harness", "Math", "String", "Double", "Single", "Int32", "Int64", "Boolean", "Char", "Object", "System", "Array",
+    "Console", "Exception", "ArgumentException", "StringBuilder", "Globalization",
+})
+# fmt: on
+
+
 def _js_name(stem: str) -> str:
-    return stem
+    """The module keeps the stem (it names only the file), unless the stem is the proof's harness."""
+    return f"{stem}_model" if stem.lower() == "harness" else stem
 
 
 LANGUAGES: dict[str, Language] = {
@@ -79,7 +107,7 @@ LANGUAGES: dict[str, Language] = {
             "Java",
             ("javac", "java"),
             "openjdk-17-jdk-headless",
-            class_name,
+            lambda stem: class_name(stem, JAVA_RESERVED),
             lambda n: f"{n}.java",
             lang_java.source,
             lang_java.harness,
@@ -90,7 +118,7 @@ LANGUAGES: dict[str, Language] = {
             "Go",
             ("go",),
             "golang-go",
-            identifier,
+            lambda stem: identifier(stem, GO_RESERVED),
             lambda n: f"{n}.go",
             lang_go.source,
             lang_go.harness,
@@ -101,7 +129,7 @@ LANGUAGES: dict[str, Language] = {
             "Rust",
             ("rustc",),
             "rustc",
-            identifier,
+            lambda stem: identifier(stem, RUST_RESERVED),
             lambda n: f"{n}.rs",
             lang_rust.source,
             lang_rust.harness,
@@ -112,7 +140,7 @@ LANGUAGES: dict[str, Language] = {
             "C#",
             ("mcs", "mono"),
             "mono-mcs",
-            class_name,
+            lambda stem: class_name(stem, CSHARP_RESERVED),
             lambda n: f"{n}.cs",
             lang_csharp.source,
             lang_csharp.harness,

@@ -4,7 +4,6 @@ and compare what it printed by the vectors' rule (exporter/replay_check.py)."""
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from logreg_onnx.runtime import contract
 
 from ..replay_check import compare, parse_printed
+from ..steps import run_step
 from .languages import LANGUAGES
 from .scorer import Scorer
 
@@ -51,16 +51,12 @@ def prove(key: str, s: Scorer, stem: str, testvectors: dict) -> CodeProof:
         if key == "go":
             (work / "go.mod").write_text("module harness\n\ngo 1.19\n")
         environment = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local"}
+        if not os.environ.get("HOME") and "GOCACHE" not in os.environ:
+            environment["GOCACHE"] = str(work / "go-cache")  # go refuses to build without a cache folder
         for command in language.commands(name):
-            try:
-                step = subprocess.run(
-                    command, cwd=work, capture_output=True, text=True, timeout=TIMEOUT_S, env=environment
-                )
-            except subprocess.TimeoutExpired:
-                return CodeProof(key, False, detail=f"{' '.join(command)} ran past {TIMEOUT_S} s")
-            if step.returncode != 0:
-                why = (step.stderr or step.stdout).strip()[:2000]
-                return CodeProof(key, False, detail=f"{' '.join(command)} exited {step.returncode}: {why}")
+            step = run_step(command, cwd=work, timeout_s=TIMEOUT_S, env=environment)
+            if not step.ok:
+                return CodeProof(key, False, detail=step.detail)
         stdout = step.stdout
     try:
         printed = parse_printed(stdout, len(cases), outputs)

@@ -12,6 +12,9 @@ from logreg_onnx.runtime import contract
 
 from ..c_graph import read_graph
 
+# what every scorer says when a value is missing in a column the model has no median for (as contract.js does)
+MISSING_REFUSED = "a missing value, and this model cannot impute it (no training median)"
+
 # the metadata a client needs to read rows the way the runtime does (examples/node/contract.js): a scorer carries
 # them so that it describes itself as the ONNX file does
 CLIENT_METADATA = (
@@ -70,9 +73,7 @@ class Scorer:
 def scorer_of(model_bytes: bytes) -> Scorer:
     """The :class:`Scorer` of a graph written by this exporter (its layout checked by ``read_graph``)."""
     g = read_graph(model_bytes)
-    weight, bias = g.weight.astype(np.float64), g.bias.astype(np.float64)
-    if len(g.class_names) == 2:
-        weight, bias = weight[1:] - weight[:1], bias[1:] - bias[:1]
+    weight, bias = g.rows()
     e = g.explain
     return Scorer(
         numeric_names=list(g.numeric_names),
@@ -100,17 +101,21 @@ def client_metadata(model_bytes: bytes) -> dict[str, str]:
     return {key: props[key] for key in CLIENT_METADATA if key in props}
 
 
-def identifier(stem: str) -> str:
-    """A lower-case identifier from a file stem ("model-v2" -> "model_v2"), for a Go package or a Rust module."""
+def identifier(stem: str, reserved: frozenset[str] = frozenset()) -> str:
+    """A lower-case identifier from a file stem ("model-v2" -> "model_v2"), for a Go package or a Rust module;
+    ``reserved`` (the language's keywords and the names its proof uses) get a ``_model`` suffix."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", stem).strip("_").lower() or "model"
-    return f"m_{name}" if name[0].isdigit() else name
+    name = f"m_{name}" if name[0].isdigit() else name
+    return f"{name}_model" if name in reserved else name
 
 
-def class_name(stem: str) -> str:
-    """A class name from a file stem ("model-v2" -> "ModelV2"), for Java and C#."""
+def class_name(stem: str, reserved: frozenset[str] = frozenset()) -> str:
+    """A class name from a file stem ("model-v2" -> "ModelV2"), for Java and C#; ``reserved`` (the standard classes
+    the code uses, the proof's harness) get a ``Model`` suffix."""
     parts = [p for p in re.split(r"[^A-Za-z0-9]", stem) if p]
     name = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
-    return f"M{name}" if name[0].isdigit() else name
+    name = f"M{name}" if name[0].isdigit() else name
+    return f"{name}Model" if name.lower() in {r.lower() for r in reserved} else name
 
 
 def _floats(values) -> list[float]:

@@ -67,7 +67,7 @@ _rtol_option = click.option(
     type=int,
     default=None,
     help=f"ONNX opset to write. [default: {DEFAULT_OPSET}, or {CATEGORICAL_MIN_OPSET} for a model with categorical "
-    "columns]",
+    f"columns, {DEFAULT_OPSET} with --portable]",
 )
 @_atol_option
 @_rtol_option

@@ -341,3 +341,47 @@ def test_the_export_fails_closed_when_the_integer_header_is_wrong(binary_run, mo
     assert result.exit_code == 1, result.output
     assert "C99 int32 model_fixed.h" in result.output and "FAIL" in result.output
     assert not (binary_run / "model.onnx").exists() and not (binary_run / "model_fixed.h").exists()
+
+
+def test_a_model_the_integers_cannot_hold_fails_closed_in_one_line(binary_run, monkeypatch):
+    """A plan that cannot be made (c_fixed_plan.FixedPointError: logits too large for 16 bits) is a failed check
+    of the export, said in the table, not a traceback: nothing is written."""
+
+    def too_large(g, bits):
+        raise c_fixed_plan.FixedPointError("the model's logits are too large for 16-bit integers; --c-bits 32 has room")
+
+    monkeypatch.setattr(c_fixed, "plan_of", too_large)
+    (binary_run / "model.onnx").unlink(missing_ok=True)
+    result = CliRunner().invoke(main, ["export", str(binary_run), "--c-fixed", "--c-bits", "16"])
+    assert result.exit_code == 1, result.output
+    assert "the integer-only header cannot be made: the model's logits are too large" in result.output
+    assert "Traceback" not in result.output and not (binary_run / "model.onnx").exists()
+
+
+def test_a_size_report_that_cannot_be_made_is_a_note(binary_run, monkeypatch):
+    if not shutil.which("arm-none-eabi-gcc"):
+        pytest.skip("arm-none-eabi-gcc is not installed (make test-deps installs it)")
+
+    def failing(work, command):
+        raise c_size.SizeReportError("arm-none-eabi-ld exited 1: out of memory")
+
+    monkeypatch.setattr(c_size, "_build", failing)
+    result = CliRunner().invoke(main, ["export", str(binary_run), "--c-fixed"])
+    assert result.exit_code == 0, result.output
+    assert "no Cortex-M size report for the integer-only header: arm-none-eabi-ld exited 1" in result.output
+    assert (binary_run / "model_fixed.h").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--c-prefix", "churn"], "'churn' names the C headers' symbols, and none is asked for: add --c or --c-fixed"),
+        (["--c-bits", "16"], "16 is the integer-only header's width, which is not asked for: add --c-fixed"),
+        (["--c", "--c-prefix", "_churn"], "starting with a letter: C reserves a leading _"),
+        (["--c", "--c-prefix", "LogReg"], "'LogReg' gives the default header's macros and include guard (LOGREG_*)"),
+    ],
+)
+def test_a_header_option_without_its_header_or_a_colliding_prefix_is_refused(args, said, binary_run):
+    result = CliRunner().invoke(main, ["export", str(binary_run), *args])
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "Traceback" not in result.output

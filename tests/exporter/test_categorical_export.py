@@ -90,7 +90,8 @@ def _tampered(proto: onnx.ModelProto, name: str, change) -> onnx.ModelProto:
     ("initializer", "change"),
     [
         ("pre_cat0_levels", lambda v: v[::-1].copy()),  # two island levels swapped
-        ("pre_medians", lambda v: v * np.float32(1.001)),  # a median off by 0.1%
+        ("pre_medians_centered", lambda v: v + np.float32(0.05)),  # a median off by 0.05 of its column's unit
+        ("pre_centers", lambda v: v * np.float32(1.001)),  # the numeric columns' centering off by 0.1%
     ],
 )
 def test_verification_catches_a_wrong_level_or_median(penguins_run, tmp_path, initializer, change):

@@ -104,3 +104,24 @@ def test_a_model_without_text_columns_is_unchanged_by_the_flag(binary_run_master
     result = CliRunner().invoke(main, ["export", str(binary_run_master), "--out", str(out), "--portable", "-q"])
     assert result.exit_code == 0, result.output
     assert contract.KEY_CATEGORY_CODES not in {p.key for p in onnx.load(out).metadata_props}
+
+
+def test_the_grpc_server_takes_texts_for_a_portable_model(both):
+    """A client sends texts (BYTES) as to any model, Triton's own gRPC client here: the server maps them to the
+    portable graph's codes and answers what the string graph answers through the runtime."""
+    import tritonclient.grpc as tritongrpc
+    from logreg_onnx.runtime.repository import Repository
+
+    from ..runtime.test_serve_grpc import PENGUIN_NUMBERS, numeric_input, serving, text_input
+
+    text, portable = both
+    texts = np.array([["Dream", ""], ["Atlantis", "male"]], dtype=object)  # a missing and an unseen text
+    repository = Repository(files={"portable": portable})
+    repository.load_now()
+    expected = runtime.load(text).run_inputs(PENGUIN_NUMBERS, texts)
+    with serving(repository=repository) as (address, _), tritongrpc.InferenceServerClient(url=address) as client:
+        result = client.infer("portable", [numeric_input(PENGUIN_NUMBERS), text_input(texts)])
+        metadata = client.get_model_metadata("portable", as_json=True)
+    np.testing.assert_array_equal(result.as_numpy("label"), expected[0])
+    np.testing.assert_allclose(result.as_numpy("probabilities"), expected[1], rtol=0, atol=1e-7)
+    assert {"name": "categories", "datatype": "BYTES", "shape": ["-1", "2"]} in metadata["inputs"]

@@ -183,3 +183,97 @@ def test_a_model_with_text_columns_only_exports_to_every_language_and_both_heade
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if " scorer (" in line or line.startswith("C99 ")]
     assert len(rows) == len(ALL) + 2 and all(" pass " in row for row in rows), rows
+
+
+def test_a_missing_value_the_model_cannot_impute_is_refused_by_every_language(binary_run):
+    """The runtime refuses a missing value in a column without a training median (contract.js says "a missing value,
+    and this model cannot impute it"); so does each scorer, rather than return the label of NaN probabilities. The
+    proof's harness replays one row with the first feature missing and must exit non-zero with that reason."""
+    from dataclasses import replace
+
+    from logreg_onnx.exporter.scorers.proof import prove
+
+    s = scorers.scorer_of((binary_run / "model.onnx").read_bytes())
+    without = replace(s, medians=[float("nan"), *s.medians[1:]])  # the first column has no median
+    vectors = json.loads((binary_run / "model.testvectors.json").read_text())
+    case = next(c for c in vectors["cases"] if None not in c["features"])
+    row = {**case, "features": [None, *case["features"][1:]]}
+    for key in ALL:
+        proof = prove(key, without, "model", {**vectors, "cases": [row]})
+        assert proof.passed is False, (key, proof)
+        assert f"{s.numeric_names[0]}: a missing value, and this model cannot impute it" in proof.detail, (key, proof)
+        # the same row with the median back is scored
+        assert prove(key, s, "model", {**vectors, "cases": [case]}).passed, key
+
+
+@pytest.mark.parametrize(
+    ("stem", "names"),
+    [
+        ("harness", {"js": "harness_model", "java": "HarnessModel", "go": "harness_model", "rust": "harness_model",
+                     "csharp": "HarnessModel"}),
+        ("math", {"js": "math", "java": "MathModel", "go": "math", "rust": "math", "csharp": "MathModel"}),
+    ],
+)  # fmt: skip
+def test_a_file_stem_that_is_a_keyword_or_the_harness_gets_a_suffix_and_passes(binary_run, tmp_path, stem, names):
+    assert {key: LANGUAGES[key].name_of(stem) for key in ALL} == names
+    assert LANGUAGES["go"].name_of("main") == "main_model" and LANGUAGES["rust"].name_of("type") == "type_model"
+    assert LANGUAGES["java"].name_of("string") == "StringModel"
+    out = tmp_path / f"{stem}.onnx"
+    result = CliRunner().invoke(main, ["export", str(binary_run), "--out", str(out), "--code", "all"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if " scorer (" in line]
+    assert len(rows) == len(ALL) and all(" pass " in row for row in rows), rows
+    for key in ALL:
+        assert (tmp_path / LANGUAGES[key].file_of(names[key])).is_file(), key
+
+
+def test_a_wide_model_builds_in_every_language(binary_run):
+    """6,000 design columns and a harness of 6,000-wide rows: Java's 64 KB limit on a static initializer's bytecode
+    (about 5,000 double literals) does not apply to numbers given as text. The reference is numpy's sigmoid."""
+    from dataclasses import replace
+
+    from logreg_onnx.exporter.scorers.proof import prove
+
+    rng = np.random.default_rng(11)
+    width = 6000
+    names = ["größe 😀", "ratio:1:2", *[f"x{j}" for j in range(2, width)]]  # Java keeps names as LENGTH:TEXT
+    mean, scale = rng.normal(size=width), rng.uniform(0.5, 2.0, size=width)
+    weight, bias = rng.normal(size=width) / np.sqrt(width), 0.25
+    base = scorers.scorer_of((binary_run / "model.onnx").read_bytes())
+    wide = replace(
+        base, numeric_names=names, column_names=names, medians=mean.tolist(), indicator_index=[],
+        mean=mean.tolist(), scale=scale.tolist(), weight=[weight.tolist()], bias=[bias], baseline=None,
+        coefficients=None, column_of=None,
+    )  # fmt: skip
+    rows = rng.normal(size=(4, width))
+    rows[0, :10] = np.nan  # imputed with the medians: the means here
+    imputed = np.where(np.isnan(rows), mean, rows)
+    p1 = 1.0 / (1.0 + np.exp(-(bias + ((imputed - mean) / scale) @ weight)))
+    cases = [
+        {"group": "wide", "features": [None if v != v else float(v) for v in row], "label": int(p > 0.5),
+         "probabilities": [1.0 - p, p]}
+        for row, p in zip(rows, p1, strict=True)
+    ]  # fmt: skip
+    vectors = {"inputs": ["features"], "outputs": ["label", "probabilities"], "atol": 1e-9, "cases": cases}
+    for key in ALL:
+        proof = prove(key, wide, "wide", vectors)
+        assert proof.passed, (key, proof.detail[:500])
+    out = _run_java_names(wide)
+    assert out[:2] == ["größe 😀", "ratio:1:2"] and len(out) == width
+
+
+def _run_java_names(s) -> list[str]:
+    """FEATURE_NAMES as the compiled Java class holds them, printed one per line (UTF-8)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        (work / "Wide.java").write_text(LANGUAGES["java"].files(s, "wide")["Wide.java"], encoding="utf-8")
+        (work / "Names.java").write_text(
+            "public final class Names {\n    public static void main(String[] args) throws Exception {\n"
+            '        java.io.PrintStream out = new java.io.PrintStream(System.out, true, "UTF-8");\n'
+            "        for (String name : Wide.FEATURE_NAMES) {\n            out.println(name);\n        }\n    }\n}\n"
+        )
+        subprocess.run(["javac", "-encoding", "UTF-8", "-d", ".", "Wide.java", "Names.java"], cwd=work, check=True)
+        done = subprocess.run(["java", "-cp", ".", "Names"], cwd=work, capture_output=True, check=True)
+    return done.stdout.decode("utf-8").splitlines()

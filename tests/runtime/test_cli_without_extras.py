@@ -62,7 +62,7 @@ def test_each_commands_help_works_without_its_extra(command, usage, first_words)
 
 def test_export_help_shows_the_exporters_defaults():
     text = " ".join(logreg("export", "--help").stdout.split())
-    assert "[default: 18, or 19 for a model with categorical columns]" in text
+    assert "[default: 18, or 19 for a model with categorical columns, 18 with --portable]" in text
     assert "--atol FLOAT Absolute tolerance on probabilities (16 float32 ulps of 0.5). [default: 1e-06]" in text
 
 

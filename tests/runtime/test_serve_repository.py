@@ -345,8 +345,27 @@ def test_a_body_trickled_slower_than_the_timeout_gets_408_and_others_are_served(
             slow.sendall(b"Content-Length: 500\r\n\r\n{")
             assert _post_infer(url)[0] == 200  # the slow client holds nothing
             slow.settimeout(5)
-            answer = slow.recv(4096)
+            answer = _whole_answer(slow)
         assert answer.startswith(b"HTTP/1.1 408") and b"--request-timeout" in answer
+
+
+def _whole_answer(connection) -> bytes:
+    """An HTTP answer's head and its Content-Length of body: the two may come in separate reads."""
+    answer = b""
+    while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < _content_length(answer):
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+def _content_length(answer: bytes) -> int:
+    for line in answer.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 def test_tls_and_the_payload_log(repository, tmp_path):
