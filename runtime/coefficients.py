@@ -5,6 +5,24 @@ from __future__ import annotations
 
 import math
 
+# how the table's standard errors were computed (its fit's "covariance": trainer/stats/sandwich.py), in words
+ROBUST_WORDS = {
+    "hc0": "robust HC0 (White's sandwich)",
+    "hc1": "robust HC1 (the sandwich times n / (n - k))",
+    "hc2": "robust HC2 (each row's score over sqrt(1 - its leverage))",
+    "hc3": "robust HC3 (each row's score over 1 - its leverage)",
+}
+
+
+def covariance_words(table: dict) -> str | None:
+    """``"standard errors: ..."`` for a table whose standard errors are not the classical ones, else None."""
+    kind = table.get("fit", {}).get("covariance", "classical")
+    if not table.get("classical") or kind == "classical":
+        return None
+    if kind.startswith("cluster:"):
+        return f"standard errors clustered by {kind[len('cluster:') :]!r} (times G / (G - 1) * (n - 1) / (n - k))"
+    return f"standard errors {ROBUST_WORDS.get(kind, kind)}"
+
 
 def format_coefficients(table: dict, top: int | None = None) -> str:
     """The ``top`` terms by |z| (by |estimate| when standard errors do not apply), or all; then the fit statistics."""
@@ -58,6 +76,8 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
     )
     if table.get("note"):
         lines.append(f"note: {table['note']}")
+    if covariance_words(table):
+        lines.append(covariance_words(table))
     if top is not None and top < len(rows):
         by = "z" if classical else "estimate per standard deviation of the feature"
         lines.append(f"({top} of {len(rows)} terms, by |{by}|; all with --summary)")

@@ -19,6 +19,8 @@ from .errors import OptionError
 OPTIMIZERS = ("lbfgs", "sgd", "adam")
 MISSING_POLICIES = ("impute", "drop", "error")
 DEFAULT_NA_VALUES = ("NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
+SE_KINDS = ("classical", "robust", "hc0", "hc1", "hc2", "hc3")  # and "cluster:COL": trainer/stats/sandwich.py
+CLUSTER = "cluster:"
 
 
 def option(
@@ -90,6 +92,18 @@ def _validate(instance: object) -> None:
             raise OptionError(f.name, f"must be one of {', '.join(spec['choices'])}; got {value!r}")
         if kind in (int, float):
             _check_range(f.name, value, spec)
+
+
+def se_option(name: str, value: object) -> str:
+    """``se`` as kept: one of :data:`SE_KINDS` (lower case) or ``cluster:COL``; OptionError naming the choices."""
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.lower() in SE_KINDS:
+        return text.lower()
+    if isinstance(text, str) and text.lower().startswith(CLUSTER) and text[len(CLUSTER) :].strip():
+        return CLUSTER + text[len(CLUSTER) :].strip()
+    raise OptionError(
+        name, f"must be one of {', '.join(SE_KINDS)} or cluster:COL (COL: the column of cluster ids), got {value!r}"
+    )
 
 
 def class_weight_option(value: object) -> str | dict[object, float]:
@@ -216,6 +230,15 @@ class FitOptions:
         "original",
         choices=("original", "standardized"),
         help="Units of the coefficient table: the features' own, or per standard deviation of each feature.",
+    )
+    se: str = option(
+        "classical",
+        metavar="classical|robust|hc0..hc3|cluster:COL",
+        parse=se_option,
+        help="Standard errors of the coefficient table, and so its p-values and intervals and the exported interval "
+        "outputs: classical (the inverse observed information); hc0 (White's sandwich); hc1 (hc0 times n/(n-k), "
+        "glum's robust; robust means hc1); hc2, hc3 (scores over 1-h or (1-h)^2, binary models); cluster:COL "
+        "(clustered by the data's column COL, which is then not a feature).",
     )
     patience: int = option(
         10, kind=int, minimum=1, help="sgd/adam: stop after this many epochs without a lower validation loss."

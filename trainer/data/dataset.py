@@ -410,3 +410,40 @@ def missing_labels(y: np.ndarray, na_values: set[str]) -> np.ndarray:
         ):
             mask[i] = True
     return mask
+
+
+def take_column(dataset: Dataset, name: str, *, role: Setting) -> tuple[Dataset, np.ndarray]:
+    """``dataset`` without its column ``name``, and that column's values (float64 for a numeric column, str for a
+    text one): a column the fit reads for something other than a feature (the clusters of ``--se cluster:COL``).
+    Raises :class:`DataError` naming ``role`` when there is no such column or a value is missing."""
+    table = dataset.table
+    if table is None:
+        table = Table(list(dataset.feature_names), ["numeric"] * dataset.X.shape[1], dataset.X,
+                      np.empty((len(dataset.X), 0), dtype=object))  # fmt: skip
+    if name not in table.names:
+        raise DataError(
+            f"{dataset.source}: no column named {name!r} for ", role, f"; the columns are: {', '.join(table.names)}"
+        )
+    kind = table.kinds[table.names.index(name)]
+    if kind == "numeric":
+        j = table.numeric_names.index(name)
+        values, missing = table.numeric[:, j].astype(np.float64), np.isnan(table.numeric[:, j])
+        numeric = np.ascontiguousarray(np.delete(table.numeric, j, axis=1))
+        categories = table.categories
+    else:
+        j = table.categorical_names.index(name)
+        values, missing = table.categories[:, j].astype(str), table.categories[:, j] == ""
+        numeric, categories = table.numeric, np.delete(table.categories, j, axis=1)
+    if missing.any():
+        raise DataError(
+            f"{dataset.source}: column {name!r}, read for ",
+            role,
+            f", has {int(missing.sum())} missing values (the "
+            f"first in row {int(np.flatnonzero(missing)[0])}); fill them in, or leave those rows out",
+        )
+    rest = [(n, k) for n, k in zip(table.names, table.kinds, strict=True) if n != name]
+    if not rest:
+        raise DataError(f"{dataset.source}: column {name!r} is the only feature; nothing would be left to fit")
+    kept = Table([n for n, _ in rest], [k for _, k in rest], numeric, categories)
+    return Dataset.from_table(kept, dataset.y, dataset.class_names, source=dataset.source, sha256=dataset.sha256,
+                              notes=list(dataset.notes)), values  # fmt: skip

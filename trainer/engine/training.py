@@ -14,12 +14,13 @@ import numpy as np
 import torch
 
 from ..data.columns import fit_encoding
-from ..data.dataset import Dataset, encode_labels, missing_labels, review, table_from_input
+from ..data.dataset import Dataset, encode_labels, missing_labels, review, table_from_input, take_column
 from ..data.table import Table
 from ..errors import DataError, OptionError, Setting
 from ..options import FitOptions
 from ..stats.coefficients import Optimum, coefficient_table
 from ..stats.metrics import classification_metrics, log_loss
+from ..stats.sandwich import Covariance, covariance_rule
 from ..stats.separation import SeparableDataWarning, separated_classes, separation_message
 from . import optim
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
@@ -170,6 +171,14 @@ def _threads_for(dataset: Dataset):
 def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: Sequence[Callback]) -> FitResult:
     device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
+    se = covariance_rule(opts.se)
+    dataset, clusters = _clusters(dataset, se)
+    if se.kind in ("hc2", "hc3") and len(dataset.class_names) > 2:
+        raise OptionError(
+            "se",
+            f"{se.kind} is defined here for a binary model (a multinomial row's leverage is a matrix); these labels "
+            f"have {len(dataset.class_names)} classes: use hc0, hc1 (robust) or cluster:COL",
+        )
     train_idx, val_idx = _stratified_split(dataset.y, opts.val_fraction, np.random.default_rng(opts.seed), dataset)
     dataset = encode_dataset(dataset, train_idx, opts)
     standardized = _standardized_rows(dataset, train_idx)
@@ -202,7 +211,7 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     optimum = Optimum(computed["train"], information) if outcome.get("train_logits") is not None else None
     coefficients = coefficient_table(
         model,
-        dataset.X[rows] if information is None else None,  # with the information, the rows are not read again
+        dataset.X[rows] if information is None or not se.classical else None,  # else the rows are not read again
         dataset.y[rows],
         list(dataset.class_names),
         list(dataset.feature_names),
@@ -210,6 +219,8 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
         weighted=weights is not None,
         standardized=opts.coefficients == "standardized",
         optimum=optimum,
+        se=se,
+        groups=None if clusters is None else clusters[rows],
     )
     return fit_result(
         model=model,
@@ -225,6 +236,16 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
         separated=separated,
         l2_path=l2_path,
     )
+
+
+def _clusters(dataset: Dataset, se: Covariance) -> tuple[Dataset, np.ndarray | None]:
+    """``--se cluster:COL``: the dataset without column COL, and its values (the rows' clusters)."""
+    if se.kind != "cluster":
+        return dataset, None
+    dataset, values = take_column(dataset, se.column, role=Setting("se", f"cluster:{se.column}"))
+    if len(np.unique(values)) < 2:
+        raise DataError(f"{dataset.source}: column {se.column!r} holds one cluster; clustered errors need two or more")
+    return dataset, values
 
 
 def _standardized_rows(dataset: Dataset, train_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:

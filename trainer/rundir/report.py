@@ -255,7 +255,7 @@ def _history_figure(history: list[dict], unit: str) -> str:
 
 
 def _coefficients_section(table: dict) -> str:
-    from logreg_onnx.runtime.coefficients import format_p
+    from logreg_onnx.runtime.coefficients import covariance_words, format_p
 
     classical = table["classical"]
     header = (
@@ -288,6 +288,8 @@ def _coefficients_section(table: dict) -> str:
     )
     if table.get("note"):
         text += f"<p class='note'>{html.escape(table['note'])}</p>"
+    if covariance_words(table):
+        text += f"<p class='note'>{html.escape(covariance_words(table))}.</p>"
     text += _table(header, rows, left=2)
     text += "<div class='figs'>" + _forest_figure(table) + "</div>"
     return text

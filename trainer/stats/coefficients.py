@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .hessian import MAX_INFORMATION_WORK, hessian_sum
+from .sandwich import Covariance, sandwich
 
 Z_95 = 1.959963984540054  # the normal distribution's 97.5% quantile
 COLUMNS = (
@@ -107,11 +108,15 @@ def coefficient_table(
     weighted: bool = False,
     standardized: bool = False,
     optimum: Optimum | None = None,
+    se: Covariance | None = None,
+    groups: np.ndarray | None = None,
 ) -> CoefficientTable:
     """The table of ``model`` (a fitted :class:`~trainer.model.LogisticModel`) on its training rows: ``X`` the float32
     design matrix of shape (n_rows, n_design), ``y`` class indices. ``optimum``: the probabilities and information
-    the fit computed (``X`` is then not read, and may be None); without it both are computed from ``X`` a block of
-    rows at a time, in float64."""
+    the fit computed (``X`` is then not read for them, and may be None unless ``se`` is robust); without it both are
+    computed from ``X`` a block of rows at a time, in float64. ``se``: the covariance of the standard errors
+    (:mod:`trainer.stats.sandwich`), ``groups`` the rows' cluster ids for a clustered one."""
+    se = se or Covariance()
     V = torch.cat([model.linear.weight.detach(), model.linear.bias.detach()[:, None]], dim=1).double()
     mean = model.mean.detach().double().numpy()
     scale = model.scale.detach().double().numpy()
@@ -162,11 +167,14 @@ def coefficient_table(
         "df_model": df_model,
         "llr": llr,
         "llr_p_value": chi2_sf(llr, df_model) if df_model > 0 else None,
+        "covariance": se.kind if se.kind != "cluster" else f"cluster:{se.column}",
     }
     std_errors = blocks = None
     if classical:
         try:
             covariance = np.linalg.inv(information.numpy())  # of the standardized [w | b] parameters
+            if not se.classical:
+                covariance = _robust(covariance, X, y, probabilities, mean, scale, binary, se, groups)
             blocks = np.stack(
                 [covariance[c * width : (c + 1) * width, c * width : (c + 1) * width] for c in range(free)]
             )
@@ -210,6 +218,18 @@ def coefficient_table(
     if blocks is not None and not np.isfinite(blocks).all():
         blocks = None
     return CoefficientTable(rows, fit, classical, reference, units, note, notes, covariance=blocks)
+
+
+def _robust(bread, X, y, probabilities, mean, scale, binary: bool, se: Covariance, groups) -> np.ndarray:
+    """The sandwich covariance of the free classes' parameters (the classes after the first)."""
+    if X is None:
+        raise ValueError("a robust covariance needs the training rows X")
+    free = probabilities[:, 1:]  # binary: the second class; multinomial: each class against the first
+    observed = np.zeros_like(free)
+    hit = y > 0
+    observed[np.flatnonzero(hit), y[hit] - 1] = 1.0
+    weights = free[:, 0] * (1.0 - free[:, 0]) if binary else None
+    return sandwich(bread, X, mean, scale, observed - free, weights, se, groups)
 
 
 def _to_table(mean: np.ndarray, scale: np.ndarray, standardized: bool) -> np.ndarray:
