@@ -49,6 +49,7 @@ LAZY_COMMANDS = {
     "drift": "logreg_onnx.cli.predict:drift",
     "serve": "logreg_onnx.cli.serve:serve",
     "report": "logreg_onnx.cli.train:report",
+    "test": "logreg_onnx.cli.train:test",
 }
 
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE

@@ -311,6 +311,39 @@ def report(run_dir: Path, out: Path | None) -> None:
     click.echo(f"wrote {write_report(run_dir, out)}")
 
 
+@click.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("hypotheses")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def test(run_dir: Path, hypotheses: str, as_json: bool) -> None:
+    """Wald test of linear HYPOTHESES on the coefficients of the training run RUN, with the run's standard errors
+    (its --se): the statistic, chi-squared with one degree of freedom per restriction, and its p-value.
+
+    HYPOTHESES are comma-separated equations on the table's terms, tested jointly: "x1 = 0", "x2 = x3", "2*x1 - x2
+    = 0.5", "species[T.Gentoo] = 0"; a term whose name holds + - * = or , goes between backticks. In a multinomial
+    model a hypothesis holds for every class against the reference (CLASS:term names one class's coefficient).
+    The run needs standard errors: --l2 0, no class weights.
+
+    \b
+    Example:
+      logreg test artifacts/penguins "bill_length_mm = 0, bill_depth_mm = flipper_length_mm"
+    """
+    require_extra("train", "torch")
+    from logreg_onnx.trainer.errors import TrainerError
+    from logreg_onnx.trainer.rundir.hypotheses import test_run
+
+    try:
+        result = test_run(run_dir, hypotheses)
+    except TrainerError as exc:
+        raise cli_error(exc) from None
+    if as_json:
+        import json
+
+        click.echo(json.dumps(result.to_json()))
+    else:
+        click.echo(str(result))
+
+
 def _fit(data: Path, read: ReadOptions, options: FitOptions, quiet: bool):
     from logreg_onnx.trainer.data.dataset import load_dataset
     from logreg_onnx.trainer.engine.training import fit_dataset

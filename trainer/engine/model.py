@@ -21,6 +21,7 @@ MODEL_FORMAT_VERSION = 2  # 2 adds the encoding (column kinds, medians, levels);
 READABLE_FORMAT_VERSIONS = (1, 2)
 # model.pt "extra": the fit's covariance (CoefficientTable.covariance), a float64 tensor, when classical
 COVARIANCE_KEY = "covariance"
+TABLE_COVARIANCE_KEY = "table_covariance"  # the coefficient table's estimates' covariance, its rows' order: Wald tests
 
 
 class Preprocess(nn.Module):

@@ -53,6 +53,15 @@ class FitResult:
     coefficients_absent: str = ""
     data_summary: dict | None = None
 
+    def wald_test(self, hypotheses: str):
+        """The Wald test of ``hypotheses`` on the coefficient table ("x1 = 0, x2 = x3"; see
+        :mod:`trainer.stats.wald`), with the fit's covariance (``se``). Raises ``HypothesisError``."""
+        from ..stats.wald import HypothesisError
+
+        if self.coefficients is None:
+            raise HypothesisError(f"this fit has no coefficient table ({self.coefficients_absent or 'none computed'})")
+        return self.coefficients.wald_test(hypotheses)
+
     def export(self, path, **kwargs):
         """Export this model to the ONNX file ``path``, verified against it: :func:`logreg_onnx.exporter.export`
         (keyword arguments ``sample``, ``threshold``, ``opset``, ``ort``, ``c``). Returns its ``ExportResult``."""

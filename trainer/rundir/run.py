@@ -17,7 +17,7 @@ import torch
 from logreg_onnx.runtime.files import write_text_atomic
 
 from ..data.dataset import Dataset
-from ..engine.model import COVARIANCE_KEY, save_model
+from ..engine.model import COVARIANCE_KEY, TABLE_COVARIANCE_KEY, save_model
 from ..engine.training import FitResult
 from ..options import ReadOptions
 from .plots import Renderer, plot_history, plot_roc
@@ -83,6 +83,7 @@ def write_run(
         )
     write_text_atomic(out / HISTORY_FILE, _history_csv(result.history))
     covariance = result.coefficients.covariance if result.coefficients is not None else None
+    table_covariance = result.coefficients.parameter_covariance if result.coefficients is not None else None
     model_sha256 = save_model(
         out / MODEL_FILE,
         result.model,
@@ -92,6 +93,7 @@ def write_run(
             "options": json.dumps(result.options),
             "data_sha256": dataset.sha256 or "",
             **({COVARIANCE_KEY: torch.from_numpy(covariance)} if covariance is not None else {}),
+            **({TABLE_COVARIANCE_KEY: torch.from_numpy(table_covariance)} if table_covariance is not None else {}),
         },
     )
     if result.coefficients is not None:

@@ -52,6 +52,14 @@ class CoefficientTable:
     # solver's parameters [w_1 .. w_D, b] on standardized features, float64 of shape (n_logits, D + 1, D + 1): what
     # the exported graph's logit_se uses (the delta method); not part of the JSON table
     covariance: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # when classical: the covariance of the table's estimates, in the order of its rows (what a Wald test reads)
+    parameter_covariance: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def wald_test(self, hypotheses: str):
+        """:func:`trainer.stats.wald.wald_test` of ``hypotheses`` ("x1 = 0, x2 = x3") with this table's covariance."""
+        from .wald import wald_test
+
+        return wald_test(self.to_json(), self.parameter_covariance, hypotheses)
 
     def to_json(self) -> dict:
         """Plain JSON (a value that is not finite becomes null)."""
@@ -169,7 +177,7 @@ def coefficient_table(
         "llr_p_value": chi2_sf(llr, df_model) if df_model > 0 else None,
         "covariance": se.kind if se.kind != "cluster" else f"cluster:{se.column}",
     }
-    std_errors = blocks = None
+    std_errors = blocks = table_covariance = None
     if classical:
         try:
             covariance = np.linalg.inv(information.numpy())  # of the standardized [w | b] parameters
@@ -180,6 +188,7 @@ def coefficient_table(
             )
             J = np.kron(np.eye(free), to_table)
             covariance = J @ covariance @ J.T
+            table_covariance = covariance  # class by class, [intercept, slopes]: the rows' order
             std_errors = np.sqrt(np.clip(np.diag(covariance), 0, None)).reshape(params.shape)
         except np.linalg.LinAlgError:
             classical, blocks = False, None
@@ -217,7 +226,11 @@ def coefficient_table(
     units = "standardized" if standardized else "original"
     if blocks is not None and not np.isfinite(blocks).all():
         blocks = None
-    return CoefficientTable(rows, fit, classical, reference, units, note, notes, covariance=blocks)
+    if not classical or not np.isfinite(table_covariance).all():
+        table_covariance = None
+    return CoefficientTable(
+        rows, fit, classical, reference, units, note, notes, covariance=blocks, parameter_covariance=table_covariance
+    )
 
 
 def _robust(bread, X, y, probabilities, mean, scale, binary: bool, se: Covariance, groups) -> np.ndarray:
