@@ -99,12 +99,13 @@ class LogisticRegressionClassifier:
         changed = {k: v for k, v in self.get_params().items() if v != ESTIMATOR_DEFAULTS[k]}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
-    def fit(self, X, y) -> LogisticRegressionClassifier:
+    def fit(self, X, y, sample_weight=None) -> LogisticRegressionClassifier:
         """Fit to X (array-like or DataFrame of shape (n_samples, n_features): numbers, text columns, NaN or None
-        where missing) and y (array-like of shape (n_samples,): class labels of any type)."""
+        where missing) and y (array-like of shape (n_samples,): class labels of any type); ``sample_weight``
+        (array-like of shape (n_samples,)): each row's frequency weight, as the ``weight`` parameter's column."""
         X = _features(X)
         y = _labels(y)
-        result: FitResult = fit(X, y, **self.get_params())
+        result: FitResult = fit(X, y, sample_weight=sample_weight, **self.get_params())
         labels = np.unique(y[~_missing(y)]) if y.dtype.kind in "fO" else np.unique(y)
         by_name = {
             str(v) if not isinstance(v, (float, np.floating)) or not float(v).is_integer() else str(int(v)): v

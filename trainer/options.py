@@ -231,6 +231,14 @@ class FitOptions:
         choices=("original", "standardized"),
         help="Units of the coefficient table: the features' own, or per standard deviation of each feature.",
     )
+    weight: str | None = option(
+        None,
+        optional=True,
+        metavar="COL",
+        help="The data's column of frequency weights (finite, non-negative, not all zero): each row counts that many "
+        "times in the log-likelihood, the coefficient table (as statsmodels' freq_weights) and every metric; the "
+        "column is not a feature. In Python, fit(X, y, sample_weight=w) gives them as an array instead.",
+    )
     se: str = option(
         "classical",
         metavar="classical|robust|hc0..hc3|cluster:COL",

@@ -6,7 +6,6 @@ data, binary and multinomial; HC2 and HC3 against the leverages of statsmodels' 
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +19,10 @@ from logreg_onnx.trainer.errors import DataError, OptionError
 from logreg_onnx import runtime, trainer
 from logreg_onnx.cli import main
 
+from .references import quiet, spector
+
 PENGUINS = Path(__file__).resolve().parents[2] / "examples" / "penguins" / "penguins.csv"
 RTOL = 1e-5
-
-
-def _quiet(call):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return call()
-
-
-def _spector():
-    data = sm.datasets.spector.load_pandas().data
-    return data[["GPA", "TUCE", "PSI"]], data["GRADE"]
 
 
 def _ours(result) -> np.ndarray:
@@ -40,12 +30,12 @@ def _ours(result) -> np.ndarray:
 
 
 def _logit(y, X, **fit):
-    return _quiet(lambda: sm.Logit(np.asarray(y, dtype=float), sm.add_constant(X)).fit(disp=0, **fit))
+    return quiet(lambda: sm.Logit(np.asarray(y, dtype=float), sm.add_constant(X)).fit(disp=0, **fit))
 
 
 @pytest.mark.parametrize("se", ["hc0", "HC0"])
 def test_hc0_is_statsmodels_hc0_on_spector(se):
-    X, y = _spector()
+    X, y = spector()
     result = trainer.fit(X, y, l2=0, val_fraction=0, se=se)
     np.testing.assert_allclose(_ours(result), _logit(y, X, cov_type="HC0").bse.to_numpy(), rtol=RTOL)
     assert result.coefficients.fit["covariance"] == "hc0"
@@ -58,7 +48,7 @@ def test_hc0_is_statsmodels_hc0_on_spector(se):
 def test_hc1_is_glums_robust_and_hc0_times_n_over_n_minus_k():
     import glum
 
-    X, y = _spector()
+    X, y = spector()
     hc1 = _ours(trainer.fit(X, y, l2=0, val_fraction=0, se="robust"))
     hc0 = _ours(trainer.fit(X, y, l2=0, val_fraction=0, se="hc0"))
     np.testing.assert_allclose(hc1, hc0 * math.sqrt(len(y) / (len(y) - 4)), rtol=1e-12)
@@ -71,8 +61,8 @@ def test_hc1_is_glums_robust_and_hc0_times_n_over_n_minus_k():
 @pytest.mark.parametrize("kind", ["hc2", "hc3"])
 def test_hc2_and_hc3_divide_each_score_by_its_leverage(kind):
     """The meat sum_i s_i s_i' / (1 - h_i)^a with statsmodels' GLM hat matrix diagonal and response residuals."""
-    X, y = _spector()
-    glm = _quiet(lambda: sm.GLM(y.to_numpy(float), sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-14))
+    X, y = spector()
+    glm = quiet(lambda: sm.GLM(y.to_numpy(float), sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-14))
     h = glm.get_influence().hat_matrix_diag
     Z = sm.add_constant(X).to_numpy()
     scores = (y.to_numpy(float) - glm.fittedvalues.to_numpy())[:, None] * Z
@@ -86,7 +76,7 @@ def test_hc2_and_hc3_divide_each_score_by_its_leverage(kind):
 def test_clustered_errors_match_statsmodels_and_glum_and_the_column_is_not_a_feature():
     import glum
 
-    X, y = _spector()
+    X, y = spector()
     rng = np.random.default_rng(2)
     frame = X.assign(school=rng.choice(["a", "b", "c", "d", "e", "f", "g"], len(X)))
     result = trainer.fit(frame, y, l2=0, val_fraction=0, se="cluster:school")
@@ -112,7 +102,7 @@ def test_text_columns_binary_hc0_and_clustered_by_year_match_statsmodels():
     ):
         columns = X if se.startswith("cluster") else X.drop(columns=["year"])
         result = trainer.fit(columns, frame["sex"], l2=0, val_fraction=0, se=se)
-        reference = _quiet(lambda fit=fit: smf.logit(formula, data=data).fit(method="newton", disp=0, **fit))
+        reference = quiet(lambda fit=fit: smf.logit(formula, data=data).fit(method="newton", disp=0, **fit))
         ours = {row["term"]: row["std_error"] for row in result.coefficients.rows}
         for term, value in reference.bse.items():
             name = term.replace("C(island)", "island").replace("C(species)", "species")
@@ -131,7 +121,7 @@ def test_multinomial_hc0_and_cluster_match_mnlogit():
         result = trainer.fit(data[[*columns, "income"]] if se.startswith("cluster") else data[columns], classes,
                              l2=0, val_fraction=0, se=se)  # fmt: skip
         codes = pd.Series(classes).map({name: i for i, name in enumerate(result.class_names)}).to_numpy()
-        reference = _quiet(lambda fit=fit, codes=codes: sm.MNLogit(codes, sm.add_constant(data[columns])).fit(
+        reference = quiet(lambda fit=fit, codes=codes: sm.MNLogit(codes, sm.add_constant(data[columns])).fit(
             method="newton", maxiter=200, disp=0, **fit))  # fmt: skip
         ours = {(row["class"], row["term"]): row["std_error"] for row in result.coefficients.rows}
         bse = reference.bse
@@ -155,7 +145,7 @@ def test_hc3_for_a_multinomial_model_and_bad_values_are_refused_in_one_line():
 def test_the_exported_logit_se_follows_the_robust_covariance(tmp_path):
     """The graph's logit_se is the delta method with the chosen covariance: sqrt(z' V z), z = [1, x], V statsmodels'
     HC0 covariance of the original-unit parameters."""
-    X, y = _spector()
+    X, y = spector()
     result = trainer.fit(X, y, l2=0, val_fraction=0, se="hc0")
     path = tmp_path / "model.onnx"
     result.export(path)
@@ -182,7 +172,7 @@ def test_the_cli_takes_se_and_refuses_a_missing_cluster_column(tmp_path):
 
 
 def test_info_and_the_report_say_which_standard_errors(tmp_path):
-    X, y = _spector()
+    X, y = spector()
     result = trainer.fit(X, y, l2=0, val_fraction=0, se="hc3")
     from logreg_onnx.runtime.coefficients import format_coefficients
 

@@ -121,3 +121,14 @@ def test_text_columns_and_integer_column_names():
     clf = LogisticRegressionClassifier().fit(frame, y)
     assert clf.n_features_in_ == 2 and list(clf.feature_names_in_) == ["0", "1"]
     assert clf.predict_proba(frame).shape == (40, 2)
+
+
+def test_without_a_split_sample_weights_are_rows_repeated():
+    """What scikit-learn's check_sample_weight_equivalence asks, with val_fraction=0: the default l2 penalty too, as
+    the standardization counts a row of weight w as w rows."""
+    rng = np.random.default_rng(0)
+    X, y, w = rng.normal(size=(60, 3)), rng.integers(0, 3, 60), rng.integers(0, 3, 60)
+    repeated = np.repeat(np.arange(60), w)
+    weighted = LogisticRegressionClassifier(val_fraction=0).fit(X, y, sample_weight=w).predict_proba(X)
+    plain = LogisticRegressionClassifier(val_fraction=0).fit(X[repeated], y[repeated]).predict_proba(X)
+    np.testing.assert_allclose(weighted, plain, atol=1e-6)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,20 +18,16 @@ from logreg_onnx.trainer.stats.wald import HypothesisError
 from logreg_onnx import trainer
 from logreg_onnx.cli import main
 
+from .references import quiet
+
 PENGUINS = Path(__file__).resolve().parents[2] / "examples" / "penguins" / "penguins.csv"
-
-
-def _quiet(call):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return call()
 
 
 @pytest.mark.parametrize(("se", "cov_type"), [("classical", "nonrobust"), ("hc0", "HC0")])
 def test_spector_hypotheses_match_statsmodels(se, cov_type):
     data = sm.datasets.spector.load_pandas().data
     result = trainer.fit(data[["GPA", "TUCE", "PSI"]], data["GRADE"], l2=0, val_fraction=0, se=se)
-    reference = _quiet(lambda: smf.logit("GRADE ~ GPA + TUCE + PSI", data).fit(disp=0, cov_type=cov_type))
+    reference = quiet(lambda: smf.logit("GRADE ~ GPA + TUCE + PSI", data).fit(disp=0, cov_type=cov_type))
     for text in ("GPA = 0", "GPA = 0, TUCE = 2*PSI - 0.1", "Intercept + 3 = 0.5*GPA"):
         ours = result.wald_test(text)
         theirs = reference.wald_test(text, scalar=True, use_f=False)
@@ -45,7 +40,7 @@ def test_text_columns_terms_and_backticks_match_statsmodels_by_matrix():
     frame = pd.read_csv(PENGUINS).dropna(subset=["sex"])
     X = frame[["island", "species", "bill_length_mm", "flipper_length_mm"]]
     result = trainer.fit(X, frame["sex"], l2=0, val_fraction=0, se="hc1")
-    reference = _quiet(
+    reference = quiet(
         lambda: smf.logit(
             "y ~ C(island) + C(species) + bill_length_mm + flipper_length_mm",
             X.assign(y=(frame["sex"] == "male").astype(int)),
@@ -67,7 +62,7 @@ def test_a_multinomial_hypothesis_holds_for_every_class_or_one():
     classes = [f"p{int(v)}" for v in data["PID"]]
     result = trainer.fit(data[columns], classes, l2=0, val_fraction=0)
     codes = pd.Series(classes).map({name: i for i, name in enumerate(result.class_names)}).to_numpy()
-    reference = _quiet(lambda: sm.MNLogit(codes, sm.add_constant(data[columns])).fit(method="newton", disp=0))
+    reference = quiet(lambda: sm.MNLogit(codes, sm.add_constant(data[columns])).fit(method="newton", disp=0))
     index = list(reference.cov_params().index)  # (equation, term), equation by equation
     equations = list(dict.fromkeys(e for e, _ in index))
     R = np.zeros((len(equations), len(index)))

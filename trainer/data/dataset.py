@@ -43,6 +43,8 @@ class Dataset:
     sha256 : str or None, hash of the source file's bytes
     table : :class:`~trainer.columns.Table` or None, every raw column (numeric and categorical) in the user's order
     encoding : :class:`~trainer.columns.Encoding` or None, set once ``X`` is the design matrix
+    weights : ndarray of shape (n_samples,), float64, or None: each row's frequency weight (``weight=COL``,
+        ``sample_weight=``), checked by :func:`check_weights`
     """
 
     X: np.ndarray
@@ -54,6 +56,7 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     table: Table | None = None
     encoding: Encoding | None = None
+    weights: np.ndarray | None = None
 
     @classmethod
     def from_table(cls, table: Table, y: np.ndarray, class_names: list[str], **kwargs) -> Dataset:
@@ -446,4 +449,26 @@ def take_column(dataset: Dataset, name: str, *, role: Setting) -> tuple[Dataset,
         raise DataError(f"{dataset.source}: column {name!r} is the only feature; nothing would be left to fit")
     kept = Table([n for n, _ in rest], [k for _, k in rest], numeric, categories)
     return Dataset.from_table(kept, dataset.y, dataset.class_names, source=dataset.source, sha256=dataset.sha256,
-                              notes=list(dataset.notes)), values  # fmt: skip
+                              notes=list(dataset.notes), weights=dataset.weights), values  # fmt: skip
+
+
+def check_weights(values: object, n_rows: int, *, what: str, role: Setting | str) -> np.ndarray:
+    """Frequency weights as float64 of shape (n_rows,): finite, non-negative numbers, not all zero. Raises
+    :class:`DataError` saying which value is wrong (``what`` names where they come from)."""
+    try:
+        weights = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{what}: expected numbers for ", role, ", got values that are not") from None
+    if weights.shape != (n_rows,):
+        raise DataError(f"{what}: expected one weight per row ({n_rows}) for ", role, f", got shape {weights.shape}")
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{what}: row {first}'s weight is {float(weights[first])!r}; ",
+            role,
+            f" takes finite, non-negative numbers ({int(bad.sum())} rows are not)",
+        )
+    if not weights.any():
+        raise DataError(f"{what}: every weight is zero; ", role, " needs some rows of positive weight")
+    return weights

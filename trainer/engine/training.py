@@ -14,7 +14,15 @@ import numpy as np
 import torch
 
 from ..data.columns import fit_encoding
-from ..data.dataset import Dataset, encode_labels, missing_labels, review, table_from_input, take_column
+from ..data.dataset import (
+    Dataset,
+    check_weights,
+    encode_labels,
+    missing_labels,
+    review,
+    table_from_input,
+    take_column,
+)
 from ..data.table import Table
 from ..errors import DataError, OptionError, Setting
 from ..options import FitOptions
@@ -38,6 +46,7 @@ def fit(
     y: Sequence[object] | np.ndarray,
     *,
     feature_names: Sequence[str] | None = None,
+    sample_weight: Sequence[float] | np.ndarray | None = None,
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
     **options,
@@ -47,13 +56,22 @@ def fit(
     Two distinct labels give a binary sigmoid model, more a multinomial softmax model. ``options`` are the fields of
     :class:`~trainer.options.FitOptions`. Features are converted to float32, the precision of the model's input in
     ONNX: a column whose spread is tiny next to its magnitude (1000 +- 0.01) loses digits there, in training and in
-    use alike. Raises :class:`~trainer.errors.DataError` or :class:`~trainer.errors.OptionError`.
+    use alike. ``sample_weight``: array-like of shape (n_samples,), each row's frequency weight (as ``weight=COL``
+    names a column of ``X``). Raises :class:`~trainer.errors.DataError` or :class:`~trainer.errors.OptionError`.
     """
     opts = FitOptions(**options)
-    return fit_dataset(dataset_from_arrays(X, y, feature_names, opts), opts, progress=progress, callbacks=callbacks)
+    dataset = dataset_from_arrays(X, y, feature_names, opts, sample_weight=sample_weight)
+    return fit_dataset(dataset, opts, progress=progress, callbacks=callbacks)
 
 
-def dataset_from_arrays(X: object, y: object, feature_names: Sequence[str] | None, opts: FitOptions) -> Dataset:
+def dataset_from_arrays(
+    X: object,
+    y: object,
+    feature_names: Sequence[str] | None,
+    opts: FitOptions,
+    *,
+    sample_weight: Sequence[float] | np.ndarray | None = None,
+) -> Dataset:
     """Validate features (arrays or a DataFrame, see :func:`trainer.data.table_from_input`) and labels into a
     :class:`Dataset`. Rows with a missing label are dropped (``missing="impute"`` or ``"drop"``) or refused
     (``"error"``); rows with a missing feature value are kept for imputation, dropped, or refused likewise."""
@@ -64,6 +82,12 @@ def dataset_from_arrays(X: object, y: object, feature_names: Sequence[str] | Non
     table = table_from_input(X, feature_names, opts.categorical, na_values)
     if len(y_array) != len(table):
         raise DataError(f"y has {len(y_array)} labels but X has {len(table)} rows")
+    if sample_weight is not None and opts.weight is not None:
+        raise DataError("sample_weight= and ", Setting("weight"), " both give weights; give one")
+    weights = None
+    if sample_weight is not None:
+        # a Python argument only (the CLI's is --weight COL): named as it is, not as a setting with a flag
+        weights = check_weights(sample_weight, len(table), what="sample_weight", role="sample_weight")
     label_gaps = missing_labels(y_array, na_values)
     # rows with a missing feature value matter only when they are refused or dropped (imputing keeps them all)
     feature_gaps = (
@@ -91,6 +115,7 @@ def dataset_from_arrays(X: object, y: object, feature_names: Sequence[str] | Non
     if drop.any():
         keep = np.flatnonzero(~drop)
         table, y_array = table.take(keep), y_array[keep]
+        weights = None if weights is None else weights[keep]
         if label_gaps.any():
             notes.append(f"dropped {int(label_gaps.sum())} rows with a missing label")
         if (drop & ~label_gaps).any():
@@ -98,7 +123,7 @@ def dataset_from_arrays(X: object, y: object, feature_names: Sequence[str] | Non
     if not len(table):
         raise DataError("no rows left after dropping those with missing values")
     y_index, class_names = encode_labels(y_array, source="y")
-    dataset = Dataset.from_table(table, y_index, class_names, notes=notes)
+    dataset = Dataset.from_table(table, y_index, class_names, notes=notes, weights=weights)
     review(dataset)
     return dataset
 
@@ -172,6 +197,9 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     se = covariance_rule(opts.se)
+    dataset = _frequency_weights(dataset, opts)
+    if dataset.weights is not None and opts.l2 == "auto":
+        raise OptionError("l2", "auto does not weigh the folds' rows yet; give a number with frequency weights")
     dataset, clusters = _clusters(dataset, se)
     if se.kind in ("hc2", "hc3") and len(dataset.class_names) > 2:
         raise OptionError(
@@ -217,6 +245,7 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
         list(dataset.feature_names),
         l2=opts.l2,
         weighted=weights is not None,
+        frequency=None if dataset.weights is None else dataset.weights[rows],
         standardized=opts.coefficients == "standardized",
         optimum=optimum,
         se=se,
@@ -238,6 +267,16 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     )
 
 
+def _frequency_weights(dataset: Dataset, opts: FitOptions) -> Dataset:
+    """``weight=COL``: the dataset without column COL, its values as the rows' frequency weights."""
+    if opts.weight is None:
+        return dataset
+    dataset, values = take_column(dataset, opts.weight, role=Setting("weight", opts.weight))
+    where = f"{dataset.source}: column {opts.weight!r}"
+    weights = check_weights(values, len(dataset.y), what=where, role=Setting("weight", opts.weight))
+    return replace(dataset, weights=weights)
+
+
 def _clusters(dataset: Dataset, se: Covariance) -> tuple[Dataset, np.ndarray | None]:
     """``--se cluster:COL``: the dataset without column COL, and its values (the rows' clusters)."""
     if se.kind != "cluster":
@@ -254,7 +293,8 @@ def _standardized_rows(dataset: Dataset, train_idx: np.ndarray) -> tuple[np.ndar
     split), else into one new array. Computed once, for the penalty's cross-validation and the fit alike."""
     whole = len(train_idx) == len(dataset.y)  # no split: use the rows in place, no gather
     train_X = dataset.X if whole else dataset.X[train_idx]
-    mean, scale = standardization(train_X)
+    weights = None if dataset.weights is None else dataset.weights[train_idx]
+    mean, scale = standardization(train_X, weights=weights)  # a row of weight w counts as w rows here too
     source = torch.from_numpy(train_X)
     standardized = torch.sub(source, torch.from_numpy(mean), out=source if not whole else None)
     return mean, scale, standardized.div_(torch.from_numpy(scale))
@@ -298,17 +338,28 @@ def _prepare(dataset: Dataset, train_idx: np.ndarray, rows: tuple, plan: FitPlan
     n_classes = len(dataset.class_names)
     whole = len(train_idx) == len(dataset.y)
     mean, scale, standardized = rows
-    device, weights = plan.device, plan.class_weights
+    device = plan.device
     model = initial_model(n_classes, dataset.encoding, mean, scale).to(device)
     y_train = dataset.y if whole else dataset.y[train_idx]
+    weights = row_weights(plan.class_weights, dataset, train_idx)
     objective = optim.Objective(
         standardized.to(device),
         torch.from_numpy(y_train).to(device),
-        None if weights is None else torch.from_numpy(weights[y_train]).to(device),
+        None if weights is None else torch.from_numpy(weights.astype(np.float32)).to(device),
         binary=model.is_binary,
         l2=plan.options.l2,
     )
     return model, objective
+
+
+def row_weights(class_weights: np.ndarray | None, dataset: Dataset, rows: np.ndarray) -> np.ndarray | None:
+    """Each of ``rows``' weight in the log-loss, float64: its class's weight (``class_weight``) times its frequency
+    weight (``weight``, ``sample_weight``); None when neither is given."""
+    y = dataset.y[rows]
+    weights = None if class_weights is None else class_weights[y].astype(np.float64)
+    if dataset.weights is not None:
+        weights = dataset.weights[rows] if weights is None else weights * dataset.weights[rows]
+    return weights
 
 
 def initial_model(n_classes: int, encoding, mean: np.ndarray, scale: np.ndarray) -> LogisticModel:
@@ -424,19 +475,35 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator, 
     return train_idx, val_idx
 
 
-def standardization(X: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+def standardization(
+    X: np.ndarray, chunk_rows: int = 65536, *, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Column mean and population standard deviation: each chunk's (count, mean, sum of squared deviations) in
-    float64, on every core (numpy's loops release the GIL; no float64 copy of the whole data), merged in order."""
+    float64, on every core (numpy's loops release the GIL; no float64 copy of the whole data), merged in order.
+    ``weights``: frequency weights (the count is their sum)."""
+
+    def part(start: int):
+        rows = slice(start, start + chunk_rows)
+        return chunk_moments(X[rows], None if weights is None else weights[rows])
+
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        parts = list(pool.map(lambda start: chunk_moments(X[start : start + chunk_rows]), range(0, len(X), chunk_rows)))
+        parts = list(pool.map(part, range(0, len(X), chunk_rows)))
     merged = (0, np.zeros(X.shape[1]), np.zeros(X.shape[1]))
     for part in parts:
         merged = combine_moments(merged, part)
     return from_moments(*merged)
 
 
-def chunk_moments(X: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """Rows ``X``'s (count, column means, column sums of squared deviations), in float64."""
+def chunk_moments(X: np.ndarray, weights: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray]:
+    """Rows ``X``'s (count, column means, column sums of squared deviations), in float64; ``weights``: each row
+    counted that many times."""
+    if weights is not None:
+        total = float(weights.sum())
+        if total <= 0:
+            return 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+        mean = weights @ X.astype(np.float64) / total
+        centred = X - mean
+        return total, mean, np.einsum("i,ij,ij->j", weights, centred, centred)
     if not len(X):
         return 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
     mean = X.mean(axis=0, dtype=np.float64)
@@ -501,11 +568,12 @@ def _split_metrics(model, dataset, train_idx, val_idx, weights, l2, train_logits
             probabilities = predict_proba_float64(model, dataset.X, rows)
         computed[name] = probabilities
         y = dataset.y[rows] if len(rows) != len(dataset.y) else dataset.y
-        blocks[name] = classification_metrics(y, probabilities)
+        frequency = None if dataset.weights is None else dataset.weights[rows]
+        blocks[name] = classification_metrics(y, probabilities, sample_weight=frequency)
         if name == "train":
-            row_weights = None if weights is None else weights[y].astype(np.float64)
+            objective_weights = row_weights(weights, dataset, rows)
             penalty = float(optim.weight_penalty(model.linear.weight.detach().double(), l2))
-            blocks[name]["objective"] = log_loss(y, probabilities, sample_weight=row_weights) + penalty
+            blocks[name]["objective"] = log_loss(y, probabilities, sample_weight=objective_weights) + penalty
     return blocks, computed
 
 

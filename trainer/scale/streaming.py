@@ -73,6 +73,10 @@ def fit_stream(
         raise OptionError("l2", "auto needs the rows in memory (it cross-validates); with streamed data give a number")
     if opts.coefficients != "original":
         raise OptionError("coefficients", "applies to the coefficient table, which a streamed fit does not compute")
+    if opts.se != "classical":
+        raise OptionError("se", "applies to the coefficient table, which a streamed fit does not compute")
+    if opts.weight is not None:
+        raise OptionError("weight", "is not read by a streamed fit yet; train in memory (--in-memory) with weights")
     torch.manual_seed(opts.seed)
     na_values = set(opts.na_values)
     source = comm.agree(Source, data, read, missing=opts.missing, na_values=na_values, chunk_rows=stream.chunk_rows)

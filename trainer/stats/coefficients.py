@@ -118,12 +118,15 @@ def coefficient_table(
     optimum: Optimum | None = None,
     se: Covariance | None = None,
     groups: np.ndarray | None = None,
+    frequency: np.ndarray | None = None,
 ) -> CoefficientTable:
     """The table of ``model`` (a fitted :class:`~trainer.model.LogisticModel`) on its training rows: ``X`` the float32
     design matrix of shape (n_rows, n_design), ``y`` class indices. ``optimum``: the probabilities and information
     the fit computed (``X`` is then not read for them, and may be None unless ``se`` is robust); without it both are
     computed from ``X`` a block of rows at a time, in float64. ``se``: the covariance of the standard errors
-    (:mod:`trainer.stats.sandwich`), ``groups`` the rows' cluster ids for a clustered one."""
+    (:mod:`trainer.stats.sandwich`), ``groups`` the rows' cluster ids for a clustered one. ``frequency``: the rows'
+    frequency weights, as statsmodels' GLM ``freq_weights`` takes them (each row counts that many times: in the
+    log-likelihoods, the number of observations of the BIC and the small-sample corrections, and the information)."""
     se = se or Covariance()
     V = torch.cat([model.linear.weight.detach(), model.linear.bias.detach()[:, None]], dim=1).double()
     mean = model.mean.detach().double().numpy()
@@ -152,17 +155,19 @@ def coefficient_table(
             f"{work:.1e} multiply-adds (the limit is {MAX_INFORMATION_WORK:.0e})"
         )
     if optimum is None or (classical and information is None):
-        computed, information = _at_rows(model, X, mean, scale, information=classical)
+        computed, information = _at_rows(model, X, mean, scale, information=classical, weights=frequency)
         probabilities = computed if optimum is None else optimum.probabilities
     if information is not None and not binary:
         information = information[width:, width:]  # the classes after the first: the reference parametrization
     standardized_params = (V if binary else V[1:] - V[0]).numpy()  # (free, D + 1): [w | b] per class
     to_table = _to_table(mean, scale, standardized)  # [w | b] -> [intercept, slopes], per class
     params = standardized_params @ to_table.T  # (free, D + 1)
-    log_likelihood = float(np.log(np.clip(probabilities[np.arange(n), y], 1e-300, None)).sum())
-    counts = np.bincount(y, minlength=k_classes).astype(np.float64)
+    row_likelihoods = np.log(np.clip(probabilities[np.arange(n), y], 1e-300, None))
+    log_likelihood = float(np.dot(row_likelihoods, frequency) if frequency is not None else row_likelihoods.sum())
+    counts = np.bincount(y, weights=frequency, minlength=k_classes).astype(np.float64)
+    observations = float(counts.sum()) if frequency is not None else n  # each row counted its weight's times
     present = counts[counts > 0]
-    null_log_likelihood = float((present * np.log(present / n)).sum())
+    null_log_likelihood = float((present * np.log(present / observations)).sum())
     df_model = n_params - params.shape[0]  # without the intercepts
     llr = 2.0 * (log_likelihood - null_log_likelihood)
     fit = {
@@ -171,18 +176,19 @@ def coefficient_table(
         "null_log_likelihood": null_log_likelihood,
         "pseudo_r2": 1.0 - log_likelihood / null_log_likelihood if null_log_likelihood else None,
         "aic": -2.0 * log_likelihood + 2.0 * n_params,
-        "bic": -2.0 * log_likelihood + math.log(n) * n_params,
+        "bic": -2.0 * log_likelihood + math.log(observations) * n_params,
         "df_model": df_model,
         "llr": llr,
         "llr_p_value": chi2_sf(llr, df_model) if df_model > 0 else None,
         "covariance": se.kind if se.kind != "cluster" else f"cluster:{se.column}",
+        **({"n_observations": observations} if frequency is not None else {}),
     }
     std_errors = blocks = table_covariance = None
     if classical:
         try:
             covariance = np.linalg.inv(information.numpy())  # of the standardized [w | b] parameters
             if not se.classical:
-                covariance = _robust(covariance, X, y, probabilities, mean, scale, binary, se, groups)
+                covariance = _robust(covariance, X, y, probabilities, mean, scale, binary, se, groups, frequency)
             blocks = np.stack(
                 [covariance[c * width : (c + 1) * width, c * width : (c + 1) * width] for c in range(free)]
             )
@@ -233,7 +239,7 @@ def coefficient_table(
     )
 
 
-def _robust(bread, X, y, probabilities, mean, scale, binary: bool, se: Covariance, groups) -> np.ndarray:
+def _robust(bread, X, y, probabilities, mean, scale, binary: bool, se: Covariance, groups, frequency) -> np.ndarray:
     """The sandwich covariance of the free classes' parameters (the classes after the first)."""
     if X is None:
         raise ValueError("a robust covariance needs the training rows X")
@@ -242,7 +248,7 @@ def _robust(bread, X, y, probabilities, mean, scale, binary: bool, se: Covarianc
     hit = y > 0
     observed[np.flatnonzero(hit), y[hit] - 1] = 1.0
     weights = free[:, 0] * (1.0 - free[:, 0]) if binary else None
-    return sandwich(bread, X, mean, scale, observed - free, weights, se, groups)
+    return sandwich(bread, X, mean, scale, observed - free, weights, se, groups, frequency)
 
 
 def _to_table(mean: np.ndarray, scale: np.ndarray, standardized: bool) -> np.ndarray:
@@ -260,7 +266,7 @@ def _to_table(mean: np.ndarray, scale: np.ndarray, standardized: bool) -> np.nda
     return J
 
 
-def _at_rows(model, X: np.ndarray, mean, scale, *, information: bool, chunk_rows: int = 65536):
+def _at_rows(model, X: np.ndarray, mean, scale, *, information: bool, weights=None, chunk_rows: int = 65536):
     """The model's float64 probabilities of rows ``X`` and (``information``) the sum of the log-loss's Hessian over
     them, in the solver's parameters: a chunk at a time, standardized in float64, no float64 copy of ``X``."""
     weight = model.linear.weight.detach().double()
@@ -275,7 +281,8 @@ def _at_rows(model, X: np.ndarray, mean, scale, *, information: bool, chunk_rows
         P = torch.sigmoid(logits) if model.is_binary else torch.softmax(logits, dim=1)
         probabilities[start : start + chunk_rows] = torch.cat([1 - P, P], dim=1) if model.is_binary else P
         if total is not None:
-            total += hessian_sum(rows, P)
+            w = None if weights is None else torch.from_numpy(np.asarray(weights[start : start + chunk_rows]))
+            total += hessian_sum(rows, P, None if w is None else w.double())
     return probabilities, total
 
 

@@ -12,19 +12,27 @@ def log_loss(y: np.ndarray, probabilities: np.ndarray, *, sample_weight: np.ndar
     return float(np.average(losses, weights=sample_weight))
 
 
-def confusion_matrix(y: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts of shape (n_classes, n_classes): rows are true classes, columns predicted ones."""
-    return np.bincount(y * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+def confusion_matrix(
+    y: np.ndarray, predicted: np.ndarray, n_classes: int, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Counts of shape (n_classes, n_classes): rows are true classes, columns predicted ones (weighted: the sums of
+    the rows' frequency weights)."""
+    counts = np.bincount(y * n_classes + predicted, weights=sample_weight, minlength=n_classes * n_classes)
+    return counts.reshape(n_classes, n_classes)
 
 
-def roc_auc(y: np.ndarray, probabilities: np.ndarray) -> float | None:
+def roc_auc(y: np.ndarray, probabilities: np.ndarray, sample_weight: np.ndarray | None = None) -> float | None:
     """Binary: AUC of the second class's probability. Multiclass: one-vs-rest AUC averaged over classes (macro).
+    ``sample_weight``: frequency weights (the AUC of the rows repeated that many times).
 
     ``None`` where it is undefined (a class absent from ``y``, or only one class present).
     """
     n_classes = probabilities.shape[1]
     positives = [1] if n_classes == 2 else range(n_classes)
-    scores = [_binary_auc(y == k, probabilities[:, k]) for k in positives]
+    if sample_weight is not None:
+        scores = [_weighted_auc(y == k, probabilities[:, k], sample_weight) for k in positives]
+    else:
+        scores = [_binary_auc(y == k, probabilities[:, k]) for k in positives]
     if any(s is None for s in scores):
         return None
     return float(np.mean(scores))
@@ -48,19 +56,22 @@ def classification_metrics(
     """All metrics of a run for one split, JSON-ready.
 
     Binary precision, recall and f1 are those of the second class (the positive one); multiclass ones are macro
-    averages.
-    ``log_loss`` is weighted by ``sample_weight`` when given (the training objective); the others count rows.
+    averages. ``sample_weight``: frequency weights (``--weight``): every metric is that of the rows repeated that
+    many times, and ``sum_weight`` joins ``n_rows``.
     """
     n_classes = probabilities.shape[1]
     predicted = probabilities.argmax(axis=1)
-    matrix = confusion_matrix(y, predicted, n_classes)
-    return {
+    matrix = confusion_matrix(y, predicted, n_classes, sample_weight)
+    out = {
         "n_rows": len(y),
         "log_loss": log_loss(y, probabilities, sample_weight=sample_weight),
-        "accuracy": float(np.mean(predicted == y)),
-        "roc_auc": roc_auc(y, probabilities),
+        "accuracy": float(np.average(predicted == y, weights=sample_weight)),
+        "roc_auc": roc_auc(y, probabilities, sample_weight),
         **confusion_metrics(matrix),
     }
+    if sample_weight is not None:
+        out["sum_weight"] = float(np.sum(sample_weight))
+    return out
 
 
 def confusion_metrics(matrix: np.ndarray) -> dict[str, object]:
@@ -89,6 +100,21 @@ def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float | None:
     ranks = _average_ranks(score)
     # Mann-Whitney U: the chance that a random positive scores above a random negative, ties counting half.
     return float((ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _weighted_auc(is_positive: np.ndarray, score: np.ndarray, weight: np.ndarray) -> float | None:
+    """The chance that a positive outscores a negative, each row counted ``weight`` times, ties counting half."""
+    order = np.argsort(score, kind="mergesort")
+    score, positive, weight = score[order], is_positive[order], np.asarray(weight, dtype=np.float64)[order]
+    starts = np.r_[True, score[1:] != score[:-1]]
+    group = np.cumsum(starts) - 1
+    pos = np.bincount(group, weights=np.where(positive, weight, 0.0))
+    neg = np.bincount(group, weights=np.where(positive, 0.0, weight))
+    total_pos, total_neg = pos.sum(), neg.sum()
+    if total_pos <= 0 or total_neg <= 0:
+        return None
+    below = np.cumsum(neg) - neg  # negatives strictly below each tie group
+    return float((pos * (below + 0.5 * neg)).sum() / (total_pos * total_neg))
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:

@@ -52,6 +52,7 @@ def sandwich(
     weights: np.ndarray | None,
     rule: Covariance,
     groups: np.ndarray | None = None,
+    frequency: np.ndarray | None = None,
     *,
     chunk_rows: int = 65536,
 ) -> np.ndarray:
@@ -65,6 +66,7 @@ def sandwich(
     residuals : ndarray of shape (n, m), ``y - p`` of the free classes
     weights : ndarray of shape (n,), each row's ``p (1 - p)`` for the leverages (hc2, hc3), or None
     groups : ndarray of shape (n,), int cluster codes (``cluster``)
+    frequency : ndarray of shape (n,), the rows' frequency weights: a row of weight w is w rows (n is their sum)
     """
     n, m = residuals.shape
     width = rows.shape[1] + 1
@@ -82,18 +84,22 @@ def sandwich(
         x = torch.cat([x, torch.ones((len(x), 1), dtype=torch.float64)], dim=1)  # (r, width)
         r = torch.from_numpy(residuals[part]).double()  # (r, m)
         scores = (r[:, :, None] * x[:, None, :]).reshape(len(x), k)  # class by class, the bias last in each
+        w = None if frequency is None else torch.from_numpy(np.asarray(frequency[part], dtype=np.float64))
         if rule.kind == "cluster":
-            sums.index_add_(0, torch.from_numpy(groups_of[part]), scores)
+            sums.index_add_(0, torch.from_numpy(groups_of[part]), scores if w is None else scores * w[:, None])
             continue
         if rule.kind in ("hc2", "hc3"):
             leverage = torch.from_numpy(weights[part]).double() * ((x @ bread_t) * x).sum(dim=1)
+            if w is not None:
+                leverage = leverage * w
             shrink = torch.sqrt(1.0 - leverage) if rule.kind == "hc2" else 1.0 - leverage
             scores = scores / shrink[:, None]
-        meat += scores.T @ scores
+        meat += scores.T @ (scores if w is None else scores * w[:, None])
     if rule.kind == "cluster":
         meat = sums.T @ sums
     covariance = (bread_t @ meat @ bread_t).numpy()
     covariance = (covariance + covariance.T) / 2.0
+    n = n if frequency is None else float(np.sum(frequency))
     if rule.kind == "hc1":
         covariance *= n / (n - k)
     elif rule.kind == "cluster":
