@@ -4,35 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
 import torch
 
 from ..data.columns import fit_encoding
-from ..data.dataset import (
-    Dataset,
-    check_weights,
-    encode_labels,
-    missing_labels,
-    review,
-    table_from_input,
-    take_column,
-)
+from ..data.dataset import Dataset, check_weights, encode_labels, missing_labels, review, table_from_input
+from ..data.roles import cluster_ids, frequency_weights, row_weights
 from ..data.table import Table
 from ..errors import DataError, OptionError, Setting
 from ..options import FitOptions
 from ..stats.coefficients import Optimum, coefficient_table
 from ..stats.metrics import classification_metrics, log_loss
-from ..stats.sandwich import Covariance, covariance_rule
+from ..stats.sandwich import covariance_rule
 from ..stats.separation import SeparableDataWarning, separated_classes, separation_message
 from . import optim
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
 from .model import LogisticModel, float64_copy
+from .moments import standardization
 from .newton import run_newton
 from .plan import FitPlan, make_plan
 from .result import FitResult, fit_result
@@ -197,10 +189,10 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     se = covariance_rule(opts.se)
-    dataset = _frequency_weights(dataset, opts)
+    dataset = frequency_weights(dataset, opts.weight)
     if dataset.weights is not None and opts.l2 == "auto":
         raise OptionError("l2", "auto does not weigh the folds' rows yet; give a number with frequency weights")
-    dataset, clusters = _clusters(dataset, se)
+    dataset, clusters = cluster_ids(dataset, se.column) if se.kind == "cluster" else (dataset, None)
     if se.kind in ("hc2", "hc3") and len(dataset.class_names) > 2:
         raise OptionError(
             "se",
@@ -267,26 +259,6 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     )
 
 
-def _frequency_weights(dataset: Dataset, opts: FitOptions) -> Dataset:
-    """``weight=COL``: the dataset without column COL, its values as the rows' frequency weights."""
-    if opts.weight is None:
-        return dataset
-    dataset, values = take_column(dataset, opts.weight, role=Setting("weight", opts.weight))
-    where = f"{dataset.source}: column {opts.weight!r}"
-    weights = check_weights(values, len(dataset.y), what=where, role=Setting("weight", opts.weight))
-    return replace(dataset, weights=weights)
-
-
-def _clusters(dataset: Dataset, se: Covariance) -> tuple[Dataset, np.ndarray | None]:
-    """``--se cluster:COL``: the dataset without column COL, and its values (the rows' clusters)."""
-    if se.kind != "cluster":
-        return dataset, None
-    dataset, values = take_column(dataset, se.column, role=Setting("se", f"cluster:{se.column}"))
-    if len(np.unique(values)) < 2:
-        raise DataError(f"{dataset.source}: column {se.column!r} holds one cluster; clustered errors need two or more")
-    return dataset, values
-
-
 def _standardized_rows(dataset: Dataset, train_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     """The training rows' mean and scale, and the rows standardized ((x - mean) / scale in float32, exactly as the
     model computes it, in torch's multithreaded kernels): in place when the rows are already a private copy (a
@@ -350,16 +322,6 @@ def _prepare(dataset: Dataset, train_idx: np.ndarray, rows: tuple, plan: FitPlan
         l2=plan.options.l2,
     )
     return model, objective
-
-
-def row_weights(class_weights: np.ndarray | None, dataset: Dataset, rows: np.ndarray) -> np.ndarray | None:
-    """Each of ``rows``' weight in the log-loss, float64: its class's weight (``class_weight``) times its frequency
-    weight (``weight``, ``sample_weight``); None when neither is given."""
-    y = dataset.y[rows]
-    weights = None if class_weights is None else class_weights[y].astype(np.float64)
-    if dataset.weights is not None:
-        weights = dataset.weights[rows] if weights is None else weights * dataset.weights[rows]
-    return weights
 
 
 def initial_model(n_classes: int, encoding, mean: np.ndarray, scale: np.ndarray) -> LogisticModel:
@@ -473,63 +435,6 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator, 
             f" of {len(y)} rows leaves no validation rows; use a larger fraction, or 0 for no validation split",
         )
     return train_idx, val_idx
-
-
-def standardization(
-    X: np.ndarray, chunk_rows: int = 65536, *, weights: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Column mean and population standard deviation: each chunk's (count, mean, sum of squared deviations) in
-    float64, on every core (numpy's loops release the GIL; no float64 copy of the whole data), merged in order.
-    ``weights``: frequency weights (the count is their sum)."""
-
-    def part(start: int):
-        rows = slice(start, start + chunk_rows)
-        return chunk_moments(X[rows], None if weights is None else weights[rows])
-
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        parts = list(pool.map(part, range(0, len(X), chunk_rows)))
-    merged = (0, np.zeros(X.shape[1]), np.zeros(X.shape[1]))
-    for part in parts:
-        merged = combine_moments(merged, part)
-    return from_moments(*merged)
-
-
-def chunk_moments(X: np.ndarray, weights: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray]:
-    """Rows ``X``'s (count, column means, column sums of squared deviations), in float64; ``weights``: each row
-    counted that many times."""
-    if weights is not None:
-        total = float(weights.sum())
-        if total <= 0:
-            return 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
-        mean = weights @ X.astype(np.float64) / total
-        centred = X - mean
-        return total, mean, np.einsum("i,ij,ij->j", weights, centred, centred)
-    if not len(X):
-        return 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
-    mean = X.mean(axis=0, dtype=np.float64)
-    centred = X - mean
-    return len(X), mean, np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
-
-
-def combine_moments(a: tuple, b: tuple) -> tuple:
-    """Two (count, mean, sum of squared deviations) merged (Chan, Golub and LeVeque, 1979): stable where the
-    textbook sum-of-squares formula cancels."""
-    (n, mean, m2), (m, other_mean, other_m2) = a, b
-    if not m:
-        return a
-    if not n:
-        return b
-    total = n + m
-    delta = other_mean - mean
-    return total, mean + delta * (m / total), m2 + other_m2 + delta**2 * (n * m / total)
-
-
-def from_moments(n: int, mean: np.ndarray, squares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The float32 mean and population standard deviation from a column's count, float64 mean and sum of squared
-    deviations; a constant column's scale is 1 (left unscaled)."""
-    scale = np.sqrt(squares / n)
-    scale[scale < 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
-    return mean.astype(np.float32), scale.astype(np.float32)
 
 
 def _validation_evaluator(model: LogisticModel, dataset: Dataset, val_idx: np.ndarray, device: torch.device):

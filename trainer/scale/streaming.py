@@ -31,13 +31,11 @@ from ..data.dataset import Dataset
 from ..data.table import Table, text_column
 from ..engine.callbacks import TrainingState
 from ..engine.model import LogisticModel, float64_copy
+from ..engine.moments import chunk_moments, combine_moments, from_moments
 from ..engine.optim import weight_penalty
 from ..engine.plan import make_plan
 from ..engine.result import FitResult, fit_result
 from ..engine.training import (
-    chunk_moments,
-    combine_moments,
-    from_moments,
     initial_model,
     optimize,
     resolve_device,
@@ -233,7 +231,7 @@ def _chan(moments: tuple, X: np.ndarray) -> tuple:
 
 def _merge_moments(parts: list) -> tuple[np.ndarray, np.ndarray]:
     """Every rank's moments merged in rank order: the float32 mean and scale, as in memory
-    (:func:`trainer.training.standardization`)."""
+    (:func:`trainer.engine.moments.standardization`)."""
     merged = (0, np.zeros_like(parts[0][1]), np.zeros_like(parts[0][2]))
     for part in parts:
         merged = combine_moments(merged, part)
