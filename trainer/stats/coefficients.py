@@ -180,7 +180,7 @@ def coefficient_table(
         "df_model": df_model,
         "llr": llr,
         "llr_p_value": chi2_sf(llr, df_model) if df_model > 0 else None,
-        "covariance": se.kind if se.kind != "cluster" else f"cluster:{se.column}",
+        "covariance": se.name,
         **({"n_observations": observations} if frequency is not None else {}),
     }
     std_errors = blocks = table_covariance = None

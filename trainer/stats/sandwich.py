@@ -35,6 +35,11 @@ class Covariance:
     def classical(self) -> bool:
         return self.kind == "classical"
 
+    @property
+    def name(self) -> str:
+        """As the table's fit records it: the kind, or ``cluster:COL``."""
+        return f"{CLUSTER}{self.column}" if self.kind == "cluster" else self.kind
+
 
 def covariance_rule(value: str) -> Covariance:
     """The :class:`Covariance` of ``--se``'s kept value (``robust`` is hc1)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -104,41 +105,32 @@ def wald_test(table: dict, covariance: np.ndarray | None, text: str) -> WaldTest
 
 def _split(text: str) -> list[str]:
     """The hypotheses of ``text``, split at commas outside backticks."""
-    parts, current, quoted = [], "", False
-    for char in text:
-        if char == "`":
-            quoted = not quoted
-        if char == "," and not quoted:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
-    parts = [p.strip() for p in parts]
+    cuts = [-1, *_unquoted(text, ","), len(text)]
+    parts = [text[start + 1 : end].strip() for start, end in pairwise(cuts)]
     if not all(parts):
         raise HypothesisError(f"expected hypotheses separated by commas, such as 'x1 = 0, x2 = x3'; got {text!r}")
     return parts
 
 
 def _sides(hypothesis: str) -> tuple[str, str]:
-    unquoted = re.sub(r"`[^`]*`", "", hypothesis)
-    if unquoted.count("=") != 1:
+    equals = _unquoted(hypothesis, "=")
+    if len(equals) != 1:
         raise HypothesisError(f"expected one '=' in each hypothesis, such as 'x1 = 0' or 'x2 = x3'; got {hypothesis!r}")
-    cut = _outside_quotes(hypothesis, "=")
-    left, right = hypothesis[:cut].strip(), hypothesis[cut + 1 :].strip()
+    left, right = hypothesis[: equals[0]].strip(), hypothesis[equals[0] + 1 :].strip()
     if not left or not right:
         raise HypothesisError(f"expected an expression on both sides of '=' in {hypothesis!r}")
     return left, right
 
 
-def _outside_quotes(text: str, char: str) -> int:
-    quoted = False
+def _unquoted(text: str, char: str) -> list[int]:
+    """The positions of ``char`` in ``text`` outside backticks (a term's name holding it is quoted)."""
+    positions, quoted = [], False
     for i, c in enumerate(text):
         if c == "`":
             quoted = not quoted
         elif c == char and not quoted:
-            return i
-    raise HypothesisError(f"no {char!r} outside backticks in {text!r}")
+            positions.append(i)
+    return positions
 
 
 def _terms(side: str, hypothesis: str, terms: list[str], classes: list[str]):
