@@ -121,7 +121,7 @@ bench: install bench-serve-tools
 	$(PY) bench/verify_strength.py
 	$(PY) bench/categorical.py
 	$(PY) bench/penalty.py
-	$(PY) bench/statistics.py
+	$(PY) bench/robust_fits.py
 	$(PY) bench/stream.py
 	$(PY) bench/distributed.py
 	$(PY) bench/serve.py

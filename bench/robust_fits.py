@@ -8,7 +8,7 @@ first call and a second one; the table gives the second (warm) call and how far 
 statsmodels' (the same objective: the unpenalized weighted maximum likelihood). Data: seeded, binary, 50 features,
 weights 0 to 4.
 
-    python bench/statistics.py [--rows 100000 1000000] [--features 50]
+    python bench/robust_fits.py [--rows 100000 1000000] [--features 50]
 """
 
 from __future__ import annotations
