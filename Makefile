@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: 2.13.0 is the CPU build on this machine's disk; any other spec pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[train,dev,fast,serve,sklearn,mlflow,spark]'
+	# the reference of --penalty firth (tests/trainer/test_firth.py): firthlogist 0.5.0 declares Python < 3.11 and
+	# numpy < 2 but runs on both (pure Python; its one compiled module is not imported); tabulate is its dependency
+	$(PY) -m pip install -q --no-deps --ignore-requires-python firthlogist==0.5.0 'tabulate>=0.8.10,<0.9'
 	touch $(STAMP)
 
 # runtime/grpc/inference_pb2*.py from runtime/grpc/inference.proto (committed: a serve install needs no protoc). The

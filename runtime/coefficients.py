@@ -14,14 +14,31 @@ ROBUST_WORDS = {
 }
 
 
-def covariance_words(table: dict) -> str | None:
-    """``"standard errors: ..."`` for a table whose standard errors are not the classical ones, else None."""
-    kind = table.get("fit", {}).get("covariance", "classical")
-    if not table.get("classical") or kind == "classical":
-        return None
+def inference_words(table: dict) -> list[str]:
+    """How the table's standard errors, intervals and p-values were computed, in words, where they are not the
+    classical Wald ones of maximum likelihood ("standard errors clustered by ..."): one line each."""
+    fit = table.get("fit", {})
+    kind = fit.get("covariance", "classical")
+    if not table.get("classical"):
+        return []
+    lines = []
     if kind.startswith("cluster:"):
-        return f"standard errors clustered by {kind[len('cluster:') :]!r} (times G / (G - 1) * (n - 1) / (n - k))"
-    return f"standard errors {ROBUST_WORDS.get(kind, kind)}"
+        lines.append(
+            f"standard errors clustered by {kind[len('cluster:') :]!r} (times G / (G - 1) * (n - 1) / (n - k))"
+        )
+    elif kind != "classical":
+        lines.append(f"standard errors {ROBUST_WORDS.get(kind, kind)}")
+    if fit.get("penalty") == "firth":
+        lines.append(
+            "Firth's penalized likelihood: "
+            + (
+                "intervals from the profile penalized likelihood, p-values from penalized likelihood ratio tests "
+                "(z is their signed root), standard errors from the inverse information"
+                if fit.get("intervals") != "wald"
+                else "Wald intervals and p-values from the inverse information"
+            )
+        )
+    return lines
 
 
 def format_coefficients(table: dict, top: int | None = None) -> str:
@@ -76,8 +93,9 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
     )
     if table.get("note"):
         lines.append(f"note: {table['note']}")
-    if covariance_words(table):
-        lines.append(covariance_words(table))
+    lines.extend(inference_words(table))
+    if fit.get("zero_weights") is not None:
+        lines.append(f"{fit['zero_weights']} of {fit['weights']} weights exactly 0 (the L1 penalty)")
     if top is not None and top < len(rows):
         by = "z" if classical else "estimate per standard deviation of the feature"
         lines.append(f"({top} of {len(rows)} terms, by |{by}|; all with --summary)")

@@ -14,13 +14,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-from .errors import OptionError
+from .errors import OptionError, Setting
 
 OPTIMIZERS = ("lbfgs", "sgd", "adam")
 MISSING_POLICIES = ("impute", "drop", "error")
 DEFAULT_NA_VALUES = ("NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
 SE_KINDS = ("classical", "robust", "hc0", "hc1", "hc2", "hc3")  # and "cluster:COL": trainer/stats/sandwich.py
 CLUSTER = "cluster:"
+PENALTIES = ("l2", "firth")
+L2_DEFAULT = 1e-3  # FitOptions.l2's default: an L1 or Firth fit leaves it unused, and refuses another value
 
 
 def option(
@@ -195,7 +197,7 @@ class FitOptions:
         help="Learning rate for sgd/adam [default: 0.1 for sgd, 0.01 for adam].",
     )
     l2: float | str = option(
-        1e-3,
+        L2_DEFAULT,
         kind=float,
         minimum=0,
         auto=True,
@@ -204,6 +206,32 @@ class FitOptions:
         "a path of 13 values from 1 to 1e-6 (warm starts), then refitted on every training row.",
     )
     folds: int = option(5, kind=int, minimum=2, help="--l2 auto: the number of cross-validation folds.")
+    l1: float = option(
+        0.0,
+        kind=float,
+        minimum=0,
+        help="L1 penalty l1*||w||_1 on the weights of the standardized features (not the bias), added to the mean "
+        "log-loss: the lasso, whose optimum has coefficients exactly 0 (solved exactly by proximal Newton). With "
+        "--elastic-net the penalty is l1*(a*||w||_1 + (1-a)/2*||w||^2), glum's alpha and l1_ratio; --l2 is then not "
+        "used.",
+    )
+    elastic_net: float | None = option(
+        None,
+        kind=float,
+        minimum=0,
+        maximum=1,
+        optional=True,
+        metavar="ALPHA",
+        help="With --l1: the share a of the penalty that is L1 (glum's and scikit-learn's l1_ratio); the rest is "
+        "ridge. [default: 1, the lasso]",
+    )
+    penalty: str = option(
+        "l2",
+        choices=PENALTIES,
+        help="l2: the --l2 penalty (0: none). firth: Firth's penalized likelihood (Jeffreys prior, as R's logistf; "
+        "binary models), finite estimates even when the classes are separated, the table's intervals from the "
+        "profile penalized likelihood and its p-values from penalized likelihood ratio tests; --l2 is then not used.",
+    )
     val_fraction: float = option(
         0.2,
         kind=float,
@@ -289,6 +317,28 @@ class FitOptions:
         from .threshold import ThresholdRule
 
         ThresholdRule.parse(self.threshold)  # raises OptionError naming threshold
+        if self.elastic_net is not None and self.l1 == 0:
+            raise OptionError(
+                "elastic_net", "mixes the L1 penalty with a ridge: give its strength with ", Setting("l1")
+            )
+        if self.l1 > 0:
+            if self.l2 not in (0, L2_DEFAULT):
+                raise OptionError(
+                    "l2",
+                    "is not used with an L1 penalty (its ridge part is l1*(1-a)/2*||w||^2, a from ",
+                    Setting("elastic_net"),
+                    f"), got {self.l2!r}: leave it out",
+                )
+            if self.penalty == "firth":
+                raise OptionError("l1", "does not combine with penalty=firth (Jeffreys' prior is its penalty)")
+
+    def penalty_terms(self) -> tuple[float, float | str]:
+        """``(l1, l2)``: the L1 strength and the ridge's (``l2 / 2 * ||w||^2``) that the fit minimizes with: the l2
+        option itself without an L1 penalty; with one, its elastic-net split ``l1 * a`` and ``l1 * (1 - a)``."""
+        if self.l1 == 0:
+            return 0.0, self.l2
+        share = 1.0 if self.elastic_net is None else self.elastic_net
+        return self.l1 * share, self.l1 * (1.0 - share)
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,10 @@ def print_run(result, out_dir: Path, seconds: float, *, quiet: bool, summary: bo
             from logreg_onnx.runtime.coefficients import format_coefficients
 
             click.echo("\n" + format_coefficients(result.coefficients.to_json(), top=None if summary else 10))
-        click.echo(f"\n{result.options['optimizer']}: {result.stop_reason} in {seconds:.2f} s")
+        # the optimizer, unless a penalty chose its own solver
+        own = result.options.get("solver") in ("firth", "proximal-newton")
+        solver = result.options["solver"] if own else result.options["optimizer"]
+        click.echo(f"\n{solver}: {result.stop_reason} in {seconds:.2f} s")
     table = result.coefficients is not None
     files = ["model.pt", "metrics.json", *(["coefficients.csv"] if table else []), "history.csv", "training.png"]
     files += ["roc.png"] if len(result.class_names) == 2 else []

@@ -74,7 +74,7 @@ class FitPlan:
     options : FitOptions, as given, ``l2`` a number (``"auto"`` resolved by cross-validation)
     device : torch.device
     optimizer : str, ``lbfgs``, ``sgd`` or ``adam`` (``auto`` resolved)
-    solver : str, ``newton``, ``lbfgs``, ``sgd`` or ``adam``
+    solver : str, ``newton``, ``firth``, ``proximal-newton`` (an L1 penalty), ``lbfgs``, ``sgd`` or ``adam``
     epochs : int, the epochs (sgd/adam) or the iteration cap (newton/lbfgs)
     lr : float or None, the learning rate of sgd/adam
     class_weights : ndarray of shape (n_classes,) float32, or None: each class's row weight in the log-loss
@@ -130,6 +130,23 @@ def make_plan(
     solver = optimizer
     if optimizer == "lbfgs" and newton and n_params <= MAX_NEWTON_PARAMS:
         solver = "newton"
+    if opts.penalty == "firth":
+        if n_params > MAX_NEWTON_PARAMS:
+            raise OptionError(
+                "penalty",
+                f"firth is for models of at most {MAX_NEWTON_PARAMS} parameters (each step solves with the "
+                f"information matrix); this one has {n_params}",
+            )
+        solver = "firth"
+    if opts.l1 > 0:
+        if optimizer in MINIBATCH_SOLVERS or n_params > MAX_NEWTON_PARAMS or not newton:
+            raise OptionError(
+                "l1",
+                f"is solved exactly by proximal Newton steps, for models of at most {MAX_NEWTON_PARAMS} parameters "
+                f"with the rows in memory and the lbfgs optimizer; this one has {n_params} parameters"
+                + (f" and optimizer={optimizer}" if optimizer in MINIBATCH_SOLVERS else ""),
+            )
+        solver = "proximal-newton"
     return FitPlan(
         options=opts,
         device=device,

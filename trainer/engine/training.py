@@ -23,10 +23,12 @@ from ..stats.sandwich import covariance_rule
 from ..stats.separation import SeparableDataWarning, separated_classes, separation_message
 from . import optim
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
+from .firth import check_firth_options, run_firth
 from .model import LogisticModel, float64_copy
 from .moments import standardization
 from .newton import run_newton
 from .plan import FitPlan, make_plan
+from .proximal import run_proximal_newton
 from .result import FitResult, fit_result
 
 _MAX_NEWTON_ITERATIONS = 100  # from zeros Newton needs a handful; more means separable data
@@ -138,7 +140,7 @@ def encode_dataset(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions) ->
         None if whole else train_idx,
         missing=opts.missing,
         min_frequency=opts.min_frequency,
-        treatment=opts.l2 == 0,
+        treatment=opts.penalty_terms() == (0, 0),  # no penalty makes the dropped reference level identifiable
         source=dataset.source,
     )
     if encoding.width() == 0:
@@ -193,6 +195,9 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     if dataset.weights is not None and opts.l2 == "auto":
         raise OptionError("l2", "auto does not weigh the folds' rows yet; give a number with frequency weights")
     dataset, clusters = cluster_ids(dataset, se.column) if se.kind == "cluster" else (dataset, None)
+    if opts.penalty == "firth":
+        check_firth_options(opts, len(dataset.class_names))
+        opts = replace(opts, l2=0.0)  # Jeffreys' prior is the penalty: the design is coded as for maximum likelihood
     if se.kind in ("hc2", "hc3") and len(dataset.class_names) > 2:
         raise OptionError(
             "se",
@@ -216,11 +221,14 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     model = model.cpu().eval()
     weights = plan.class_weights
     metrics, computed = _split_metrics(
-        model, dataset, train_idx, val_idx, weights, opts.l2, outcome.get("train_logits")
+        model, dataset, train_idx, val_idx, weights, opts.penalty_terms(), outcome.get("train_logits")
     )
-    separated = separated_classes(outcome.get("train_logits"), model, dataset, train_idx) if opts.l2 == 0 else []
+    unpenalized = opts.penalty_terms() == (0, 0) and opts.penalty != "firth"
+    separated, quasi = (
+        separated_classes(outcome.get("train_logits"), model, dataset, train_idx) if unpenalized else ([], False)
+    )
     if separated:
-        warnings.warn(SeparableDataWarning(*separation_message(separated, dataset.class_names)), stacklevel=2)
+        warnings.warn(SeparableDataWarning(*separation_message(separated, dataset.class_names, quasi)), stacklevel=2)
 
     def probabilities_of(rows: np.ndarray) -> np.ndarray:  # each split's, computed once for the metrics
         split = "train" if rows is train_idx else "validation" if rows is val_idx else None
@@ -231,11 +239,14 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     optimum = Optimum(computed["train"], information) if outcome.get("train_logits") is not None else None
     coefficients = coefficient_table(
         model,
-        dataset.X[rows] if information is None or not se.classical else None,  # else the rows are not read again
+        # the rows are read again only for what the fit did not compute at its optimum
+        dataset.X[rows] if information is None or not se.classical or opts.penalty == "firth" else None,
         dataset.y[rows],
         list(dataset.class_names),
         list(dataset.feature_names),
-        l2=opts.l2,
+        l2=opts.penalty_terms()[1],
+        l1=opts.penalty_terms()[0],
+        penalty=opts.penalty,
         weighted=weights is not None,
         frequency=None if dataset.weights is None else dataset.weights[rows],
         standardized=opts.coefficients == "standardized",
@@ -319,7 +330,7 @@ def _prepare(dataset: Dataset, train_idx: np.ndarray, rows: tuple, plan: FitPlan
         torch.from_numpy(y_train).to(device),
         None if weights is None else torch.from_numpy(weights.astype(np.float32)).to(device),
         binary=model.is_binary,
-        l2=plan.options.l2,
+        l2=plan.options.penalty_terms()[1],
     )
     return model, objective
 
@@ -367,6 +378,21 @@ def optimize(state, hooks, objective, model, plan: FitPlan, evaluate_validation,
                 # by a second-order amount (below 1e-12 relative) since the gradient vanishes there
                 outcome["train_logits"] = final[3].cpu()
                 outcome["information"] = None if final[4] is None else final[4].cpu()  # every row's Hessian there
+        elif plan.solver == "firth":
+            V, outcome["converged"], final = run_firth(
+                state, objective, V, hooks, evaluate_validation, max_iterations=plan.epochs
+            )
+            optim.set_parameters(model.linear, V)
+            if final is not None:
+                outcome["train_logits"], outcome["information"] = final[3], final[4]
+        elif plan.solver == "proximal-newton":
+            V, outcome["converged"], final = run_proximal_newton(
+                state, objective, V, hooks, evaluate_validation, l1=plan.options.penalty_terms()[0],
+                max_iterations=plan.epochs,
+            )  # fmt: skip
+            optim.set_parameters(model.linear, V)
+            if final is not None:
+                outcome["train_logits"] = final[3].cpu()
         elif plan.solver == "lbfgs":
             V, outcome["converged"] = optim.run_lbfgs(state, objective, V, hooks, evaluate_validation)
             optim.set_parameters(model.linear, V)
@@ -460,7 +486,7 @@ def _validation_evaluator(model: LogisticModel, dataset: Dataset, val_idx: np.nd
     return evaluate
 
 
-def _split_metrics(model, dataset, train_idx, val_idx, weights, l2, train_logits) -> tuple[dict, dict]:
+def _split_metrics(model, dataset, train_idx, val_idx, weights, penalties, train_logits) -> tuple[dict, dict]:
     """Metrics of the saved (float32) weights, computed in float64 for accurate log-losses; and each split's
     probabilities."""
     blocks, computed = {}, {}
@@ -477,7 +503,9 @@ def _split_metrics(model, dataset, train_idx, val_idx, weights, l2, train_logits
         blocks[name] = classification_metrics(y, probabilities, sample_weight=frequency)
         if name == "train":
             objective_weights = row_weights(weights, dataset, rows)
-            penalty = float(optim.weight_penalty(model.linear.weight.detach().double(), l2))
+            l1, l2 = penalties
+            W = model.linear.weight.detach().double()
+            penalty = float(optim.weight_penalty(W, l2)) + l1 * float(W.abs().sum())
             blocks[name]["objective"] = log_loss(y, probabilities, sample_weight=objective_weights) + penalty
     return blocks, computed
 

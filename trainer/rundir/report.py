@@ -255,7 +255,7 @@ def _history_figure(history: list[dict], unit: str) -> str:
 
 
 def _coefficients_section(table: dict) -> str:
-    from logreg_onnx.runtime.coefficients import covariance_words, format_p
+    from logreg_onnx.runtime.coefficients import format_p, inference_words
 
     classical = table["classical"]
     header = (
@@ -288,8 +288,8 @@ def _coefficients_section(table: dict) -> str:
     )
     if table.get("note"):
         text += f"<p class='note'>{html.escape(table['note'])}</p>"
-    if covariance_words(table):
-        text += f"<p class='note'>{html.escape(covariance_words(table))}.</p>"
+    for line in inference_words(table):
+        text += f"<p class='note'>{html.escape(line)}.</p>"
     text += _table(header, rows, left=2)
     text += "<div class='figs'>" + _forest_figure(table) + "</div>"
     return text

@@ -75,6 +75,10 @@ def fit_stream(
         raise OptionError("se", "applies to the coefficient table, which a streamed fit does not compute")
     if opts.weight is not None:
         raise OptionError("weight", "is not read by a streamed fit yet; train in memory (--in-memory) with weights")
+    if opts.l1 > 0:
+        raise OptionError("l1", "needs the rows in memory (proximal Newton steps); train in memory (--in-memory)")
+    if opts.penalty != "l2":
+        raise OptionError("penalty", f"{opts.penalty} needs the rows in memory; train in memory (--in-memory)")
     torch.manual_seed(opts.seed)
     na_values = set(opts.na_values)
     source = comm.agree(Source, data, read, missing=opts.missing, na_values=na_values, chunk_rows=stream.chunk_rows)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .firth import MAX_PROFILE_WORK, FirthLikelihood
 from .hessian import MAX_INFORMATION_WORK, hessian_sum
 from .sandwich import Covariance, sandwich
 
@@ -113,6 +114,8 @@ def coefficient_table(
     design_names: list[str],
     *,
     l2: float = 0.0,
+    l1: float = 0.0,
+    penalty: str = "l2",
     weighted: bool = False,
     standardized: bool = False,
     optimum: Optimum | None = None,
@@ -126,7 +129,11 @@ def coefficient_table(
     computed from ``X`` a block of rows at a time, in float64. ``se``: the covariance of the standard errors
     (:mod:`trainer.stats.sandwich`), ``groups`` the rows' cluster ids for a clustered one. ``frequency``: the rows'
     frequency weights, as statsmodels' GLM ``freq_weights`` takes them (each row counts that many times: in the
-    log-likelihoods, the number of observations of the BIC and the small-sample corrections, and the information)."""
+    log-likelihoods, the number of observations of the BIC and the small-sample corrections, and the information).
+    ``penalty="firth"``: the model maximizes Firth's penalized likelihood; the standard errors are the inverse
+    information's (as logistf's), the intervals and p-values come from the profile penalized likelihood
+    (:func:`firth_inference`; ``X`` is read for them), and ``z`` is the signed root of the penalized likelihood ratio
+    statistic, so that ``p = 2 * (1 - Phi(|z|))`` still holds."""
     se = se or Covariance()
     V = torch.cat([model.linear.weight.detach(), model.linear.bias.detach()[:, None]], dim=1).double()
     mean = model.mean.detach().double().numpy()
@@ -136,8 +143,14 @@ def coefficient_table(
     free = V.shape[0] if binary else V.shape[0] - 1  # MNLogit's parameters: each class against the first
     width = V.shape[1]
     n_params = free * width
-    classical, note, notes = l2 == 0 and not weighted, "", []
-    if l2 != 0:
+    classical, note, notes = l2 == 0 and l1 == 0 and not weighted, "", []
+    if l1 != 0:
+        kind = "an elastic-net" if l2 != 0 else "an L1"
+        note = (
+            f"the model is fitted with {kind} penalty (l1 {l1:g}" + (f", l2 {l2:g}" if l2 else "") + "): classical "
+            "standard errors, p-values and intervals do not apply"
+        )
+    elif l2 != 0:
         note = (
             f"the model is fitted with an l2 penalty ({l2:g}): classical standard errors, p-values and intervals do "
             "not apply"
@@ -181,9 +194,12 @@ def coefficient_table(
         "llr": llr,
         "llr_p_value": chi2_sf(llr, df_model) if df_model > 0 else None,
         "covariance": se.name,
+        **({"penalty": "firth"} if penalty == "firth" else {}),
+        # the lasso's zeros, in the model's own weights (a softmax's every class, before the reference contrast)
+        **({"l1": l1, "zero_weights": int((V[:, :-1] == 0).sum()), "weights": V[:, :-1].numel()} if l1 else {}),
         **({"n_observations": observations} if frequency is not None else {}),
     }
-    std_errors = blocks = table_covariance = None
+    std_errors = blocks = table_covariance = inference = None
     if classical:
         try:
             covariance = np.linalg.inv(information.numpy())  # of the standardized [w | b] parameters
@@ -199,6 +215,10 @@ def coefficient_table(
         except np.linalg.LinAlgError:
             classical, blocks = False, None
             note = "the observed information is singular (collinear terms): no standard errors"
+        if classical and penalty == "firth":
+            inference = firth_inference(standardized_params[0], X, y, mean, scale, to_table, frequency)
+            fit |= inference.fit
+            notes.extend(inference.notes)
         if std_errors is not None and not np.isfinite(std_errors).all():
             notes.append("some standard errors are not finite (a term without variation, or separated classes)")
     terms = [INTERCEPT, *design_names]
@@ -215,6 +235,10 @@ def coefficient_table(
             row["per_sd"] = None if t == 0 else (estimate if standardized else estimate * float(scale[t - 1]))
             if std_errors is not None:
                 se = float(std_errors[c, t])
+                if inference is not None and inference.rows is not None:
+                    row.update({"std_error": se, **inference.rows[t]})
+                    rows.append(row)
+                    continue
                 z = estimate / se if se > 0 else math.nan
                 low, high = estimate - Z_95 * se, estimate + Z_95 * se
                 row.update(
@@ -237,6 +261,60 @@ def coefficient_table(
     return CoefficientTable(
         rows, fit, classical, reference, units, note, notes, covariance=blocks, parameter_covariance=table_covariance
     )
+
+
+@dataclass
+class FirthInference:
+    """What a Firth fit's table shows beside its estimates: per term ``rows`` of z, p_value and the intervals (None:
+    Wald intervals and p-values, as for the other fits), ``fit`` entries saying which, and ``notes``."""
+
+    rows: list[dict] | None
+    fit: dict
+    notes: list[str]
+
+
+def firth_inference(beta, X, y, mean, scale, to_table, frequency) -> FirthInference:
+    """Profile penalized likelihood intervals and penalized likelihood ratio tests of each term of the table (the
+    functional ``to_table[t]`` of the solver's parameters ``beta``), as logistf computes them: the optimum is first
+    polished on the float64 standardized rows (``beta`` is the model's float32 weights)."""
+    n, width = X.shape[0], X.shape[1] + 1
+    work = 160.0 * n * width**3
+    if work > MAX_PROFILE_WORK:
+        return FirthInference(
+            None,
+            {"intervals": "wald", "p_values": "wald"},
+            [
+                f"Wald intervals and p-values: profile penalized likelihood intervals of {width} parameters on {n:,} "
+                f"rows would cost about {work:.1e} multiply-adds (the limit is {MAX_PROFILE_WORK:.0e})"
+            ],
+        )
+    Z = np.empty((n, width))
+    Z[:, :-1] = (X - mean) / scale
+    Z[:, -1] = 1.0
+    likelihood = FirthLikelihood(Z, y, frequency)
+    optimum, _ = likelihood.maximize(np.asarray(beta, dtype=np.float64))
+    rows, open_ends = [], 0
+    for t in range(width):
+        low, high, statistic = likelihood.profile(optimum, to_table[t], Z_95)
+        open_ends += not (math.isfinite(low) and math.isfinite(high))
+        root = math.copysign(math.sqrt(statistic), float(to_table[t] @ optimum.beta))
+        rows.append(
+            {
+                "z": root,
+                "p_value": math.erfc(abs(root) / math.sqrt(2.0)),
+                "ci_low": low,
+                "ci_high": high,
+                "odds_ratio_low": _exp(low) if math.isfinite(low) else 0.0 if low < 0 else math.inf,
+                "odds_ratio_high": _exp(high) if math.isfinite(high) else math.inf,
+            }
+        )
+    fit = {
+        "penalized_log_likelihood": optimum.value,
+        "intervals": "profile penalized likelihood",
+        "p_values": "penalized likelihood ratio",
+    }
+    notes = [f"{open_ends} interval(s) open-ended: the profile never falls that far"] if open_ends else []
+    return FirthInference(rows, fit, notes)
 
 
 def _robust(bread, X, y, probabilities, mean, scale, binary: bool, se: Covariance, groups, frequency) -> np.ndarray:

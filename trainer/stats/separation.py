@@ -17,10 +17,14 @@ class SeparableDataWarning(TrainerWarning):
     """With ``l2=0`` a class is perfectly separated from the others: its maximum-likelihood weights are infinite."""
 
 
-def separated_classes(train_logits, model: LogisticModel, dataset: Dataset, train_idx: np.ndarray) -> list[str]:
+def separated_classes(
+    train_logits, model: LogisticModel, dataset: Dataset, train_idx: np.ndarray
+) -> tuple[list[str], bool]:
     """Classes that the fitted unpenalized model classifies perfectly against all the others on the training rows,
     every row with a margin of at least 5 in log-odds: the signature of (quasi-)complete separation, where the
-    likelihood keeps rising as that class's weights grow without bound. Binary data are one such "class" pair."""
+    likelihood keeps rising as that class's weights grow without bound. Binary data are one such "class" pair, and
+    for them quasi-complete separation is found too (:func:`quasi_separated`). Returns the classes and whether the
+    separation is quasi-complete."""
     if train_logits is None:
         with torch.no_grad():
             logits = model.logits(torch.from_numpy(dataset.X[train_idx])).double()
@@ -29,7 +33,12 @@ def separated_classes(train_logits, model: LogisticModel, dataset: Dataset, trai
     y = torch.from_numpy(dataset.y[train_idx] if len(train_idx) != len(dataset.y) else dataset.y)
     if model.is_binary:
         margin = torch.where(y == 1, logits[:, 0], -logits[:, 0])
-        return list(dataset.class_names) if bool((margin >= 5).all()) else []
+        if bool((margin >= 5).all()):
+            return list(dataset.class_names), False
+        rows = dataset.X[train_idx] if len(train_idx) != len(dataset.y) else dataset.X
+        signs = torch.where(y == 1, 1.0, -1.0).double().numpy()
+        quasi = quasi_separated(model, rows, signs, margin.numpy())
+        return (list(dataset.class_names) if quasi else []), quasi
     found = []
     for k, name in enumerate(dataset.class_names):
         others = torch.cat([logits[:, :k], logits[:, k + 1 :]], dim=1).logsumexp(dim=1)
@@ -37,12 +46,48 @@ def separated_classes(train_logits, model: LogisticModel, dataset: Dataset, trai
         mine = y == k
         if bool((log_odds[mine] >= 5).all()) and bool((log_odds[~mine] <= -5).all()):
             found.append(name)
-    return found
+    return found, False
 
 
-def separation_message(separated: list[str], class_names: list[str]) -> tuple:
+def quasi_separated(
+    model: LogisticModel, X: np.ndarray, signs: np.ndarray, margin: np.ndarray, *, wide: float = 10.0
+) -> bool:
+    """Quasi-complete separation of a binary model's training rows ``X`` (``signs`` +1 for the second class, -1 for
+    the first; the fit's ``margin``, the log-odds of each row's own label): a direction of the parameters that
+    leaves every other row's logit unchanged and gives every row classified with a margin above ``wide`` a margin of
+    5 or more by itself. Along it the likelihood rises without
+    bound (those rows' probabilities tend to 1 while the others' stay), so the fit ended where floating-point
+    precision ends, as under complete separation; R's glm says "fitted probabilities numerically 0 or 1 occurred".
+    A finite optimum that merely classifies some rows very confidently has no such direction: the other rows pin
+    every parameter."""
+    wide_rows = margin > wide
+    if not wide_rows.any():
+        return False
+    mean = model.mean.detach().double().numpy()
+    scale = model.scale.detach().double().numpy()
+    Z = np.empty((len(X), len(mean) + 1))
+    Z[:, :-1] = (X - mean) / scale
+    Z[:, -1] = 1.0
+    beta = torch.cat([model.linear.weight.detach()[0], model.linear.bias.detach()]).double().numpy()
+    rest = Z[~wide_rows]
+    if len(rest):
+        _, singular, right = np.linalg.svd(rest, full_matrices=True)
+        rank = int((singular > singular[0] * 1e-9).sum()) if len(singular) else 0
+        null = right[rank:]  # directions that change no logit of the other rows
+    else:
+        null = np.eye(len(beta))
+    direction = null.T @ (null @ beta)
+    return bool(len(null)) and bool(((Z[wide_rows] @ direction) * signs[wide_rows] >= 5).all())
+
+
+def separation_message(separated: list[str], class_names: list[str], quasi: bool = False) -> tuple:
     """The warning's parts (text and :class:`~trainer.errors.Setting`)."""
-    if len(class_names) == 2:
+    if quasi:
+        what = (
+            "the training data look quasi-completely separated: a combination of the features classifies a subset of "
+            "the rows perfectly (their probabilities tend to 0 or 1) while leaving the others alone"
+        )
+    elif len(class_names) == 2:
         what = "the training data look linearly separable: every row is classified correctly"
     else:
         what = (
@@ -57,5 +102,7 @@ def separation_message(separated: list[str], class_names: list[str]) -> tuple:
         Setting("l2"),
         " > 0 (e.g. ",
         Setting("l2", Placeholder("1e-3")),
-        ") for finite, meaningful weights",
+        ") for finite, meaningful weights, or ",
+        Setting("penalty", "firth"),
+        " for finite estimates with intervals (Firth's penalized likelihood, binary models)",
     )
