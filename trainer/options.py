@@ -331,6 +331,29 @@ class FitOptions:
                 )
             if self.penalty == "firth":
                 raise OptionError("l1", "does not combine with penalty=firth (Jeffreys' prior is its penalty)")
+        if self.penalty == "firth":
+            self._check_firth()
+
+    def _check_firth(self) -> None:
+        """What Firth's penalty does not combine with, said under the option to change (the number of classes is
+        checked with the data: trainer/engine/firth.py)."""
+        if self.l2 not in (0, L2_DEFAULT):
+            raise OptionError(
+                "l2", f"is not used with penalty=firth (Jeffreys' prior is the penalty), got {self.l2!r}: leave it out"
+            )
+        if self.optimizer in ("sgd", "adam"):
+            raise OptionError(
+                "optimizer",
+                f"{self.optimizer} does not fit Firth's penalty; leave it at auto (or lbfgs): its solver is exact",
+            )
+        if self.class_weight != "none":
+            raise OptionError("class_weight", "does not combine with penalty=firth; use frequency weights instead")
+        if self.se != "classical":
+            raise OptionError(
+                "se",
+                f"{self.se} does not combine with penalty=firth: its intervals come from the profile penalized "
+                "likelihood",
+            )
 
     def penalty_terms(self) -> tuple[float, float | str]:
         """``(l1, l2)``: the L1 strength and the ridge's (``l2 / 2 * ||w||^2``) that the fit minimizes with: the l2

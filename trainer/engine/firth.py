@@ -7,33 +7,16 @@ from __future__ import annotations
 import torch
 
 from ..errors import OptionError
-from ..options import L2_DEFAULT, FitOptions
 from ..stats.firth import FirthError, FirthLikelihood
 from .callbacks import end_epoch
 
 
-def check_firth_options(opts: FitOptions, n_classes: int) -> None:
-    """OptionError for what Firth's penalty does not combine with, naming the option to change."""
+def check_firth_classes(n_classes: int) -> None:
+    """OptionError unless the labels have two classes (the other combinations are refused by FitOptions)."""
     if n_classes != 2:
         raise OptionError(
             "penalty",
             f"firth is implemented for binary models (two classes); these labels have {n_classes}: use the l2 penalty",
-        )
-    if opts.l2 not in (0, L2_DEFAULT):
-        raise OptionError(
-            "l2", f"is not used with penalty=firth (Jeffreys' prior is the penalty), got {opts.l2!r}: leave it out"
-        )
-    if opts.optimizer in ("sgd", "adam"):
-        raise OptionError(
-            "optimizer",
-            f"{opts.optimizer} does not fit Firth's penalty; leave it at auto (or lbfgs): its solver is exact",
-        )
-    if opts.class_weight != "none":
-        raise OptionError("class_weight", "does not combine with penalty=firth; use frequency weights instead")
-    if opts.se != "classical":
-        raise OptionError(
-            "se",
-            f"{opts.se} does not combine with penalty=firth: its intervals come from the profile penalized likelihood",
         )
 
 

@@ -23,7 +23,7 @@ from ..stats.sandwich import covariance_rule
 from ..stats.separation import SeparableDataWarning, separated_classes, separation_message
 from . import optim
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, TrainingState
-from .firth import check_firth_options, run_firth
+from .firth import check_firth_classes, run_firth
 from .model import LogisticModel, float64_copy
 from .moments import standardization
 from .newton import run_newton
@@ -196,7 +196,7 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
         raise OptionError("l2", "auto does not weigh the folds' rows yet; give a number with frequency weights")
     dataset, clusters = cluster_ids(dataset, se.column) if se.kind == "cluster" else (dataset, None)
     if opts.penalty == "firth":
-        check_firth_options(opts, len(dataset.class_names))
+        check_firth_classes(len(dataset.class_names))
         opts = replace(opts, l2=0.0)  # Jeffreys' prior is the penalty: the design is coded as for maximum likelihood
     if se.kind in ("hc2", "hc3") and len(dataset.class_names) > 2:
         raise OptionError(
@@ -220,10 +220,10 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     del objective
     model = model.cpu().eval()
     weights = plan.class_weights
-    metrics, computed = _split_metrics(
-        model, dataset, train_idx, val_idx, weights, opts.penalty_terms(), outcome.get("train_logits")
-    )
-    unpenalized = opts.penalty_terms() == (0, 0) and opts.penalty != "firth"
+    l1, l2 = opts.penalty_terms()
+    train_logits = outcome.get("train_logits")
+    metrics, computed = _split_metrics(model, dataset, train_idx, val_idx, weights, (l1, l2), train_logits)
+    unpenalized = l1 == 0 and l2 == 0 and opts.penalty != "firth"
     separated, quasi = (
         separated_classes(outcome.get("train_logits"), model, dataset, train_idx) if unpenalized else ([], False)
     )
@@ -244,8 +244,8 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
         dataset.y[rows],
         list(dataset.class_names),
         list(dataset.feature_names),
-        l2=opts.penalty_terms()[1],
-        l1=opts.penalty_terms()[0],
+        l2=l2,
+        l1=l1,
         penalty=opts.penalty,
         weighted=weights is not None,
         frequency=None if dataset.weights is None else dataset.weights[rows],
