@@ -125,6 +125,7 @@ bench: install bench-serve-tools
 	$(PY) bench/categorical.py
 	$(PY) bench/penalty.py
 	$(PY) bench/robust_fits.py
+	$(PY) bench/l1_path.py
 	$(PY) bench/stream.py
 	$(PY) bench/distributed.py
 	$(PY) bench/serve.py

@@ -81,13 +81,15 @@ class Explainer:
         matrix[self.groups, np.arange(len(self.groups))] = 1.0
         return matrix
 
-    def reference(self, design: np.ndarray) -> dict[str, np.ndarray]:
-        """The explain outputs of design rows ``design`` (n_rows, n_design), in float64: what the graph's float32
-        outputs are compared with."""
+    def reference(self, design: np.ndarray, offsets: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The explain outputs of design rows ``design`` (n_rows, n_design), with a model's ``offset`` input (shape
+        (n_rows,)) on the logit, in float64: what the graph's float32 outputs are compared with."""
         x = np.asarray(design, dtype=np.float64)
         standardized = (x - self.mean) / self.scale
         slopes = self.coefficients * self.scale[:, None]  # per standard deviation: the logits from u, as the graph
         logit = standardized @ slopes + (self.intercepts + self.mean @ self.coefficients)
+        if offsets is not None:
+            logit = logit + np.asarray(offsets, dtype=np.float64)[:, None]
         terms = (x - self.baseline)[:, :, None] * self.coefficients[None, :, :]
         contributions = np.einsum("cj,njl->ncl", self.group_matrix(), terms)
         out = {contract.LOGIT_OUTPUT: logit, contract.CONTRIBUTIONS_OUTPUT: contributions}
@@ -100,14 +102,19 @@ class Explainer:
                 out[contract.PROBABILITY_UPPER_OUTPUT] = _expit(logit[:, 0] + Z_95 * se[:, 0])
         return out
 
-    def float32_error(self, design: np.ndarray, growth: float | None = None) -> dict[str, np.ndarray]:
+    def float32_error(
+        self, design: np.ndarray, growth: float | None = None, offsets: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """Per output of :meth:`reference`, a bound on what float32 arithmetic alone can move each value: the
         rounding of a dot product grows with ``growth * sum |terms|``, by default ``(sqrt(n) + 2) * eps32`` (the
-        worst case, which the probabilities' slack in :func:`exporter.verify.float32_slack` uses too)."""
+        worst case, which the probabilities' slack in :func:`exporter.verify.float32_slack` uses too); an
+        ``offset`` input is one more term of it."""
         x = np.asarray(design, dtype=np.float64)
         standardized = (x - self.mean) / self.scale
         growth = (np.sqrt(x.shape[1]) + 2.0) * EPS32 if growth is None else growth
         layer = np.abs(standardized) @ np.abs(self.weights).T + np.abs(self.biases)  # each logit of the layer
+        if offsets is not None:
+            layer = layer + np.abs(np.asarray(offsets, dtype=np.float64))[:, None]
         logit = growth * (layer if len(self.biases) == 1 else layer[:, 1:] + layer[:, :1])
         # x - baseline and the products round to their own size; the baseline the graph holds is float32; the graph
         # centers the numeric columns on the mean first (exporter/preprocess.py): (x - mean) - (baseline - mean)
@@ -124,7 +131,7 @@ class Explainer:
             se = growth * np.sqrt((np.einsum("nd,ldr->nlr", u, np.abs(self.factor)) ** 2).sum(axis=2))
             out[contract.LOGIT_SE_OUTPUT] = se
             if self.n_logits == 1:
-                reference = self.reference(design)
+                reference = self.reference(design, offsets)
                 for name in (contract.PROBABILITY_LOWER_OUTPUT, contract.PROBABILITY_UPPER_OUTPUT):
                     p = reference[name]
                     out[name] = p * (1.0 - p) * (logit[:, 0] + Z_95 * se[:, 0]) + 2.0 * EPS32 * p
@@ -189,13 +196,13 @@ def explainer_of(
     )
 
 
-def explain_slack(explainer: Explainer, design: np.ndarray) -> np.ndarray:
+def explain_slack(explainer: Explainer, design: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
     """Per row, the typical float32 error of its explain outputs (``2 eps32 sum |terms|``, what rounding errors that
     do not all line up give) relative to ``max(1, |value|)``: the unit of the test vectors' rule for those outputs
     (see ``runtime.contract.TESTVECTORS_RULE``)."""
-    reference = explainer.reference(design)
+    reference = explainer.reference(design, offsets)
     worst = np.zeros(len(design))
-    for name, error in explainer.float32_error(design, growth=2.0 * EPS32).items():
+    for name, error in explainer.float32_error(design, growth=2.0 * EPS32, offsets=offsets).items():
         relative = error / np.maximum(1.0, np.abs(reference[name]))
         worst = np.maximum(worst, relative.reshape(len(design), -1).max(axis=1))
     return worst

@@ -60,6 +60,9 @@ class ContractModule(nn.Module):
         self.explain = explainer is not None
         self.intervals = self.explain and explainer.factor is not None
         self.binary, self.n_classes = model.is_binary, model.n_classes
+        self.offset = model.offset is not None
+        if self.offset:  # the offset reaches the second class's logit only: [0, z + offset]
+            self.register_buffer("offset_mask", torch.tensor([0.0, 1.0]))
         if explainer is not None:  # format 3's outputs: see exporter/explain.py for the formulas
             baseline = _float32(explainer.baseline)
             baseline[:centered] -= torch.from_numpy(self.centers)  # float32, as the graph centers the design rows
@@ -73,9 +76,11 @@ class ContractModule(nn.Module):
                 self.register_buffer("factor_w", _float32(explainer.factor[:, :width, :]))
                 self.register_buffer("factor_b", _float32(explainer.factor[:, width:, :]))
 
-    def forward(self, design: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, design: torch.Tensor, offset: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         standardized = (design - self.mean) / self.scale
         logits = self.linear(standardized)
+        if offset is not None:
+            logits = logits + offset.unsqueeze(1) * self.offset_mask
         probabilities = torch.softmax(logits, dim=1)
         if self.threshold is not None:
             label = (probabilities[:, 1] > self.threshold).to(torch.int64)
@@ -162,6 +167,10 @@ def export_graph(
     module = ContractModule(model, threshold, explainer, centered).eval()
     input_name = contract.INPUT_NAME if raw else DESIGN
     example = torch.zeros(2, model.n_features)
+    batch = torch.export.Dim("batch", min=1)
+    args, names, dims = (example,), [input_name], {"design": {0: batch}}
+    if module.offset:
+        args, names, dims = (example, torch.zeros(2)), [*names, contract.OFFSET_INPUT], {**dims, "offset": {0: batch}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its notes on skipped torchvision ops and deprecations are not ours
         quiet = logging.getLogger("torch.onnx")
@@ -170,11 +179,11 @@ def export_graph(
         try:
             program = torch.onnx.export(
                 module,
-                (example,),
+                args,
                 dynamo=True,
-                input_names=[input_name],
+                input_names=names,
                 output_names=module.output_names(),
-                dynamic_shapes={"design": {0: torch.export.Dim("batch", min=1)}},
+                dynamic_shapes=dims,
                 opset_version=opset,
                 external_data=False,
                 optimize=True,
@@ -203,6 +212,7 @@ def add_metadata(
     profile: dict | None = None,
     explain: dict | None = None,
     portable: bool = False,
+    offset: str | None = None,
 ) -> onnx.ModelProto:
     """Make the file self-describing: names, threshold, opset, metrics, versions, where the model came from
     (``origin``: "scikit-learn 1.9.1 Pipeline(...)", for a model not trained by this toolkit), the training rows'
@@ -231,6 +241,7 @@ def add_metadata(
         **({contract.KEY_PROFILE: json.dumps(profile, separators=(",", ":"))} if profile else {}),
         **({contract.KEY_EXPLAIN: json.dumps(explain, separators=(",", ":"))} if explain is not None else {}),
         **({contract.KEY_CATEGORY_CODES: json.dumps(contract.CATEGORY_CODES)} if _coded(columns, portable) else {}),
+        **({contract.KEY_OFFSET: json.dumps({"column": offset})} if offset is not None else {}),
         contract.KEY_DIGEST: integrity.PLACEHOLDER,  # last, by convention; its value is set by serialize()
     }
     del proto.metadata_props[:]
@@ -240,6 +251,11 @@ def add_metadata(
     proto.producer_version = versions["logreg-onnx"]
     proto.doc_string = describe(
         columns or [{"name": n, "kind": "numeric"} for n in feature_names], class_names, threshold, explain, portable
+    ) + (
+        f" Input '{contract.OFFSET_INPUT}': float32 [batch], a known term added to the logit (the training's column "
+        f"{json.dumps(offset)}); feed 0 for a row without one."
+        if offset is not None
+        else ""
     )
     proto.graph.name = "logistic_regression"
     return proto

@@ -30,7 +30,8 @@ from .verify import (
     torch_reference,
 )
 
-Runner = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+# (numeric rows, categories, the offset input or None) -> (label, probabilities)
+Runner = Callable[[np.ndarray, np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
 SMALL_BATCH_ROWS = 16  # rows run one at a time and two at a time, spread over every probe group
 USER_PATH_ROWS_PER_GROUP = 64  # rows of each probe group sent through the users' paths (dicts, JSON): a sample
 RUNTIME = "runtime.load (onnxruntime)"
@@ -113,8 +114,8 @@ class VerificationReport:
 def runtime_runner(model: runtime.Model) -> Runner:
     """The runtime's own path: one row goes through its IOBinding fast path, several through ``session.run``."""
 
-    def run(rows: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return model.run_inputs(rows, categories, check_finite=False)
+    def run(rows: np.ndarray, categories: np.ndarray, offsets=None) -> tuple[np.ndarray, np.ndarray]:
+        return model.run_inputs(rows, categories, offsets=offsets, check_finite=False)
 
     return run
 
@@ -130,10 +131,11 @@ def reference_outputs(proto: onnx.ModelProto, names: list[str] | None = None):
 
     props = {p.key: p.value for p in proto.metadata_props}
 
-    def run(rows: np.ndarray, categories: np.ndarray) -> dict[str, np.ndarray]:
+    def run(rows: np.ndarray, categories: np.ndarray, offsets=None) -> dict[str, np.ndarray]:
         if contract.CATEGORIES_INPUT in input_names:
             categories = graph_texts(props, categories)  # a portable graph takes the texts' codes
-        feed = {contract.INPUT_NAME: rows, contract.CATEGORIES_INPUT: categories}
+        offsets = np.zeros(len(rows), dtype=np.float32) if offsets is None else offsets
+        feed = {contract.INPUT_NAME: rows, contract.CATEGORIES_INPUT: categories, contract.OFFSET_INPUT: offsets}
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)  # its Exp overflows to inf on saturated rows, as it may
             return dict(zip(wanted, evaluator.run(wanted, {n: feed[n] for n in input_names}), strict=True))
@@ -145,30 +147,34 @@ def reference_runner(proto: onnx.ModelProto) -> Runner:
     """The reference evaluator's label and probabilities (:func:`reference_outputs`)."""
     outputs = reference_outputs(proto, list(contract.OUTPUT_NAMES))
 
-    def run(rows: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        got = outputs(rows, categories)
+    def run(rows: np.ndarray, categories: np.ndarray, offsets=None) -> tuple[np.ndarray, np.ndarray]:
+        got = outputs(rows, categories, offsets)
         return np.asarray(got[contract.LABEL_OUTPUT]), np.asarray(got[contract.PROBABILITIES_OUTPUT])
 
     return run
 
 
-def dict_rows(model: runtime.Model, rows: np.ndarray, categories: np.ndarray) -> list[dict]:
+def dict_rows(model: runtime.Model, rows: np.ndarray, categories: np.ndarray, offsets=None) -> list[dict]:
     """Probe rows as a user gives them: dicts by column name, None for a missing value (NaN, or "" in a text
-    column), in the model's column order."""
+    column), in the model's column order; a model's offset under its column, left out where it is 0 (a row that
+    does not give one)."""
     numeric, categorical = model.numeric_names, model.categorical_names
     out = []
-    for values, texts in zip(rows.tolist(), categories.tolist(), strict=True):
+    for i, (values, texts) in enumerate(zip(rows.tolist(), categories.tolist(), strict=True)):
         row = {name: (None if v != v else v) for name, v in zip(numeric, values, strict=True)}
         row |= {name: (None if t == "" else t) for name, t in zip(categorical, texts, strict=True)}
-        out.append({name: row[name] for name in model.feature_names})
+        named = {name: row[name] for name in model.feature_names}
+        if offsets is not None and offsets[i] != 0:
+            named[model.offset_column] = float(offsets[i])
+        out.append(named)
     return out
 
 
 def dict_runner(model: runtime.Model) -> Runner:
     """``Model.run`` on dict rows: one row as one dict (the single-row paths), several as a list of dicts."""
 
-    def run(rows: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        named = dict_rows(model, rows, categories)
+    def run(rows: np.ndarray, categories: np.ndarray, offsets=None) -> tuple[np.ndarray, np.ndarray]:
+        named = dict_rows(model, rows, categories, offsets)
         return model.run(named[0] if len(named) == 1 else named, check_finite=False)
 
     return run
@@ -196,14 +202,17 @@ def server_runners(model: runtime.Model) -> dict[str, Runner]:
     entry, limits = Served("model", model, ready=True), Limits()
     classes = model.classes
 
-    def predict(rows: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        body = json.dumps({"instances": dict_rows(model, rows, categories)}).encode()
+    def predict(rows: np.ndarray, categories: np.ndarray, offsets=None) -> tuple[np.ndarray, np.ndarray]:
+        body = json.dumps({"instances": dict_rows(model, rows, categories, offsets)}).encode()
         answer = json.loads(answer_predict(entry, body, limits)[0])["predictions"]
         labels = np.array([classes.index(p["label"]) for p in answer], dtype=np.int64)
         return labels, np.array([[p["probabilities"][c] for c in classes] for p in answer], dtype=np.float32)
 
-    def infer(rows: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def infer(rows: np.ndarray, categories: np.ndarray, offsets=None) -> tuple[np.ndarray, np.ndarray]:
         inputs = []
+        if offsets is not None:
+            data = [float(v) for v in offsets.tolist()]
+            inputs.append({"name": contract.OFFSET_INPUT, "shape": [len(rows)], "datatype": "FP32", "data": data})
         if model.numeric_names:
             data = [None if v != v else v for v in rows.ravel().tolist()]
             inputs.append({"name": contract.INPUT_NAME, "shape": list(rows.shape), "datatype": "FP32", "data": data})
@@ -292,7 +301,7 @@ def verify_file(
         notes.append(f"{refused} probe rows {against} refuses (unseen levels or missing values) were not compared")
         probes, outputs = probes.subset(scored), (outputs[0][scored], outputs[1][scored])
     expected = (np.asarray(outputs[0], dtype=np.int64), np.asarray(outputs[1]))
-    slack = float32_slack(model, probes.design, expected[1])
+    slack = float32_slack(model, probes.design, expected[1], probes.offsets)
     report = VerificationReport(atol=atol, rtol=rtol, contract=checks, probes=_group_counts(probes), notes=notes)
     report.note(f"reference: {against}")
     if load_failure is not None:
@@ -389,7 +398,10 @@ def _run_batches(name, runner, probes, slack, expected, *, atol, rtol, threshold
     for batch_name, batches in batchings.items():
         rows = np.concatenate(batches)
         try:
-            outputs = [runner(np.ascontiguousarray(probes.rows[b]), probes.categories[b]) for b in batches]
+            outputs = [
+                runner(np.ascontiguousarray(probes.rows[b]), probes.categories[b], probes.offsets_at(b))
+                for b in batches
+            ]
         except Exception as exc:  # a fixed batch size, a broken graph: the engine's own words are the evidence
             message = first_line(exc)
             results.append(

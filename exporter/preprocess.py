@@ -35,14 +35,15 @@ CENTERED_MEDIANS = "pre_medians_centered"  # each numeric column's median minus 
 def splice(
     proto: onnx.ModelProto, encoding: Encoding, centers: np.ndarray, *, portable: bool = False
 ) -> onnx.ModelProto:
-    """Replace ``proto``'s single input (named :data:`DESIGN`) by the contract's raw inputs and the nodes that make
+    """Replace ``proto``'s first input (named :data:`DESIGN`) by the contract's raw inputs and the nodes that make
     the design matrix from them, its numeric columns minus ``centers`` (float32, one per numeric column: the
-    standardization's means, which the traced graph then leaves out)."""
+    standardization's means, which the traced graph then leaves out). Any other input (``offset``) stays, after
+    them."""
     graph = proto.graph
-    (design_input,) = list(graph.input)
+    design_input, *others = list(graph.input)
     inputs, nodes, initializers = _preprocess(encoding, np.asarray(centers, dtype=np.float32), portable)
     graph.ClearField("input")
-    graph.input.extend(inputs)
+    graph.input.extend([*inputs, *others])
     old_nodes = list(graph.node)
     graph.ClearField("node")
     graph.node.extend([*nodes, *old_nodes])

@@ -34,7 +34,8 @@ class Probes:
     """Raw rows to compare on, with the name of the group each row comes from.
 
     ``rows`` are the numeric columns (float32, NaN where missing), ``categories`` the categorical ones (object array
-    of str, "" where missing; zero columns for a numeric model), ``design`` the design matrix the linear part sees.
+    of str, "" where missing; zero columns for a numeric model), ``design`` the design matrix the linear part sees,
+    ``offsets`` the ``offset`` input (float32, shape (n_rows,)) of a model that has one, else None.
     """
 
     rows: np.ndarray
@@ -42,6 +43,7 @@ class Probes:
     design: np.ndarray
     groups: list[str]
     notes: list[str]
+    offsets: np.ndarray | None = None
 
     def subset(self, rows: np.ndarray) -> Probes:
         """These probes restricted to ``rows`` (indices), in that order."""
@@ -51,7 +53,12 @@ class Probes:
             design=self.design[rows],
             groups=[self.groups[i] for i in rows.tolist()],
             notes=self.notes,
+            offsets=None if self.offsets is None else self.offsets[rows],
         )
+
+    def offsets_at(self, rows) -> np.ndarray | None:
+        """The ``offset`` input of ``rows`` (indices or a slice), or None for a model without one."""
+        return None if self.offsets is None else np.ascontiguousarray(self.offsets[rows])
 
     def describe_row(self, index: int) -> str:
         group = self.groups[index]
@@ -129,7 +136,18 @@ def make_probes(model: LogisticModel, data_rows=None, *, seed: int = 0, n_random
     categories = np.concatenate([g[2] for g in groups]).astype(object).reshape(len(rows), len(categorical))
     names = [name for name, part, _ in groups for _ in range(len(part))]
     design = encoding.design(_table(encoding, rows, categories))
-    return Probes(rows=rows, categories=categories, design=design, groups=names, notes=notes)
+    offsets = _probe_offsets(names, rng) if model.offset is not None else None
+    return Probes(rows=rows, categories=categories, design=design, groups=names, notes=notes, offsets=offsets)
+
+
+def _probe_offsets(groups: list[str], rng: np.random.Generator) -> np.ndarray:
+    """The ``offset`` input of the probe rows: 0 for every fourth row (a row that does not give one) and the rows
+    aimed at the decision boundary (an offset would move them off it), else spread over -4..4 and a few far out."""
+    offsets = rng.uniform(-4.0, 4.0, len(groups))
+    offsets[1::16] *= 100.0
+    offsets[::4] = 0.0
+    offsets[[g == "near boundary" for g in groups]] = 0.0
+    return offsets.astype(np.float32)
 
 
 def _table(encoding: Encoding, numeric: np.ndarray, categories: np.ndarray) -> Table:
@@ -230,37 +248,47 @@ def torch_reference(model: LogisticModel, probes: Probes, threshold: float = 0.5
     model's label is the second class when its probability is above ``threshold``.
     Categorical values reach it as codes (:meth:`~trainer.columns.Encoding.codes`, a dictionary lookup), while the
     ONNX graph compares the strings themselves: two independent implementations of the encoding."""
-    probabilities = raw_probabilities(model, probes.rows, probes.categories)
+    probabilities = raw_probabilities(model, probes.rows, probes.categories, probes.offsets)
     if probabilities.shape[1] == 2 and threshold != 0.5:
         return (probabilities[:, 1] > threshold).astype(np.int64), probabilities
     return probabilities.argmax(axis=1).astype(np.int64), probabilities
 
 
-def raw_probabilities(model: LogisticModel, rows: np.ndarray, categories: np.ndarray) -> np.ndarray:
+def raw_probabilities(
+    model: LogisticModel, rows: np.ndarray, categories: np.ndarray, offsets: np.ndarray | None = None
+) -> np.ndarray:
     """The PyTorch model's probabilities (float32, as it runs) of raw rows: ``rows`` the numeric columns (float32,
     NaN where missing), ``categories`` the text columns (object array, "" where missing), as codes
-    (:meth:`~trainer.columns.Encoding.codes`, a dictionary lookup) for torch, which has no strings."""
+    (:meth:`~trainer.columns.Encoding.codes`, a dictionary lookup) for torch, which has no strings; ``offsets`` a
+    model's offset input."""
     encoding = model.encoding
     codes = encoding.codes(categories) if encoding is not None and encoding.categorical else None
     with torch.no_grad():
         return model.forward_raw(
             torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32)),
             None if codes is None else torch.from_numpy(codes),
+            None if offsets is None else torch.from_numpy(np.ascontiguousarray(offsets, dtype=np.float32)),
         ).numpy()
 
 
-def float32_slack(model: LogisticModel, design: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+def float32_slack(
+    model: LogisticModel, design: np.ndarray, probabilities: np.ndarray, offsets: np.ndarray | None = None
+) -> np.ndarray:
     """Per element, shape (n_rows, n_classes): how far float32 rounding alone can move each probability.
 
     Logit ``m`` is a float32 dot product; two implementations may differ by up to
     ``e_m = (sqrt(n_features) + 2) * eps32 * (sum_j |W_mj x_j| + |b_m|)`` (x standardized). The slack is the exact
     worst case of the softmax when each logit moves by at most ``e_m``: probability k is largest when its logit
     rises and the others fall, ``p_k e^{e_k} / (p_k e^{e_k} + sum_{m != k} p_m e^{-e_m})``, and smallest the other
-    way round. A binary model's first logit is the constant 0 (no error).
+    way round. A binary model's first logit is the constant 0 (no error). An ``offset`` input adds one float32
+    addition: ``eps32 * (|z| + |offset|)`` more.
     """
     W, b = _logit_weights(model)
     standardized = (design.astype(np.float64) - model.mean.double().numpy()) / model.scale.double().numpy()
-    error = (math.sqrt(W.shape[1]) + 2) * EPS32 * (np.abs(standardized) @ np.abs(W).T + np.abs(b))
+    magnitude = np.abs(standardized) @ np.abs(W).T + np.abs(b)
+    error = (math.sqrt(W.shape[1]) + 2) * EPS32 * magnitude
+    if offsets is not None:
+        error = error + EPS32 * (magnitude + 2.0 * np.abs(offsets.astype(np.float64))[:, None])
     if W.shape[0] == 1:
         error = np.concatenate([np.zeros_like(error), error], axis=1)
     error = np.minimum(error, 700.0)  # beyond this exp overflows, and the probability is anything in [0, 1] anyway

@@ -47,8 +47,8 @@ def verify_explanations(path: Path, source: Source, *, atol: float, rtol: float,
     )
     rows = np.flatnonzero(usable)
     probes, probabilities = probes.subset(rows), np.asarray(probabilities, dtype=np.float64)[rows]
-    wanted = explainer.reference(probes.design)
-    bound = explainer.float32_error(probes.design)
+    wanted = explainer.reference(probes.design, probes.offsets)
+    bound = explainer.float32_error(probes.design, offsets=probes.offsets)
     runners = {"runtime.load (onnxruntime)": _runtime_runner(path, list(wanted))}
     if reference:
         runners["onnx.reference"] = reference_outputs(onnx.load_model_from_string(Path(path).read_bytes()))
@@ -60,7 +60,7 @@ def verify_explanations(path: Path, source: Source, *, atol: float, rtol: float,
             ("1", [spread[i : i + 1] for i in range(len(spread))]),
         ):
             try:
-                parts = [runner(probes.rows[b], probes.categories[b]) for b in batches]
+                parts = [runner(probes.rows[b], probes.categories[b], probes.offsets_at(b)) for b in batches]
             except Exception as exc:  # the engine's own words are the evidence
                 detail = f"{type(exc).__name__}: {first_line(exc)}"
                 results.append(
@@ -113,6 +113,8 @@ def _consistency(runner, explainer: Explainer, probes, got, bound, probabilities
     batch = str(len(chosen))
     against = _entry(runner, batch, LOGIT_AGAINST_SOURCE, probes, chosen, difference, allowed, theirs)
     total = explainer.baseline_logit + got[contract.CONTRIBUTIONS_OUTPUT].astype(np.float64).sum(axis=1)
+    if probes.offsets is not None:  # the offset is no column's contribution: the logit is the sum plus it
+        total = total + probes.offsets.astype(np.float64)[:, None]
     budget = 2.0 * (error + bound[contract.CONTRIBUTIONS_OUTPUT].sum(axis=1)) + atol
     summed = _entry(runner, batch, "baseline+sum", probes, chosen, np.abs(total - logit), budget, logit)
     return [against, summed]
@@ -139,7 +141,7 @@ def _entry(runner, batch, output, probes: Probes, chosen, difference, allowed, w
 def _runtime_runner(path: Path, names: list[str]):
     model = runtime.load(path)
 
-    def run(rows: np.ndarray, categories: np.ndarray) -> dict[str, np.ndarray]:
-        return model.run_outputs(rows, categories if model.categorical_names else None, names)
+    def run(rows: np.ndarray, categories: np.ndarray, offsets=None) -> dict[str, np.ndarray]:
+        return model.run_outputs(rows, categories if model.categorical_names else None, names, offsets=offsets)
 
     return run

@@ -115,6 +115,7 @@ def export_source(
     ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is raised.
     """
     started = time.perf_counter()
+    _check_offset_outputs(source, c_code=c_code, c_fixed=c_fixed, code=code)
     model_bytes = serialize(build_model(source, opset=opset, portable=portable))
     vectors = test_vectors(source, model_bytes)
     with _staged(target, model_bytes) as candidate:
@@ -432,6 +433,20 @@ def _code_candidates(
     return files
 
 
+def _check_offset_outputs(source: Source, *, c_code: bool, c_fixed: bool, code: tuple[str, ...]) -> None:
+    """A model with an ``offset`` input is written as ONNX (and .ort) only, for now: the C headers and the scorers
+    in other languages do not take an offset yet. Refused before anything is built or written."""
+    if source.model.offset is None:
+        return
+    for parameter, wanted in (("c_code", c_code), ("c_fixed", c_fixed), ("code", bool(code))):
+        if wanted:
+            raise ExportOptionError(
+                parameter,
+                f"cannot write this model as source yet: it takes an offset ({source.model.offset!r}), which the C "
+                "headers and the other languages' scorers do not; export the ONNX file (and --ort) without it",
+            )
+
+
 def _model_facts(target: Path, model_bytes: bytes, opset: int | None, source: Source) -> dict:
     return {
         "path": str(target),
@@ -480,6 +495,7 @@ def build_model(
         profile=training_profile(source) if profile else None,
         explain=explainer.metadata(source.class_names) if explainer is not None else None,
         portable=portable,
+        offset=source.model.offset,
     )
     onnx.checker.check_model(proto, full_check=True)
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
@@ -515,16 +531,18 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
     probes = make_probes(source.model, source.sample, seed=1)
     labels, probabilities = source.expected(probes)
     scored = np.isfinite(probabilities).all(axis=1)  # rows the user's object refuses are no test of a client
-    slack = np.where(scored, float32_slack(source.model, probes.design, np.nan_to_num(probabilities)).max(axis=1), 1.0)
+    slack = float32_slack(source.model, probes.design, np.nan_to_num(probabilities), probes.offsets).max(axis=1)
+    slack = np.where(scored, slack, 1.0)
     explainer = source.explainer
-    explained = explainer.reference(probes.design)
-    slack = np.maximum(slack, explain_slack(explainer, probes.design))
+    explained = explainer.reference(probes.design, probes.offsets)
+    slack = np.maximum(slack, explain_slack(explainer, probes.design, probes.offsets))
     encoding = source.encoding
     names = encoding.names
     numeric = [c.name for c in encoding.numeric]
     categorical = [c.name for c in encoding.categorical]
     cases = []
     props = {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}
+    offset = contract.offset_column(props)
     for group in dict.fromkeys(probes.groups):
         members = [
             i
@@ -536,6 +554,9 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
             row = dict(zip(numeric, features, strict=True))
             row |= {name: (None if v == "" else v) for name, v in zip(categorical, probes.categories[i], strict=True)}
             case = {"group": group, "row": {name: row[name] for name in names}, "features": features}
+            if offset is not None:  # the graph's input, and the row's value under the offset column
+                case[contract.OFFSET_INPUT] = float(probes.offsets[i])
+                case["row"][offset] = float(probes.offsets[i])
             if categorical:
                 case["categories"] = [str(v) for v in probes.categories[i]]
                 if contract.is_portable(props):  # what a portable graph's categories input takes for them
@@ -552,7 +573,7 @@ def test_vectors(source: Source, model_bytes: bytes) -> dict:
         "format": contract.TESTVECTORS_FORMAT,
         "format_version": contract.TESTVECTORS_VERSION,
         "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "inputs": ([contract.INPUT_NAME] if numeric else []) + ([contract.CATEGORIES_INPUT] if categorical else []),
+        "inputs": contract.input_names(len(numeric), len(categorical), offset is not None),
         "outputs": [*contract.OUTPUT_NAMES, *explained],
         "feature_names": names,
         "columns": encoding.to_json(),

@@ -94,6 +94,8 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
     if table.get("note"):
         lines.append(f"note: {table['note']}")
     lines.extend(inference_words(table))
+    if fit.get("offset") is not None:
+        lines.append(f"the logit includes the offset {fit['offset']!r} (coefficient 1, not fitted)")
     if fit.get("zero_weights") is not None:
         lines.append(f"{fit['zero_weights']} of {fit['weights']} weights exactly 0 (the L1 penalty)")
     if top is not None and top < len(rows):

@@ -15,6 +15,11 @@ Format 3 (what the exporter writes; formats 1 and 2 still load). Inputs, batch d
   when it has one (``min_frequency``), and otherwise adds nothing from that column; the runtime predicts and counts
   such values, or raises with ``unseen="error"``. Present (and the opset 19 or more, for string ``Equal``) only when
   the model has categorical columns: a numeric model stays at opset 18 and runs on every engine it ran on before.
+- ``offset``: float32 ``[batch]``, a known term added to each row's logit (a binary model trained with ``--offset
+  COL``, whose metadata ``offset`` names COL): ``z = b + sum_j beta_j x_j + offset``. Present only in such a model,
+  and then required by the graph (an engine cannot be relied on to fill an optional input: OpenVINO folds one into a
+  constant, onnxruntime-node drops its feed): every client of this toolkit feeds 0 for a row that does not give the
+  column, as the training's offset-free rows would be scored.
 
 Outputs, in this order (the first two unchanged since format 1; ``L`` is ``n_classes - 1``, the logits against the
 reference class ``class_names[0]``; ``C`` the number of raw columns, ``feature_names`` order):
@@ -24,11 +29,13 @@ reference class ``class_names[0]``; ``C`` the number of raw columns, ``feature_n
   exported with another), else the first. Every runtime path returns this output as the label;
 - ``probabilities``: float32 ``[batch, n_classes]``, one column per class in ``class_names`` order, rows summing to 1;
 - ``logit`` (format 3): float32 ``[batch, L]``, ``log(p_l / p_0)``: the linear predictor of class ``l + 1`` against
-  the reference class, ``z_l = b_l + sum_j beta_jl x_j`` over the design columns ``x_j``;
+  the reference class, ``z_l = b_l + sum_j beta_jl x_j`` over the design columns ``x_j`` (plus the ``offset``
+  input, in a model that has one);
 - ``contributions`` (format 3): float32 ``[batch, C, L]``, the part of each logit owed to each raw column, measured
   from the ``explain`` metadata's ``baseline`` design row: ``sum_{j in column c} beta_jl (x_j - baseline_j)`` (a text
   column's level columns and a numeric column's missing indicator sum into their column), so that
-  ``baseline_logit_l + sum_c contributions[c, l] == logit_l`` to float32 rounding (SHAP's interventional values);
+  ``baseline_logit_l + sum_c contributions[c, l] == logit_l`` to float32 rounding (SHAP's interventional values;
+  a model with an ``offset`` input adds it: the offset is no column's contribution);
 - ``logit_se`` (format 3, when the fit has classical standard errors): float32 ``[batch, L]``, the delta method's
   standard error ``sqrt(u' S_l u)`` of each logit, ``u = [(x - mean) / scale, 1]`` and ``S_l`` the covariance of
   the fit's parameters of that logit (held in the graph as a factor ``F_l F_l'``);
@@ -54,6 +61,7 @@ from dataclasses import dataclass
 
 INPUT_NAME = "features"  # float32 numeric columns
 CATEGORIES_INPUT = "categories"  # string categorical columns (format 2, only when the model has some)
+OFFSET_INPUT = "offset"  # float32 [batch], a binary model's known term of the logit (only when trained with one)
 MISSING_LEVEL = ""  # a missing categorical value, as every client sends it
 LABEL_OUTPUT = "label"
 PROBABILITIES_OUTPUT = "probabilities"
@@ -98,6 +106,9 @@ KEY_SOURCE = "source"  # str, optional: the model the file was exported from whe
 # design column], "baseline_note": str, "baseline_logit": [number per logit], "intervals": bool (whether logit_se and
 # the probability intervals are outputs), "intervals_note": str (why not, when not), "level": 0.95, "z": number}
 KEY_EXPLAIN = "explain"
+# JSON object, present when the graph has the ``offset`` input: {"column": the training's offset column, which a row
+# given by column name may carry (a client takes it from there, or 0 when the row lacks it)}
+KEY_OFFSET = "offset"
 KEY_DIGEST = "logreg_onnx_sha256"  # the file's integrity digest: see runtime/integrity.py
 # JSON object, present in a portable graph only (``logreg export --portable``): its ``categories`` input is int64
 # codes, not text, so that the graph holds no string tensor and only core operators (tract, OpenVINO, onnxruntime's
@@ -112,6 +123,25 @@ CATEGORY_CODES = {
     "unseen": CODE_UNSEEN,
 }
 CASE_CATEGORY_CODES = "category_codes"  # a portable model's test-vector case: its categories input for the texts
+
+
+def offset_column(metadata: Mapping[str, str]) -> str | None:
+    """The column a row gives the ``offset`` input in, when the model has that input (:data:`KEY_OFFSET`)."""
+    try:
+        value = json.loads(metadata.get(KEY_OFFSET, "null"))
+    except ValueError:
+        return None
+    column = value.get("column") if isinstance(value, dict) else None
+    return column if isinstance(column, str) else None
+
+
+def input_names(n_numeric: int, n_categorical: int, offset: bool) -> list[str]:
+    """The graph's inputs, in order, for a model of these columns, with or without the ``offset`` input."""
+    return (
+        ([INPUT_NAME] if n_numeric else [])
+        + ([CATEGORIES_INPUT] if n_categorical else [])
+        + ([OFFSET_INPUT] if offset else [])
+    )
 
 
 def is_portable(metadata: Mapping[str, str]) -> bool:
@@ -250,13 +280,28 @@ def check_graph(
     columns = columns or []
     n_numeric = sum(c.kind == "numeric" for c in columns)
     n_categorical = len(columns) - n_numeric
-    expected = ([INPUT_NAME] if n_numeric else []) + ([CATEGORIES_INPUT] if n_categorical else [])
+    offset = KEY_OFFSET in metadata
+    expected = input_names(n_numeric, n_categorical, offset)
     check(
         "input names",
         [i.name for i in inputs] == expected,
         f"inputs {[i.name for i in inputs]}, expected {expected} for {n_numeric} numeric and {n_categorical} "
-        "categorical columns",
+        f"categorical columns{' and an offset' if offset else ''}",
     )
+    if offset:
+        check(
+            "offset column",
+            offset_column(metadata) is not None and len(class_names) == 2,
+            f"metadata offset {metadata[KEY_OFFSET][:80]!r} must be an object naming its column, in a binary model",
+        )
+        spec = next((i for i in inputs if i.name == OFFSET_INPUT), None)
+        if spec is not None:
+            check(f"input {OFFSET_INPUT} type float32", spec.element_type == "float32", spec.element_type)
+            check(
+                f"input {OFFSET_INPUT} shape",
+                len(spec.shape) == 1 and not isinstance(spec.shape[0], int),
+                f"input shape {list(spec.shape)}; expected [batch], the dimension symbolic",
+            )
     text_type = "int64" if is_portable(metadata) else "string"
     for spec in inputs:
         width, element = {INPUT_NAME: (n_numeric, "float32"), CATEGORIES_INPUT: (n_categorical, text_type)}.get(
@@ -372,6 +417,8 @@ def _names(metadata: Mapping[str, str]) -> tuple[list[str], list[str]] | None:
 # with text and nulls as a user would give them: a client that prepares its own inputs checks that too.
 # Version 3 (format 3 models) adds each case's explain outputs, named in ``outputs``: ``logit`` [L], ``contributions``
 # [C][L] (per column, per logit), and with intervals ``logit_se`` [L], ``probability_lower``, ``probability_upper``.
+# A model with an ``offset`` input lists it in ``inputs``; each case then has its ``offset`` (a number, fed as that
+# input) and its ``row`` has the value under the offset column's name, as a user's row would.
 # Version 2 had only label and probabilities; version 1 (format 1 models) had one ``input`` and no ``row`` or
 # ``categories``; readers take all three.
 TESTVECTORS_SUFFIX = ".testvectors.json"
@@ -408,7 +455,7 @@ TESTVECTORS_SCHEMA: dict = {
         "input": {"const": INPUT_NAME, "description": "version 1: the one input"},
         "inputs": {
             "type": "array",
-            "items": {"enum": [INPUT_NAME, CATEGORIES_INPUT]},
+            "items": {"enum": [INPUT_NAME, CATEGORIES_INPUT, OFFSET_INPUT]},
             "minItems": 1,
             "description": "version 2: the model's inputs, in order",
         },
@@ -448,6 +495,7 @@ TESTVECTORS_SCHEMA: dict = {
                         "description": "a portable model (metadata 'category_codes'): the categories input for the "
                         "texts, each column's code by that rule",
                     },
+                    OFFSET_INPUT: {"type": "number", "description": "a model with an offset input: this case's"},
                     "row": {
                         "type": "object",
                         "additionalProperties": {"type": ["number", "string", "null"]},

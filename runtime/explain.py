@@ -60,12 +60,14 @@ def ranked(toward: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
     return order[:, :k], order[:, ::-1][:, :k]
 
 
-def explain_rows(model, numeric: np.ndarray, categories: np.ndarray, *, top: int = 3) -> list[dict]:
-    """:meth:`runtime.Model.explain` on rows given as the graph's inputs."""
+def explain_rows(
+    model, numeric: np.ndarray, categories: np.ndarray, *, top: int = 3, offsets: np.ndarray | None = None
+) -> list[dict]:
+    """:meth:`runtime.Model.explain` on rows given as the graph's inputs (and a model's ``offset`` input)."""
     require_explain(model)
     top = check_top(top)
     names = [o.name for o in model.outputs]
-    outputs = model.run_outputs(numeric, categories if model.categorical_names else None, names)
+    outputs = model.run_outputs(numeric, categories if model.categorical_names else None, names, offsets=offsets)
     labels = outputs[contract.LABEL_OUTPUT]
     probabilities = outputs[contract.PROBABILITIES_OUTPUT]
     logit = outputs[contract.LOGIT_OUTPUT]

@@ -375,3 +375,49 @@ def _check_float32_range(
                 f"row {row}, column {number} ({feature_names[col]!r}) is {value}, beyond float32's range "
                 f"(+-{_FLOAT32_MAX:.4g}); the model computes in float32"
             )
+
+
+def to_offsets(values: object, n_rows: int) -> np.ndarray:
+    """A model's ``offset`` input from ``values`` (a number per row, or one number for every row): float32 of shape
+    (n_rows,), each finite. Raises :class:`InputError` naming the row and the value."""
+    if isinstance(values, (str, bytes)) or values is None:
+        raise InputError(f"offset must be a number per row ({n_rows}), got {type(values).__name__} {values!r:.40}")
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"offset must be numbers, one per row ({n_rows}), got {values!r:.60}") from None
+    if array.ndim == 0:
+        array = np.full(n_rows, float(array))
+    if array.shape != (n_rows,):
+        raise InputError(f"offset must have one number per row: expected shape ({n_rows},), got {array.shape}")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(f"row {first}: offset must be a finite number, got {float(array[first])!r}")
+    if array.size and np.abs(array).max() > _FLOAT32_MAX:
+        raise InputError(f"offset {float(np.abs(array).max())!r} is beyond float32's range (about 3.4e38)")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def offsets_in_rows(X: object, column: str, n_rows: int) -> np.ndarray:
+    """The offsets rows ``X`` give under their ``column`` (a dict, a list of dicts, a DataFrame): float32 of shape
+    (n_rows,), 0 for a row without the column or with a missing value there (None, NaN); zeros for rows in any
+    other form (an array has no names). A value that is not a number raises :class:`InputError`."""
+    if isinstance(X, Mapping):
+        cells = [X.get(column)]
+    elif isinstance(X, (list, tuple)) and X and isinstance(X[0], Mapping):
+        cells = [row.get(column) if isinstance(row, Mapping) else None for row in X]
+    elif _is_dataframe(X) and column in X.columns:
+        cells = X[column].tolist()
+    else:
+        return np.zeros(n_rows, dtype=np.float32)
+    out = np.zeros(len(cells), dtype=np.float64)
+    for i, value in enumerate(cells):
+        if is_missing(value):
+            continue
+        if not _is_number(value):
+            raise InputError(
+                f"row {i}: column {column!r} is the model's offset and takes a number, got {_describe(value)}"
+            )
+        out[i] = float(value)
+    return to_offsets(out, n_rows)

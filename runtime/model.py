@@ -26,7 +26,7 @@ from .binding import SingleRow, bind_single_row, native_float32
 from .categorical import TextColumns
 from .errors import ContractError, InputError, ModelError
 from .finish import Finish
-from .inputs import to_columns, to_matrix
+from .inputs import offsets_in_rows, to_columns, to_matrix, to_offsets
 from .prune import without_outputs
 from .session import ORT_FORMAT_MAGIC, check_integrity, open_session, read_file, tensor_specs
 
@@ -170,6 +170,10 @@ class Model:
         numeric_positions = [j for j, c in enumerate(self._columns) if c.kind == "numeric"]
         self._finisher = Finish(self._numeric_names, numeric_positions, imputed)
         self._finish = self._finisher.finish
+        self._offset = contract.offset_column(metadata)  # the column a row gives the offset input in, or None
+        # the single-row fast paths bind the numeric input alone: a model with text columns or an offset takes
+        # the careful path
+        self._lean = not self._categorical and self._offset is None
 
     # -- facts -------------------------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -225,6 +229,11 @@ class Model:
         return self._text.unseen_counts
 
     @property
+    def offset_column(self) -> str | None:
+        """The column a row gives the model's ``offset`` input in (a model trained with an offset), or None."""
+        return self._offset
+
+    @property
     def threshold(self) -> float:
         return self._threshold
 
@@ -264,14 +273,16 @@ class Model:
     # in how the inputs reach the session: one numeric row through this thread's IOBinding, one dict row of a model
     # with text columns through a lean ``session.run``, anything else converted by runtime/inputs.py, then
     # ``session.run``.
-    def predict_proba(self, X: object, *, check_finite: bool = True) -> np.ndarray:
+    def predict_proba(self, X: object, *, offset: object = None, check_finite: bool = True) -> np.ndarray:
         """Probabilities, float32 array of shape (n_rows, n_classes), columns in :attr:`classes` order.
 
         ``X``: array-like of shape (n_rows, n_features) or one row (see :func:`runtime.inputs.to_matrix` for the
         forms accepted). NaN or infinite features raise :class:`InputError` unless ``check_finite=False``, in which
-        case their rows come back as NaN.
+        case their rows come back as NaN. ``offset`` (a model with an offset input, :attr:`offset_column`):
+        array-like of shape (n_rows,), each row's known term of the logit; without it, rows by column name give it
+        under the offset column, and a row that does not gets 0.
         """
-        if type(X) is np.ndarray and not self._categorical:
+        if type(X) is np.ndarray and self._lean and offset is None:
             # one float32 row: straight into the bound buffer (the memoryview takes nothing else), the latency path
             try:
                 row, run, _, label, rows = self._local.single
@@ -288,19 +299,26 @@ class Model:
                 if first != first:  # NaN: _finish names the cause (or, without check_finite, lets it through)
                     self._finish(label, probabilities, X, check_finite)
                 return probabilities
-        return self.run(X, check_finite=check_finite)[1]
+        return self.run(X, offset=offset, check_finite=check_finite)[1]
 
-    def predict(self, X: object, *, threshold: float | None = None, check_finite: bool = True) -> np.ndarray:
+    def predict(
+        self, X: object, *, offset: object = None, threshold: float | None = None, check_finite: bool = True
+    ) -> np.ndarray:
         """Class names, array of shape (n_rows,): the graph's ``label`` (a binary model's second class when its
         probability is above the threshold it was exported with, :attr:`threshold`). ``threshold`` (binary models
-        only) replaces that one for this call."""
-        labels, probabilities = self.run(X, check_finite=check_finite)
+        only) replaces that one for this call; ``offset`` as :meth:`predict_proba` takes it."""
+        labels, probabilities = self.run(X, offset=offset, check_finite=check_finite)
         if threshold is not None:
             labels = self.labels_at(probabilities, threshold)
         return self._class_array[labels]
 
-    def run(self, X: object, *, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Both outputs of the graph contract: class indices (int64, shape (n_rows,)) and probabilities."""
+    def run(self, X: object, *, offset: object = None, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Both outputs of the graph contract: class indices (int64, shape (n_rows,)) and probabilities; ``offset``
+        as :meth:`predict_proba` takes it."""
+        if self._offset is not None or offset is not None:
+            numeric, categories = self.graph_inputs(X)
+            offsets = self.offsets_of(X, offset, len(numeric))
+            return self.run_inputs(numeric, categories, offsets=offsets, check_finite=check_finite)
         if self._categorical:
             if type(X) is dict:
                 outputs = self._text.dict_row(X)
@@ -309,6 +327,21 @@ class Model:
             numeric, categories = to_columns(X, self._columns, self._na_values)
             return self.run_inputs(numeric, categories, check_finite=check_finite)
         return self._run_numeric(to_matrix(X, self._numeric_names, missing_ok=self._missing_ok), check_finite)
+
+    def offsets_of(self, X: object, offset: object, n_rows: int) -> np.ndarray | None:
+        """The ``offset`` input for ``n_rows`` rows ``X``: ``offset`` when given (a number per row), else each
+        row's value under :attr:`offset_column` (rows by column name), 0 where a row has none; None for a model
+        without the input."""
+        if self._offset is None:
+            if offset is not None:
+                raise InputError(
+                    f"offset given, but {self._path.name} takes no offset (it was trained without --offset); leave "
+                    "it out"
+                )
+            return None
+        if offset is not None:
+            return to_offsets(offset, n_rows)
+        return offsets_in_rows(X, self._offset, n_rows)
 
     def graph_inputs(self, X: object) -> tuple[np.ndarray, np.ndarray]:
         """Rows in any accepted form as the graph's inputs: float32 numeric columns (NaN where missing) and an
@@ -323,10 +356,11 @@ class Model:
         profile stored in the model: per column and for the score, PSI with its band, KS (numbers) or chi-square
         (text), missing rates and unseen levels (see :mod:`runtime.drift`). Raises :class:`ModelError` for a model
         exported without a profile."""
-        return self.drift_of_inputs(*self.graph_inputs(X))
+        numeric, categories = self.graph_inputs(X)
+        return self.drift_of_inputs(numeric, categories, self.offsets_of(X, None, len(numeric)))
 
-    def drift_of_inputs(self, numeric: np.ndarray, categories: np.ndarray) -> dict:
-        """:meth:`drift` of rows given as the graph's inputs (:meth:`graph_inputs`)."""
+    def drift_of_inputs(self, numeric: np.ndarray, categories: np.ndarray, offsets: np.ndarray | None = None) -> dict:
+        """:meth:`drift` of rows given as the graph's inputs (:meth:`graph_inputs`), and a model's offsets."""
         from .drift import Profile
 
         profile = Profile.from_metadata(self._metadata)
@@ -335,7 +369,9 @@ class Model:
                 f"{self._path}: the model holds no training profile (exported without training rows); export it "
                 "again from its run, or with sample= rows, to compare new rows with"
             )
-        _, probabilities = self.run_inputs(numeric, categories if self._categorical else None, check_finite=False)
+        _, probabilities = self.run_inputs(
+            numeric, categories if self._categorical else None, offsets=offsets, check_finite=False
+        )
         return profile.compare(self._numeric_names, numeric, categories, probabilities)
 
     def explain(self, X: object, *, top: int = 3) -> list[dict]:
@@ -347,7 +383,8 @@ class Model:
         and :class:`InputError` as :meth:`predict` does."""
         from .explain import explain_rows
 
-        return explain_rows(self, *self.graph_inputs(X), top=top)
+        numeric, categories = self.graph_inputs(X)
+        return explain_rows(self, numeric, categories, top=top, offsets=self.offsets_of(X, None, len(numeric)))
 
     def run_outputs(
         self,
@@ -355,18 +392,19 @@ class Model:
         categories: np.ndarray | None,
         names: list[str] | None = None,
         *,
+        offsets: np.ndarray | None = None,
         check_finite: bool = True,
     ) -> dict[str, np.ndarray]:
         """Any of the file's outputs (``names``, default all) for rows given as the graph's inputs
         (:meth:`graph_inputs`), by name; rows that scored NaN raise :class:`InputError` as :meth:`predict` does,
-        unless ``check_finite=False``. The explain outputs run on a session of the whole graph; predictions never
-        pay for them."""
+        unless ``check_finite=False``; ``offsets`` the ``offset`` input (0 when not given, in a model that has it). The
+        explain outputs run on a session of the whole graph; predictions never pay for them."""
         available = [o.name for o in self._outputs]
         names = available if names is None else list(names)
         unknown = [n for n in names if n not in available]
         if unknown:
             raise InputError(f"this model has no output {unknown[0]!r}; its outputs are {', '.join(available)}")
-        feed = self._feed(numeric, categories)
+        feed = self._feed(numeric, categories, offsets)
         wanted = list(dict.fromkeys([contract.PROBABILITIES_OUTPUT, *names]))
         session = self._session if set(wanted) <= set(contract.OUTPUT_NAMES) else self._full_session
         values = dict(zip(wanted, session.run(wanted, feed), strict=True))
@@ -376,23 +414,37 @@ class Model:
         return {name: values[name] for name in names}
 
     def run_inputs(
-        self, numeric: np.ndarray, categories: np.ndarray | None = None, *, check_finite: bool = True
+        self,
+        numeric: np.ndarray,
+        categories: np.ndarray | None = None,
+        *,
+        offsets: np.ndarray | None = None,
+        check_finite: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The graph's own inputs, already prepared: ``numeric`` float32 (n_rows, n_numeric), NaN where missing, and
+        """The graph's own inputs, already prepared: ``numeric`` float32 (n_rows, n_numeric), NaN where missing,
         (for a model with categorical columns) ``categories``, an object array of str (n_rows, n_categorical), ""
-        where missing. Unseen categorical values are counted, or raise with ``unseen="error"``."""
-        if not self._categorical:
+        where missing, and (a model with an offset input) ``offsets``, shape (n_rows,), 0 when not given. Unseen
+        categorical values are counted, or raise with ``unseen="error"``."""
+        if self._lean and offsets is None:
             return self._run_numeric(native_float32(numeric), check_finite)
-        feed = self._feed(numeric, categories)
+        feed = self._feed(numeric, categories, offsets)
         if len(numeric) == 0:
             return self._no_rows()
         labels, probabilities = self._session.run(self._output_names, feed)
         return self._finish(labels, probabilities, numeric, check_finite)
 
-    def _feed(self, numeric: np.ndarray, categories: np.ndarray | None) -> dict[str, np.ndarray]:
+    def _feed(
+        self, numeric: np.ndarray, categories: np.ndarray | None, offsets: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """The session's inputs from the graph's inputs, the categories' shape checked and unseen values counted
-        (or refused, with ``unseen="error"``)."""
+        (or refused, with ``unseen="error"``), the offsets 0 when not given."""
         feed = {}
+        if self._offset is not None:
+            feed[contract.OFFSET_INPUT] = (
+                np.zeros(len(numeric), dtype=np.float32) if offsets is None else to_offsets(offsets, len(numeric))
+            )
+        elif offsets is not None:
+            raise InputError(f"offsets given, but {self._path.name} takes no offset input; leave them out")
         if self._categorical:
             if categories is None or categories.shape != (len(numeric), len(self._categorical)):
                 raise InputError(
@@ -452,8 +504,8 @@ class Model:
     def predict_one(self, row: object) -> dict[str, float]:
         """One row (1-D array, list, or dict of feature name to value) to a dict of class name to probability:
         the low-latency path."""
-        if self._categorical:
-            outputs = self._text.dict_row(row) if type(row) is dict else None
+        if not self._lean:
+            outputs = self._text.dict_row(row) if type(row) is dict and self._offset is None else None
             if outputs is None:  # any other form, or a value the lean path does not take: the careful path names it
                 outputs = self.run(row)
                 if len(outputs[1]) != 1:

@@ -231,7 +231,7 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
                 numeric = np.zeros((rows, 0), np.float32)
             decoded = time.perf_counter_ns()
             results, queue_ns, infer_ns = await run_model(
-                entry, numeric, tensors.get(contract.CATEGORIES_INPUT), outputs
+                entry, numeric, tensors.get(contract.CATEGORIES_INPUT), outputs, tensors.get(contract.OFFSET_INPUT)
             )
             computed = time.perf_counter_ns()
             response = encode(entry, request.id, outputs, results)
@@ -300,7 +300,7 @@ def decode(entry: Served, request: pb.ModelInferRequest) -> tuple[dict[str, np.n
     """The graph's inputs of an infer request (checked as REST checks them, runtime/v2.py) and the outputs to answer:
     those the request names, or every output of the graph when it names none."""
     model = entry.model
-    widths = v2.input_widths(len(model.numeric_names), len(model.categorical_names))
+    widths = v2.input_widths(len(model.numeric_names), len(model.categorical_names), model.offset_column is not None)
     if not request.inputs:
         raise v2.ProtocolError(f"the request has no inputs; this model takes {list(widths)}")
     raw = request.raw_input_contents

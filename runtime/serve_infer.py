@@ -79,19 +79,22 @@ def wants_whole_graph(entry: Served, names) -> bool:
     return entry.explains and any(name not in PREDICTION_OUTPUTS for name in names)
 
 
-async def run_model(entry: Served, numeric: np.ndarray, categories: np.ndarray | None, names) -> tuple[dict, int, int]:
+async def run_model(
+    entry: Served, numeric: np.ndarray, categories: np.ndarray | None, names, offsets: np.ndarray | None = None
+) -> tuple[dict, int, int]:
     """The outputs ``names`` of ``entry`` for the graph's inputs (the drift window fed): (results, queue ns, infer
-    ns). Label and probabilities go through the batcher when there is one; the explain outputs run the whole graph."""
+    ns). Label and probabilities go through the batcher when there is one (a model without an offset input); the
+    explain outputs run the whole graph. ``offsets``: the ``offset`` input, 0 for every row when not given."""
     if wants_whole_graph(entry, names):
         started = time.perf_counter_ns()
-        results = run_whole_graph(entry, numeric, categories, list(names))
+        results = run_whole_graph(entry, numeric, categories, list(names), offsets)
         entry.stats.execution()
         return results, 0, time.perf_counter_ns() - started
-    if entry.batcher is not None:
+    if entry.batcher is not None and entry.model.offset_column is None:
         labels, probabilities, queue_ns, infer_ns = await entry.batcher.submit(numeric, categories)
     else:
         started = time.perf_counter_ns()
-        labels, probabilities = entry.model.run_inputs(numeric, categories)
+        labels, probabilities = entry.model.run_inputs(numeric, categories, offsets=offsets)
         queue_ns, infer_ns = 0, time.perf_counter_ns() - started
         entry.stats.execution()
         if entry.window is not None:
@@ -99,12 +102,14 @@ async def run_model(entry: Served, numeric: np.ndarray, categories: np.ndarray |
     return {contract.LABEL_OUTPUT: labels, contract.PROBABILITIES_OUTPUT: probabilities}, queue_ns, infer_ns
 
 
-def run_whole_graph(entry: Served, numeric: np.ndarray, categories, names: list[str]) -> dict[str, np.ndarray]:
+def run_whole_graph(
+    entry: Served, numeric: np.ndarray, categories, names: list[str], offsets: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """The outputs ``names`` of a format 3 model, some of them explain outputs: one run of the whole graph (the
     probabilities too, for the drift window)."""
     if entry.window is not None:
         names = [*names, contract.PROBABILITIES_OUTPUT]
-    results = entry.model.run_outputs(numeric, categories, list(dict.fromkeys(names)))
+    results = entry.model.run_outputs(numeric, categories, list(dict.fromkeys(names)), offsets=offsets)
     if entry.window is not None:
         entry.window.append(numeric, categories, results[contract.PROBABILITIES_OUTPUT])
     return results

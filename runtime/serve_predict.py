@@ -59,7 +59,10 @@ def _predicted(entry: Served, instances: list) -> list[dict]:
         labels, probabilities = model.run(instances)
     else:  # the same answer through the graph's inputs, which the window keeps
         numeric, categories = model.graph_inputs(instances)
-        labels, probabilities = model.run_inputs(numeric, categories if model.categorical_names else None)
+        offsets = model.offsets_of(instances, None, len(numeric))
+        labels, probabilities = model.run_inputs(
+            numeric, categories if model.categorical_names else None, offsets=offsets
+        )
         entry.window.append(numeric, categories, probabilities)
     classes = model.classes
     return [
@@ -91,7 +94,7 @@ def _explained(entry: Served, instances: list, top: int) -> list[dict]:
     """Each row's label, probabilities and explanation: one run of the whole graph (runtime/explain.py)."""
     model = entry.model
     numeric, categories = model.graph_inputs(instances)
-    rows = explain_rows(model, numeric, categories, top=top)
+    rows = explain_rows(model, numeric, categories, top=top, offsets=model.offsets_of(instances, None, len(numeric)))
     if entry.window is not None:  # the probabilities as the graph gave them (float32 -> float -> float32 is exact)
         classes = model.classes
         probabilities = np.array([[row["probabilities"][c] for c in classes] for row in rows], dtype=np.float32)

@@ -342,6 +342,7 @@ async def answer_infer(
         categorical=len(model.categorical_names),
         imputes=model.imputes,
         outputs=entry.outputs,
+        offset=model.offset_column is not None,
     )
     rows = len(next(iter(parsed.inputs.values())))
     check_rows(rows, limits)
@@ -350,7 +351,9 @@ async def answer_infer(
         numeric = np.zeros((rows, 0), np.float32)
     categories = parsed.inputs.get(contract.CATEGORIES_INPUT)
     decoded = time.perf_counter_ns()
-    results, queue_ns, infer_ns = await run_model(entry, numeric, categories, [name for name, _ in parsed.outputs])
+    names = [name for name, _ in parsed.outputs]
+    offsets = parsed.inputs.get(contract.OFFSET_INPUT)
+    results, queue_ns, infer_ns = await run_model(entry, numeric, categories, names, offsets)
     computed = time.perf_counter_ns()
     content, head = encode(entry.name, parsed, results, entry.version)
     done = time.perf_counter_ns()

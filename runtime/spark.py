@@ -45,7 +45,8 @@ def predict(
     Parameters
     ----------
     df : pyspark.sql.DataFrame with the model's columns by name (in any order; other columns are passed through).
-        Numeric columns may be any Spark numeric type, categorical ones strings; nulls are missing values
+        Numeric columns may be any Spark numeric type, categorical ones strings; nulls are missing values. A model
+        trained with an offset reads it from its offset column when ``df`` has one (0 otherwise)
     model_path : the ``.onnx`` file written by ``logreg export``, readable by the driver and by every executor
     probabilities : also return one ``p_<class>`` float column per class (else ``label`` alone)
     threads : onnxruntime threads of each executor's session; 1 by default, as Spark already runs a task per core
@@ -71,6 +72,8 @@ def predict(
             f"the DataFrame has no column {missing[0]!r}; the model reads {', '.join(names)} (got columns: "
             f"{', '.join(df.columns)})"
         )
+    if model.offset_column is not None and model.offset_column in df.columns:
+        names.append(model.offset_column)  # the offset input, read from its column (0 in a DataFrame without it)
     added = output_columns((), model.classes)[: None if probabilities else 1]
     clashes = [name for name in added if name in df.columns]
     if clashes:

@@ -17,8 +17,9 @@ def path_for(model_path: Path) -> Path:
 
 
 def read(path: Path, n_numeric: int, n_categorical: int = 0):
-    """The document, the case inputs (numeric float32 with NaN for null, categories as an object array of str),
-    expected probabilities (float64) and labels; ValueError if the file does not follow the schema's shape."""
+    """The document, the case inputs (numeric float32 with NaN for null, categories as an object array of str, and
+    the offsets, float32, or None when the file's inputs have no ``offset``), expected probabilities (float64) and
+    labels; ValueError if the file does not follow the schema's shape."""
     document = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict) or document.get("format") != contract.TESTVECTORS_FORMAT:
         raise ValueError(f"not a {contract.TESTVECTORS_FORMAT} file")
@@ -31,10 +32,13 @@ def read(path: Path, n_numeric: int, n_categorical: int = 0):
     categories = np.array([case.get("categories", []) for case in cases], dtype=object).reshape(
         len(cases), n_categorical
     )
+    offsets = None
+    if contract.OFFSET_INPUT in document.get("inputs", ()):
+        offsets = np.array([case[contract.OFFSET_INPUT] for case in cases], dtype=np.float32)
     expected = np.array([case["probabilities"] for case in cases], dtype=np.float64)
     labels = np.array([case["label"] for case in cases], dtype=np.int64)
     float(document["atol"])
-    return document, (X, categories), expected, labels
+    return document, (X, categories, offsets), expected, labels
 
 
 def replay(model: Model, path: str | Path | None = None) -> dict:
@@ -47,13 +51,19 @@ def replay(model: Model, path: str | Path | None = None) -> dict:
     if not path.is_file():
         return {"status": "not found", "path": str(path)}
     try:
-        document, (X, categories), expected, expected_labels = read(
+        document, (X, categories, offsets), expected, expected_labels = read(
             path, len(model.numeric_names), len(model.categorical_names)
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return {"status": "unreadable", "path": str(path), "error": str(exc)}
     atol = float(document["atol"])
-    labels, probabilities = model.run_inputs(X, categories, check_finite=False)
+    if (offsets is not None) != (model.offset_column is not None):
+        return {
+            "status": "unreadable",
+            "path": str(path),
+            "error": "the cases' offset input does not match the model's",
+        }
+    labels, probabilities = model.run_inputs(X, categories, offsets=offsets, check_finite=False)
     if probabilities.shape != expected.shape:
         return {"status": "unreadable", "path": str(path), "error": "cases do not match the model's classes"}
     failing = _failing(labels, probabilities, expected_labels, expected, atol)
@@ -66,7 +76,8 @@ def replay(model: Model, path: str | Path | None = None) -> dict:
             return {"status": "unreadable", "path": str(path), "error": f"the model has no output {missing[0]!r}"}
         rows_ok = np.isfinite(expected).all(axis=1)
         categorical = categories[rows_ok] if model.categorical_names else None
-        got = model.run_outputs(X[rows_ok], categorical, extra, check_finite=False)
+        chosen = None if offsets is None else offsets[rows_ok]
+        got = model.run_outputs(X[rows_ok], categorical, extra, offsets=chosen, check_finite=False)
         for name in extra:
             try:
                 wanted = np.array(

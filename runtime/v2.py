@@ -62,6 +62,7 @@ def decode(
     categorical: int,
     imputes: bool,
     outputs: Sequence[str] = contract.OUTPUT_NAMES,
+    offset: bool = False,
 ) -> InferRequest:
     """An infer request for a model with ``numeric`` and ``categorical`` columns and the graph outputs ``outputs``
     (in the graph's order): the outputs a request names must be among them, and a request that names none gets them
@@ -87,25 +88,28 @@ def decode(
     inputs = document.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise ProtocolError("'inputs' must be a non-empty list of tensors")
-    widths = input_widths(numeric, categorical)
+    widths = input_widths(numeric, categorical, offset)
     tensors: dict[str, np.ndarray] = {}
-    offset = 0
+    position = 0
     for spec in inputs:
-        name, array, offset = _input(spec, binary, offset, widths, imputes)
+        name, array, position = _input(spec, binary, position, widths, imputes)
         add_input(tensors, name, array)
-    if offset != len(binary):
+    if position != len(binary):
         raise ProtocolError(
-            f"the binary data has {len(binary)} bytes but the inputs' binary_data_size add up to {offset}"
+            f"the binary data has {len(binary)} bytes but the inputs' binary_data_size add up to {position}"
         )
     check_inputs(tensors, widths)
     return InferRequest(request_id, tensors, _outputs(document, outputs))
 
 
-def input_widths(numeric: int, categorical: int) -> dict[str, int]:
-    """The graph inputs a model with ``numeric`` and ``categorical`` columns takes, in order, and their widths."""
+def input_widths(numeric: int, categorical: int, offset: bool = False) -> dict[str, int]:
+    """The graph inputs a model with ``numeric`` and ``categorical`` columns (and an ``offset`` input) takes, in
+    order, and their widths (the offset's 1: shape ``[rows]``, or ``[rows, 1]``)."""
     widths = {contract.INPUT_NAME: numeric} if numeric else {}
     if categorical:
         widths[contract.CATEGORIES_INPUT] = categorical
+    if offset:
+        widths[contract.OFFSET_INPUT] = 1
     return widths
 
 
@@ -121,6 +125,13 @@ def check_input(name, datatype, shape, widths: dict[str, int]) -> int:
     if (want and datatype != want) or (not want and datatype not in NUMERIC_INPUT_TYPES):
         allowed = want or "FP32 (or FP64, FP16, an integer type)"
         raise ProtocolError(f"input {name!r}: datatype {datatype} does not fit; use {allowed}")
+    if name == contract.OFFSET_INPUT:
+        if (
+            not (isinstance(shape, list) and len(shape) in (1, 2) and shape[1:] in ([], [1]) and type(shape[0]) is int)
+            or shape[0] < 0
+        ):
+            raise ProtocolError(f"input {name!r}: shape must be [rows] (or [rows, 1]), got {json.dumps(shape)[:60]}")
+        return shape[0]
     if not (isinstance(shape, list) and len(shape) == 2 and all(type(d) is int and d >= 0 for d in shape)):
         raise ProtocolError(f"input {name!r}: shape must be [rows, {widths[name]}], got {json.dumps(shape)[:60]}")
     if shape[1] != widths[name]:
@@ -135,8 +146,9 @@ def add_input(tensors: dict[str, np.ndarray], name: str, array: np.ndarray) -> N
 
 
 def check_inputs(tensors: dict[str, np.ndarray], widths: dict[str, int]) -> None:
-    """Every input the model takes is there, each with the same number of rows."""
-    missing = [name for name in widths if name not in tensors]
+    """Every input the model takes is there (the ``offset`` may be left out: 0 for every row), each with the same
+    number of rows."""
+    missing = [name for name in widths if name not in tensors and name != contract.OFFSET_INPUT]
     if missing:
         raise ProtocolError(f"missing input {missing[0]!r}; this model takes {list(widths)}")
     rows = {len(a) for a in tensors.values()}
@@ -170,14 +182,14 @@ def _input(spec, binary: memoryview, offset: int, widths: dict[str, int], impute
     else:
         if "data" not in spec:
             raise ProtocolError(f"input {name!r} has no 'data' (nor binary_data_size)")
-        array = _from_json(name, datatype, spec["data"], count, imputes)
+        array = _from_json(name, datatype, spec["data"], count, imputes and name != contract.OFFSET_INPUT)
     return name, as_input(name, datatype, array, shape), offset
 
 
 def as_input(name: str, datatype: str, array: np.ndarray, shape: list[int]) -> np.ndarray:
     """A checked tensor's ``count`` values (flat, as :func:`from_raw` or :func:`from_contents` give them) as the graph
-    takes them: float32 or str objects, of ``shape``."""
-    return _convert(name, datatype, array).reshape(shape)
+    takes them: float32 or str objects, of ``shape`` (an offset of shape ``[rows]``)."""
+    return _convert(name, datatype, array).reshape(shape[:1] if name == contract.OFFSET_INPUT else shape)
 
 
 def from_raw(name: str, datatype: str, raw: memoryview | bytes, count: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from .data.dataset import DataWarning, check_no_infinity, missing_labels
+from .data.dataset import DataWarning, check_no_infinity, check_offsets, missing_labels
 from .engine.training import FitResult, fit
 from .errors import DataError, TrainerError
 from .options import FitOptions, defaults
@@ -99,13 +99,22 @@ class LogisticRegressionClassifier:
         changed = {k: v for k, v in self.get_params().items() if v != ESTIMATOR_DEFAULTS[k]}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
-    def fit(self, X, y, sample_weight=None) -> LogisticRegressionClassifier:
+    def fit(self, X, y, sample_weight=None, offset=None) -> LogisticRegressionClassifier:
         """Fit to X (array-like or DataFrame of shape (n_samples, n_features): numbers, text columns, NaN or None
         where missing) and y (array-like of shape (n_samples,): class labels of any type); ``sample_weight``
-        (array-like of shape (n_samples,)): each row's frequency weight, as the ``weight`` parameter's column."""
+        (array-like of shape (n_samples,)): each row's frequency weight, as the ``weight`` parameter's column;
+        ``offset`` (array-like of shape (n_samples,)): each row's known term of the logit, as the ``offset``
+        parameter's column."""
         X = _features(X)
         y = _labels(y)
-        result: FitResult = fit(X, y, sample_weight=sample_weight, **self.get_params())
+        params = self.get_params()
+        if offset is not None:
+            if params["offset"] is not None:
+                raise DataError(
+                    f"offset= values and the offset parameter's column {params['offset']!r} both give offsets; give one"
+                )
+            params["offset"] = offset
+        result: FitResult = fit(X, y, sample_weight=sample_weight, **params)
         labels = np.unique(y[~_missing(y)]) if y.dtype.kind in "fO" else np.unique(y)
         by_name = {
             str(v) if not isinstance(v, (float, np.floating)) or not float(v).is_integer() else str(int(v)): v
@@ -130,17 +139,33 @@ class LogisticRegressionClassifier:
         self.result_ = result
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, offset=None) -> np.ndarray:
         """Probabilities of shape (n_samples, n_classes), columns in ``classes_`` order, for X of shape
-        (n_samples, n_features_in_)."""
+        (n_samples, n_features_in_). A model fitted with an offset takes each row's in ``offset`` (array-like of
+        shape (n_samples,)), or from X's column that the ``offset`` parameter names; 0 without either."""
         self._check_fitted()
+        X, offset = self._offset_of(X, offset)
         X = _features(X, n_features=self.n_features_in_, name=type(self).__name__)
-        return self.model_.probabilities(X, na_values=self.na_values)
+        return self.model_.probabilities(X, na_values=self.na_values, offset=offset)
 
-    def predict(self, X) -> np.ndarray:
+    def _offset_of(self, X, offset):
+        """X without the offset column the ``offset`` parameter names (when it has it), and the offsets to use."""
+        column = self.offset if isinstance(self.offset, str) else None
+        if column is not None and hasattr(X, "columns") and column in X.columns:
+            if offset is not None:
+                raise DataError(f"offset= values and X's column {column!r} both give offsets; give one")
+            offset = X[column].to_numpy(dtype=np.float64)
+            X = X.drop(columns=[column])
+        if offset is not None and self.model_.offset is None:
+            raise DataError("offset= given, but this model was fitted without an offset; leave it out")
+        if offset is not None:
+            offset = check_offsets(offset, len(X), what="offset", role="offset")
+        return X, offset
+
+    def predict(self, X, offset=None) -> np.ndarray:
         """Predicted labels of shape (n_samples,), values from ``classes_``: a binary model's second class where
         its probability is above ``threshold_``, else the most probable class."""
-        P = self.predict_proba(X)
+        P = self.predict_proba(X, offset)
         if self.threshold_ is not None and P.shape[1] == 2:
             return self.classes_[(P[:, 1] > self.threshold_).astype(np.intp)]
         return self.classes_[P.argmax(axis=1)]

@@ -205,15 +205,18 @@ class FitOptions:
         "log-loss. 0 is plain maximum likelihood. auto: chosen by stratified k-fold cross-validated log-loss over "
         "a path of 13 values from 1 to 1e-6 (warm starts), then refitted on every training row.",
     )
-    folds: int = option(5, kind=int, minimum=2, help="--l2 auto: the number of cross-validation folds.")
-    l1: float = option(
+    folds: int = option(5, kind=int, minimum=2, help="--l2 auto, --l1 auto: the number of cross-validation folds.")
+    l1: float | str = option(
         0.0,
         kind=float,
         minimum=0,
+        auto=True,
         help="L1 penalty l1*||w||_1 on the weights of the standardized features (not the bias), added to the mean "
         "log-loss: the lasso, whose optimum has coefficients exactly 0 (solved exactly by proximal Newton). With "
         "--elastic-net the penalty is l1*(a*||w||_1 + (1-a)/2*||w||^2), glum's alpha and l1_ratio; --l2 is then not "
-        "used.",
+        "used. auto: chosen by stratified k-fold cross-validated log-loss over a path of 20 values from the "
+        "smallest that makes every weight 0 down to a thousandth of it (warm starts), then refitted on every "
+        "training row.",
     )
     elastic_net: float | None = option(
         None,
@@ -266,6 +269,15 @@ class FitOptions:
         help="The data's column of frequency weights (finite, non-negative, not all zero): each row counts that many "
         "times in the log-likelihood, the coefficient table (as statsmodels' freq_weights) and every metric; the "
         "column is not a feature. In Python, fit(X, y, sample_weight=w) gives them as an array instead.",
+    )
+    offset: str | None = option(
+        None,
+        optional=True,
+        metavar="COL",
+        help="The data's column of a known term added to each row's logit (a log exposure, a prior model's score), "
+        "with coefficient 1, not fitted; binary models. The column is not a feature: the exported model takes it "
+        "as its input 'offset' (0 when a row does not give it). In Python, fit(X, y, offset=o) gives it as an array "
+        "instead.",
     )
     se: str = option(
         "classical",
@@ -321,7 +333,12 @@ class FitOptions:
             raise OptionError(
                 "elastic_net", "mixes the L1 penalty with a ridge: give its strength with ", Setting("l1")
             )
-        if self.l1 > 0:
+        if self.l1 == "auto" and self.elastic_net == 0:
+            raise OptionError(
+                "elastic_net",
+                "0 leaves no L1 part for auto to choose the strength of (its path starts where every weight is 0)",
+            )
+        if self.l1 == "auto" or self.l1 > 0:
             if self.l2 not in (0, L2_DEFAULT):
                 raise OptionError(
                     "l2",
@@ -333,6 +350,18 @@ class FitOptions:
                 raise OptionError("l1", "does not combine with penalty=firth (Jeffreys' prior is its penalty)")
         if self.penalty == "firth":
             self._check_firth()
+        if self.offset is not None:
+            self.check_offset()
+
+    def check_offset(self) -> None:
+        """What an offset (a column, or ``fit(offset=o)``'s values) does not combine with yet; the number of classes
+        is checked with the data."""
+        if self.optimizer in ("sgd", "adam"):
+            raise OptionError(
+                "optimizer", f"{self.optimizer} does not take an offset yet; leave it at auto (or lbfgs) with one"
+            )
+        if self.penalty == "firth":
+            raise OptionError("penalty", "firth does not take an offset yet; leave it out, or the offset")
 
     def _check_firth(self) -> None:
         """What Firth's penalty does not combine with, said under the option to change (the number of classes is
@@ -358,6 +387,8 @@ class FitOptions:
     def penalty_terms(self) -> tuple[float, float | str]:
         """``(l1, l2)``: the L1 strength and the ridge's (``l2 / 2 * ||w||^2``) that the fit minimizes with: the l2
         option itself without an L1 penalty; with one, its elastic-net split ``l1 * a`` and ``l1 * (1 - a)``."""
+        if self.l1 == "auto":
+            raise ValueError("l1='auto' is resolved by cross-validation before the fit (trainer/engine/l1_path.py)")
         if self.l1 == 0:
             return 0.0, self.l2
         share = 1.0 if self.elastic_net is None else self.elastic_net

@@ -92,12 +92,14 @@ def main() -> None:
         report["detail"] = "not run: the model has a string input (categorical columns), which this engine lacks"
         print(json.dumps(report))
         return
-    feeds = {}  # in the graph's order: features, then categories
+    feeds = {}  # in the graph's order: features, categories, then offset
     if "features" in inputs:
         rows = [[np.nan if v is None else v for v in case["features"]] for case in cases]
         feeds["features"] = np.array(rows, dtype=np.float32)
     if "categories" in inputs:
         feeds["categories"] = np.array([case["category_codes"] for case in cases], dtype=np.int64)
+    if "offset" in inputs:  # a model trained with an offset: each case's, one number per row
+        feeds["offset"] = np.array([case["offset"] for case in cases], dtype=np.float32)
     try:
         report["version"], outputs = ENGINES[engine](model, feeds, names)
         labels, probabilities = outputs["label"], outputs["probabilities"]

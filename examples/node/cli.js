@@ -89,6 +89,7 @@ async function main(argv) {
       numeric: model.numericNames,
       categorical: model.categorical.map((c) => ({ name: c.name, levels: c.levels })),
       classes: model.classNames,
+      offset: model.offsetColumn,
       outputs: model.outputNames,
       explain: model.explainMetadata && {
         reference_class: model.explainMetadata.reference_class,

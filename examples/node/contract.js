@@ -17,6 +17,9 @@ message ModelProto { repeated StringStringEntryProto metadata_props = 14; }
 
 export const INPUT = 'features'; // float32 [batch, numeric columns], NaN = missing
 export const CATEGORIES = 'categories'; // string [batch, categorical columns], "" = missing
+// float32 [batch]: a known term of a binary model's logit, in a model trained with an offset (metadata "offset"
+// names the column a row gives it in); 0 for a row without it
+export const OFFSET = 'offset';
 export const READABLE_FORMATS = ['1', '2', '3'];
 export const LABEL = 'label'; // int64 [batch]
 export const PROBABILITIES = 'probabilities'; // float32 [batch, classes]
@@ -86,6 +89,8 @@ export class Model {
     this.outputNames = [...fullSession.outputNames]; // the file's outputs, in the graph's order
     // format 3: {reference_class, logits, baseline, baseline_logit, intervals, intervals_note, level, z}
     this.explainMetadata = metadata.explain ? JSON.parse(metadata.explain) : null;
+    // a model with an offset input: the column a named row gives it in (null: no such input)
+    this.offsetColumn = metadata.offset ? JSON.parse(metadata.offset).column : null;
   }
 
   /** Whether the model has the explain outputs (format 3). */
@@ -106,9 +111,14 @@ export class Model {
     return this.categorical.map((c) => c.name);
   }
 
-  /** The graph's feeds for ``rows`` rows of the two inputs, as runInputs takes them. */
-  feeds(numeric, categories, rows) {
+  /** The graph's feeds for ``rows`` rows of the inputs, as runInputs takes them (``offsets``: 0 when not given). */
+  feeds(numeric, categories, rows, offsets = null) {
     const feeds = {};
+    if (this.offsetColumn !== null) {
+      feeds[OFFSET] = new this.ort.Tensor('float32', offsets ?? new Float32Array(rows), [rows]);
+    } else if (offsets) {
+      throw new InputError('offsets given, but this model takes no offset input (it was trained without --offset)');
+    }
     if (this.numeric.length) feeds[INPUT] = new this.ort.Tensor('float32', numeric, [rows, this.numeric.length]);
     if (this.categorical.length && this.codeTables) {
       const n = this.categorical.length;
@@ -121,11 +131,12 @@ export class Model {
   }
 
   /**
-   * The graph's own inputs: numeric (Float32Array, rows x numeric columns, NaN where missing) and categories (array
-   * of strings, rows x categorical columns, "" where missing). Returns {labels: number[], probabilities: number[][]}.
+   * The graph's own inputs: numeric (Float32Array, rows x numeric columns, NaN where missing), categories (array
+   * of strings, rows x categorical columns, "" where missing) and, for a model with an offset input, ``offsets``
+   * (Float32Array, one per row; zeros when not given). Returns {labels: number[], probabilities: number[][]}.
    */
-  async runInputs(numeric, categories, rows, { checkFinite = true } = {}) {
-    const out = await this.session.run(this.feeds(numeric, categories, rows), PREDICTIONS);
+  async runInputs(numeric, categories, rows, { checkFinite = true, offsets = null } = {}) {
+    const out = await this.session.run(this.feeds(numeric, categories, rows, offsets), PREDICTIONS);
     const k = this.classNames.length;
     const p = out.probabilities.data;
     if (checkFinite) this.checkFinite(p, k);
@@ -140,7 +151,7 @@ export class Model {
    * array in row-major order (label as numbers). The explain outputs run on the whole graph; label and
    * probabilities alone on the predict session.
    */
-  async runOutputs(numeric, categories, rows, names = this.outputNames, { checkFinite = true } = {}) {
+  async runOutputs(numeric, categories, rows, names = this.outputNames, { checkFinite = true, offsets = null } = {}) {
     const unknown = names.filter((name) => !this.outputNames.includes(name));
     if (unknown.length) {
       throw new InputError(
@@ -149,7 +160,7 @@ export class Model {
     }
     const wanted = [...new Set([PROBABILITIES, ...names])];
     const session = wanted.every((name) => PREDICTIONS.includes(name)) ? this.session : this.fullSession;
-    const out = await session.run(this.feeds(numeric, categories, rows), wanted);
+    const out = await session.run(this.feeds(numeric, categories, rows, offsets), wanted);
     if (checkFinite) this.checkFinite(out.probabilities.data, this.classNames.length);
     return Object.fromEntries(
       names.map((name) => [name, name === LABEL ? Array.from(out[name].data, (v) => Number(v)) : out[name].data]),
@@ -182,8 +193,8 @@ export class Model {
       );
     }
     checkTop(top);
-    const { numeric, categories } = this.encode(rows);
-    const out = await this.runOutputs(numeric, categories, rows.length);
+    const { numeric, categories, offsets } = this.encode(rows);
+    const out = await this.runOutputs(numeric, categories, rows.length, this.outputNames, { offsets });
     return rows.map((_, i) => explainRow(this, out, i, rows.length, top));
   }
 
@@ -191,24 +202,29 @@ export class Model {
    * Rows as objects keyed by feature name (every feature, in any order; other keys are ignored). Numeric features
    * take numbers (a boolean is not one), and null (or NaN) for a missing value where the model imputes; categorical
    * ones take text ("", null or an NA text for a missing value), and numbers or booleans as their text (true is
-   * "True", as Python writes it). The same rules as the Python runtime's: docs/inputs.md.
+   * "True", as Python writes it). The same rules as the Python runtime's: docs/inputs.md. A model with an offset
+   * input takes each row's under its ``offsetColumn`` (0 where a row has none, or null).
    * Returns [{label, probabilities: {class: p}}], the label being the graph's own (its threshold included).
    */
   async predict(rows) {
-    const { numeric, categories } = this.encode(rows);
-    const { labels, probabilities } = await this.runInputs(numeric, categories, rows.length);
+    const { numeric, categories, offsets } = this.encode(rows);
+    const { labels, probabilities } = await this.runInputs(numeric, categories, rows.length, { offsets });
     return labels.map((label, i) => ({
       label: this.classNames[label],
       probabilities: Object.fromEntries(this.classNames.map((name, k) => [name, probabilities[i][k]])),
     }));
   }
 
-  /** Named rows as the graph's two inputs, every value checked; errors name the row and the column. */
+  /**
+   * Named rows as the graph's inputs, every value checked; errors name the row and the column. ``offsets``: a
+   * model's offset input (null for a model without one).
+   */
   encode(rows) {
     if (!Array.isArray(rows)) throw new InputError(`expected an array of rows, got ${typeof rows}`);
     if (!rows.length) throw new InputError('no rows: got an empty array; pass an array of row objects');
     const numeric = new Float32Array(rows.length * this.numeric.length);
     const categories = [];
+    const offsets = this.offsetColumn === null ? null : new Float32Array(rows.length);
     rows.forEach((row, i) => {
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
         throw new InputError(`row ${i}: expected an object keyed by feature name, got ${JSON.stringify(row)}`);
@@ -226,8 +242,20 @@ export class Model {
         numeric[i * this.numeric.length + j] = this.number(row, column, i);
       });
       for (const column of this.categorical) categories.push(this.text(row, column, i));
+      if (offsets) offsets[i] = this.offset(row, i);
     });
-    return { numeric, categories };
+    return { numeric, categories, offsets };
+  }
+
+  /** A row's offset: its value under the offset column, 0 when it has none (absent, null or NaN). */
+  offset(row, i) {
+    const value = row[this.offsetColumn];
+    if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) return 0;
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      const name = JSON.stringify(this.offsetColumn);
+      throw new InputError(`row ${i}, column ${name} (the model's offset): ${JSON.stringify(value)} is not a finite number`);
+    }
+    return value;
   }
 
   /** "row R, column N ("name")": N counts every feature in the model's order, text ones included. */
@@ -286,6 +314,13 @@ export class Model {
         throw new InputError(`${where(column.name)}: ${JSON.stringify(cell)} is not a number`);
       }
     }
+    const offset = this.offsetColumn === null ? undefined : cells[this.offsetColumn]?.trim();
+    if (offset !== undefined && offset !== '' && !this.naValues.has(offset)) {
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(offset)) {
+        throw new InputError(`${where(this.offsetColumn)}: ${JSON.stringify(offset)} is not a number (the offset)`);
+      }
+      row[this.offsetColumn] = Number(offset);
+    }
     return row;
   }
 }
@@ -330,7 +365,8 @@ export async function checkTestVectors(model, vectors) {
   }
   const numeric = Float32Array.from(cases.flatMap((c) => (c.features ?? []).map((v) => (v === null ? NaN : v))));
   const categories = cases.flatMap((c) => c.categories ?? []);
-  const byInputs = await model.runInputs(numeric, categories, n, { checkFinite: false });
+  const offsets = (vectors.inputs ?? []).includes(OFFSET) ? Float32Array.from(cases, (c) => c[OFFSET]) : null;
+  const byInputs = await model.runInputs(numeric, categories, n, { checkFinite: false, offsets });
   // format-1 vectors have no raw rows: name the features, null for a missing value
   const rows = cases.map((c) => c.row ?? Object.fromEntries(model.featureNames.map((name, j) => [name, c.features[j]])));
   const byRows = await model.predict(rows);
@@ -355,8 +391,14 @@ export async function checkTestVectors(model, vectors) {
   if (extra.length) {
     const encoded = model.encode(rows);
     const ways = [
-      ['inputs', await model.runOutputs(numeric, categories, n, extra, { checkFinite: false })],
-      ['row', await model.runOutputs(encoded.numeric, encoded.categories, n, extra, { checkFinite: false })],
+      ['inputs', await model.runOutputs(numeric, categories, n, extra, { checkFinite: false, offsets })],
+      [
+        'row',
+        await model.runOutputs(encoded.numeric, encoded.categories, n, extra, {
+          checkFinite: false,
+          offsets: encoded.offsets,
+        }),
+      ],
     ];
     for (const name of extra) {
       worst[name] = 0;

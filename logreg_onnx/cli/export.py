@@ -180,7 +180,7 @@ def export(
 
 
 # the export API's parameters whose flag is not their name, and those only a Python object takes (a module's)
-HINTS = {"model": "MODEL", "feature_names": "--features", "class_names": "--classes"}
+HINTS = {"model": "MODEL", "feature_names": "--features", "class_names": "--classes", "c_code": "--c"}
 API_ONLY = ("output", "mean", "scale")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import io
 import itertools
 import json
@@ -31,13 +32,37 @@ def _load(path: Path, threads: int | None = None, *, unseen: str = "predict"):
         raise BadInput(str(exc)) from None
 
 
-def _columns(model):
-    """What predict reads for ``model``: its numeric and categorical columns and its missing-value rule."""
+def _columns(model, offset: bool = False):
+    """What predict reads for ``model``: its numeric and categorical columns and its missing-value rule; with
+    ``offset``, the model's offset column too, read as the last numeric column (:func:`_split_offsets`)."""
     from logreg_onnx.runtime.stream import Columns
 
-    return Columns(
-        tuple(model.numeric_names), tuple(model.categorical_names), model.imputes, frozenset(model.na_values)
-    )
+    numeric = (*model.numeric_names, model.offset_column) if offset else tuple(model.numeric_names)
+    return Columns(numeric, tuple(model.categorical_names), model.imputes, frozenset(model.na_values))
+
+
+def _has_offset(model, first: str, detected: str, separator: str) -> bool:
+    """Whether the input gives the model's offset column: its CSV header, or its first JSON line, names it (a model
+    with an offset input scores rows without one as offset 0)."""
+    column = model.offset_column
+    if column is None:
+        return False
+    if detected == "csv":
+        return column in next(csv.reader([first], delimiter=separator), [])
+    try:
+        row = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and column in row
+
+
+def _split_offsets(model, features: np.ndarray, offset: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The features and the offsets of a chunk read with :func:`_columns` (``offset``: its last numeric column is
+    the offset; a missing value there is 0, as for a row that gives none)."""
+    if not offset:
+        return features, None
+    offsets = np.nan_to_num(features[:, -1], nan=0.0)
+    return np.ascontiguousarray(features[:, :-1]), offsets
 
 
 # how a CSV is read, the same for logreg predict and logreg drift
@@ -160,7 +185,6 @@ def predict(
     from logreg_onnx.runtime import jsonlines, stream
 
     model = _load(model_path, threads, unseen=unseen)
-    columns = _columns(model)
     request = _check_request(model, model_path, source, keep, threshold, engine, encoding)
     extra = _explain_columns(model, model_path, explain)
     name = "<stdin>" if source == "-" else source
@@ -171,6 +195,8 @@ def predict(
         if detected == "auto":
             detected = "jsonl" if (source.lower().endswith(JSONL_SUFFIXES) or first.lstrip().startswith("{")) else "csv"
         separator = stream.sniff_delimiter(first, delimiter) if detected == "csv" else ","
+        offset = _has_offset(model, first, detected, separator)
+        columns = _columns(model, offset)
         lines = _decoded_lines(itertools.chain([first], text_input), name, encoding)
         output_format = output_format or detected
         arrow = (
@@ -203,7 +229,7 @@ def predict(
         sink = _sink(stack, output, binary=arrow)
         writer = _writer_factory(sink, arrow, output_format, request["keep"], model.classes, extra)
         try:
-            rows = _score(model, chunks, writer, name, threshold, skipped, explain)
+            rows = _score(model, chunks, writer, name, threshold, skipped, explain, offset)
         except stream.BadRow as bad:
             if arrow:
                 bad = _locate_error(*reading) or bad
@@ -349,7 +375,9 @@ def _report_skipped(skipped, name: str) -> None:
     )
 
 
-def _score(model, chunks, make_writer, name: str, threshold: float | None, skipped, explain: int | None = None) -> int:
+def _score(
+    model, chunks, make_writer, name: str, threshold: float | None, skipped, explain: int | None = None, offset=False
+) -> int:
     from logreg_onnx.runtime import explain as explaining
     from logreg_onnx.runtime.stream import BadRow
 
@@ -358,13 +386,16 @@ def _score(model, chunks, make_writer, name: str, threshold: float | None, skipp
     names = [o.name for o in model.outputs] if explain else None
     for chunk in chunks:
         outputs = None
+        chunk.features, offsets = _split_offsets(model, chunk.features, offset)
         try:
             if explain:
                 categories = chunk.categories if model.categorical_names else None
-                outputs = model.run_outputs(chunk.features, categories, names, check_finite=False)
+                outputs = model.run_outputs(chunk.features, categories, names, offsets=offsets, check_finite=False)
                 labels, probabilities = outputs[contract.LABEL_OUTPUT], outputs[contract.PROBABILITIES_OUTPUT]
             else:
-                labels, probabilities = model.run_inputs(chunk.features, chunk.categories, check_finite=False)
+                labels, probabilities = model.run_inputs(
+                    chunk.features, chunk.categories, offsets=offsets, check_finite=False
+                )
         except UnseenLevelError as exc:  # under --unseen error
             raise BadRow(name, int(chunk.lines[exc.row]), str(exc)) from None
         bad = np.flatnonzero(np.isnan(probabilities[:, 0]))

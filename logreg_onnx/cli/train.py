@@ -360,7 +360,9 @@ def _fit(data: Path, read: ReadOptions, options: FitOptions, quiet: bool):
                 data, read, missing=options.missing, na_values=options.na_values, categorical=options.categorical
             )
             if not quiet:
-                click.echo(describe_dataset(dataset), err=True)
+                cluster = options.se.partition("cluster:")[2] or None
+                roles = tuple(c for c in (options.weight, options.offset, cluster) if c)
+                click.echo(describe_dataset(dataset, roles), err=True)
             result = fit_dataset(dataset, options, progress=not quiet and sys.stderr.isatty())
         except TrainerError as exc:
             raise cli_error(exc) from None

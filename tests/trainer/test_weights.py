@@ -14,7 +14,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from click.testing import CliRunner
 from logreg_onnx.trainer.engine.training import predict_proba_float64
-from logreg_onnx.trainer.errors import DataError, OptionError
+from logreg_onnx.trainer.errors import DataError
 from sklearn import metrics as skm
 
 from logreg_onnx import trainer
@@ -161,10 +161,8 @@ def test_bad_weights_are_refused_in_one_line(weights, said):
         trainer.fit(X, y, l2=0, sample_weight=w)
 
 
-def test_weights_with_l2_auto_and_an_unknown_weight_column_are_refused(tmp_path):
+def test_an_unknown_or_bad_weight_column_is_refused(tmp_path):
     X, y = spector()
-    with pytest.raises(OptionError, match="auto does not weigh the folds' rows yet"):
-        trainer.fit(X, y, l2="auto", sample_weight=np.ones(len(y)))
     with pytest.raises(DataError, match="no column named 'count' for weight='count'"):
         trainer.fit(X, y, l2=0, weight="count")
     data = tmp_path / "spector.csv"

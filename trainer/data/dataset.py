@@ -45,6 +45,8 @@ class Dataset:
     encoding : :class:`~trainer.columns.Encoding` or None, set once ``X`` is the design matrix
     weights : ndarray of shape (n_samples,), float64, or None: each row's frequency weight (``weight=COL``,
         ``sample_weight=``), checked by :func:`check_weights`
+    offsets : ndarray of shape (n_samples,), float64, or None: each row's known term of the logit (``offset=COL``,
+        ``fit(offset=o)``), checked by :func:`check_offsets`
     """
 
     X: np.ndarray
@@ -57,6 +59,8 @@ class Dataset:
     table: Table | None = None
     encoding: Encoding | None = None
     weights: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    offset_name: str | None = None  # the offsets' column (``offset=COL``), or "offset" for fit(offset=o)
 
     @classmethod
     def from_table(cls, table: Table, y: np.ndarray, class_names: list[str], **kwargs) -> Dataset:
@@ -449,7 +453,25 @@ def take_column(dataset: Dataset, name: str, *, role: Setting) -> tuple[Dataset,
         raise DataError(f"{dataset.source}: column {name!r} is the only feature; nothing would be left to fit")
     kept = Table([n for n, _ in rest], [k for _, k in rest], numeric, categories)
     return Dataset.from_table(kept, dataset.y, dataset.class_names, source=dataset.source, sha256=dataset.sha256,
-                              notes=list(dataset.notes), weights=dataset.weights), values  # fmt: skip
+                              notes=list(dataset.notes), weights=dataset.weights, offsets=dataset.offsets,
+                              offset_name=dataset.offset_name), values  # fmt: skip
+
+
+def check_offsets(values: object, n_rows: int, *, what: str, role: Setting | str) -> np.ndarray:
+    """Offsets as float64 of shape (n_rows,), every one a finite number. Raises :class:`DataError` naming ``role``."""
+    try:
+        offsets = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{what}: expected numbers for ", role, ", got values that are not (text?)") from None
+    if offsets.shape != (n_rows,):
+        raise DataError(f"{what}: expected one offset per row ({n_rows}) for ", role, f", got shape {offsets.shape}")
+    bad = ~np.isfinite(offsets)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{what}: row {first}'s offset is {float(offsets[first])!r}; ", role, " needs a finite number in every row"
+        )
+    return offsets
 
 
 def check_weights(values: object, n_rows: int, *, what: str, role: Setting | str) -> np.ndarray:

@@ -71,13 +71,20 @@ class LogisticModel(nn.Module):
     n_classes : int, at least 2
     encoding : :class:`~trainer.columns.Encoding` or None; the model then also scores raw columns
         (:meth:`forward_raw`), its medians and levels kept in the :class:`Preprocess` submodule
+    offset : str or None, the name of the known term added to the logit (a binary model fitted with ``offset=``):
+        every forward method then takes each row's value (0 when not given)
     """
 
-    def __init__(self, n_features: int, n_classes: int, encoding: Encoding | None = None) -> None:
+    def __init__(
+        self, n_features: int, n_classes: int, encoding: Encoding | None = None, offset: str | None = None
+    ) -> None:
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
         self.encoding = encoding
+        if offset is not None and n_classes != 2:
+            raise ValueError(f"an offset is a term of a binary model's logit, not of {n_classes} classes'")
+        self.offset = offset
         if encoding is not None and not encoding.is_identity:
             if encoding.width() != n_features:
                 raise ValueError(f"the encoding makes {encoding.width()} design columns, not {n_features}")
@@ -97,9 +104,10 @@ class LogisticModel(nn.Module):
     def standardize(self, features: torch.Tensor) -> torch.Tensor:
         return (features - self.mean) / self.scale
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits of shape (n, 1) for a binary model, (n, n_classes) otherwise."""
-        return self.linear(self.standardize(features))
+    def logits(self, features: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of shape (n, 1) for a binary model, (n, n_classes) otherwise; ``offset`` (shape (n,)) is added."""
+        z = self.linear(self.standardize(features))
+        return z if offset is None else z + offset.to(z.dtype)[:, None]
 
     def design(self, numeric: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
         """Raw numeric columns (NaN where missing) and categorical codes to the design matrix."""
@@ -109,23 +117,28 @@ class LogisticModel(nn.Module):
             numeric, codes if codes is not None else torch.zeros((len(numeric), 0), dtype=torch.int64)
         )
 
-    def forward_raw(self, numeric: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+    def forward_raw(
+        self, numeric: torch.Tensor, codes: torch.Tensor | None = None, offset: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Probabilities from raw columns: :meth:`design`, then :meth:`forward`."""
-        return self.forward(self.design(numeric, codes))
+        return self.forward(self.design(numeric, codes), offset)
 
-    def probabilities(self, X: object, *, na_values=()) -> np.ndarray:
+    def probabilities(self, X: object, *, na_values=(), offset=None) -> np.ndarray:
         """Probabilities (float32, shape (n_rows, n_classes)) for raw rows: a DataFrame with the feature columns, or
-        a 2-D array in the encoding's column order, text and missing values as in training."""
+        a 2-D array in the encoding's column order, text and missing values as in training; ``offset`` (array-like of
+        shape (n_rows,)) each row's known term of the logit, 0 when not given."""
         encoding = self.encoding or Encoding.numeric_only([f"x{j}" for j in range(self.n_features)])
         table = encoding.prepare(X, na_values)
         codes = encoding.codes(table.categories) if encoding.categorical else None
         with torch.no_grad():
             numeric = torch.from_numpy(table.numeric)
-            return self.forward_raw(numeric, None if codes is None else torch.from_numpy(codes)).numpy()
+            offsets = None if offset is None else torch.from_numpy(np.asarray(offset, dtype=np.float64))
+            return self.forward_raw(numeric, None if codes is None else torch.from_numpy(codes), offsets).numpy()
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Probabilities of shape (n, n_classes), columns in class order, from the design matrix."""
-        return self.probabilities_of_logits(self.logits(features))
+    def forward(self, features: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """Probabilities of shape (n, n_classes), columns in class order, from the design matrix (plus ``offset``,
+        shape (n,), on a binary model's logit)."""
+        return self.probabilities_of_logits(self.logits(features, offset))
 
     def probabilities_of_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Probabilities from :meth:`logits`."""
@@ -138,7 +151,7 @@ class LogisticModel(nn.Module):
 def float64_copy(model: LogisticModel) -> LogisticModel:
     """``model`` in float64 (its float32 weights and standardization, exactly widened): the one copy through which
     metrics are computed in float64, in memory and streamed alike."""
-    model64 = LogisticModel(model.n_features, model.n_classes, model.encoding).double()
+    model64 = LogisticModel(model.n_features, model.n_classes, model.encoding, model.offset).double()
     model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
     return model64.eval()
 
@@ -155,6 +168,7 @@ def model_to_bytes(
         "feature_names": list(feature_names),
         "class_names": list(class_names),
         "encoding": model.encoding.to_json() if model.encoding is not None else None,
+        "offset": model.offset,
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "extra": dict(extra or {}),
     }
@@ -202,7 +216,8 @@ def load_model(path: str | os.PathLike[str]) -> tuple[LogisticModel, dict]:
         feature_names, class_names = list(payload["feature_names"]), list(payload["class_names"])
         spec = payload.get("encoding")
         encoding = Encoding.from_json(spec) if spec else Encoding.numeric_only(feature_names)
-        model = LogisticModel(int(payload["n_features"]), int(payload["n_classes"]), encoding)
+        offset = payload.get("offset")
+        model = LogisticModel(int(payload["n_features"]), int(payload["n_classes"]), encoding, offset)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: model.pt is incomplete or inconsistent ({exc})") from None

@@ -37,14 +37,18 @@ _SAMPLE_ITERATIONS = 30
 def hessian(objective: Objective, V: torch.Tensor, *, max_rows: int = HESSIAN_ROWS) -> torch.Tensor:
     """The objective's Hessian in float64, shape (params, params), parameters flattened row by row of ``V``,
     estimated from at most ``max_rows`` evenly spread rows (all of them when there are fewer)."""
-    X, weights, _ = _hessian_rows(objective, max_rows)
+    X, weights, rows = _hessian_rows(objective, max_rows)
     out, width = V.shape
-    return hessian_of_rows(objective, X, weights, V) + penalty_diagonal(out, width, objective.l2, V.device)
+    offsets = None if objective.offsets is None else objective.offsets[rows]
+    return hessian_of_rows(objective, X, weights, V, offsets) + penalty_diagonal(out, width, objective.l2, V.device)
 
 
-def hessian_of_rows(objective: Objective, X: torch.Tensor, weights, V: torch.Tensor) -> torch.Tensor:
-    """The mean log-loss's Hessian (no penalty) on rows ``X`` (float32, standardized) with row ``weights``."""
+def hessian_of_rows(objective: Objective, X: torch.Tensor, weights, V: torch.Tensor, offsets=None) -> torch.Tensor:
+    """The mean log-loss's Hessian (no penalty) on rows ``X`` (float32, standardized) with row ``weights`` (and a
+    binary model's ``offsets`` on the logit)."""
     logits = torch.addmm(V[:, -1].to(X.dtype), X, V[:, :-1].to(X.dtype).T)
+    if offsets is not None:
+        logits = logits + offsets.to(X.dtype)[:, None]
     P = torch.sigmoid(logits) if objective.binary else torch.softmax(logits, dim=1)
     total = float(weights.sum()) if weights is not None else float(len(X))
     return hessian_sum(X, P, weights) / total
@@ -134,11 +138,12 @@ def _start(objective: Objective, V: torch.Tensor):
     if objective.n_rows < 4 * HESSIAN_ROWS or bool(V.any()):
         return V, objective.loss_grad(V)
     X, weights, rows = _hessian_rows(objective, HESSIAN_ROWS)
-    sample = Objective(X, objective.y[rows], weights, binary=objective.binary, l2=objective.l2)
+    offsets = None if objective.offsets is None else objective.offsets[rows]
+    sample = Objective(X, objective.y[rows], weights, binary=objective.binary, l2=objective.l2, offsets=offsets)
     loss, grad, _, _ = sample.loss_grad(V)
     start = V
     for _ in range(_SAMPLE_ITERATIONS):
-        H = hessian_of_rows(sample, X, weights, start) + penalty_diagonal(*V.shape, sample.l2, V.device)
+        H = hessian_of_rows(sample, X, weights, start, offsets) + penalty_diagonal(*V.shape, sample.l2, V.device)
         step = _centred(newton_step(H, grad.ravel()).view_as(V), sample).ravel()
         slope = float(grad.ravel() @ step)
         if -slope / 2 <= _SAMPLE_GAP * max(abs(loss), 1e-300):
@@ -148,10 +153,13 @@ def _start(objective: Objective, V: torch.Tensor):
             break
         start, (loss, grad, _, _) = accepted
     first = objective.loss_grad(start)
-    # at zero every class is equally likely: the (weighted) mean loss is log(classes), and the penalty 0
-    if math.isfinite(first[0]) and first[0] < math.log(2 if objective.binary else V.shape[0]):
+    # at zero every class is equally likely: the (weighted) mean loss is log(classes), and the penalty 0 (with
+    # offsets the loss at zero is measured)
+    at_zero = objective.loss_grad(V) if objective.offsets is not None else None
+    zero_loss = at_zero[0] if at_zero is not None else math.log(2 if objective.binary else V.shape[0])
+    if math.isfinite(first[0]) and first[0] < zero_loss:
         return start, first
-    return V, objective.loss_grad(V)
+    return V, at_zero if at_zero is not None else objective.loss_grad(V)
 
 
 def _line_search(objective, V, step, loss, slope, float64, hessian):

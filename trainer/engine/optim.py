@@ -25,10 +25,21 @@ _FLAT_STREAK = 3  # L-BFGS iterations in a row with no visible progress before a
 
 
 class Objective:
-    """Weighted mean log-loss plus ``l2 / 2 * ||W||^2`` (not the bias), on standardized float32 data ``X``."""
+    """Weighted mean log-loss plus ``l2 / 2 * ||W||^2`` (not the bias), on standardized float32 data ``X``;
+    ``offsets`` (float64, shape (n_rows,), a binary model's) are added to the rows' logits."""
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None, *, binary: bool, l2: float):
+    def __init__(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        weights: torch.Tensor | None,
+        *,
+        binary: bool,
+        l2: float,
+        offsets: torch.Tensor | None = None,
+    ):
         self.X, self.y, self.weights, self.binary, self.l2 = X, y, weights, binary, l2
+        self.offsets = offsets
         self.total_weight = float(weights.sum()) if weights is not None else float(len(y))
         self.n_rows = len(y)
         self._y_as: dict[torch.dtype, torch.Tensor] = {}
@@ -69,9 +80,12 @@ class Objective:
             rows = slice(start, min(start + step, self.n_rows))
             y_float = self.labels_as(dtype)[rows] if self.binary else None
             weights = None if self.weights is None else self.weights[rows]
+            offsets = None if self.offsets is None else self.offsets[rows]
             source = self.X[rows]
             chunk = source if dtype == source.dtype else buffer[: len(source)].copy_(source)
-            sums.add(self, chunk, self.y[rows], weights, y_float, keep_logits=keep_logits, rows32=source)
+            sums.add(
+                self, chunk, self.y[rows], weights, y_float, keep_logits=keep_logits, rows32=source, offsets=offsets
+            )
         self.last_hessian = sums.hessian
         return sums.result(self, V, self.total_weight)
 
@@ -92,12 +106,17 @@ class Sums:
         size = V.numel()
         self.hessian = torch.zeros((size, size), dtype=torch.float64, device=V.device) if hessian else None
 
-    def add(self, objective, X, y, weights=None, y_float=None, *, keep_logits: bool = False, rows32=None) -> None:
-        """Add rows ``X`` (float32 or float64, standardized) with labels ``y`` and optional row ``weights``;
-        ``rows32``: the same rows in float32, for the Hessian's products (when the sums keep one)."""
+    def add(
+        self, objective, X, y, weights=None, y_float=None, *, keep_logits: bool = False, rows32=None, offsets=None
+    ) -> None:
+        """Add rows ``X`` (float32 or float64, standardized) with labels ``y``, optional row ``weights`` and (a
+        binary model's) ``offsets`` on the logits; ``rows32``: the same rows in float32, for the Hessian's products
+        (when the sums keep one)."""
         dtype = X.dtype
         if objective.binary:  # one logit: vector kernels, and the loss from the margin (exact in the tails)
             logits = torch.addmv(self.b.to(dtype), X, self.W[0].to(dtype))
+            if offsets is not None:
+                logits = logits + offsets.to(dtype)
             target = y_float if y_float is not None else y.to(dtype)
             margin = logits * (1.0 - 2.0 * target)  # -z for the second class, z for the first: loss = softplus
             losses = F.softplus(margin, threshold=20.0 if dtype == torch.float32 else 40.0)  # exact to dtype

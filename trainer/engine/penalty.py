@@ -42,13 +42,29 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
 class Folds:
     """Every fold's penalized mean log-loss at once. Fold f's model is ``V[f]`` (outputs, width), fitted on the rows
     outside fold f: one product over all rows gives every fold's logits (the rows are read once per step for all
-    folds, which is what a step costs), and the same logits give each fold's validation loss on its own rows."""
+    folds, which is what a step costs), and the same logits give each fold's validation loss on its own rows.
+    ``weights``: the rows' frequency weights (a row of weight w counts w times, in training and validation alike);
+    ``offsets``: a binary model's known terms of the rows' logits."""
 
-    def __init__(self, X: torch.Tensor, y: np.ndarray, fold: np.ndarray, k: int, binary: bool, n_classes: int):
+    def __init__(
+        self,
+        X: torch.Tensor,
+        y: np.ndarray,
+        fold: np.ndarray,
+        k: int,
+        binary: bool,
+        n_classes: int,
+        weights: np.ndarray | None = None,
+        offsets: np.ndarray | None = None,
+    ):
         self.X = X.contiguous()  # float32: products over every row are memory-bound, half the bytes of float64
         self.k, self.binary, self.outputs = k, binary, 1 if binary else n_classes
+        self.offsets = None if offsets is None else torch.from_numpy(np.asarray(offsets, dtype=np.float32))[:, None]
         membership = torch.from_numpy(fold)[:, None] == torch.arange(k)[None, :]  # (n, k): row in fold f
         train, test = (~membership).double(), membership.double()
+        if weights is not None:
+            w = torch.from_numpy(np.asarray(weights, dtype=np.float64))[:, None]
+            train, test = train * w, test * w
         self.train_weight = train / train.sum(dim=0)  # each fold's training rows, weights summing to 1
         self.test_weight = test / test.sum(dim=0)
         labels = torch.from_numpy(y)
@@ -59,13 +75,14 @@ class Folds:
         rows = torch.arange(0, len(y), step)[:HESSIAN_ROWS]
         self.H_rows32 = self.X[rows]
         self.H_train = train[rows] / train[rows].sum(dim=0)
+        self.H_offsets = None if self.offsets is None else self.offsets[rows].double()
 
     def logits(self, V: torch.Tensor) -> torch.Tensor:
         """(n, k, outputs), float32: each row's loss is then exact to float32's 1e-7, and the sums over rows, in
         float64, far more exact than the choice of the penalty needs (their errors are not systematic)."""
         W = V[:, :, :-1].reshape(-1, V.shape[2] - 1)  # (k*outputs, d)
-        Z = (self.X @ W.T.float()).view(len(self.X), self.k, self.outputs)
-        return Z + V[:, :, -1].float()
+        Z = (self.X @ W.T.float()).view(len(self.X), self.k, self.outputs) + V[:, :, -1].float()
+        return Z if self.offsets is None else Z + self.offsets[:, :, None]
 
     def row_losses(self, Z: torch.Tensor) -> torch.Tensor:
         """(n, k): each row's log-loss under each fold's model, float64 from float32."""
@@ -101,6 +118,8 @@ class Folds:
         k, out, width = V.shape
         X = self.H_rows32
         Z = (X.double() @ V[:, :, :-1].reshape(k * out, width - 1).T).view(len(X), k, out) + V[:, :, -1]
+        if self.H_offsets is not None:
+            Z = Z + self.H_offsets[:, :, None]
         P = torch.sigmoid(Z) if self.binary else torch.softmax(Z, dim=2)
         H = hessian_sum(X, P, self.H_train, dtype=torch.float32)
         if not self.binary:
@@ -160,11 +179,21 @@ def solve(folds: Folds, point: Point, l2: float, max_iterations: int = 100) -> P
 
 
 def cross_validate(
-    X: torch.Tensor, y: np.ndarray, *, binary: bool, n_classes: int, folds: int, seed: int, grid=GRID
+    X: torch.Tensor,
+    y: np.ndarray,
+    *,
+    binary: bool,
+    n_classes: int,
+    folds: int,
+    seed: int,
+    grid=GRID,
+    weights: np.ndarray | None = None,
+    offsets: np.ndarray | None = None,
 ) -> tuple[float, list[dict], torch.Tensor]:
     """(best l2, path, start): for each value of ``grid`` the mean and spread (standard deviation over folds) of the
     validation log-loss; ``start``, the folds' mean parameters ``[W | b]`` at the best value, a warm start for the
-    refit on every row. ``X``: standardized float32 training rows."""
+    refit on every row. ``X``: standardized float32 training rows; ``weights``, ``offsets``: as :class:`Folds`
+    takes them."""
     width = X.shape[1] + 1
     outputs = 1 if binary else n_classes
     if outputs * width > MAX_NEWTON_PARAMS:
@@ -182,7 +211,7 @@ def cross_validate(
             Setting("folds"),
         )
     fold = stratified_folds(y, folds, seed)
-    problem = Folds(X, y, fold, folds, binary, n_classes)
+    problem = Folds(X, y, fold, folds, binary, n_classes, weights, offsets)
     losses = np.empty((folds, len(grid)))
     point = problem.at(torch.zeros((folds, outputs, width), dtype=torch.float64))
     optima = []

@@ -84,17 +84,18 @@ def fit_result(
     coefficients: CoefficientTable | None,
     coefficients_absent: str = "",
     separated: Sequence[str] = (),
-    l2_path: list | None = None,
+    penalty_path: dict | None = None,
     data_summary: dict | None = None,
 ) -> FitResult:
     """The :class:`FitResult` of a finished fit: ``metrics`` (each split's block) completed by the threshold and
     calibration decision (:func:`trainer.stats.calibration.decide`, on ``dataset.y[rows]`` with the probabilities
-    ``probabilities_of(rows)``) and the ``l2_path`` of ``l2="auto"``; the solver's ``outcome`` (see
+    ``probabilities_of(rows)``) and the ``penalty_path`` of ``l2="auto"`` or ``l1="auto"`` (``{"l2": path}``,
+    kept as the metrics' ``l2_path``, or ``{"l1": path}``, as ``l1_path``); the solver's ``outcome`` (see
     :func:`trainer.engine.training.optimize`) and ``state`` give the history, convergence and stop reason; classes
     ``separated`` (l2=0) mean no convergence. ``plan``: the :class:`~trainer.engine.plan.FitPlan` it ran."""
     decide(metrics, dataset.y, probabilities_of, train_rows, val_rows, plan.options)
-    if l2_path is not None:
-        metrics["l2_path"] = l2_path
+    for name, path in (penalty_path or {}).items():
+        metrics[f"{name}_path"] = path
     stop_reason = outcome["stop_reason"]
     if separated:
         stop_reason = f"stopped after {state.epoch} iterations where floating-point precision ends (separated classes)"

@@ -12,8 +12,16 @@ import numpy as np
 import torch
 
 from ..data.columns import fit_encoding
-from ..data.dataset import Dataset, check_weights, encode_labels, missing_labels, review, table_from_input
-from ..data.roles import cluster_ids, frequency_weights, row_weights
+from ..data.dataset import (
+    Dataset,
+    check_offsets,
+    check_weights,
+    encode_labels,
+    missing_labels,
+    review,
+    table_from_input,
+)
+from ..data.roles import cluster_ids, frequency_weights, offset_values, row_weights
 from ..data.table import Table
 from ..errors import DataError, OptionError, Setting
 from ..options import FitOptions
@@ -41,6 +49,7 @@ def fit(
     *,
     feature_names: Sequence[str] | None = None,
     sample_weight: Sequence[float] | np.ndarray | None = None,
+    offset: str | Sequence[float] | np.ndarray | None = None,
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
     **options,
@@ -51,10 +60,17 @@ def fit(
     :class:`~trainer.options.FitOptions`. Features are converted to float32, the precision of the model's input in
     ONNX: a column whose spread is tiny next to its magnitude (1000 +- 0.01) loses digits there, in training and in
     use alike. ``sample_weight``: array-like of shape (n_samples,), each row's frequency weight (as ``weight=COL``
-    names a column of ``X``). Raises :class:`~trainer.errors.DataError` or :class:`~trainer.errors.OptionError`.
+    names a column of ``X``). ``offset``: the name of a column of ``X`` (the ``offset`` option), or array-like of
+    shape (n_samples,), each row's known term of the logit. Raises :class:`~trainer.errors.DataError` or
+    :class:`~trainer.errors.OptionError`.
     """
+    values = None
+    if isinstance(offset, str):
+        options["offset"] = offset
+    else:
+        values = offset
     opts = FitOptions(**options)
-    dataset = dataset_from_arrays(X, y, feature_names, opts, sample_weight=sample_weight)
+    dataset = dataset_from_arrays(X, y, feature_names, opts, sample_weight=sample_weight, offset=values)
     return fit_dataset(dataset, opts, progress=progress, callbacks=callbacks)
 
 
@@ -65,6 +81,7 @@ def dataset_from_arrays(
     opts: FitOptions,
     *,
     sample_weight: Sequence[float] | np.ndarray | None = None,
+    offset: Sequence[float] | np.ndarray | None = None,
 ) -> Dataset:
     """Validate features (arrays or a DataFrame, see :func:`trainer.data.table_from_input`) and labels into a
     :class:`Dataset`. Rows with a missing label are dropped (``missing="impute"`` or ``"drop"``) or refused
@@ -82,6 +99,9 @@ def dataset_from_arrays(
     if sample_weight is not None:
         # a Python argument only (the CLI's is --weight COL): named as it is, not as a setting with a flag
         weights = check_weights(sample_weight, len(table), what="sample_weight", role="sample_weight")
+    if offset is not None and opts.offset is not None:
+        raise DataError("offset= values and ", Setting("offset"), " both give offsets; give one")
+    offsets = None if offset is None else check_offsets(offset, len(table), what="offset", role="offset")
     label_gaps = missing_labels(y_array, na_values)
     # rows with a missing feature value matter only when they are refused or dropped (imputing keeps them all)
     feature_gaps = (
@@ -110,6 +130,7 @@ def dataset_from_arrays(
         keep = np.flatnonzero(~drop)
         table, y_array = table.take(keep), y_array[keep]
         weights = None if weights is None else weights[keep]
+        offsets = None if offsets is None else offsets[keep]
         if label_gaps.any():
             notes.append(f"dropped {int(label_gaps.sum())} rows with a missing label")
         if (drop & ~label_gaps).any():
@@ -117,7 +138,8 @@ def dataset_from_arrays(
     if not len(table):
         raise DataError("no rows left after dropping those with missing values")
     y_index, class_names = encode_labels(y_array, source="y")
-    dataset = Dataset.from_table(table, y_index, class_names, notes=notes, weights=weights)
+    dataset = Dataset.from_table(table, y_index, class_names, notes=notes, weights=weights, offsets=offsets,
+                                 offset_name=None if offsets is None else "offset")  # fmt: skip
     review(dataset)
     return dataset
 
@@ -140,7 +162,7 @@ def encode_dataset(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions) ->
         None if whole else train_idx,
         missing=opts.missing,
         min_frequency=opts.min_frequency,
-        treatment=opts.penalty_terms() == (0, 0),  # no penalty makes the dropped reference level identifiable
+        treatment=opts.l1 == 0 and opts.l2 == 0,  # no penalty makes the dropped reference level identifiable
         source=dataset.source,
     )
     if encoding.width() == 0:
@@ -192,8 +214,9 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     torch.manual_seed(opts.seed)
     se = covariance_rule(opts.se)
     dataset = frequency_weights(dataset, opts.weight)
-    if dataset.weights is not None and opts.l2 == "auto":
-        raise OptionError("l2", "auto does not weigh the folds' rows yet; give a number with frequency weights")
+    dataset = offset_values(dataset, opts.offset)
+    if dataset.offsets is not None:
+        check_offset_fit(dataset, opts)
     dataset, clusters = cluster_ids(dataset, se.column) if se.kind == "cluster" else (dataset, None)
     if opts.penalty == "firth":
         check_firth_classes(len(dataset.class_names))
@@ -207,12 +230,14 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
     train_idx, val_idx = _stratified_split(dataset.y, opts.val_fraction, np.random.default_rng(opts.seed), dataset)
     dataset = encode_dataset(dataset, train_idx, opts)
     standardized = _standardized_rows(dataset, train_idx)
-    opts, l2_path, start = _resolve_l2(dataset, train_idx, standardized[2], opts)
+    opts, penalty_path, start = _resolve_penalty(dataset, train_idx, standardized[2], opts)
     plan = _plan(dataset, train_idx, opts, device)
     model, objective = _prepare(dataset, train_idx, standardized, plan)
     del standardized  # the objective holds the rows now, and frees them after training
-    if start is not None:  # --l2 auto: the refit starts from the folds' mean optimum at the chosen value
+    if start is not None:  # --l2/--l1 auto: the refit starts from the folds' mean optimum at the chosen value
         optim.set_parameters(model.linear, start.to(model.linear.weight.dtype))
+    if dataset.offsets is not None and plan.minibatch:
+        raise OptionError("optimizer", f"{plan.solver} does not take an offset yet; use lbfgs with an offset")
     evaluate_validation = _validation_evaluator(model, dataset, val_idx, device)
     state = TrainingState(model=model, optimizer=plan.optimizer, max_epochs=plan.epochs)
     hooks = training_hooks(plan, progress, callbacks)
@@ -232,7 +257,7 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
 
     def probabilities_of(rows: np.ndarray) -> np.ndarray:  # each split's, computed once for the metrics
         split = "train" if rows is train_idx else "validation" if rows is val_idx else None
-        return computed[split] if split in computed else predict_proba_float64(model, dataset.X, rows)
+        return computed[split] if split in computed else predict_proba_float64(model, dataset.X, rows, dataset.offsets)
 
     rows = train_idx if len(train_idx) != len(dataset.y) else slice(None)
     information = outcome.get("information")
@@ -253,6 +278,8 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
         optimum=optimum,
         se=se,
         groups=None if clusters is None else clusters[rows],
+        offsets=None if dataset.offsets is None else dataset.offsets[rows],
+        offset_name=dataset.offset_name,
     )
     return fit_result(
         model=model,
@@ -266,7 +293,7 @@ def _fit_dataset(dataset: Dataset, opts: FitOptions, progress: bool, callbacks: 
         outcome=outcome,
         coefficients=coefficients,
         separated=separated,
-        l2_path=l2_path,
+        penalty_path=penalty_path,
     )
 
 
@@ -283,19 +310,28 @@ def _standardized_rows(dataset: Dataset, train_idx: np.ndarray) -> tuple[np.ndar
     return mean, scale, standardized.div_(torch.from_numpy(scale))
 
 
-def _resolve_l2(dataset: Dataset, train_idx: np.ndarray, standardized: torch.Tensor, opts: FitOptions):
-    """``l2="auto"``: the value cross-validation picks on the training rows (standardized as the model will be), the
-    path it picked from, and a warm start for the refit; any other value as it is (no path, no start)."""
-    if opts.l2 != "auto":
+def _resolve_penalty(dataset: Dataset, train_idx: np.ndarray, standardized: torch.Tensor, opts: FitOptions):
+    """``l2="auto"`` or ``l1="auto"``: the value cross-validation picks on the training rows (standardized as the
+    model will be), the path it picked from (``{"l2": path}`` or ``{"l1": path}``), and a warm start for the refit;
+    any other value as it is (no path, no start)."""
+    if opts.l2 != "auto" and opts.l1 != "auto":
         return opts, None, None
+    whole = len(train_idx) == len(dataset.y)
+    y = dataset.y if whole else dataset.y[train_idx]
+    n_classes = len(dataset.class_names)
+    common = {"binary": n_classes == 2, "n_classes": n_classes, "folds": opts.folds, "seed": opts.seed}
+    for name, values in (("weights", dataset.weights), ("offsets", dataset.offsets)):
+        common[name] = None if values is None else values if whole else values[train_idx]
+    if opts.l1 == "auto":
+        from .l1_path import cross_validate as l1_cross_validate
+
+        share = 1.0 if opts.elastic_net is None else opts.elastic_net
+        best, path, start = l1_cross_validate(standardized, y, share=share, **common)
+        return dataclasses.replace(opts, l1=best), {"l1": path}, start
     from .penalty import cross_validate
 
-    y = dataset.y[train_idx] if len(train_idx) != len(dataset.y) else dataset.y
-    n_classes = len(dataset.class_names)
-    best, path, start = cross_validate(
-        standardized, y, binary=n_classes == 2, n_classes=n_classes, folds=opts.folds, seed=opts.seed
-    )
-    return dataclasses.replace(opts, l2=best), path, start
+    best, path, start = cross_validate(standardized, y, **common)
+    return dataclasses.replace(opts, l2=best), {"l2": path}, start
 
 
 def _plan(dataset: Dataset, train_idx: np.ndarray, opts: FitOptions, device: torch.device) -> FitPlan:
@@ -322,23 +358,27 @@ def _prepare(dataset: Dataset, train_idx: np.ndarray, rows: tuple, plan: FitPlan
     whole = len(train_idx) == len(dataset.y)
     mean, scale, standardized = rows
     device = plan.device
-    model = initial_model(n_classes, dataset.encoding, mean, scale).to(device)
+    model = initial_model(n_classes, dataset.encoding, mean, scale, dataset.offset_name).to(device)
     y_train = dataset.y if whole else dataset.y[train_idx]
     weights = row_weights(plan.class_weights, dataset, train_idx)
+    offsets = None if dataset.offsets is None else dataset.offsets if whole else dataset.offsets[train_idx]
     objective = optim.Objective(
         standardized.to(device),
         torch.from_numpy(y_train).to(device),
         None if weights is None else torch.from_numpy(weights.astype(np.float32)).to(device),
         binary=model.is_binary,
         l2=plan.options.penalty_terms()[1],
+        offsets=None if offsets is None else torch.from_numpy(offsets).to(device),
     )
     return model, objective
 
 
-def initial_model(n_classes: int, encoding, mean: np.ndarray, scale: np.ndarray) -> LogisticModel:
+def initial_model(
+    n_classes: int, encoding, mean: np.ndarray, scale: np.ndarray, offset: str | None = None
+) -> LogisticModel:
     """A model with its standardization set and zero weights: the problem is convex, so zeros is a fine,
     deterministic start."""
-    model = LogisticModel(len(mean), n_classes, encoding)
+    model = LogisticModel(len(mean), n_classes, encoding, offset)
     with torch.no_grad():
         model.mean.copy_(torch.from_numpy(mean))
         model.scale.copy_(torch.from_numpy(scale))
@@ -443,6 +483,18 @@ def _auto_optimizer(X: np.ndarray, device: torch.device) -> str:
     return "lbfgs" if 3 * X.nbytes < free else "adam"
 
 
+def check_offset_fit(dataset: Dataset, opts: FitOptions) -> None:
+    """What an offset needs of the options (:meth:`FitOptions.check_offset`) and of the data: one logit (a binary
+    model)."""
+    opts.check_offset()
+    if len(dataset.class_names) != 2:
+        raise OptionError(
+            "offset",
+            f"is a known term of a binary model's one logit; these labels have {len(dataset.class_names)} classes: "
+            "leave the offset out",
+        )
+
+
 def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator, dataset: Dataset):
     """Shuffle each class and move ``fraction`` of it (rounded, at least one row kept for training) to validation."""
     if fraction == 0:
@@ -468,6 +520,7 @@ def _validation_evaluator(model: LogisticModel, dataset: Dataset, val_idx: np.nd
         return lambda V=None: (None, None)
     X_val = torch.from_numpy(dataset.X[val_idx]).to(device)
     y_val = torch.from_numpy(dataset.y[val_idx]).to(device)
+    offsets = None if dataset.offsets is None else torch.from_numpy(dataset.offsets[val_idx]).to(device)
 
     def evaluate(V: torch.Tensor | None = None) -> tuple[float, float]:
         """Validation loss and accuracy of the model, or of parameters ``V`` (which the model then takes)."""
@@ -475,6 +528,8 @@ def _validation_evaluator(model: LogisticModel, dataset: Dataset, val_idx: np.nd
             optim.set_parameters(model.linear, V)
         with torch.no_grad():
             logits = model.logits(X_val).double()
+            if offsets is not None:
+                logits = logits + offsets[:, None]
             if model.is_binary:
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], y_val.double())
                 predicted = (logits[:, 0] > 0).long()
@@ -496,7 +551,7 @@ def _split_metrics(model, dataset, train_idx, val_idx, weights, penalties, train
         if name == "train" and train_logits is not None:
             probabilities = _probabilities(train_logits, model.is_binary)
         else:
-            probabilities = predict_proba_float64(model, dataset.X, rows)
+            probabilities = predict_proba_float64(model, dataset.X, rows, dataset.offsets)
         computed[name] = probabilities
         y = dataset.y[rows] if len(rows) != len(dataset.y) else dataset.y
         frequency = None if dataset.weights is None else dataset.weights[rows]
@@ -517,14 +572,18 @@ def _probabilities(logits: torch.Tensor, binary: bool) -> np.ndarray:
     return torch.softmax(logits, dim=1).numpy()
 
 
-def predict_proba_float64(model: LogisticModel, X: np.ndarray, rows: np.ndarray, chunk_rows: int = 65536):
-    """``model``'s probabilities for ``X[rows]`` in float64, a chunk at a time: no float64 copy of the data."""
+def predict_proba_float64(
+    model: LogisticModel, X: np.ndarray, rows: np.ndarray, offsets: np.ndarray | None = None, chunk_rows: int = 65536
+):
+    """``model``'s probabilities for ``X[rows]`` (plus ``offsets[rows]`` on the logit, when given) in float64, a chunk
+    at a time: no float64 copy of the data."""
     model64 = float64_copy(model)
     out = np.empty((len(rows), model.n_classes))
     with torch.no_grad():
         for start in range(0, len(rows), chunk_rows):
             chunk = torch.from_numpy(X[rows[start : start + chunk_rows]]).double()
-            out[start : start + chunk_rows] = model64(chunk).numpy()
+            offset = None if offsets is None else torch.from_numpy(offsets[rows[start : start + chunk_rows]])
+            out[start : start + chunk_rows] = model64(chunk, offset).numpy()
     return out
 
 

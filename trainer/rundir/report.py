@@ -73,8 +73,9 @@ def render(run: Path) -> str:
     if history:
         unit = "iteration" if (metrics.get("options") or {}).get("optimizer") == "lbfgs" else "epoch"
         parts.append("<h2>Training curve</h2><div class='figs'>" + _history_figure(history, unit) + "</div>")
-    if metrics.get("l2_path"):
-        parts.append(_penalty_section(metrics["l2_path"], (metrics.get("options") or {}).get("l2")))
+    for name in ("l2", "l1"):
+        if metrics.get(f"{name}_path"):
+            parts.append(_penalty_section(metrics[f"{name}_path"], (metrics.get("options") or {}).get(name), name))
     if binary and metrics.get("thresholds"):
         parts.append(_threshold_section(metrics))
     parts.append("</body></html>\n")
@@ -316,9 +317,9 @@ def _forest_figure(table: dict) -> str:
     return _svg(fig)
 
 
-def _penalty_section(path: list[dict], chosen: float | None) -> str:
+def _penalty_section(path: list[dict], chosen: float | None, name: str = "l2") -> str:
     plt = _plt()
-    values = [p["l2"] for p in path]
+    values = [p[name] for p in path]
     means = [p["mean"] for p in path]
     spreads = [p["std"] for p in path]
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -326,16 +327,16 @@ def _penalty_section(path: list[dict], chosen: float | None) -> str:
     if chosen is not None:
         ax.axvline(chosen, color="#d8553b", linestyle="--", label=f"chosen {chosen:.3g}")
     ax.set_xscale("log")
-    ax.set(xlabel="l2 penalty", ylabel="validation log-loss", title="Penalty path (cross-validation)")
+    ax.set(xlabel=f"{name} penalty", ylabel="validation log-loss", title="Penalty path (cross-validation)")
     ax.legend()
     fig.tight_layout()
-    rows = [[p["l2"], p["mean"], p["std"]] for p in path]
+    rows = [[p[name], p["mean"], p["std"]] for p in path]
     return (
-        "<h2>Penalty path</h2><p>--l2 auto: each value's validation log-loss over the folds; the model is refitted on "
-        "every training row with the lowest mean.</p><div class='figs'>"
+        f"<h2>Penalty path</h2><p>--{name} auto: each value's validation log-loss over the folds; the model is "
+        "refitted on every training row with the lowest mean.</p><div class='figs'>"
         + _svg(fig)
         + "</div>"
-        + _table(["l2", "mean validation log-loss", "spread (sd)"], rows, left=0)
+        + _table([name, "mean validation log-loss", "spread (sd)"], rows, left=0)
     )
 
 

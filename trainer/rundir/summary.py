@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-def describe_dataset(dataset) -> str:
-    """One line: rows, feature columns (numeric and categorical), and each class with its count."""
+def describe_dataset(dataset, roles: tuple[str, ...] = ()) -> str:
+    """One line: rows, feature columns (numeric and categorical; not the ``roles`` columns, read for weights, an
+    offset or clusters), and each class with its count."""
     import numpy as np
 
     counts = np.bincount(dataset.y, minlength=len(dataset.class_names)).tolist()
@@ -12,12 +13,14 @@ def describe_dataset(dataset) -> str:
     notes = "".join(f"; {note}" for note in dataset.notes)
     table = dataset.table
     if table is not None and table.categorical_names:
+        numeric = [n for n in table.numeric_names if n not in roles]
+        categorical = [n for n in table.categorical_names if n not in roles]
         features = (
-            f"{len(table.names)} features ({len(table.numeric_names)} numeric, {len(table.categorical_names)} "
-            f"categorical: {', '.join(table.categorical_names)})"
+            f"{len(numeric) + len(categorical)} features ({len(numeric)} numeric, {len(categorical)} "
+            f"categorical: {', '.join(categorical)})"
         )
     else:
-        features = f"{len(dataset.feature_names)} features"
+        features = f"{len([n for n in dataset.feature_names if n not in roles])} features"
     return f"{len(dataset.y):,} rows, {features}; classes: {classes}{notes}"
 
 

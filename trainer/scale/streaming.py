@@ -75,7 +75,9 @@ def fit_stream(
         raise OptionError("se", "applies to the coefficient table, which a streamed fit does not compute")
     if opts.weight is not None:
         raise OptionError("weight", "is not read by a streamed fit yet; train in memory (--in-memory) with weights")
-    if opts.l1 > 0:
+    if opts.offset is not None:
+        raise OptionError("offset", "is not read by a streamed fit yet; train in memory (--in-memory) with an offset")
+    if opts.l1 == "auto" or opts.l1 > 0:
         raise OptionError("l1", "needs the rows in memory (proximal Newton steps); train in memory (--in-memory)")
     if opts.penalty != "l2":
         raise OptionError("penalty", f"{opts.penalty} needs the rows in memory; train in memory (--in-memory)")

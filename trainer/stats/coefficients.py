@@ -122,6 +122,8 @@ def coefficient_table(
     se: Covariance | None = None,
     groups: np.ndarray | None = None,
     frequency: np.ndarray | None = None,
+    offsets: np.ndarray | None = None,
+    offset_name: str | None = None,
 ) -> CoefficientTable:
     """The table of ``model`` (a fitted :class:`~trainer.model.LogisticModel`) on its training rows: ``X`` the float32
     design matrix of shape (n_rows, n_design), ``y`` class indices. ``optimum``: the probabilities and information
@@ -130,6 +132,8 @@ def coefficient_table(
     (:mod:`trainer.stats.sandwich`), ``groups`` the rows' cluster ids for a clustered one. ``frequency``: the rows'
     frequency weights, as statsmodels' GLM ``freq_weights`` takes them (each row counts that many times: in the
     log-likelihoods, the number of observations of the BIC and the small-sample corrections, and the information).
+    ``offsets``: a binary model's known term of each row's logit (its null model is then the intercept with the
+    offsets, as statsmodels' ``llnull``).
     ``penalty="firth"``: the model maximizes Firth's penalized likelihood; the standard errors are the inverse
     information's (as logistf's), the intervals and p-values come from the profile penalized likelihood
     (:func:`firth_inference`; ``X`` is read for them), and ``z`` is the signed root of the penalized likelihood ratio
@@ -168,7 +172,9 @@ def coefficient_table(
             f"{work:.1e} multiply-adds (the limit is {MAX_INFORMATION_WORK:.0e})"
         )
     if optimum is None or (classical and information is None):
-        computed, information = _at_rows(model, X, mean, scale, information=classical, weights=frequency)
+        computed, information = _at_rows(
+            model, X, mean, scale, information=classical, weights=frequency, offsets=offsets
+        )
         probabilities = computed if optimum is None else optimum.probabilities
     if information is not None and not binary:
         information = information[width:, width:]  # the classes after the first: the reference parametrization
@@ -180,7 +186,11 @@ def coefficient_table(
     counts = np.bincount(y, weights=frequency, minlength=k_classes).astype(np.float64)
     observations = float(counts.sum()) if frequency is not None else n  # each row counted its weight's times
     present = counts[counts > 0]
-    null_log_likelihood = float((present * np.log(present / observations)).sum())
+    null_log_likelihood = (
+        float((present * np.log(present / observations)).sum())
+        if offsets is None
+        else _null_with_offsets(y, offsets, frequency)
+    )
     df_model = n_params - params.shape[0]  # without the intercepts
     llr = 2.0 * (log_likelihood - null_log_likelihood)
     fit = {
@@ -198,6 +208,7 @@ def coefficient_table(
         # the lasso's zeros, in the model's own weights (a softmax's every class, before the reference contrast)
         **({"l1": l1, "zero_weights": int((V[:, :-1] == 0).sum()), "weights": V[:, :-1].numel()} if l1 else {}),
         **({"n_observations": observations} if frequency is not None else {}),
+        **({"offset": offset_name} if offsets is not None else {}),
     }
     std_errors = blocks = table_covariance = inference = None
     if classical:
@@ -344,9 +355,32 @@ def _to_table(mean: np.ndarray, scale: np.ndarray, standardized: bool) -> np.nda
     return J
 
 
-def _at_rows(model, X: np.ndarray, mean, scale, *, information: bool, weights=None, chunk_rows: int = 65536):
-    """The model's float64 probabilities of rows ``X`` and (``information``) the sum of the log-loss's Hessian over
-    them, in the solver's parameters: a chunk at a time, standardized in float64, no float64 copy of ``X``."""
+def _null_with_offsets(y: np.ndarray, offsets: np.ndarray, frequency: np.ndarray | None) -> float:
+    """The log-likelihood of the binary model with only an intercept and the rows' ``offsets``, at its optimum
+    (Newton's method in the one intercept: concave, so a few steps from the offset-free optimum)."""
+    w = np.ones(len(y)) if frequency is None else np.asarray(frequency, dtype=np.float64)
+    target = (y == 1).astype(np.float64)
+    share = float(np.dot(w, target) / w.sum())
+    if share in (0.0, 1.0):
+        return 0.0
+    b = math.log(share / (1.0 - share)) - float(np.average(offsets, weights=w))
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(b + offsets)))
+        gradient, curvature = float(np.dot(w, target - p)), float(np.dot(w, p * (1.0 - p)))
+        step = gradient / curvature if curvature > 0 else 0.0
+        b += step
+        if abs(step) < 1e-13 * max(1.0, abs(b)):
+            break
+    z = b + offsets
+    return float(np.dot(w, target * z - np.logaddexp(0.0, z)))
+
+
+def _at_rows(
+    model, X: np.ndarray, mean, scale, *, information: bool, weights=None, offsets=None, chunk_rows: int = 65536
+):
+    """The model's float64 probabilities of rows ``X`` (plus a binary model's ``offsets`` on the logit) and
+    (``information``) the sum of the log-loss's Hessian over them, in the solver's parameters: a chunk at a time,
+    standardized in float64, no float64 copy of ``X``."""
     weight = model.linear.weight.detach().double()
     bias = model.linear.bias.detach().double()
     mean_t, scale_t = torch.from_numpy(mean), torch.from_numpy(scale)
@@ -356,6 +390,9 @@ def _at_rows(model, X: np.ndarray, mean, scale, *, information: bool, weights=No
     for start in range(0, len(X), chunk_rows):
         rows = (torch.from_numpy(X[start : start + chunk_rows]).double() - mean_t) / scale_t
         logits = torch.addmm(bias, rows, weight.T)
+        if offsets is not None:
+            offset = np.asarray(offsets[start : start + chunk_rows], dtype=np.float64)
+            logits = logits + torch.from_numpy(offset)[:, None]
         P = torch.sigmoid(logits) if model.is_binary else torch.softmax(logits, dim=1)
         probabilities[start : start + chunk_rows] = torch.cat([1 - P, P], dim=1) if model.is_binary else P
         if total is not None:

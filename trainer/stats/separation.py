@@ -27,7 +27,8 @@ def separated_classes(
     separation is quasi-complete."""
     if train_logits is None:
         with torch.no_grad():
-            logits = model.logits(torch.from_numpy(dataset.X[train_idx])).double()
+            offsets = None if dataset.offsets is None else torch.from_numpy(dataset.offsets[train_idx])
+            logits = model.logits(torch.from_numpy(dataset.X[train_idx]), offsets).double()
     else:
         logits = train_logits
     y = torch.from_numpy(dataset.y[train_idx] if len(train_idx) != len(dataset.y) else dataset.y)
