@@ -19,7 +19,9 @@ guard, so that several models link into one program (exporter/c_text.py's :func:
 ``LOGREG_IMPLEMENTATION`` first to get the definitions (the stb convention), so no unused-static warning appears.
 A model with categorical columns takes their texts (NUL-terminated, "" for a missing value) in a third argument; the
 function compares them with the training levels, as the graph does (an unseen text counts as ``(other)`` when the
-column has that level, else it sets no column).
+column has that level, else it sets no column). A binary model trained with ``--offset`` takes its offset (a float,
+0 for a row without one) after them: added to the one logit before the sigmoid and in ``logreg_explain``'s logit and
+interval, as the graph adds it (``LOGREG_HAS_OFFSET``); no contribution holds it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 from logreg_onnx.runtime import contract
 
 from .c_explain import (
+    OFFSET_LINE,
     design_arguments,
     explain_comment,
     explain_constants,
@@ -52,8 +55,13 @@ parse_harness = parse_printed  # what harness() prints is what every language's 
 
 def generate(model_bytes: bytes, *, prefix: str = DEFAULT_PREFIX) -> str:
     """``model.h`` for the graph in ``model_bytes``, its names beginning with ``prefix`` (a C identifier)."""
+    return header_of(read_graph(model_bytes), prefix=prefix)
+
+
+def header_of(g: LinearGraph, *, prefix: str = DEFAULT_PREFIX) -> str:
+    """``model.h`` for the constants ``g`` read from a graph (:func:`generate` without the reading)."""
     check_prefix(prefix)
-    return renamed(_generate(read_graph(model_bytes)), prefix)
+    return renamed(_generate(g), prefix)
 
 
 def linear_rows(g: LinearGraph) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +75,9 @@ def _generate(g: LinearGraph) -> str:
     n_design, n_classes = g.weight.shape[1], g.weight.shape[0]
     weight, bias = linear_rows(g)
     n_rows = weight.shape[0]
-    signature = _signature(n_categorical)
+    used = np.arange(n_design) if g.used is None else g.used  # the columns the linear layer reads
+    n_used = len(used)
+    signature = _signature(n_categorical, g.offset)
     # the binary sigmoid reads fabsf, the intervals' logit_se sqrtf
     intervals = g.explain is not None and g.explain.intervals
     functions = ", ".join(["expf", *(["fabsf"] if n_classes == 2 else []), *(["sqrtf"] if intervals else [])])
@@ -87,6 +97,7 @@ def _generate(g: LinearGraph) -> str:
         f"#define LOGREG_N_FEATURES {n_numeric}  /* numeric, in LOGREG_FEATURE_NAMES order (NAN: missing) */",
         f"#define LOGREG_N_CATEGORICAL {n_categorical}  /* texts, in LOGREG_CATEGORICAL_NAMES order */",
         f"#define LOGREG_N_CLASSES {n_classes}",
+        *(_offset_macro(g) if g.offset else []),
         *(explain_macros(g) if g.explain is not None else []),
         "",
         "extern const char *const LOGREG_FEATURE_NAMES[];",
@@ -106,6 +117,10 @@ def _generate(g: LinearGraph) -> str:
     ]
     if n_categorical:
         lines.append('   categories: LOGREG_N_CATEGORICAL NUL-terminated UTF-8 texts, "" for a missing value.')
+    if g.offset:
+        lines.append(
+            f"   offset: added to the logit (the training's offset column {comment(g.offset_column)}); 0 for none."
+        )
     lines[-1] += " */"
     lines.append(f"{signature};")
     if g.explain is not None:
@@ -119,11 +134,12 @@ def _generate(g: LinearGraph) -> str:
         f"const char *const LOGREG_CATEGORICAL_NAMES[] = {strings_literal(g.categorical_names)};",
         f"const char *const LOGREG_CLASS_NAMES[] = {strings_literal(g.class_names)};",
         "",
-        f"static const float logreg_mean[{n_design}] = {floats_literal(g.mean)};",
-        f"static const float logreg_inv_scale[{n_design}] = {floats_literal(1.0 / g.scale.astype(np.float64))};",
-        f"static const float logreg_weight[{n_rows}][{n_design}] = {{"
+        *_used_constant(g),
+        f"static const float logreg_mean[{n_used}] = {floats_literal(g.mean[used])};",
+        f"static const float logreg_inv_scale[{n_used}] = {floats_literal(1.0 / g.scale[used].astype(np.float64))};",
+        f"static const float logreg_weight[{n_rows}][{n_used}] = {{"
         + ("  /* the second class's logit minus the first's */" if n_rows == 1 else ""),
-        *[f"    {floats_literal(row)}," for row in weight],
+        *[f"    {floats_literal(row)}," for row in weight[:, used]],
         "};",
         f"static const float logreg_bias[{n_rows}] = {floats_literal(bias)};",
     ]
@@ -156,6 +172,7 @@ def _sigmoid_body(g: LinearGraph) -> list[str]:
         "    float e;",
         f"    logreg_design({design_arguments(len(g.categorical_names))});",
         "    logreg_logits(design, standardized, logits);",
+        *([OFFSET_LINE] if g.offset else []),
         "    /* the sigmoid of the one logit: expf of minus its size, which never overflows */",
         "    e = expf(-fabsf(logits[0]));",
         "    probabilities[1] = logits[0] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);",
@@ -189,10 +206,17 @@ def _softmax_body(n_classes: int, n_categorical: int) -> list[str]:
     ]
 
 
-def _signature(n_categorical: int) -> str:
+def _signature(n_categorical: int, offset: bool = False) -> str:
+    arguments = ["const float *features"]
     if n_categorical:
-        return "int logreg_predict(const float *features, const char *const *categories, float *probabilities)"
-    return "int logreg_predict(const float *features, float *probabilities)"
+        arguments.append("const char *const *categories")
+    if offset:
+        arguments.append("float offset")
+    return f"int logreg_predict({', '.join([*arguments, 'float *probabilities'])})"
+
+
+def _offset_macro(g: LinearGraph) -> list[str]:
+    return ["#define LOGREG_HAS_OFFSET 1  /* logreg_predict (and logreg_explain) take the offset, after the inputs */"]
 
 
 def _design_function(g: LinearGraph) -> list[str]:
@@ -235,16 +259,29 @@ def _design_function(g: LinearGraph) -> list[str]:
     return lines
 
 
+def _used_constant(g: LinearGraph) -> list[str]:
+    """``logreg_used``, the design columns a weight is not 0 for, when the graph drops the others (its Gather)."""
+    if g.used is None:
+        return []
+    return [
+        f"static const int logreg_used[{len(g.used)}] = {{{', '.join(str(int(d)) for d in g.used)}}};"
+        f"  /* the {g.weight.shape[1] - len(g.used)} other design columns' weights are all 0: dropped */"
+    ]
+
+
 def _logits_function(g: LinearGraph) -> list[str]:
     """``logreg_logits``: standardization and the linear layer, the graph's Sub, Div (here a multiplication by the
-    reciprocal) and Gemm; one logit for a binary model."""
+    reciprocal) and Gemm; one logit for a binary model. Of a sparse graph's ``used`` columns only (its Gather),
+    ``standardized[u]`` being design column ``logreg_used[u]``'s."""
     n_design, n_classes = g.weight.shape[1], linear_rows(g)[0].shape[0]
+    column = "d" if g.used is None else "logreg_used[d]"
+    n_design = n_design if g.used is None else len(g.used)
     return [
         "static void logreg_logits(const float *design, float *standardized, float *logits)",
         "{",
         "    int d, k;",
         f"    for (d = 0; d < {n_design}; d++) {{",
-        "        standardized[d] = (design[d] - logreg_mean[d]) * logreg_inv_scale[d];",
+        f"        standardized[d] = (design[{column}] - logreg_mean[d]) * logreg_inv_scale[d];",
         "    }",
         f"    for (k = 0; k < {n_classes}; k++) {{",
         "        float sum = logreg_bias[k];",
@@ -277,10 +314,12 @@ def harness(
     outputs: list[str] | tuple[str, ...] = (),
     *,
     prefix: str = DEFAULT_PREFIX,
+    offset: bool = False,
 ) -> str:
     """A C program that includes ``header`` and prints, per test-vector case, one line ``label p_0 .. p_K-1`` (%.9g)
     and then, for each explain output in ``outputs`` (see :func:`explain_outputs`), a line of its name and values
-    (``contributions`` row-major [column][logit], as the vectors list them) from ``logreg_explain``."""
+    (``contributions`` row-major [column][logit], as the vectors list them) from ``logreg_explain``. With ``offset``
+    (a model with the offset input) each case's ``offset`` is passed too (0 where a case has none)."""
     rows, texts = [], []
     for case in cases:
         values = ", ".join("NAN" if v is None else f"{float(v):.17g}" for v in case["features"])
@@ -298,6 +337,10 @@ def harness(
     if n_categorical:
         lines.append(f"static const char *const texts[{len(cases)}][{n_categorical}] = {{" + ", ".join(texts) + "};")
     inputs = "rows[i], texts[i]" if n_categorical else "rows[i]"
+    if offset:
+        values = ", ".join(f"{float(case.get(contract.OFFSET_INPUT, 0.0)):.17g}" for case in cases)
+        lines.append(f"static const float offsets[{max(len(cases), 1)}] = {{{values or '0'}}};")
+        inputs += ", offsets[i]"
     lines += ["", "int main(void)", "{", "    float p[LOGREG_N_CLASSES];"]
     if outputs:
         lines.append("    float logit[LOGREG_N_LOGITS], contributions[LOGREG_N_COLUMNS * LOGREG_N_LOGITS];")
@@ -350,9 +393,10 @@ class CProof:
 
 
 def prove(header_text: str, testvectors: dict, compiler: str | None = None, *, prefix: str = DEFAULT_PREFIX) -> CProof:
-    """Compile ``header_text`` with a harness replaying ``testvectors`` and check every case by the vectors' own rule
-    (labels equal unless the top two are within 2*atol; every probability within atol; every explain output the
-    vectors list, through ``logreg_explain``, within atol * max(1, |expected|)). NaN never passes."""
+    """Compile ``header_text`` with a harness replaying ``testvectors`` (each case's ``offset`` too, when the vectors'
+    inputs list it) and check every case by the vectors' own rule (labels equal unless the top two are within
+    2*atol; every probability within atol; every explain output the vectors list, through ``logreg_explain``, within
+    atol * max(1, |expected|)). NaN never passes."""
     compiler = compiler or find_compiler()
     if compiler is None:
         return CProof(None, None, detail="no C compiler found (cc, gcc or clang)")
@@ -360,10 +404,13 @@ def prove(header_text: str, testvectors: dict, compiler: str | None = None, *, p
     atol = float(testvectors["atol"])
     outputs = explain_outputs(testvectors)
     n_categorical = len(cases[0].get("categories", [])) if cases else 0
+    offset = contract.OFFSET_INPUT in testvectors.get("inputs", ())
     with tempfile.TemporaryDirectory(prefix="logreg-c-") as folder:
         work = Path(folder)
         (work / HEADER_NAME).write_text(header_text)
-        (work / "harness.c").write_text(harness(HEADER_NAME, cases, n_categorical, outputs, prefix=prefix))
+        (work / "harness.c").write_text(
+            harness(HEADER_NAME, cases, n_categorical, outputs, prefix=prefix, offset=offset)
+        )
         (work / "object.c").write_text(renamed(f'#define LOGREG_IMPLEMENTATION\n#include "{HEADER_NAME}"\n', prefix))
         build = run_step([compiler, *COMPILE_FLAGS, "-O2", "harness.c", "-o", "harness", "-lm"], cwd=work,
                          what="compiling")  # fmt: skip

@@ -11,12 +11,17 @@ from logreg_onnx.runtime import contract
 from .c_graph import LinearGraph
 from .c_text import comment_text, float_literal, floats_literal, strings_literal
 
+# the offset of a model trained with one, added where the graph adds it: to the logits before the sigmoid
+OFFSET_LINE = "    logits[0] += offset;  /* the offset: a known term of the one logit, as the graph adds it */"
+
 
 def explain_signature(g: LinearGraph) -> str:
     e = g.explain
     arguments = ["const float *features"]
     if g.categorical_names:
         arguments.append("const char *const *categories")
+    if g.offset:
+        arguments.append("float offset")
     arguments += ["float *logit", "float *contributions"]
     if e.intervals:
         arguments.append("float *logit_se")
@@ -43,6 +48,9 @@ def explain_macros(g: LinearGraph) -> list[str]:
 def explain_comment(g: LinearGraph) -> list[str]:
     e = g.explain
     inputs, pronoun = ("features and categories", "them") if g.categorical_names else ("features", "it")
+    if g.offset:
+        inputs = "features, categories and offset" if g.categorical_names else "features and offset"
+        pronoun = "them"
     lines = [
         f"/* Explains one row ({inputs}, as logreg_predict takes {pronoun}). Fills logit[LOGREG_N_LOGITS],",
         "   logit[l] = log(probabilities[l + 1] / probabilities[0]) from the same linear layer as logreg_predict, and",
@@ -52,6 +60,12 @@ def explain_comment(g: LinearGraph) -> list[str]:
         "   measured from the baseline design row, so that LOGREG_BASELINE_LOGIT[l] + sum_c contributions[c][l] ==",
         "   logit[l] to float32 rounding.",
     ]
+    if g.offset:
+        lines[-2:] = [
+            "   measured from the baseline design row. The offset is in logit[0] (and the interval) but in no",
+            "   column's contribution: LOGREG_BASELINE_LOGIT[0] + sum_c contributions[c][0] + offset == logit[0] to",
+            "   float32 rounding.",
+        ]
     if e.intervals:
         lines += [
             "   logit_se[LOGREG_N_LOGITS]: the delta method's standard error of each logit,",
@@ -127,6 +141,7 @@ def explain_function(g: LinearGraph) -> list[str]:
         "    int d, l;",
         f"    logreg_design({design_arguments(len(g.categorical_names))});",
         "    logreg_logits(design, standardized, logits);",
+        *([OFFSET_LINE] if g.offset else []),
         "    if (logit) {",
         "        logit[0] = logits[0];  /* a binary model's one logit */"
         if n_classes == 2

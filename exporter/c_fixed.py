@@ -11,6 +11,10 @@ The header computes what the float graph computes with integer arithmetic alone 
 - the softmax: the largest logit subtracted, ``2^-t`` as ``2^-n`` times a 33-entry table of ``2^(-i/32)``
   interpolated linearly, then one 32-bit reciprocal per row (no 64-bit division; on Cortex-M0, which has no divide
   instruction, 16 steps of long division: libgcc's division alone would be a quarter of the 2 KB);
+- the offset of a binary model trained with ``--offset``: an integer like a numeric input, ``round(offset *
+  2^F_o)`` (``{PREFIX}_OFFSET_TO_FIXED``) after the inputs, ``F_o`` fixed by the width (+-128 logits at 32 bits,
+  +-32 at 16: exporter/c_fixed_plan.py's ``OFFSET_SPAN``), multiplied into the one logit's sum as a column of weight
+  1 is; 0 for a row without one;
 - an error bound against the model's exact arithmetic, derived from the constants (input quantisation, weight
   quantisation, the table's interpolation, every rounding and the division) and stated in the header; :func:`prove`
   replays the test vectors and random rows against onnxruntime within it.
@@ -56,8 +60,13 @@ def generate(model_bytes: bytes, *, prefix: str = DEFAULT_PREFIX, bits: int = 32
         f"extern const int8_t {upper}_INPUT_SHIFT[];  /* {upper}_INPUT_SHIFT_d as a table, for use at run time */",
         "",
         f"/* Fills probabilities[{upper}_N_CLASSES] (Q16) and returns the label; -1 (and zeros) for {upper}_MISSING"
-        " in a column without imputation. */",
-        f"{_signature(prefix, bits, n_categorical)};",
+        " in a column without imputation." + ("" if g.offset else " */"),
+        *(
+            [f"   offset: {upper}_OFFSET_TO_FIXED(x) of the row's offset x, 0 for none (see above). */"]
+            if g.offset
+            else []
+        ),
+        f"{_signature(prefix, bits, n_categorical, g.offset)};",
         "",
         f"#ifdef {upper}_IMPLEMENTATION",
     ]
@@ -85,9 +94,10 @@ def generate(model_bytes: bytes, *, prefix: str = DEFAULT_PREFIX, bits: int = 32
     return "\n".join(lines)
 
 
-def _signature(prefix: str, bits: int, n_categorical: int) -> str:
+def _signature(prefix: str, bits: int, n_categorical: int, offset: bool = False) -> str:
     texts = "const char *const *categories, " if n_categorical else ""
-    return f"int {prefix}_predict(const int{bits}_t *features, {texts}int32_t *probabilities)"
+    offset_argument = f"int{bits}_t offset, " if offset else ""
+    return f"int {prefix}_predict(const int{bits}_t *features, {texts}{offset_argument}int32_t *probabilities)"
 
 
 def _ints(values) -> str:
@@ -138,6 +148,14 @@ def _comment(g: LinearGraph, plan: Plan, upper: str) -> list[str]:
             ' * Text columns: NUL-terminated UTF-8, "" for a missing value, compared with the training levels'
             " (an unseen text is (other) where the column has that level)."
         )
+    if plan.offset_shift is not None:
+        step = 2.0**-plan.offset_shift
+        lines += [
+            f" * Offset (the training's offset column {comment_text(g.offset_column)[:40]}), after the inputs: the "
+            f"int{plan.bits}_t round(offset * 2^{upper}_OFFSET_SHIFT),",
+            f" *   {upper}_OFFSET_TO_FIXED(x) (0 for none), added to the one logit; shift {plan.offset_shift}, "
+            f"[{-(plan.top + 1) * step:.6g}, {plan.top * step:.6g}], step {step:.3g}.",
+        ]
     lines += [
         f" * Q formats: the logits in base 2 (log2-odds: the weights carry log2(e)) with {plan.logit_bits} fractional"
         f" bits, summed at 2^-{plan.exponent};",
@@ -174,6 +192,12 @@ def _macros(g: LinearGraph, plan: Plan, upper: str) -> list[str]:
         f"#define {upper}_TO_FIXED(x, d) {upper}_TO_FIXED_(x, d)",
         f"#define {upper}_TO_FIXED_(x, d) (({integer})((x) * {upper}_INPUT_SCALE_##d + ((x) < 0 ? -0.5 : 0.5)))",
     ]
+    if plan.offset_shift is not None:
+        lines += [
+            f"#define {upper}_HAS_OFFSET 1  /* the predict function takes the offset, after the inputs */",
+            f"#define {upper}_OFFSET_SHIFT {plan.offset_shift}  /* the offset as round(offset * 2^shift) */",
+            f"#define {upper}_OFFSET_TO_FIXED(x) (({integer})((x) * 0x1p{plan.offset_shift} + ((x) < 0 ? -0.5 : 0.5)))",
+        ]
     return lines
 
 
@@ -255,7 +279,7 @@ def _predict_function(g: LinearGraph, plan: Plan, prefix: str, upper: str) -> li
     accumulator = "int64_t" if wide else "int32_t"
     n_hot = _hot_columns(g)
     lines = [
-        _signature(prefix, plan.bits, len(g.categorical_names)),
+        _signature(prefix, plan.bits, len(g.categorical_names), g.offset),
         "{",
         f"    {accumulator} logit[{n_classes}], largest;",
         f"    uint32_t e[{n_classes}], total = 0, inverse;",
@@ -321,6 +345,8 @@ def _predict_function(g: LinearGraph, plan: Plan, prefix: str, upper: str) -> li
         lines.append(f"        for (d = 0; d < {n_hot}; d++) {{")
         lines.append(f"            if (hot[d]) sum += {prefix}_hot[k][d];")
         lines.append("        }")
+    if plan.offset_shift is not None:
+        lines.append(_offset_term(plan))
     shift = plan.exponent - plan.logit_bits
     lines.append(f"        logit[k + {first}] = sum >> {shift};" if shift else f"        logit[k + {first}] = sum;")
     cut = f"INT64_C({CUT}) << {plan.logit_bits}" if wide else f"INT32_C({CUT}) << {plan.logit_bits}"
@@ -346,6 +372,16 @@ def _predict_function(g: LinearGraph, plan: Plan, prefix: str, upper: str) -> li
         lines.append(f"    best = probabilities[1] > {plan.threshold} ? 1 : 0;  /* the model's decision threshold */")
     lines += ["    return best;", "}"]
     return lines
+
+
+def _offset_term(plan: Plan) -> str:
+    """The offset's term of the one row's sum: its integer times log2(e) at the sum's exponent, as a column's (at 16
+    bits the product shifted right to the common exponent by its own shift)."""
+    if plan.bits == 32:
+        term = f"(int64_t){plan.offset_weight} * offset"
+    else:
+        term = f"((int32_t){plan.offset_weight} * (int32_t)offset) >> {plan.offset_product_shift}"
+    return f"        sum += {term};  /* the offset: a known term of the one logit, as the graph adds it */"
 
 
 __all__ = ["HEADER_NAME", "FixedProof", "generate", "prove", "to_fixed"]

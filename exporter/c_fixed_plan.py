@@ -1,10 +1,15 @@
 """The integers of ``logreg export --c-fixed``'s header (exporter/c_fixed.py): each column's Q format, the folded
-weights, the logits' and probabilities' formats, and the error bound derived from them."""
+weights, the logits' and probabilities' formats, and the error bound derived from them.
+
+A model with an offset takes it as one more integer, ``round(offset * 2^F_o)``: :data:`OFFSET_SPAN` fixes ``F_o``
+(there is no training statistic of the offset to choose it from), and it is folded like a numeric column of mean
+0 whose weight is 1 in natural logits (``log2(e)`` in the header's base-2 ones), so that its quantisation, its
+multiplier's rounding and its share of the accumulator are counted where every column's are."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +23,9 @@ LOGIT_BITS = 24  # the logits' Q format (base-2 logits), at most: exp2's interpo
 TABLE_BITS = 5  # 2^5 intervals: the table holds 2^(-i/32), i = 0..32
 PROBABILITY_BITS = 16
 CUT = 17  # 2^-t with t >= 17 is below half a Q16 unit: 0
+# the offset's integer holds at least +- this many natural logits (a probability of 1e-28 at 64, 1e-7 at 16): at 32
+# bits F_o = 24 (+-128, step 6e-8), at 16 bits F_o = 10 (+-32, step 1e-3: some 1e-4 of probability)
+OFFSET_SPAN = {32: 64.0, 16: 16.0}
 
 
 class FixedPointError(ValueError):
@@ -42,6 +50,9 @@ class Plan:
     threshold: int | None  # a binary model's threshold in Q16 (p1 > it), None: argmax
     terms: dict[str, float]  # the bound's parts, in probability units
     bound_units: int  # the bound in Q16 units, rounded up
+    offset_shift: int | None = None  # F_o of a model with an offset: it comes as round(offset * 2^F_o); None: none
+    offset_weight: int = 0  # the offset's multiplier, log2(e) at the accumulator's exponent per unit of it
+    offset_product_shift: int = 0  # bits=16: its product's right shift to the common exponent
 
     @property
     def rows(self) -> int:
@@ -58,7 +69,12 @@ class Plan:
 
 def _column_shift(mean: float, scale: float, bits: int) -> int:
     """The largest F with (|mean| + K * scale) * 2^F within the input integer."""
-    top, reach = 2 ** (bits - 1) - 1, abs(mean) + SPAN[bits] * scale
+    return _shift_within(abs(mean) + SPAN[bits] * scale, bits)
+
+
+def _shift_within(reach: float, bits: int) -> int:
+    """The largest F with reach * 2^F within the input integer (in [-60, 60])."""
+    top = 2 ** (bits - 1) - 1
     reach = reach if reach > 0 else 1.0
     shift = math.floor(math.log2(top / reach))
     while reach * 2.0**shift > top:
@@ -100,8 +116,12 @@ def plan_of(g: LinearGraph, bits: int) -> Plan:
     top = 2 ** (bits - 1) - 1
     shifts = [_column_shift(float(g.mean[j]), float(g.scale[j]), bits) for j in range(n)]
     centers = [round(float(g.mean[j]) * 2.0 ** shifts[j]) for j in range(n)]
+    offset_shift = _shift_within(OFFSET_SPAN[bits], bits) if g.offset else None
     folded = _fold(g, shifts, centers, [top + abs(m) for m in centers])
+    if offset_shift is not None:
+        folded = _with_offset(folded, offset_shift, top + 1)  # INT_MIN is an offset too: top + 1 from 0
     scaled = _scale32(folded) if bits == 32 else _scale16(folded)
+    scaled, offset_weight, offset_product_shift = _split_offset(scaled, offset_shift is not None)
     if scaled.logit_bits < 6:
         hint = "; --c-bits 32 has the room" if bits == 16 else ""
         raise FixedPointError(
@@ -137,6 +157,9 @@ def plan_of(g: LinearGraph, bits: int) -> Plan:
         threshold=threshold,
         terms=terms,
         bound_units=math.ceil((total * (1 + 1e-6) + 2.0**-40) * 2**PROBABILITY_BITS),  # float64's own rounding
+        offset_shift=offset_shift,
+        offset_weight=offset_weight,
+        offset_product_shift=offset_product_shift,
     )
 
 
@@ -170,6 +193,37 @@ def _fold(g: LinearGraph, shifts: list[int], centers: list[int], reach: list[int
         missing=missing,
         hot=weight[:, hot] / scale[hot],
         reach=reach,
+    )
+
+
+def _with_offset(f: _Folded, shift: int, reach: int) -> _Folded:
+    """``f`` with the offset as its last numeric column: centered at 0 (nothing into the bias), never missing, its
+    weight one natural logit (log2(e) base-2 ones) per 2^shift units, added to the one row (a binary model's: the
+    offset is the second logit's, and the row is the second logit minus the first)."""
+    rows = f.per_ulp.shape[0]
+    return _Folded(
+        per_ulp=np.concatenate([f.per_ulp, np.full((rows, 1), LOG2E * 2.0**-shift)], axis=1),
+        bias=f.bias,
+        missing=np.concatenate([f.missing, np.zeros((rows, 1))], axis=1),
+        hot=f.hot,
+        reach=[*f.reach, reach],
+    )
+
+
+def _split_offset(s: _Scaled, offset: bool) -> tuple[_Scaled, int, int]:
+    """The scaled terms without the offset's column (:func:`_with_offset`), and its weight and product shift."""
+    if not offset:
+        return s, 0, 0
+    weight, shift = s.weights[0][-1], s.product_shifts[0][-1] if s.product_shifts is not None else 0
+    return (
+        replace(
+            s,
+            weights=[row[:-1] for row in s.weights],
+            product_shifts=None if s.product_shifts is None else [row[:-1] for row in s.product_shifts],
+            missing=[row[:-1] for row in s.missing],
+        ),
+        weight,
+        shift,
     )
 
 

@@ -1,5 +1,6 @@
 """The proof of ``logreg export --c-fixed``'s header: a harness replays the test vectors and random rows, and each
-probability must be within the header's stated bound of onnxruntime's (plus the float32 graph's own rounding)."""
+probability must be within the header's stated bound of onnxruntime's (plus the float32 graph's own rounding). A
+model with an offset gets each row's too: the vectors' own, and random ones (0 in a quarter of the rows)."""
 
 from __future__ import annotations
 
@@ -45,13 +46,15 @@ class _Rows:
     numeric: np.ndarray  # float32 (n, n_numeric), NaN missing
     categories: np.ndarray  # object (n, n_categorical), "" missing
     fixed: np.ndarray  # int (n, n_numeric), the header's MISSING where missing
+    offset: np.ndarray  # float32 (n,): the offset the graph takes, 0 in a model without one
+    fixed_offset: np.ndarray  # int (n,): the integer the header takes for it (not written without one)
 
     def joined(self, other: _Rows) -> _Rows:
         return _Rows(*(np.concatenate([a, b]) for a, b in zip(self.fields, other.fields, strict=True)))
 
     @property
-    def fields(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.numeric, self.categories, self.fixed
+    def fields(self) -> tuple[np.ndarray, ...]:
+        return self.numeric, self.categories, self.fixed, self.offset, self.fixed_offset
 
 
 def to_fixed(numeric: np.ndarray, shifts: list[int], bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,19 +91,20 @@ def prove(
         return FixedProof(None, None, detail="no C compiler found (cc, gcc or clang)")
     upper = prefix.upper()
     g = read_graph(model_bytes)
-    facts = _header_facts(header_text, upper, len(g.numeric_names))
+    facts = _header_facts(header_text, upper, len(g.numeric_names), g.offset)
     if isinstance(facts, str):
         return FixedProof(compiler, False, detail=facts)
     bits, shifts, bound_units = facts
     plan = plan_of(g, bits)
     bound = bound_units / 2**PROBABILITY_BITS
-    if bound_units != plan.bound_units or shifts != plan.shifts:
+    derived = plan.shifts if plan.offset_shift is None else [*plan.shifts, plan.offset_shift]
+    if bound_units != plan.bound_units or shifts != derived:
         return FixedProof(
             compiler,
             False,
             bound=bound,
             detail=f"the header states bound {bound_units} and shifts {shifts}; the "
-            f"model's derivation gives {plan.bound_units} and {plan.shifts}",
+            f"model's derivation gives {plan.bound_units} and {derived}",
         )
     cases = testvectors["cases"]
     vectors, replayed, skipped = _vector_rows(cases, g, plan)
@@ -153,8 +157,9 @@ def _judge(
     return float(diff.max(initial=0.0)), why
 
 
-def _header_facts(text: str, upper: str, n_numeric: int) -> tuple[int, list[int], int] | str:
-    """The header's bits, input shifts and bound, as it defines them (the inputs are converted by its own shifts)."""
+def _header_facts(text: str, upper: str, n_numeric: int, offset: bool) -> tuple[int, list[int], int] | str:
+    """The header's bits, input shifts (the offset's last, in a model with one) and bound, as it defines them (the
+    inputs are converted by its own shifts)."""
 
     def define(name: str) -> int | None:
         found = re.search(rf"^#define {upper}_{name} (-?\d+)\b", text, re.M)
@@ -162,6 +167,8 @@ def _header_facts(text: str, upper: str, n_numeric: int) -> tuple[int, list[int]
 
     bits, bound = define("BITS"), define("MAX_PROBABILITY_ERROR")
     shifts = [define(f"INPUT_SHIFT_{j}") for j in range(n_numeric)]
+    if offset:
+        shifts.append(define("OFFSET_SHIFT"))
     if bits not in SPAN or bound is None or None in shifts:
         return f"the header does not define {upper}_BITS (16 or 32), {upper}_MAX_PROBABILITY_ERROR and every shift"
     return bits, shifts, bound
@@ -177,11 +184,19 @@ def _vector_rows(cases: list[dict], g: LinearGraph, plan: Plan) -> tuple[_Rows, 
         len(cases), len(g.categorical_names)
     )
     fixed, fits = to_fixed(numeric, plan.shifts, plan.bits)
+    offset = np.array([case.get(contract.OFFSET_INPUT, 0.0) for case in cases], dtype=np.float32)
+    fixed_offset, offset_fits = _offset_to_fixed(offset, plan)
     kept, skipped = [], []
     for i, case in enumerate(cases):
         outside = [j for j in range(n) if not fits[i, j]]
         refused = [j for j in range(n) if np.isnan(numeric[i, j]) and not plan.imputes[j]]
-        if outside:
+        if not offset_fits[i]:
+            step = 2.0**-plan.offset_shift
+            skipped.append(
+                f"case {i} ({case.get('group', '')}): the offset {float(offset[i]):.6g} outside "
+                f"[{-plan.top * step:.6g}, {plan.top * step:.6g}]"
+            )
+        elif outside:
             j, step = outside[0], 2.0 ** -plan.shifts[outside[0]]
             skipped.append(
                 f"case {i} ({case.get('group', '')}): {g.numeric_names[j]} = {float(numeric[i, j]):.6g} outside "
@@ -192,7 +207,16 @@ def _vector_rows(cases: list[dict], g: LinearGraph, plan: Plan) -> tuple[_Rows, 
             skipped.append(f"case {i}: {g.numeric_names[refused[0]]} missing, which the model does not impute")
         else:
             kept.append(i)
-    return _Rows(numeric[kept], categories[kept], fixed[kept]), kept, skipped
+    rows = _Rows(numeric[kept], categories[kept], fixed[kept], offset[kept], fixed_offset[kept])
+    return rows, kept, skipped
+
+
+def _offset_to_fixed(offset: np.ndarray, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """``{PREFIX}_OFFSET_TO_FIXED`` of each row's offset, and whether it fits (every row, in a model without one)."""
+    if plan.offset_shift is None:
+        return np.zeros(len(offset), dtype=np.int64), np.ones(len(offset), dtype=bool)
+    fixed, fits = to_fixed(offset.reshape(-1, 1), [plan.offset_shift], plan.bits)
+    return fixed.reshape(-1), fits.reshape(-1) & np.isfinite(offset)
 
 
 def _random_rows(g: LinearGraph, plan: Plan, n_rows: int, seed: int) -> _Rows:
@@ -215,9 +239,23 @@ def _random_rows(g: LinearGraph, plan: Plan, n_rows: int, seed: int) -> _Rows:
         [[pool[rng.integers(len(pool))] for pool in pools] for _ in range(n_rows)], dtype=object
     ).reshape(n_rows, len(pools))
     fixed, fits = to_fixed(numeric, plan.shifts, plan.bits)
-    if not fits.all():
+    offset = np.zeros(n_rows, dtype=np.float32)
+    if plan.offset_shift is not None:  # drawn last: a model without one replays the same rows as before
+        offset = _random_offsets(rng, n_rows, plan)
+    fixed_offset, offset_fits = _offset_to_fixed(offset, plan)
+    if not (fits.all() and offset_fits.all()):
         raise RuntimeError("a random row outside the inputs' range: the clipping above is wrong")
-    return _Rows(numeric, categories, fixed)
+    return _Rows(numeric, categories, fixed, offset, fixed_offset)
+
+
+def _random_offsets(rng: np.random.Generator, n_rows: int, plan: Plan) -> np.ndarray:
+    """Offsets of 0 (a quarter of the rows: a row without one), of a logit's size (scales 0.5, 3 and 20: some
+    outweigh the model's own logit, which they then cancel or push past saturation) and the range's two ends."""
+    reach = plan.top * 2.0**-plan.offset_shift * (1 - 1e-6)  # float32 rounding inside
+    offset = rng.choice([0.5, 3.0, 20.0], size=n_rows) * rng.normal(size=n_rows)
+    offset[rng.random(n_rows) < 0.25] = 0.0
+    offset[:2] = [-reach, reach]
+    return np.clip(offset, -reach, reach).astype(np.float32)
 
 
 def _onnxruntime(model_bytes: bytes, rows: _Rows, g: LinearGraph) -> tuple[np.ndarray, np.ndarray]:
@@ -229,6 +267,8 @@ def _onnxruntime(model_bytes: bytes, rows: _Rows, g: LinearGraph) -> tuple[np.nd
     if g.categorical_names:
         metadata = session.get_modelmeta().custom_metadata_map
         feed[contract.CATEGORIES_INPUT] = graph_texts(metadata, rows.categories)  # a portable graph's codes
+    if g.offset:
+        feed[contract.OFFSET_INPUT] = rows.offset
     labels, probabilities = session.run([contract.LABEL_OUTPUT, contract.PROBABILITIES_OUTPUT], feed)
     return labels.astype(np.int64), probabilities.astype(np.float64)
 
@@ -268,8 +308,8 @@ def _run_harness(header_text, rows: _Rows, g, bits, upper, prefix, compiler) -> 
     with tempfile.TemporaryDirectory(prefix="logreg-c-fixed-") as folder:
         work = Path(folder)
         (work / HEADER_NAME).write_text(header_text)
-        (work / "harness.c").write_text(_harness_source(upper, prefix, bits, n, n_categorical))
-        _write_rows(work / "rows.bin", rows, bits)
+        (work / "harness.c").write_text(_harness_source(upper, prefix, bits, n, n_categorical, offset=g.offset))
+        _write_rows(work / "rows.bin", rows, bits, g.offset)
         build = run_step([compiler, *COMPILE_FLAGS, "-O2", "harness.c", "-o", "harness"], cwd=work, what="compiling")
         if not build.ok:
             return build.detail
@@ -288,21 +328,27 @@ def _run_harness(header_text, rows: _Rows, g, bits, upper, prefix, compiler) -> 
     return table[:, 0], probabilities.astype(np.float64)
 
 
-def _write_rows(path: Path, rows: _Rows, bits: int) -> None:
-    """A count (int32), then per row its integers and, per text, a uint16 length and its UTF-8 bytes (native order)."""
+def _write_rows(path: Path, rows: _Rows, bits: int, offset: bool) -> None:
+    """A count (int32), then per row its integers (the offset's after them, with ``offset``) and, per text, a uint16
+    length and its UTF-8 bytes (native order)."""
     integer = np.int32 if bits == 32 else np.int16
     parts = [np.array([len(rows.fixed)], dtype=np.int32).tobytes()]
     features = rows.fixed.astype(integer)
+    offsets = rows.fixed_offset.astype(integer)
     for i in range(len(features)):
         parts.append(features[i].tobytes())
+        if offset:
+            parts.append(offsets[i : i + 1].tobytes())
         for text in rows.categories[i]:
             data = str(text).encode("utf-8")
             parts.append(np.array([len(data)], dtype=np.uint16).tobytes() + data)
     path.write_bytes(b"".join(parts))
 
 
-def _harness_source(upper: str, prefix: str, bits: int, n: int, n_categorical: int) -> str:
+def _harness_source(upper: str, prefix: str, bits: int, n: int, n_categorical: int, *, offset: bool = False) -> str:
     texts = "categories, " if n_categorical else ""
+    if offset:
+        texts += "offset, "
     lines = [
         f"#define {upper}_IMPLEMENTATION",
         f'#include "{HEADER_NAME}"',
@@ -313,6 +359,7 @@ def _harness_source(upper: str, prefix: str, bits: int, n: int, n_categorical: i
         f"    static char texts[{max(n_categorical, 1)}][1024];",
         f"    const char *categories[{max(n_categorical, 1)}];",
         f"    int{bits}_t features[{max(n, 1)}];",
+        *([f"    int{bits}_t offset;"] if offset else []),
         f"    int32_t p[{upper}_N_CLASSES];",
         "    int32_t rows, i;",
         "    uint16_t length;",
@@ -322,6 +369,7 @@ def _harness_source(upper: str, prefix: str, bits: int, n: int, n_categorical: i
         "    if (fread(&rows, sizeof rows, 1, in) != 1) return 3;",
         "    for (i = 0; i < rows; i++) {",
         f"        if (fread(features, sizeof features[0], {n}, in) != {n}) return 3;",
+        *(["        if (fread(&offset, sizeof offset, 1, in) != 1) return 3;"] if offset else []),
         f"        for (j = 0; j < {n_categorical}; j++) {{",
         "            if (fread(&length, sizeof length, 1, in) != 1 || length >= sizeof texts[j]) return 3;",
         "            if (fread(texts[j], 1, length, in) != length) return 3;",

@@ -48,6 +48,15 @@ class LinearGraph:
     bias: np.ndarray
     threshold: float  # a binary model's decision threshold on the second class's probability
     explain: ExplainGraph | None = None  # format 3's explain outputs; None for a format 1 or 2 graph
+    offset_column: str | None = None  # a binary model with the ``offset`` input: the column it is trained from
+    # the design columns the linear layer reads (a Gather before the Sub: the others' weights are all 0), ascending;
+    # None: all of them. mean, scale and weight still span every column (0, 1 and 0 where one is dropped)
+    used: np.ndarray | None = None
+
+    @property
+    def offset(self) -> bool:
+        """Whether the model takes an offset: a known term added to its (second class's) logit."""
+        return self.offset_column is not None
 
     def rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The weight rows and biases every generated scorer and header computes with, in float64: a binary model's
@@ -109,17 +118,16 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     ):
         raise ValueError(f"unexpected Gemm attributes {attributes}")
     softmax = nodes.node(contract.PROBABILITIES_OUTPUT, "Softmax", "the probabilities")
-    if softmax.input[0] != gemm.output[0]:
-        raise ValueError(
-            f"the probabilities: expected the softmax of the Gemm's {gemm.output[0]!r}, got {softmax.input}"
-        )
+    logits, offset = _read_logits(nodes, softmax.input[0], gemm)
     divide = nodes.node(gemm.input[0], "Div", "the standardization")
     subtract = nodes.node(divide.input[0], "Sub", "the standardization")
+    design, used = _read_used(nodes, subtract.input[0])
     values = nodes.values
     metadata = {p.key: p.value for p in proto.metadata_props}
     columns = contract.columns_of(metadata)
     if columns is None:
         raise ValueError("not a logreg-onnx graph: its metadata describe no readable input columns")
+    offset_column = _offset_column(graph, metadata, offset)
     numeric = [c.name for c in columns if c.kind == "numeric"]
     categorical = [c.name for c in columns if c.kind == "categorical"]
     levels, kept = [], []
@@ -137,6 +145,11 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     scale = nodes.constant(divide.input[1], "the standardization's scale").astype(np.float32)
     if weight.ndim != 2 or bias.shape != weight.shape[:1] or not mean.shape == scale.shape == weight.shape[1:]:
         raise ValueError(f"inconsistent shapes: weight {weight.shape}, bias {bias.shape}, mean {mean.shape}")
+    n_design = weight.shape[1]
+    if used is not None:  # the design row's width: what exporter/preprocess.py's nodes make
+        n_design = len(numeric) + len(values.get("pre_indicator_index", ())) + sum(map(len, levels))
+        n_design += sum(k is not None for k in kept)
+        weight, mean, scale = _spread(used, n_design, weight, mean, scale)
     medians, centers = _read_imputation(graph, nodes, [c for c in columns if c.kind == "numeric"])
     if centers is not None:  # centered before the imputation: the numeric columns' means live there
         if mean[: len(centers)].any():
@@ -147,7 +160,7 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     explain = None
     if contract.LOGIT_OUTPUT in outputs:
         described = json.loads(metadata.get(contract.KEY_EXPLAIN, "{}"))
-        explain = _read_explain(nodes, outputs, gemm, subtract.input[0], len(columns), described)
+        explain = _read_explain(nodes, outputs, gemm, logits, design, n_design, len(columns), described)
         if centers is not None:  # the graph's baseline is shifted by the centers too: back to raw values
             baseline = explain.baseline.astype(np.float64)
             baseline[: len(centers)] += centers
@@ -167,7 +180,78 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
         bias=bias,
         threshold=float(metadata.get(contract.KEY_THRESHOLD, "0.5")),
         explain=explain,
+        offset_column=offset_column,
+        used=used,
     )
+
+
+def _read_used(nodes: _Nodes, standardized: str) -> tuple[str, np.ndarray | None]:
+    """The design tensor the standardization reads and the columns it keeps: exporter/graph.py's Gather of the
+    ``used`` columns (axis 1) when some have every weight 0, else the design itself (None)."""
+    gather = nodes.producer.get(standardized)
+    if gather is None or gather.op_type != "Gather":
+        return standardized, None
+    role = "the used design columns"
+    axis = next((onnx.helper.get_attribute_value(a) for a in gather.attribute if a.name == "axis"), 0)
+    used = nodes.constant(gather.input[1], role).astype(np.int64).reshape(-1)
+    if axis != 1 or not len(used) or (np.diff(used) <= 0).any() or used[0] < 0:
+        raise ValueError(f"{role}: expected a Gather of ascending columns on axis 1, got {used.tolist()} on {axis}")
+    return gather.input[0], used
+
+
+def _spread(
+    used: np.ndarray, n_design: int, weight: np.ndarray, mean: np.ndarray, scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The linear layer's constants over every design column: 0 weight, mean 0 and scale 1 where one is dropped."""
+    if used[-1] >= n_design or len(used) != weight.shape[1]:
+        raise ValueError(f"the used design columns: {used.tolist()} for {weight.shape[1]} weights of {n_design}")
+    full_weight = np.zeros((weight.shape[0], n_design), np.float32)
+    full_mean, full_scale = np.zeros(n_design, np.float32), np.ones(n_design, np.float32)
+    full_weight[:, used], full_mean[used], full_scale[used] = weight, mean, scale
+    return full_weight, full_mean, full_scale
+
+
+def _read_logits(nodes: _Nodes, logits: str, gemm: onnx.NodeProto) -> tuple[str, bool]:
+    """The tensor of the logits the softmax (and the explain outputs) read, and whether the offset is in it: the
+    Gemm's own output, or exporter/graph.py's ``linear + Unsqueeze(offset, 1) * offset_mask`` with the mask
+    ``[0, 1]`` (the offset added to a binary model's second logit)."""
+    if logits == gemm.output[0]:
+        return logits, False
+    role = "the probabilities"
+    add = nodes.producer.get(logits)
+    if add is None or add.op_type != "Add" or gemm.output[0] not in add.input[:2]:
+        raise ValueError(
+            f"{role}: expected the softmax of the Gemm's {gemm.output[0]!r}, or of it plus the offset, got {[logits]}"
+        )
+    role = "the offset"
+    term = add.input[1] if add.input[0] == gemm.output[0] else add.input[0]
+    mask, unsqueezed = nodes.split(nodes.node(term, "Mul", role), role)
+    if mask.reshape(-1).tolist() != [0.0, 1.0]:
+        raise ValueError(f"{role}: expected it added to the second logit only (a mask [0, 1]), got {mask.tolist()}")
+    unsqueeze = nodes.node(unsqueezed, "Unsqueeze", role)
+    axes = (
+        nodes.constant(unsqueeze.input[1], role).reshape(-1).tolist()
+        if len(unsqueeze.input) > 1
+        else [a for attribute in unsqueeze.attribute if attribute.name == "axes" for a in attribute.ints]
+    )
+    if unsqueeze.input[0] != contract.OFFSET_INPUT or axes not in ([1], [-1]):
+        raise ValueError(f"{role}: expected the {contract.OFFSET_INPUT!r} input unsqueezed on axis 1, got "
+                         f"{list(unsqueeze.input)} on axes {axes}")  # fmt: skip
+    return logits, True
+
+
+def _offset_column(graph: onnx.GraphProto, metadata: dict, offset: bool) -> str | None:
+    """The offset's column (metadata ``offset``) when the logits add the ``offset`` input; ValueError when the graph
+    has that input or that metadata but the logits do not add it, or the other way round."""
+    column = contract.offset_column(metadata)
+    has_input = contract.OFFSET_INPUT in [i.name for i in graph.input]
+    if offset != has_input or offset != (column is not None):
+        raise ValueError(
+            f"the offset: the logits {'add' if offset else 'do not add'} the offset, the graph "
+            f"{'has' if has_input else 'has no'} {contract.OFFSET_INPUT!r} input and its metadata "
+            f"{'name' if column is not None else 'name no'} an offset column; expected all three or none"
+        )
+    return column
 
 
 def _read_imputation(
@@ -198,16 +282,24 @@ def _read_imputation(
 
 
 def _read_explain(
-    nodes: _Nodes, outputs: list[str], gemm: onnx.NodeProto, design: str, n_columns: int, described: dict
+    nodes: _Nodes,
+    outputs: list[str],
+    gemm: onnx.NodeProto,
+    logits: str,
+    design: str,
+    n_design: int,
+    n_columns: int,
+    described: dict,
 ) -> ExplainGraph:
-    """Format 3's constants, each from the node exporter/graph.py computes its output with: ``logit`` the Gemm's
-    logits after the first minus the first; ``contributions`` (``MatMul(groups, ...)`` when columns group)
-    ``Unsqueeze(design - baseline) * coefficients``; ``logit_se`` ``sqrt(sum_r (standardized @ factor_w +
+    """Format 3's constants, each from the node exporter/graph.py computes its output with: ``logit`` the logits
+    (the Gemm's, plus the offset in a model with one) after the first minus the first; ``contributions``
+    (``MatMul(groups, ...)`` when columns group) ``Unsqueeze(design - baseline) * coefficients`` over all
+    ``n_design`` columns of the design row; ``logit_se`` ``sqrt(sum_r (standardized @ factor_w +
     factor_b)^2)``, transposed; the interval ``1 / (exp(-(logit -+ z * se)) + 1)``."""
     role = "the logit output"
     difference = nodes.node(contract.LOGIT_OUTPUT, "Sub", role)
     later, first = (nodes.node(name, "Slice", role) for name in difference.input[:2])
-    if _slice(nodes, later, gemm) != (1, None) or _slice(nodes, first, gemm) != (0, 1):
+    if _slice(nodes, later, gemm, logits) != (1, None) or _slice(nodes, first, gemm, logits) != (0, 1):
         raise ValueError(f"{role}: expected the logits after the first minus the first (Slice 1: minus Slice 0:1)")
     role = "the contributions output"
     terms, groups = contract.CONTRIBUTIONS_OUTPUT, None
@@ -224,7 +316,7 @@ def _read_explain(
         raise ValueError(f"{role}: expected the design row {design!r} minus the baseline, got {list(subtract.input)}")
     baseline = nodes.constant(subtract.input[1], role).astype(np.float32)
     coefficients = coefficients.astype(np.float32)
-    n_logits, n_design = nodes.values[gemm.input[1]].shape[0] - 1, nodes.values[gemm.input[1]].shape[1]
+    n_logits = nodes.values[gemm.input[1]].shape[0] - 1
     if baseline.shape != (n_design,) or coefficients.shape != (n_design, n_logits):
         raise ValueError(
             f"{role}: baseline {baseline.shape} and coefficients {coefficients.shape}, expected ({n_design},) and "
@@ -239,10 +331,10 @@ def _read_explain(
     return ExplainGraph(baseline, coefficients, column_of, factor_w, factor_b, z, described)
 
 
-def _slice(nodes: _Nodes, node: onnx.NodeProto, gemm: onnx.NodeProto) -> tuple[int, int | None]:
-    """``(start, end)`` of a Slice of the Gemm's logits along axis 1 with step 1 (end None: to the last one)."""
-    if node.input[0] != gemm.output[0] or len(node.input) < 3:
-        raise ValueError(f"the logit output: expected a Slice of the Gemm's logits, got {list(node.input)}")
+def _slice(nodes: _Nodes, node: onnx.NodeProto, gemm: onnx.NodeProto, logits: str) -> tuple[int, int | None]:
+    """``(start, end)`` of a Slice of the ``logits`` along axis 1 with step 1 (end None: to the last one)."""
+    if node.input[0] != logits or len(node.input) < 3:
+        raise ValueError(f"the logit output: expected a Slice of the logits {logits!r}, got {list(node.input)}")
     start, end = (int(nodes.constant(name, "the logit output").reshape(-1)[0]) for name in node.input[1:3])
     axis = int(nodes.constant(node.input[3], "the logit output").reshape(-1)[0]) if len(node.input) > 3 else 0
     step = int(nodes.constant(node.input[4], "the logit output").reshape(-1)[0]) if len(node.input) > 4 else 1

@@ -36,6 +36,12 @@ class ContractModule(nn.Module):
     ``centered``: how many leading design columns (the numeric ones) arrive already minus their mean, centered by
     :func:`exporter.preprocess.splice` before the imputation; their mean here is 0 and the explainer's baseline is
     shifted by the same float32 amount.
+
+    A design column whose weight is 0 in every logit (an L1 or elastic-net fit's zeros) is dropped: a Gather of the
+    ``used`` columns comes before the Sub, Div and Gemm, which then hold only theirs, so a sparse model is a smaller
+    graph. A dropped column's value changes no probability, a missing one included. The explain outputs keep every
+    column (a dropped one contributes 0); a model with intervals keeps them all, as its ``logit_se`` reads the whole
+    standardized row.
     """
 
     def __init__(
@@ -50,10 +56,15 @@ class ContractModule(nn.Module):
         self.register_buffer("scale", model.scale.detach().clone())
         weight = model.linear.weight.detach()
         bias = model.linear.bias.detach()
+        intervals = explainer is not None and explainer.factor is not None
+        self.used = None if intervals else used_columns(weight.numpy())
+        if self.used is not None:
+            self.register_buffer("used_index", torch.from_numpy(self.used))
+            self.mean, self.scale, weight = self.mean[self.used], self.scale[self.used], weight[:, self.used]
         if model.is_binary:
             weight = torch.cat([torch.zeros_like(weight), weight])
             bias = torch.cat([torch.zeros_like(bias), bias])
-        self.linear = nn.Linear(model.n_features, model.n_classes)
+        self.linear = nn.Linear(weight.shape[1], model.n_classes)
         with torch.no_grad():
             self.linear.weight.copy_(weight)
             self.linear.bias.copy_(bias)
@@ -77,7 +88,8 @@ class ContractModule(nn.Module):
                 self.register_buffer("factor_b", _float32(explainer.factor[:, width:, :]))
 
     def forward(self, design: torch.Tensor, offset: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        standardized = (design - self.mean) / self.scale
+        used = design if self.used is None else torch.index_select(design, 1, self.used_index)
+        standardized = (used - self.mean) / self.scale
         logits = self.linear(standardized)
         if offset is not None:
             logits = logits + offset.unsqueeze(1) * self.offset_mask
@@ -105,6 +117,15 @@ class ContractModule(nn.Module):
     def output_names(self) -> list[str]:
         version = contract.FORMAT_VERSION if self.explain else contract.FORMAT_WITHOUT_EXPLAIN
         return contract.expected_outputs(version, self.n_classes, self.intervals)
+
+
+def used_columns(weight: np.ndarray) -> np.ndarray | None:
+    """The design columns (int64, ascending) that some row of ``weight`` (n_logits, n_design) is not 0 for; None
+    when that is all of them. A model with every weight 0 keeps its first column, so the Gemm has one."""
+    used = np.flatnonzero((weight != 0).any(axis=0)).astype(np.int64)
+    if len(used) == weight.shape[1]:
+        return None
+    return used if len(used) else np.zeros(1, np.int64)
 
 
 def _logistic(t: torch.Tensor) -> torch.Tensor:

@@ -115,7 +115,6 @@ def export_source(
     ``<stem>.rejected.onnx`` with ``parity.json`` beside it, and :class:`VerificationFailed` is raised.
     """
     started = time.perf_counter()
-    _check_offset_outputs(source, c_code=c_code, c_fixed=c_fixed, code=code)
     model_bytes = serialize(build_model(source, opset=opset, portable=portable))
     vectors = test_vectors(source, model_bytes)
     with _staged(target, model_bytes) as candidate:
@@ -431,20 +430,6 @@ def _code_candidates(
             ]
         )
     return files
-
-
-def _check_offset_outputs(source: Source, *, c_code: bool, c_fixed: bool, code: tuple[str, ...]) -> None:
-    """A model with an ``offset`` input is written as ONNX (and .ort) only, for now: the C headers and the scorers
-    in other languages do not take an offset yet. Refused before anything is built or written."""
-    if source.model.offset is None:
-        return
-    for parameter, wanted in (("c_code", c_code), ("c_fixed", c_fixed), ("code", bool(code))):
-        if wanted:
-            raise ExportOptionError(
-                parameter,
-                f"cannot write this model as source yet: it takes an offset ({source.model.offset!r}), which the C "
-                "headers and the other languages' scorers do not; export the ONNX file (and --ort) without it",
-            )
 
 
 def _model_facts(target: Path, model_bytes: bytes, opset: int | None, source: Source) -> dict:

@@ -14,6 +14,12 @@ ROBUST_WORDS = {
 }
 
 
+def model_words(table: dict) -> list[str]:
+    """What the fitted model holds besides the table's terms, in words, one line each: an offset in its logit."""
+    offset = table.get("fit", {}).get("offset")
+    return [] if offset is None else [f"the logit includes the offset {offset!r} (coefficient 1, not fitted)"]
+
+
 def inference_words(table: dict) -> list[str]:
     """How the table's standard errors, intervals and p-values were computed, in words, where they are not the
     classical Wald ones of maximum likelihood ("standard errors clustered by ..."): one line each."""
@@ -94,8 +100,7 @@ def format_coefficients(table: dict, top: int | None = None) -> str:
     if table.get("note"):
         lines.append(f"note: {table['note']}")
     lines.extend(inference_words(table))
-    if fit.get("offset") is not None:
-        lines.append(f"the logit includes the offset {fit['offset']!r} (coefficient 1, not fitted)")
+    lines.extend(model_words(table))
     if fit.get("zero_weights") is not None:
         lines.append(f"{fit['zero_weights']} of {fit['weights']} weights exactly 0 (the L1 penalty)")
     if top is not None and top < len(rows):

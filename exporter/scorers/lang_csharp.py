@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .literals import number, numbers, strings
-from .scorer import MISSING_REFUSED, Scorer
+from .literals import number, numbers, string, strings
+from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer, offsets
 
 L = "csharp"
 NAMESPACE = "LogregOnnx"
@@ -23,6 +23,7 @@ def _texts(rows: list[list[str] | None]) -> str:
 
 def source(s: Scorer, name: str) -> str:
     texts = ", string[] categories" if s.categorical_names else ""
+    texts += ", double offset" if s.offset else ""
     call = "features, categories" if s.categorical_names else "features, new string[0]"
     medians = "null" if s.medians is None else "{" + numbers(s.medians, L) + "}"
     lines = [
@@ -40,6 +41,14 @@ def source(s: Scorer, name: str) -> str:
         f"        public static readonly string[] ColumnNames = {{{strings(s.column_names, L)}}};",
         "        /// <summary>A binary model's decision threshold on the second class's probability.</summary>",
         f"        public const double Threshold = {number(s.threshold, L)};",
+        *(
+            [
+                "        /// <summary>The row's column of the offset Predict and Explain take.</summary>",
+                f"        public const string OffsetColumn = {string(s.offset_column, L)};",
+            ]
+            if s.offset
+            else []
+        ),
         "",
         f"        private static readonly double[] Median = {medians};",
         f"        private static readonly int[] IndicatorIndex = {{{', '.join(map(str, s.indicator_index))}}};",
@@ -108,14 +117,16 @@ def source(s: Scorer, name: str) -> str:
         "            }",
         "            return z;",
         "        }",
+        *(OFFSET_FUNCTION if s.offset else []),
         "",
         f"        /// <summary>Fills probabilities ({len(s.class_names)}, ClassNames order) and returns the predicted "
         "class's index. features: FeatureNames order, double.NaN for a missing value"
-        + ('; categories: CategoricalNames order, null or "" for a missing value.' if texts else ".")
+        + ('; categories: CategoricalNames order, null or "" for a missing value.' if s.categorical_names else ".")
+        + (" offset: added to the logit (the row's OffsetColumn); 0 for none." if s.offset else "")
         + "</summary>",
         f"        public static int Predict(double[] features{texts}, double[] probabilities)",
         "        {",
-        f"            double[] z = Logits(Design({call}));",
+        f"            double[] z = {_with_offset(s, f'Logits(Design({call}))')};",
     ]
     if s.binary:
         lines += [
@@ -153,11 +164,13 @@ def source(s: Scorer, name: str) -> str:
         lines += [
             "",
             f"        /// <summary>Fills logit ({n}: ln(p[l + 1] / p[0])) and contributions ({len(s.column_names)} * "
-            f"{n}, row-major [column][logit]), measured from the baseline row.</summary>",
+            f"{n}, row-major [column][logit]), measured from the baseline row."
+            + (" The offset is in the logit, in no column's contribution." if s.offset else "")
+            + "</summary>",
             f"        public static void Explain(double[] features{texts}, double[] logit, double[] contributions)",
             "        {",
             f"            double[] row = Design({call});",
-            "            double[] z = Logits(row);",
+            f"            double[] z = {_with_offset(s, 'Logits(row)')};",
             "            for (int l = 0; l < logit.Length; l++)",
             "            {",
             "                logit[l] = " + ("z[0];" if s.binary else "z[l + 1] - z[0];"),
@@ -177,6 +190,27 @@ def source(s: Scorer, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+OFFSET_FUNCTION = [
+    "",
+    "        /// <summary>The offset: a known term of the one logit, as the graph adds it (a finite number, 0 for "
+    "none).</summary>",
+    "        private static double[] WithOffset(double[] z, double offset)",
+    "        {",
+    "            if (double.IsNaN(offset) || double.IsInfinity(offset))",
+    "            {",
+    f'                throw new ArgumentException("{OFFSET_REFUSED}" + offset.ToString("R", '
+    "System.Globalization.CultureInfo.InvariantCulture));",
+    "            }",
+    "            z[0] += offset;",
+    "            return z;",
+    "        }",
+]
+
+
+def _with_offset(s: Scorer, logits: str) -> str:
+    return f"WithOffset({logits}, offset)" if s.offset else logits
+
+
 def harness(s: Scorer, name: str, cases: list[dict], explain: bool) -> str:
     rows = ", ".join(
         "new double[] {" + ", ".join("double.NaN" if v is None else repr(float(v)) for v in c["features"]) + "}"
@@ -184,6 +218,7 @@ def harness(s: Scorer, name: str, cases: list[dict], explain: bool) -> str:
     )
     texts = ", ".join("new string[] {" + strings(c.get("categories", []), L) + "}" for c in cases)
     arguments = "rows[i], texts[i]" if s.categorical_names else "rows[i]"
+    arguments += ", offsets[i]" if s.offset else ""
     lines = [
         "using System;",
         "using System.Globalization;",
@@ -205,6 +240,7 @@ def harness(s: Scorer, name: str, cases: list[dict], explain: bool) -> str:
         "    {",
         f"        double[][] rows = {{{rows}}};",
         f"        string[][] texts = {{{texts}}};",
+        *([f"        double[] offsets = {{{numbers(offsets(cases), L)}}};"] if s.offset else []),
         "        StringBuilder output = new StringBuilder();",
         "        for (int i = 0; i < rows.Length; i++)",
         "        {",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .literals import number, numbers, strings
-from .scorer import MISSING_REFUSED, Scorer
+from .literals import number, numbers, string, strings
+from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer, offsets
 
 L = "go"
 
@@ -18,6 +18,7 @@ def _texts(rows: list[list[str] | None]) -> str:
 
 def source(s: Scorer, package: str) -> str:
     texts = ", categories []string" if s.categorical_names else ""
+    texts += ", offset float64" if s.offset else ""
     call = "features, categories" if s.categorical_names else "features, nil"
     medians = "nil" if s.medians is None else "[]float64{" + numbers(s.medians, L) + "}"
     lines = [
@@ -47,6 +48,15 @@ def source(s: Scorer, package: str) -> str:
         "// Threshold is a binary model's decision threshold on the second class's probability.",
         f"const Threshold = {number(s.threshold, L)}",
         "",
+        *(
+            [
+                "// OffsetColumn is the row's column of the offset Predict and Explain take, after the inputs.",
+                f"const OffsetColumn = {string(s.offset_column, L)}",
+                "",
+            ]
+            if s.offset
+            else []
+        ),
         f"var median []float64 = {medians}",
         f"var indicatorIndex = []int{{{', '.join(map(str, s.indicator_index))}}}",
         f"var levels = [][]string{{{_texts(s.levels)}}}",
@@ -117,10 +127,12 @@ def source(s: Scorer, package: str) -> str:
         "\t}",
         "\treturn z",
         "}",
+        *(OFFSET_FUNCTION if s.offset else []),
         "",
         "// Predict fills probabilities (len(ClassNames)) and returns the predicted class's index. features: "
         "FeatureNames order, math.NaN() for a missing value"
-        + ('; categories: CategoricalNames order, "" for a missing value.' if texts else "."),
+        + ('; categories: CategoricalNames order, "" for a missing value.' if s.categorical_names else ".")
+        + (" offset: added to the logit (the row's OffsetColumn); 0 for none." if s.offset else ""),
         f"func Predict(features []float64{texts}, probabilities []float64) (int, error) {{",
         f"\trow, err := design({call})",
         "\tif err != nil {",
@@ -129,7 +141,7 @@ def source(s: Scorer, package: str) -> str:
         "\tif len(probabilities) != len(ClassNames) {",
         '\t\treturn 0, fmt.Errorf("expected room for %d probabilities, got %d", len(ClassNames), len(probabilities))',
         "\t}",
-        "\tz := logits(row)",
+        *(_with_offset("0, ") if s.offset else ["\tz := logits(row)"]),
     ]
     if s.binary:
         lines += [
@@ -169,7 +181,8 @@ def source(s: Scorer, package: str) -> str:
         lines += [
             "",
             f"// Explain fills logit ({s.n_logits}: log(p[l+1] / p[0])) and contributions ({len(s.column_names)} * "
-            f"{s.n_logits}, row-major [column][logit]), measured from the baseline row.",
+            f"{s.n_logits}, row-major [column][logit]), measured from the baseline row."
+            + (" The offset is in the logit, in no column's contribution." if s.offset else ""),
             f"func Explain(features []float64{texts}, logit []float64, contributions []float64) error {{",
             f"\trow, err := design({call})",
             "\tif err != nil {",
@@ -179,7 +192,7 @@ def source(s: Scorer, package: str) -> str:
             f'\t\treturn fmt.Errorf("expected room for {s.n_logits} logits and {len(s.column_names) * s.n_logits} '
             'contributions, got %d and %d", len(logit), len(contributions))',
             "\t}",
-            "\tz := logits(row)",
+            *(_with_offset("") if s.offset else ["\tz := logits(row)"]),
             "\tfor l := range logit {",
             "\t\tlogit[l] = " + ("z[0]" if s.binary else "z[l+1] - z[0]"),
             "\t}",
@@ -197,12 +210,31 @@ def source(s: Scorer, package: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+OFFSET_FUNCTION = [
+    "",
+    "// withOffset adds the offset, a known term of the one logit, as the graph adds it (a finite number, 0 for none).",
+    "func withOffset(z []float64, offset float64) ([]float64, error) {",
+    "\tif math.IsNaN(offset) || math.IsInf(offset, 0) {",
+    f'\t\treturn nil, fmt.Errorf("{OFFSET_REFUSED}%v", offset)',
+    "\t}",
+    "\tz[0] += offset",
+    "\treturn z, nil",
+    "}",
+]
+
+
+def _with_offset(zero: str) -> list[str]:
+    """``z`` with the offset added, returning (``zero`` first) its error."""
+    return ["\tz, err := withOffset(logits(row), offset)", "\tif err != nil {", f"\t\treturn {zero}err", "\t}"]
+
+
 def harness(s: Scorer, package: str, cases: list[dict], explain: bool) -> str:
     rows = ", ".join(
         "{" + ", ".join("nan" if v is None else repr(float(v)) for v in c["features"]) + "}" for c in cases
     )
     texts = ", ".join("{" + strings(c.get("categories", []), L) + "}" for c in cases)
     arguments = "row, texts[i]" if s.categorical_names else "row"
+    arguments += ", offsets[i]" if s.offset else ""
     lines = [
         "package main",
         "",
@@ -228,6 +260,7 @@ def harness(s: Scorer, package: str, cases: list[dict], explain: bool) -> str:
         f"\trows := [][]float64{{{rows}}}",
         f"\ttexts := [][]string{{{texts}}}",
         "\t_ = texts",
+        *([f"\toffsets := []float64{{{numbers(offsets(cases), L)}}}"] if s.offset else []),
         "\tout := bufio.NewWriter(os.Stdout)",
         "\tdefer out.Flush()",
         "\tfor i, row := range rows {",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .literals import number, string, strings
-from .scorer import MISSING_REFUSED, Scorer
+from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer, offsets
 
 L = "java"
 
@@ -92,6 +92,7 @@ def _texts(rows: list[list[str] | None]) -> str:
 
 def source(s: Scorer, name: str) -> str:
     texts = ", String[] categories" if s.categorical_names else ""
+    texts += ", double offset" if s.offset else ""
     call = "features, categories" if s.categorical_names else "features, new String[0]"
     medians = "null" if s.medians is None else doubles(s.medians)
     lines = [
@@ -104,6 +105,14 @@ def source(s: Scorer, name: str) -> str:
         f"    public static final String[] COLUMN_NAMES = {text_array(s.column_names)};",
         "    /** A binary model's decision threshold on the second class's probability. */",
         f"    public static final double THRESHOLD = {number(s.threshold, L)};",
+        *(
+            [
+                "    /** The row's column of the offset predict and explain take, after the inputs. */",
+                f"    public static final String OFFSET_COLUMN = {string(s.offset_column, L)};",
+            ]
+            if s.offset
+            else []
+        ),
         "",
         f"    private static final double[] MEDIAN = {medians};",
         f"    private static final int[] INDICATOR_INDEX = {doubles(s.indicator_index, 'ints')};",
@@ -172,14 +181,16 @@ def source(s: Scorer, name: str) -> str:
         "        }",
         "        return z;",
         "    }",
+        *(OFFSET_FUNCTION if s.offset else []),
         "",
         "    /**",
         f"     * Fills probabilities[{len(s.class_names)}] (CLASS_NAMES order); returns the predicted class's index.",
         "     * features: FEATURE_NAMES order, Double.NaN for a missing value"
-        + ('; categories: CATEGORICAL_NAMES order, null or "" for a missing value.' if texts else "."),
+        + ('; categories: CATEGORICAL_NAMES order, null or "" for a missing value.' if s.categorical_names else "."),
+        *(["     * offset: added to the logit (the row's OFFSET_COLUMN); 0 for none."] if s.offset else []),
         "     */",
         f"    public static int predict(double[] features{texts}, double[] probabilities) {{",
-        f"        double[] z = logits(design({call}));",
+        f"        double[] z = {_with_offset(s, f'logits(design({call}))')};",
     ]
     if s.binary:
         lines += [
@@ -214,10 +225,11 @@ def source(s: Scorer, name: str) -> str:
             "    /**",
             f"     * Fills logit[{s.n_logits}] (log(p[l + 1] / p[0])) and contributions[{len(s.column_names)} * "
             f"{s.n_logits}], row-major [column][logit], measured from the baseline row.",
+            *(["     * The offset is in the logit, in no column's contribution."] if s.offset else []),
             "     */",
             f"    public static void explain(double[] features{texts}, double[] logit, double[] contributions) {{",
             f"        double[] row = design({call});",
-            "        double[] z = logits(row);",
+            f"        double[] z = {_with_offset(s, 'logits(row)')};",
             "        for (int l = 0; l < logit.length; l++) {",
             "            logit[l] = " + ("z[0];" if s.binary else "z[l + 1] - z[0];"),
             "        }",
@@ -234,11 +246,29 @@ def source(s: Scorer, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+OFFSET_FUNCTION = [
+    "",
+    "    /** The offset: a known term of the one logit, as the graph adds it (a finite number, 0 for none). */",
+    "    private static double[] withOffset(double[] z, double offset) {",
+    "        if (Double.isNaN(offset) || Double.isInfinite(offset)) {",
+    f'            throw new IllegalArgumentException("{OFFSET_REFUSED}" + offset);',
+    "        }",
+    "        z[0] += offset;",
+    "        return z;",
+    "    }",
+]
+
+
+def _with_offset(s: Scorer, logits: str) -> str:
+    return f"withOffset({logits}, offset)" if s.offset else logits
+
+
 def harness(s: Scorer, name: str, cases: list[dict], explain: bool) -> str:
     width = len(cases[0]["features"]) if cases else 0
     flat = [float("nan") if v is None else float(v) for c in cases for v in c["features"]]
     texts = ", ".join("{" + strings(c.get("categories", []), L) + "}" for c in cases)
     arguments = "rows[i], texts[i]" if s.categorical_names else "rows[i]"
+    arguments += ", offsets[i]" if s.offset else ""
     lines = [
         "public final class Harness {",
         *PARSERS,
@@ -254,6 +284,7 @@ def harness(s: Scorer, name: str, cases: list[dict], explain: bool) -> str:
         "    public static void main(String[] args) {",
         f"        double[][] rows = matrix({len(cases)}, {width}, {doubles(flat)});",
         f"        String[][] texts = {{{texts}}};",
+        *([f"        double[] offsets = {doubles(offsets(cases))};"] if s.offset else []),
         "        StringBuilder out = new StringBuilder();",
         "        for (int i = 0; i < rows.length; i++) {",
         f"            double[] p = new double[{name}.CLASS_NAMES.length];",

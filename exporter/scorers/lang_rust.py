@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .literals import number, numbers, strings
-from .scorer import MISSING_REFUSED, Scorer
+from .literals import number, numbers, string, strings
+from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer, offsets
 
 L = "rust"
 
@@ -15,6 +15,7 @@ def _texts(rows: list[list[str] | None]) -> str:
 def source(s: Scorer, module: str) -> str:
     n_design, n_rows = s.n_design, len(s.weight)
     texts = ", categories: &[&str]" if s.categorical_names else ""
+    texts += ", offset: f64" if s.offset else ""
     call = "features, categories" if s.categorical_names else "features, &[]"
     medians = "None" if s.medians is None else f"Some(&[{numbers(s.medians, L)}])"
     lines = [
@@ -32,6 +33,14 @@ def source(s: Scorer, module: str) -> str:
         f"pub const COLUMN_NAMES: [&str; {len(s.column_names)}] = [{strings(s.column_names, L)}];",
         "/// A binary model's decision threshold on the second class's probability.",
         f"pub const THRESHOLD: f64 = {number(s.threshold, L)};",
+        *(
+            [
+                "/// The row's column of the offset `predict` and `explain` take, after the inputs.",
+                f"pub const OFFSET_COLUMN: &str = {string(s.offset_column, L)};",
+            ]
+            if s.offset
+            else []
+        ),
         "",
         f"const MEDIAN: Option<&[f64]> = {medians};",
         f"const INDICATOR_INDEX: [usize; {len(s.indicator_index)}] = [{', '.join(map(str, s.indicator_index))}];",
@@ -96,13 +105,15 @@ def source(s: Scorer, module: str) -> str:
         "    }",
         "    z",
         "}",
+        *(_offset_function(n_rows) if s.offset else []),
         "",
         f"/// Fills `probabilities` ({len(s.class_names)}, CLASS_NAMES order) and returns the predicted class's index.",
         "/// `features`: FEATURE_NAMES order, `f64::NAN` for a missing value"
-        + ('; `categories`: CATEGORICAL_NAMES order, "" for a missing value.' if texts else "."),
+        + ('; `categories`: CATEGORICAL_NAMES order, "" for a missing value.' if s.categorical_names else "."),
+        *(["/// `offset`: added to the logit (the row's OFFSET_COLUMN); 0.0 for none."] if s.offset else []),
         f"pub fn predict(features: &[f64]{texts}, probabilities: &mut [f64]) -> usize {{",
         '    assert_eq!(probabilities.len(), CLASS_NAMES.len(), "expected room for one probability per class");',
-        f"    let z = logits(&design({call}));",
+        f"    let z = {_with_offset(s, f'logits(&design({call}))')};",
     ]
     if s.binary:
         lines += [
@@ -143,13 +154,14 @@ def source(s: Scorer, module: str) -> str:
         lines += [
             "",
             f"/// Fills `logit` ({n}: ln(p[l + 1] / p[0])) and `contributions` ({len(s.column_names)} * {n}, row-major",
-            "/// [column][logit]), measured from the baseline row.",
+            "/// [column][logit]), measured from the baseline row."
+            + (" The offset is in the logit, in no column's contribution." if s.offset else ""),
             f"pub fn explain(features: &[f64]{texts}, logit: &mut [f64], contributions: &mut [f64]) {{",
             f'    assert_eq!(logit.len(), {n}, "expected room for {n} logit(s)");',
             f'    assert_eq!(contributions.len(), {len(s.column_names) * n}, "expected room for '
             f'{len(s.column_names) * n} contributions");',
             f"    let row = design({call});",
-            "    let z = logits(&row);",
+            f"    let z = {_with_offset(s, 'logits(&row)')};",
             f"    for l in 0..{n} {{",
             "        logit[l] = " + ("z[0];" if s.binary else "z[l + 1] - z[0];"),
             "    }",
@@ -166,6 +178,22 @@ def source(s: Scorer, module: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _offset_function(n_rows: int) -> list[str]:
+    return [
+        "",
+        "/// The offset: a known term of the one logit, as the graph adds it (a finite number, 0.0 for none).",
+        f"fn with_offset(mut z: [f64; {n_rows}], offset: f64) -> [f64; {n_rows}] {{",
+        f'    assert!(offset.is_finite(), "{OFFSET_REFUSED}{{}}", offset);',
+        "    z[0] += offset;",
+        "    z",
+        "}",
+    ]
+
+
+def _with_offset(s: Scorer, logits: str) -> str:
+    return f"with_offset({logits}, offset)" if s.offset else logits
+
+
 def harness(s: Scorer, module: str, cases: list[dict], explain: bool) -> str:
     width = len(s.numeric_names)
     rows = ", ".join(
@@ -173,6 +201,7 @@ def harness(s: Scorer, module: str, cases: list[dict], explain: bool) -> str:
     )
     texts = ", ".join("[" + strings(c.get("categories", []), L) + "]" for c in cases)
     arguments = "row, &texts[i]" if s.categorical_names else "row"
+    arguments += ", offsets[i]" if s.offset else ""
     lines = [
         f"mod {module};",
         "use std::fmt::Write;",
@@ -189,11 +218,13 @@ def harness(s: Scorer, module: str, cases: list[dict], explain: bool) -> str:
         f"    let rows: [[f64; {width}]; {len(cases)}] = [{rows}];",
         f"    let texts: [[&str; {len(s.categorical_names)}]; {len(cases)}] = [{texts}];",
         "    let _ = &texts;",
+        *([f"    let offsets: [f64; {len(cases)}] = [{numbers(offsets(cases), L)}];"] if s.offset else []),
         "    let _ = (",
         f"        {module}::FEATURE_NAMES,",
         f"        {module}::CATEGORICAL_NAMES,",
         f"        {module}::COLUMN_NAMES,",
         f"        {module}::THRESHOLD,",
+        *([f"        {module}::OFFSET_COLUMN,"] if s.offset else []),
         "    );",
         *([f"    let _ = {module}::explain;  // not replayed by these vectors"] if s.explains and not explain else []),
         "    let mut out = String::new();",

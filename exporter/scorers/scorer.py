@@ -1,5 +1,8 @@
 """What every generated scorer computes, read once from the verified graph (exporter/c_graph.py) as float64 lists:
-the languages' generators (exporter/scorers/lang_*.py) only spell it."""
+the languages' generators (exporter/scorers/lang_*.py) only spell it.
+
+A binary model trained with ``--offset`` takes the offset (a float64, 0 for a row without one) after the inputs, in
+``predict`` and ``explain``: added to the one logit, as the graph adds it, and in no column's contribution."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from ..c_graph import read_graph
 
 # what every scorer says when a value is missing in a column the model has no median for (as contract.js does)
 MISSING_REFUSED = "a missing value, and this model cannot impute it (no training median)"
+# and when the offset is NaN or infinite (as the runtime says, runtime/inputs.py), followed by the value
+OFFSET_REFUSED = "offset must be a finite number, got "
 
 # the metadata a client needs to read rows the way the runtime does (examples/node/contract.js): a scorer carries
 # them so that it describes itself as the ONNX file does
@@ -25,6 +30,7 @@ CLIENT_METADATA = (
     contract.KEY_NA_VALUES,
     contract.KEY_THRESHOLD,
     contract.KEY_EXPLAIN,
+    contract.KEY_OFFSET,
 )
 
 
@@ -52,6 +58,7 @@ class Scorer:
     coefficients: list[list[float]] | None = None  # (n_design, n_logits): each logit's weight per design column
     column_of: list[int] | None = None  # per design column, the input column it sums into
     metadata: dict[str, str] | None = None  # the file's CLIENT_METADATA entries (JSON texts, as in the file)
+    offset_column: str | None = None  # a binary model with the offset input: the training's offset column
 
     @property
     def binary(self) -> bool:
@@ -68,6 +75,11 @@ class Scorer:
     @property
     def explains(self) -> bool:
         return self.coefficients is not None
+
+    @property
+    def offset(self) -> bool:
+        """Whether predict and explain take an offset, after the inputs."""
+        return self.offset_column is not None
 
 
 def scorer_of(model_bytes: bytes) -> Scorer:
@@ -93,7 +105,13 @@ def scorer_of(model_bytes: bytes) -> Scorer:
         coefficients=None if e is None else [_floats(row) for row in e.coefficients],
         column_of=None if e is None else [int(c) for c in e.groups],
         metadata=client_metadata(model_bytes),
+        offset_column=g.offset_column,
     )
+
+
+def offsets(cases: list[dict]) -> list[float]:
+    """Each test-vector case's offset (0 where a case has none), for a harness to pass after its inputs."""
+    return [float(case.get(contract.OFFSET_INPUT, 0.0)) for case in cases]
 
 
 def client_metadata(model_bytes: bytes) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """``logreg export --c-fixed``: the integer-only header has no floating type, compiles warning-free, and reproduces
 onnxruntime within the bound it states (the test vectors and 10,000 random rows: missing values, unseen and folded
-levels), for binary, thresholded, multiclass and categorical models at 16 and 32 bits; a wrong generator fails the
-proof; two prefixed headers link into one program; on Cortex-M0 the example model fits 2 KB of flash."""
+levels), for binary, thresholded, multiclass and categorical models and one trained with an offset (taken as an
+integer after the inputs) at 16 and 32 bits; a wrong generator fails the proof; two prefixed headers link into one
+program; on Cortex-M0 the example model fits 2 KB of flash."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from logreg_onnx.exporter import c_code, c_fixed, c_fixed_plan, c_fixed_proof, c_size
@@ -32,9 +34,22 @@ def _train(folder: Path, data: Path, *args: str) -> Path:
     return run
 
 
+def _offset_data(folder: Path) -> Path:
+    """Five of breast cancer's columns, a text column and a known offset column ``prior`` (seeded), as
+    tests/exporter/test_offset_export.py trains with."""
+    columns = ["mean_radius", "mean_texture", "mean_smoothness", "mean_symmetry", "mean_fractal_dimension"]
+    frame = pd.read_csv(BREAST_CANCER)[[*columns, "diagnosis"]]
+    rng = np.random.default_rng(5)
+    frame["site"] = rng.choice(["left", "right", "both"], len(frame))
+    frame["prior"] = np.round(rng.normal(0.0, 1.0, len(frame)), 4)
+    frame.to_csv(folder / "offset.csv", index=False)
+    return folder / "offset.csv"
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, penguins_run_master, multiclass_run_master) -> dict[str, Path]:
     """Folders holding model.onnx and model.testvectors.json."""
+    offset = tmp_path_factory.mktemp("offset")
     return {
         "binary": EXAMPLE_MODEL_DIR,
         "threshold": _train(
@@ -45,6 +60,7 @@ def runs(tmp_path_factory, penguins_run_master, multiclass_run_master) -> dict[s
             tmp_path_factory.mktemp("other"), PENGUINS, "--label", "species", "--min-frequency", "60"
         ),
         "multiclass": multiclass_run_master,
+        "offset": _train(offset, _offset_data(offset), "--label", "diagnosis", "--offset", "prior", "--l2", "0"),
     }
 
 
@@ -60,7 +76,7 @@ def _compile(folder: Path, sources: list[str]) -> str:
 
 
 @pytest.mark.parametrize("bits", [32, 16])
-@pytest.mark.parametrize("which", ["binary", "threshold", "penguins", "penguins-other", "multiclass"])
+@pytest.mark.parametrize("which", ["binary", "threshold", "penguins", "penguins-other", "multiclass", "offset"])
 def test_fixed_header_matches_onnxruntime_within_its_bound(which, bits, runs):
     model_bytes, vectors = _model(runs[which])
     header = c_fixed.generate(model_bytes, bits=bits)
@@ -92,7 +108,7 @@ def test_the_bounds_of_the_example_models(runs):
     assert bounds[("binary", 16)] <= 200 and bounds[("penguins", 16)] <= 350
 
 
-@pytest.mark.parametrize("which", ["binary", "penguins", "penguins-other"])
+@pytest.mark.parametrize("which", ["binary", "penguins", "penguins-other", "offset"])
 def test_no_floating_point_in_the_header(which, runs):
     model_bytes, _ = _model(runs[which])
     for bits in (16, 32):
@@ -113,6 +129,32 @@ def test_the_comment_states_the_decision_and_the_ranges(runs):
     assert "Q16" in comment and "LOGREG_MAX_PROBABILITY_ERROR / 65536" in comment
     multiclass = c_fixed.generate(_model(runs["penguins"])[0])
     assert "most probable class (the first on a tie)" in multiclass and "probabilities[1] >" not in multiclass
+
+
+@pytest.mark.parametrize("bits", [32, 16])
+def test_the_offset_is_an_integer_after_the_inputs_and_a_wrong_offset_term_fails(bits, runs):
+    """The offset as round(offset * 2^LOGREG_OFFSET_SHIFT) (the shift fixed by the width), added to the one logit's
+    sum; the proof replays every vector's offset (and random ones), so that the term dropped, or subtracted, fails
+    it. A model without an offset has none of it."""
+    model_bytes, vectors = _model(runs["offset"])
+    header = c_fixed.generate(model_bytes, bits=bits)
+    shift = {32: 24, 16: 10}[bits]
+    assert f"const char *const *categories, int{bits}_t offset, int32_t *probabilities)" in header
+    assert f"#define LOGREG_OFFSET_SHIFT {shift} " in header and "#define LOGREG_HAS_OFFSET 1 " in header
+    assert f"#define LOGREG_OFFSET_TO_FIXED(x) ((int{bits}_t)((x) * 0x1p{shift} + " in header
+    reach = 2 ** (bits - 1 - shift)
+    assert "Offset (the training's offset column prior)" in header and f"shift {shift}, [-{reach}, " in header
+    assert any(case["offset"] != 0 for case in vectors["cases"])
+    term = re.search(r"^        sum \+= (.*offset.*);  /\* the offset.*$", header, re.M)
+    for wrong in (
+        header.replace(term.group(0), "        (void)offset;"),
+        header.replace("sum += " + term[1], "sum -= " + term[1]),
+    ):
+        assert wrong != header
+        proof = c_fixed.prove(wrong, vectors, model_bytes)
+        assert proof.passed is False and "max difference" in proof.detail, proof.detail
+    assert c_fixed.prove(header, vectors, model_bytes).passed
+    assert "offset" not in c_fixed.generate(_model(runs["binary"])[0], bits=bits)
 
 
 def _bias_off(text: str) -> str:

@@ -3,13 +3,16 @@ statsmodels' ``predict(exog, offset=...)``: the runtime (a DataFrame or dict row
 ``offset=`` values, rows without one as offset 0), ``logreg predict`` on a CSV, the server started the real way (REST
 /predict with the column, V2 infer with the ``offset`` tensor through tritonclient's HTTP client, gRPC through its
 gRPC client), the Node.js client, tract and OpenVINO on the portable file; the contract, the test vectors and the
-explain outputs (baseline + contributions + offset = logit). The C header and the other languages' scorers refuse
-such a model in one line."""
+explain outputs (baseline + contributions + offset = logit). ``--c --c-fixed --code`` write the float and
+integer-only C headers and the JavaScript, Java, Go, Rust and C# scorers, each taking the offset after the inputs and
+proven on the vectors' offsets; the compiled headers equal statsmodels on rows with their offsets (the integer one
+within the bound it states)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import jsonschema
 import numpy as np
@@ -17,6 +20,8 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from click.testing import CliRunner
+from logreg_onnx.exporter import c_code
+from logreg_onnx.exporter.scorers import LANGUAGES
 from logreg_onnx.runtime import contract
 
 from logreg_onnx import runtime
@@ -211,10 +216,84 @@ def test_edge_engines_replay_the_portable_file(offset_run, engine):
     assert report["passed"] and report["explain_passed"], report
 
 
-def test_source_outputs_refuse_an_offset_model(offset_run):
+def test_source_outputs_take_the_offset(offset_run, rows, tmp_path):
+    """Every proof runs and passes on the vectors' offsets; then both headers, compiled, score rows with their
+    offsets (through the headers' own conversion macros for the integer one) as statsmodels does."""
+    missing = [key for key in LANGUAGES if LANGUAGES[key].missing_tools()]
+    if missing or c_code.find_compiler() is None:
+        pytest.skip(f"toolchains not installed for {missing or 'C'} (make test-deps installs them)")
     run, _, _, _ = offset_run
-    for flag in ("--c", "--c-fixed", "--code=go"):
-        result = CliRunner().invoke(main, ["export", str(run), flag, "--out", str(run / "other.onnx")])
-        assert result.exit_code == 2, result.output
-        assert "it takes an offset ('prior')" in result.output and "Traceback" not in result.output
-        assert not (run / "other.onnx").exists()
+    out = tmp_path / "model.onnx"
+    arguments = ["export", str(run), "--c", "--c-fixed", "--code", "js,java,go,rust,csharp", "--out", str(out)]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    proofs = [line for line in result.output.splitlines() if line.startswith("C99 ") or " scorer (" in line]
+    assert len(proofs) == 2 + len(LANGUAGES) and all(" pass " in line for line in proofs), proofs
+    vectors = json.loads((tmp_path / "model.testvectors.json").read_text())
+    assert all(f"{len(vectors['cases'])} test vectors" in line for line in proofs if "fixed" not in line), proofs
+    assert "float offset, float *probabilities" in (tmp_path / "model.h").read_text()
+    assert "int32_t offset, int32_t *probabilities" in (tmp_path / "model_fixed.h").read_text()
+
+    model = runtime.load(out)
+    numeric, categories = model.graph_inputs(rows)
+    offsets = rows["prior"].to_numpy(np.float32)
+    expected = _expected(offset_run, rows, offsets)
+    got = _run_header(tmp_path, "model.h", numeric, categories, offsets, fixed=False)
+    np.testing.assert_allclose(got, expected, atol=ATOL, rtol=0)
+    fixed = (tmp_path / "model_fixed.h").read_text()
+    bound = int(fixed.split("#define LOGREG_MAX_PROBABILITY_ERROR ")[1].split()[0]) / 65536
+    got = _run_header(tmp_path, "model_fixed.h", numeric, categories, offsets, fixed=True)
+    np.testing.assert_allclose(got, expected, atol=bound + ATOL, rtol=0)
+    # the offset moves them: without it they would be off by far more than that
+    assert np.abs(_expected(offset_run, rows, 0 * offsets) - expected).max() > 100 * bound
+    # the JavaScript module through examples/node/scorer.js (the browser page's ?scorer=module): rows by name
+    npm_install(NODE_DIR)
+    script = tmp_path / "score.mjs"
+    script.write_text(
+        f"import {{ createScorerModel }} from {json.dumps((NODE_DIR / 'scorer.js').as_uri())};\n"
+        f"const scorer = await import({json.dumps((tmp_path / 'model.mjs').as_uri())});\n"
+        f"const rows = {rows.to_json(orient='records')};\n"
+        "const model = createScorerModel(scorer);\n"
+        "const second = model.classNames[1];\n"
+        "console.log(JSON.stringify((await model.predict(rows)).map((r) => r.probabilities[second])));\n"
+    )
+    printed = subprocess.run(["node", str(script)], capture_output=True, text=True, check=True).stdout
+    np.testing.assert_allclose(json.loads(printed), expected, atol=ATOL, rtol=0)
+
+
+def _run_header(folder: Path, header: str, numeric, categories, offsets, *, fixed: bool) -> np.ndarray:
+    """The second class's probability ``header`` gives each row, from a program holding the rows as literals: the
+    float header's floats, or the integer one's ``LOGREG_TO_FIXED`` and ``LOGREG_OFFSET_TO_FIXED`` of them."""
+    width = numeric.shape[1]
+    if fixed:
+        cell, offset, kind, one = "LOGREG_TO_FIXED({!r}, {})", "LOGREG_OFFSET_TO_FIXED({!r})", "int32_t", "65536.0"
+    else:
+        cell, offset, kind, one = "{!r}f", "{!r}f", "float", "1.0"
+    values = [[cell.format(float(v), j) for j, v in enumerate(row)] for row in numeric]
+    texts = ", ".join("{" + ", ".join(json.dumps(str(v)) for v in row) + "}" for row in categories)
+    lines = [
+        "#define LOGREG_IMPLEMENTATION",
+        f'#include "{header}"',
+        "#include <stdio.h>",
+        "",
+        "int main(void)",
+        "{",
+        f"    const {kind} features[{len(numeric)}][{width}] = {{"
+        + ", ".join("{" + ", ".join(row) + "}" for row in values)
+        + "};",
+        f"    const char *const texts[{len(numeric)}][{categories.shape[1]}] = {{{texts}}};",
+        f"    const {kind} offsets[{len(numeric)}] = {{" + ", ".join(offset.format(float(v)) for v in offsets) + "};",
+        f"    {'int32_t' if fixed else 'float'} p[LOGREG_N_CLASSES];",
+        "    int i;",
+        f"    for (i = 0; i < {len(numeric)}; i++) {{",
+        "        logreg_predict(features[i], texts[i], offsets[i], p);",
+        f'        printf("%.9g\\n", p[1] / {one});',
+        "    }",
+        "    return 0;",
+        "}",
+    ]
+    (folder / "rows.c").write_text("\n".join(lines) + "\n")
+    build = [c_code.find_compiler(), *c_code.COMPILE_FLAGS, "-O2", "rows.c", "-o", "rows", "-lm"]
+    subprocess.run(build, cwd=folder, check=True)
+    printed = subprocess.run([str(folder / "rows")], capture_output=True, text=True, check=True).stdout
+    return np.array([float(line) for line in printed.split()])

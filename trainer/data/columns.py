@@ -269,18 +269,28 @@ def column_medians(numeric: np.ndarray, rows: np.ndarray | None = None) -> tuple
 
 
 def _exact_medians(numeric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`column_medians` by partitioning each column's present values."""
-    medians, present = np.full(numeric.shape[1], np.nan), np.zeros(numeric.shape[1], dtype=np.int64)
-    for j in range(numeric.shape[1]):
+    """:func:`column_medians` by partitioning each column's present values, the columns spread over the cores
+    (np.partition releases the GIL)."""
+
+    def median(j: int) -> tuple[float, int]:
         values = numeric[:, j]
         missing_cells = np.isnan(values)
         values = values[~missing_cells] if missing_cells.any() else values
-        present[j] = len(values)
-        if len(values):
-            middle = [(len(values) - 1) // 2, len(values) // 2]
-            a, b = np.partition(values, middle)[middle]
-            medians[j] = (float(a) + float(b)) / 2  # np.median's value in float64, without a float64 copy
-    return medians, present
+        if not len(values):
+            return np.nan, 0
+        middle = [(len(values) - 1) // 2, len(values) // 2]
+        a, b = np.partition(values, middle)[middle]
+        return (float(a) + float(b)) / 2, len(values)  # np.median's value in float64, without a float64 copy
+
+    width = numeric.shape[1]
+    workers = min(4, os.cpu_count() or 1) if len(numeric) * width >= 1 << 20 else 1  # threads cost ~0.1 ms each
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            found = list(pool.map(median, range(width)))
+    else:
+        found = [median(j) for j in range(width)]
+    medians = np.array([m for m, _ in found], dtype=np.float64).reshape(width)
+    return medians, np.array([n for _, n in found], dtype=np.int64).reshape(width)
 
 
 def categorical_column(name: str, counts: dict[str, int], *, min_frequency: int, treatment: bool) -> Column:

@@ -256,7 +256,7 @@ def _history_figure(history: list[dict], unit: str) -> str:
 
 
 def _coefficients_section(table: dict) -> str:
-    from logreg_onnx.runtime.coefficients import format_p, inference_words
+    from logreg_onnx.runtime.coefficients import format_p, inference_words, model_words
 
     classical = table["classical"]
     header = (
@@ -289,7 +289,7 @@ def _coefficients_section(table: dict) -> str:
     )
     if table.get("note"):
         text += f"<p class='note'>{html.escape(table['note'])}</p>"
-    for line in inference_words(table):
+    for line in [*model_words(table), *inference_words(table)]:
         text += f"<p class='note'>{html.escape(line)}.</p>"
     text += _table(header, rows, left=2)
     text += "<div class='figs'>" + _forest_figure(table) + "</div>"

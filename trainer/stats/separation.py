@@ -50,6 +50,9 @@ def separated_classes(
     return found, False
 
 
+_CHUNK_ROWS = 65536
+
+
 def quasi_separated(
     model: LogisticModel, X: np.ndarray, signs: np.ndarray, margin: np.ndarray, *, wide: float = 10.0
 ) -> bool:
@@ -66,19 +69,59 @@ def quasi_separated(
         return False
     mean = model.mean.detach().double().numpy()
     scale = model.scale.detach().double().numpy()
-    Z = np.empty((len(X), len(mean) + 1))
-    Z[:, :-1] = (X - mean) / scale
-    Z[:, -1] = 1.0
     beta = torch.cat([model.linear.weight.detach()[0], model.linear.bias.detach()]).double().numpy()
-    rest = Z[~wide_rows]
-    if len(rest):
-        _, singular, right = np.linalg.svd(rest, full_matrices=True)
-        rank = int((singular > singular[0] * 1e-9).sum()) if len(singular) else 0
-        null = right[rank:]  # directions that change no logit of the other rows
-    else:
-        null = np.eye(len(beta))
-    direction = null.T @ (null @ beta)
-    return bool(len(null)) and bool(((Z[wide_rows] @ direction) * signs[wide_rows] >= 5).all())
+
+    def design(rows: np.ndarray) -> np.ndarray:  # float64 standardized rows and the intercept, a chunk at a time
+        return np.hstack([(rows - mean) / scale, np.ones((len(rows), 1))])
+
+    # the other rows' null space from their Gram matrix, summed a chunk at a time: (params x params) memory, never a
+    # float64 copy of the rows (nor an SVD's rows x rows factor); an eigenvalue below 1e-14 of the largest is a
+    # singular value below 1e-7 of the largest, as near to 0 as float64's Gram matrix can tell
+    if _full_rank_by_sample(X, ~wide_rows, mean, scale):
+        return False
+    gram = np.zeros((len(beta), len(beta)))
+    for start in range(0, len(X), _CHUNK_ROWS):
+        chunk = slice(start, start + _CHUNK_ROWS)
+        others = X[chunk][~wide_rows[chunk]]
+        if len(others):  # [S 1]'[S 1] without the column of ones: S'S, S'1 and the count
+            S = (others - mean) / scale
+            gram[:-1, :-1] += S.T @ S
+            gram[:-1, -1] += S.sum(axis=0)
+            gram[-1, -1] += len(S)
+    gram[-1, :-1] = gram[:-1, -1]
+    eigenvalues, vectors = np.linalg.eigh(gram)
+    null = vectors[:, eigenvalues <= eigenvalues[-1] * 1e-14].T if eigenvalues[-1] > 0 else np.eye(len(beta))
+    if not len(null):
+        return False
+    direction = null.T @ (null @ beta)  # the part of the parameters that moves no other row's logit
+    for start in range(0, len(X), _CHUNK_ROWS):
+        chunk = slice(start, start + _CHUNK_ROWS)
+        chosen = wide_rows[chunk]
+        if chosen.any() and not ((design(X[chunk][chosen]) @ direction) * signs[chunk][chosen] >= 5).all():
+            return False
+    return True
+
+
+_SAMPLE_ROWS = 8192
+
+
+def _full_rank_by_sample(X: np.ndarray, others: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> bool:
+    """Whether the rows ``X[others]`` have no null space by :func:`quasi_separated`'s rule (no eigenvalue of their
+    Gram matrix ``G`` at or below 1e-14 of its largest), shown from a sample of them without summing ``G``: adding
+    rows adds a positive semidefinite term, so ``G``'s smallest eigenvalue is at least the sample's, and its largest is
+    at most its trace, at most ``rows * (1 + sum_j max_i z_ij^2)`` from each column's extremes. False when that
+    cannot show it (the whole Gram matrix then decides)."""
+    rows = np.flatnonzero(others)
+    if not len(rows):
+        return False
+    picked = rows[np.linspace(0, len(rows) - 1, min(len(rows), _SAMPLE_ROWS)).astype(np.int64)]
+    S = (X[picked] - mean) / scale
+    sample = np.zeros((len(mean) + 1, len(mean) + 1))
+    sample[:-1, :-1], sample[:-1, -1], sample[-1, -1] = S.T @ S, S.sum(axis=0), len(S)
+    sample[-1, :-1] = sample[:-1, -1]
+    reach = np.maximum(np.abs(X.max(axis=0) - mean), np.abs(X.min(axis=0) - mean)) / scale
+    largest = len(rows) * (1.0 + float((reach.astype(np.float64) ** 2).sum()))
+    return bool(np.linalg.eigvalsh(sample)[0] > largest * 1e-14)
 
 
 def separation_message(separated: list[str], class_names: list[str], quasi: bool = False) -> tuple:
