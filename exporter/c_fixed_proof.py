@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 from logreg_onnx.runtime import contract
 
-from .c_code import COMPILE_FLAGS, find_compiler
 from .c_fixed_plan import (
     HEADER_NAME,
     PROBABILITY_BITS,
@@ -21,7 +20,9 @@ from .c_fixed_plan import (
     plan_of,
 )
 from .c_graph import LinearGraph, read_graph
+from .c_proof import COMPILE_FLAGS, find_compiler
 from .c_text import DEFAULT_PREFIX, check_prefix
+from .replay_check import case_offsets
 from .steps import run_step
 
 
@@ -184,7 +185,7 @@ def _vector_rows(cases: list[dict], g: LinearGraph, plan: Plan) -> tuple[_Rows, 
         len(cases), len(g.categorical_names)
     )
     fixed, fits = to_fixed(numeric, plan.shifts, plan.bits)
-    offset = np.array([case.get(contract.OFFSET_INPUT, 0.0) for case in cases], dtype=np.float32)
+    offset = np.array(case_offsets(cases), dtype=np.float32)
     fixed_offset, offset_fits = _offset_to_fixed(offset, plan)
     kept, skipped = [], []
     for i, case in enumerate(cases):

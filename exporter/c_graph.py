@@ -12,6 +12,8 @@ import onnx
 from logreg_onnx.runtime import contract
 from onnx import numpy_helper
 
+from .c_graph_linear import design_width, read_logits, read_offset_column, read_used, spread
+
 
 @dataclass(frozen=True)
 class ExplainGraph:
@@ -50,7 +52,8 @@ class LinearGraph:
     explain: ExplainGraph | None = None  # format 3's explain outputs; None for a format 1 or 2 graph
     offset_column: str | None = None  # a binary model with the ``offset`` input: the column it is trained from
     # the design columns the linear layer reads (a Gather before the Sub: the others' weights are all 0), ascending;
-    # None: all of them. mean, scale and weight still span every column (0, 1 and 0 where one is dropped)
+    # None: all of them. weight, mean and scale still span every column (weight 0 where one is dropped); a sparse
+    # graph also adds 0 * the design row's sum to the logits, so that a non-finite value still gives NaN
     used: np.ndarray | None = None
 
     @property
@@ -68,7 +71,7 @@ class LinearGraph:
         return weight, bias
 
 
-class _Nodes:
+class GraphNodes:
     """A graph's nodes by the tensor they produce, and its constants (initializers and Constant nodes)."""
 
     def __init__(self, graph: onnx.GraphProto) -> None:
@@ -107,7 +110,7 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     label = "ArgMax" in ops or ("Greater" in ops and "Cast" in ops)  # argmax, or a threshold on the 2nd class
     if not ({"Gemm", "Softmax", "Sub", "Div"} <= set(ops) and label) or ops.count("Gemm") != 1:
         raise ValueError(f"not a logreg-onnx linear graph: its operators are {ops}")
-    nodes = _Nodes(graph)
+    nodes = GraphNodes(graph)
     gemm = next(node for node in graph.node if node.op_type == "Gemm")
     attributes = {a.name: onnx.helper.get_attribute_value(a) for a in gemm.attribute}
     if (
@@ -118,16 +121,16 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     ):
         raise ValueError(f"unexpected Gemm attributes {attributes}")
     softmax = nodes.node(contract.PROBABILITIES_OUTPUT, "Softmax", "the probabilities")
-    logits, offset = _read_logits(nodes, softmax.input[0], gemm)
+    logits = read_logits(nodes, softmax.input[0], gemm)
     divide = nodes.node(gemm.input[0], "Div", "the standardization")
     subtract = nodes.node(divide.input[0], "Sub", "the standardization")
-    design, used = _read_used(nodes, subtract.input[0])
+    design, used = read_used(nodes, subtract.input[0], logits.guard)
     values = nodes.values
     metadata = {p.key: p.value for p in proto.metadata_props}
     columns = contract.columns_of(metadata)
     if columns is None:
         raise ValueError("not a logreg-onnx graph: its metadata describe no readable input columns")
-    offset_column = _offset_column(graph, metadata, offset)
+    offset_column = read_offset_column(graph, metadata, logits.offset)
     numeric = [c.name for c in columns if c.kind == "numeric"]
     categorical = [c.name for c in columns if c.kind == "categorical"]
     levels, kept = [], []
@@ -145,11 +148,9 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     scale = nodes.constant(divide.input[1], "the standardization's scale").astype(np.float32)
     if weight.ndim != 2 or bias.shape != weight.shape[:1] or not mean.shape == scale.shape == weight.shape[1:]:
         raise ValueError(f"inconsistent shapes: weight {weight.shape}, bias {bias.shape}, mean {mean.shape}")
-    n_design = weight.shape[1]
-    if used is not None:  # the design row's width: what exporter/preprocess.py's nodes make
-        n_design = len(numeric) + len(values.get("pre_indicator_index", ())) + sum(map(len, levels))
-        n_design += sum(k is not None for k in kept)
-        weight, mean, scale = _spread(used, n_design, weight, mean, scale)
+    n_design = weight.shape[1] if used is None else design_width(proto, design)
+    if used is not None:
+        weight, mean, scale = spread(used, n_design, weight, mean, scale)
     medians, centers = _read_imputation(graph, nodes, [c for c in columns if c.kind == "numeric"])
     if centers is not None:  # centered before the imputation: the numeric columns' means live there
         if mean[: len(centers)].any():
@@ -160,7 +161,7 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     explain = None
     if contract.LOGIT_OUTPUT in outputs:
         described = json.loads(metadata.get(contract.KEY_EXPLAIN, "{}"))
-        explain = _read_explain(nodes, outputs, gemm, logits, design, n_design, len(columns), described)
+        explain = _read_explain(nodes, outputs, gemm, logits.name, design, n_design, len(columns), described)
         if centers is not None:  # the graph's baseline is shifted by the centers too: back to raw values
             baseline = explain.baseline.astype(np.float64)
             baseline[: len(centers)] += centers
@@ -185,77 +186,8 @@ def read_graph(model_bytes: bytes) -> LinearGraph:
     )
 
 
-def _read_used(nodes: _Nodes, standardized: str) -> tuple[str, np.ndarray | None]:
-    """The design tensor the standardization reads and the columns it keeps: exporter/graph.py's Gather of the
-    ``used`` columns (axis 1) when some have every weight 0, else the design itself (None)."""
-    gather = nodes.producer.get(standardized)
-    if gather is None or gather.op_type != "Gather":
-        return standardized, None
-    role = "the used design columns"
-    axis = next((onnx.helper.get_attribute_value(a) for a in gather.attribute if a.name == "axis"), 0)
-    used = nodes.constant(gather.input[1], role).astype(np.int64).reshape(-1)
-    if axis != 1 or not len(used) or (np.diff(used) <= 0).any() or used[0] < 0:
-        raise ValueError(f"{role}: expected a Gather of ascending columns on axis 1, got {used.tolist()} on {axis}")
-    return gather.input[0], used
-
-
-def _spread(
-    used: np.ndarray, n_design: int, weight: np.ndarray, mean: np.ndarray, scale: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The linear layer's constants over every design column: 0 weight, mean 0 and scale 1 where one is dropped."""
-    if used[-1] >= n_design or len(used) != weight.shape[1]:
-        raise ValueError(f"the used design columns: {used.tolist()} for {weight.shape[1]} weights of {n_design}")
-    full_weight = np.zeros((weight.shape[0], n_design), np.float32)
-    full_mean, full_scale = np.zeros(n_design, np.float32), np.ones(n_design, np.float32)
-    full_weight[:, used], full_mean[used], full_scale[used] = weight, mean, scale
-    return full_weight, full_mean, full_scale
-
-
-def _read_logits(nodes: _Nodes, logits: str, gemm: onnx.NodeProto) -> tuple[str, bool]:
-    """The tensor of the logits the softmax (and the explain outputs) read, and whether the offset is in it: the
-    Gemm's own output, or exporter/graph.py's ``linear + Unsqueeze(offset, 1) * offset_mask`` with the mask
-    ``[0, 1]`` (the offset added to a binary model's second logit)."""
-    if logits == gemm.output[0]:
-        return logits, False
-    role = "the probabilities"
-    add = nodes.producer.get(logits)
-    if add is None or add.op_type != "Add" or gemm.output[0] not in add.input[:2]:
-        raise ValueError(
-            f"{role}: expected the softmax of the Gemm's {gemm.output[0]!r}, or of it plus the offset, got {[logits]}"
-        )
-    role = "the offset"
-    term = add.input[1] if add.input[0] == gemm.output[0] else add.input[0]
-    mask, unsqueezed = nodes.split(nodes.node(term, "Mul", role), role)
-    if mask.reshape(-1).tolist() != [0.0, 1.0]:
-        raise ValueError(f"{role}: expected it added to the second logit only (a mask [0, 1]), got {mask.tolist()}")
-    unsqueeze = nodes.node(unsqueezed, "Unsqueeze", role)
-    axes = (
-        nodes.constant(unsqueeze.input[1], role).reshape(-1).tolist()
-        if len(unsqueeze.input) > 1
-        else [a for attribute in unsqueeze.attribute if attribute.name == "axes" for a in attribute.ints]
-    )
-    if unsqueeze.input[0] != contract.OFFSET_INPUT or axes not in ([1], [-1]):
-        raise ValueError(f"{role}: expected the {contract.OFFSET_INPUT!r} input unsqueezed on axis 1, got "
-                         f"{list(unsqueeze.input)} on axes {axes}")  # fmt: skip
-    return logits, True
-
-
-def _offset_column(graph: onnx.GraphProto, metadata: dict, offset: bool) -> str | None:
-    """The offset's column (metadata ``offset``) when the logits add the ``offset`` input; ValueError when the graph
-    has that input or that metadata but the logits do not add it, or the other way round."""
-    column = contract.offset_column(metadata)
-    has_input = contract.OFFSET_INPUT in [i.name for i in graph.input]
-    if offset != has_input or offset != (column is not None):
-        raise ValueError(
-            f"the offset: the logits {'add' if offset else 'do not add'} the offset, the graph "
-            f"{'has' if has_input else 'has no'} {contract.OFFSET_INPUT!r} input and its metadata "
-            f"{'name' if column is not None else 'name no'} an offset column; expected all three or none"
-        )
-    return column
-
-
 def _read_imputation(
-    graph: onnx.GraphProto, nodes: _Nodes, numeric: list
+    graph: onnx.GraphProto, nodes: GraphNodes, numeric: list
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The medians (float32, NaN where a column has none) and the centers, from ``Where(IsNaN(features), medians,
     features)`` or the centered ``Where(IsNaN(features), median - center, features - center)`` (exporter/
@@ -282,7 +214,7 @@ def _read_imputation(
 
 
 def _read_explain(
-    nodes: _Nodes,
+    nodes: GraphNodes,
     outputs: list[str],
     gemm: onnx.NodeProto,
     logits: str,
@@ -331,7 +263,7 @@ def _read_explain(
     return ExplainGraph(baseline, coefficients, column_of, factor_w, factor_b, z, described)
 
 
-def _slice(nodes: _Nodes, node: onnx.NodeProto, gemm: onnx.NodeProto, logits: str) -> tuple[int, int | None]:
+def _slice(nodes: GraphNodes, node: onnx.NodeProto, gemm: onnx.NodeProto, logits: str) -> tuple[int, int | None]:
     """``(start, end)`` of a Slice of the ``logits`` along axis 1 with step 1 (end None: to the last one)."""
     if node.input[0] != logits or len(node.input) < 3:
         raise ValueError(f"the logit output: expected a Slice of the logits {logits!r}, got {list(node.input)}")
@@ -355,7 +287,9 @@ def _column_of(groups: np.ndarray | None, n_design: int, n_columns: int, role: s
     return ones.argmax(axis=0)
 
 
-def _read_factor(nodes: _Nodes, gemm: onnx.NodeProto, n_design: int, n_logits: int) -> tuple[np.ndarray, np.ndarray]:
+def _read_factor(
+    nodes: GraphNodes, gemm: onnx.NodeProto, n_design: int, n_logits: int
+) -> tuple[np.ndarray, np.ndarray]:
     role = "the logit_se output"
     transpose = nodes.node(contract.LOGIT_SE_OUTPUT, "Transpose", role)
     root = nodes.node(transpose.input[0], "Sqrt", role)
@@ -378,7 +312,7 @@ def _read_factor(nodes: _Nodes, gemm: onnx.NodeProto, n_design: int, n_logits: i
     return factor_w, factor_b[:, 0, :]
 
 
-def _read_z(nodes: _Nodes) -> float:
+def _read_z(nodes: GraphNodes) -> float:
     """The interval's z, from ``probability_lower = 1 / (exp(-(logit - z * se)) + 1)`` (and the same ``z * se``
     added in ``probability_upper``)."""
     reaches = []

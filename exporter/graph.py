@@ -39,7 +39,8 @@ class ContractModule(nn.Module):
 
     A design column whose weight is 0 in every logit (an L1 or elastic-net fit's zeros) is dropped: a Gather of the
     ``used`` columns comes before the Sub, Div and Gemm, which then hold only theirs, so a sparse model is a smaller
-    graph. A dropped column's value changes no probability, a missing one included. The explain outputs keep every
+    graph. The logits add ``0 * sum(design row)``, so that a value that is not finite (infinity; NaN where nothing
+    imputes) still makes the row NaN, which the runtime refuses, as in a dense graph. The explain outputs keep every
     column (a dropped one contributes 0); a model with intervals keeps them all, as its ``logit_se`` reads the whole
     standardized row.
     """
@@ -91,6 +92,8 @@ class ContractModule(nn.Module):
         used = design if self.used is None else torch.index_select(design, 1, self.used_index)
         standardized = (used - self.mean) / self.scale
         logits = self.linear(standardized)
+        if self.used is not None:  # a column not read still turns a non-finite value into NaN, as a dense graph does
+            logits = logits + design.sum(dim=1, keepdim=True) * 0.0
         if offset is not None:
             logits = logits + offset.unsqueeze(1) * self.offset_mask
         probabilities = torch.softmax(logits, dim=1)

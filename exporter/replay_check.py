@@ -10,6 +10,11 @@ import numpy as np
 from logreg_onnx.runtime import contract
 
 
+def case_offsets(cases: list[dict]) -> list[float]:
+    """Each test-vector case's offset (0 where a case has none), for a harness to pass after its inputs."""
+    return [float(case.get(contract.OFFSET_INPUT, 0.0)) for case in cases]
+
+
 def parse_printed(stdout: str, n_cases: int, outputs: list[str] | tuple[str, ...] = ()) -> list[dict]:
     """Per case, the lines a harness printed: ``label p_0 .. p_K-1``, then one ``NAME v ...`` line per explain
     output in ``outputs``: ``label`` (int), ``probabilities`` and each output (float64 arrays). ValueError when the

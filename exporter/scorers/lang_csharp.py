@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..replay_check import case_offsets
 from .literals import number, numbers, string, strings
-from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer, offsets
+from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer
 
 L = "csharp"
 NAMESPACE = "LogregOnnx"
@@ -240,7 +241,7 @@ def harness(s: Scorer, name: str, cases: list[dict], explain: bool) -> str:
         "    {",
         f"        double[][] rows = {{{rows}}};",
         f"        string[][] texts = {{{texts}}};",
-        *([f"        double[] offsets = {{{numbers(offsets(cases), L)}}};"] if s.offset else []),
+        *([f"        double[] offsets = {{{numbers(case_offsets(cases), L)}}};"] if s.offset else []),
         "        StringBuilder output = new StringBuilder();",
         "        for (int i = 0; i < rows.Length; i++)",
         "        {",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..replay_check import case_offsets
 from .literals import number, numbers, string, strings
-from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer, offsets
+from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer
 
 L = "go"
 
@@ -260,7 +261,7 @@ def harness(s: Scorer, package: str, cases: list[dict], explain: bool) -> str:
         f"\trows := [][]float64{{{rows}}}",
         f"\ttexts := [][]string{{{texts}}}",
         "\t_ = texts",
-        *([f"\toffsets := []float64{{{numbers(offsets(cases), L)}}}"] if s.offset else []),
+        *([f"\toffsets := []float64{{{numbers(case_offsets(cases), L)}}}"] if s.offset else []),
         "\tout := bufio.NewWriter(os.Stdout)",
         "\tdefer out.Flush()",
         "\tfor i, row := range rows {",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..replay_check import case_offsets
 from .literals import number, string, strings
-from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer, offsets
+from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer
 
 L = "java"
 
@@ -284,7 +285,7 @@ def harness(s: Scorer, name: str, cases: list[dict], explain: bool) -> str:
         "    public static void main(String[] args) {",
         f"        double[][] rows = matrix({len(cases)}, {width}, {doubles(flat)});",
         f"        String[][] texts = {{{texts}}};",
-        *([f"        double[] offsets = {doubles(offsets(cases))};"] if s.offset else []),
+        *([f"        double[] offsets = {doubles(case_offsets(cases))};"] if s.offset else []),
         "        StringBuilder out = new StringBuilder();",
         "        for (int i = 0; i < rows.length; i++) {",
         f"            double[] p = new double[{name}.CLASS_NAMES.length];",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from ..replay_check import case_offsets
 from .literals import number, numbers, string, strings
-from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer, offsets
+from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer
 
 L = "js"
 
@@ -212,7 +213,7 @@ def harness(s: Scorer, stem: str, cases: list[dict], explain: bool) -> str:
         f"import {{ predict{', explain' if explain else ''} }} from './{stem}.mjs';",
         f"const rows = [{rows}];",
         f"const texts = [{texts}];",
-        *([f"const offsets = [{numbers(offsets(cases), L)}];"] if s.offset else []),
+        *([f"const offsets = [{numbers(case_offsets(cases), L)}];"] if s.offset else []),
         "const out = [];",
         "rows.forEach((row, i) => {",
         f"  const p = predict({arguments});",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..replay_check import case_offsets
 from .literals import number, numbers, string, strings
-from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer, offsets
+from .scorer import MISSING_REFUSED, OFFSET_REFUSED, Scorer
 
 L = "rust"
 
@@ -218,7 +219,7 @@ def harness(s: Scorer, module: str, cases: list[dict], explain: bool) -> str:
         f"    let rows: [[f64; {width}]; {len(cases)}] = [{rows}];",
         f"    let texts: [[&str; {len(s.categorical_names)}]; {len(cases)}] = [{texts}];",
         "    let _ = &texts;",
-        *([f"    let offsets: [f64; {len(cases)}] = [{numbers(offsets(cases), L)}];"] if s.offset else []),
+        *([f"    let offsets: [f64; {len(cases)}] = [{numbers(case_offsets(cases), L)}];"] if s.offset else []),
         "    let _ = (",
         f"        {module}::FEATURE_NAMES,",
         f"        {module}::CATEGORICAL_NAMES,",

@@ -109,11 +109,6 @@ def scorer_of(model_bytes: bytes) -> Scorer:
     )
 
 
-def offsets(cases: list[dict]) -> list[float]:
-    """Each test-vector case's offset (0 where a case has none), for a harness to pass after its inputs."""
-    return [float(case.get(contract.OFFSET_INPUT, 0.0)) for case in cases]
-
-
 def client_metadata(model_bytes: bytes) -> dict[str, str]:
     props = {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}
     return {key: props[key] for key in CLIENT_METADATA if key in props}

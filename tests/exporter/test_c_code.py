@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
-from logreg_onnx.exporter import c_code
+from logreg_onnx.exporter import c_code, c_proof
 from logreg_onnx.runtime import contract
 
 from logreg_onnx import runtime
@@ -351,7 +351,7 @@ def test_a_wrong_probability_fails_the_proof_of_a_format_1_model():
 
 
 def test_without_a_compiler_the_header_is_written_and_the_export_says_it_is_unverified(binary_run, monkeypatch):
-    monkeypatch.setattr(c_code, "find_compiler", lambda: None)
+    monkeypatch.setattr(c_proof, "find_compiler", lambda: None)  # prove() looks its compiler up there
     result = CliRunner().invoke(main, ["export", str(binary_run), "--c"])
     assert result.exit_code == 0, result.output
     assert "model.h not compiled: no C compiler found (cc, gcc or clang); it is written unverified" in result.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import warnings
 
 import glum
@@ -17,8 +18,12 @@ import onnx
 import pandas as pd
 import pytest
 from logreg_onnx.exporter import c_code
+from logreg_onnx.runtime.errors import InputError
 from logreg_onnx.trainer.estimator import LogisticRegressionClassifier
 from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from logreg_onnx import exporter, runtime, trainer
 
@@ -124,3 +129,38 @@ def test_edge_engines_replay_the_sparse_graph(breast_cancer_l1, engine):
     _, _, _, out = breast_cancer_l1
     report = _replay(engine, out.model_path, out.testvectors_path)
     assert report["passed"] and report["explain_passed"], report
+
+
+def test_a_value_in_a_column_not_read_is_still_refused(breast_cancer_l1, tmp_path):
+    """Infinity in a dropped column gives NaN, as in a dense graph (the guard: 0 * the design row's sum), so the
+    runtime refuses the row naming the cell, and so does the C header's logreg_predict; likewise a missing value
+    in a dropped column of a scikit-learn L1 pipeline, whose graph imputes nothing."""
+    X, _, _, out = breast_cancer_l1
+    dropped = int(np.setdiff1d(np.arange(30), _used(out.model_path))[0])
+    row = X[:1].astype(np.float32).copy()
+    row[0, dropped] = np.inf
+    model = runtime.load(out.model_path)
+    with pytest.raises(InputError, match=rf"x{dropped}.*inf"):
+        model.predict_proba(row)
+    program = tmp_path / "main.c"
+    values = ", ".join("INFINITY" if np.isinf(v) else f"{float(v)!r}f" for v in row[0])
+    program.write_text(
+        f'#define LOGREG_IMPLEMENTATION\n#include "{out.c_path}"\n#include <stdio.h>\n'
+        f"int main(void) {{ float x[30] = {{{values}}}, p[2]; logreg_predict(x, p); "
+        'printf("%d\\n", p[0] != p[0]); return 0; }\n'
+    )
+    subprocess.run([c_code.find_compiler(), *c_code.COMPILE_FLAGS, str(program), "-o", str(tmp_path / "main"), "-lm"],
+                   check=True)  # fmt: skip
+    assert subprocess.run([str(tmp_path / "main")], capture_output=True, text=True).stdout.strip() == "1"
+
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(penalty="l1", solver="liblinear", C=0.02))
+    pipeline.fit(X, load_breast_cancer().target)
+    exported = exporter.export(pipeline, tmp_path / "sklearn.onnx", sample=X[:50])
+    kept = _used(exported.model_path)
+    assert kept is not None and np.array_equal(kept, np.flatnonzero(pipeline[-1].coef_[0]))
+    sklearn_model = runtime.load(exported.model_path)
+    np.testing.assert_allclose(sklearn_model.predict_proba(X.astype(np.float32)), pipeline.predict_proba(X), atol=2e-6)
+    missing = X[:1].astype(np.float32).copy()
+    missing[0, int(np.setdiff1d(np.arange(30), kept)[0])] = np.nan
+    with pytest.raises(InputError, match="missing"):
+        sklearn_model.predict_proba(missing)

@@ -207,6 +207,7 @@ def fit_encoding(
 
 _SAMPLE_ROWS = 65536
 _BLOCK_ROWS = 65536
+_WORKERS = min(4, os.cpu_count() or 1)  # numpy's loops release the GIL: the medians' threads
 
 
 def column_medians(numeric: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -250,7 +251,7 @@ def column_medians(numeric: np.ndarray, rows: np.ndarray | None = None) -> tuple
     below, present = np.zeros(width, dtype=np.int64), np.zeros(width, dtype=np.int64)
     kept: list[list[np.ndarray]] = [[] for _ in range(width)]
     # numpy's loops release the GIL: blocks counted on every core (the order statistics do not depend on the order)
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for block_present, block_below, runs in pool.map(count, range(0, n_rows, _BLOCK_ROWS)):
             present += block_present
             below += block_below
@@ -283,7 +284,7 @@ def _exact_medians(numeric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (float(a) + float(b)) / 2, len(values)  # np.median's value in float64, without a float64 copy
 
     width = numeric.shape[1]
-    workers = min(4, os.cpu_count() or 1) if len(numeric) * width >= 1 << 20 else 1  # threads cost ~0.1 ms each
+    workers = min(_WORKERS, width) if len(numeric) * width >= 1 << 20 else 1  # threads cost ~0.1 ms each
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             found = list(pool.map(median, range(width)))

@@ -29,10 +29,7 @@ def roc_auc(y: np.ndarray, probabilities: np.ndarray, sample_weight: np.ndarray 
     """
     n_classes = probabilities.shape[1]
     positives = [1] if n_classes == 2 else range(n_classes)
-    if sample_weight is not None:
-        scores = [_weighted_auc(y == k, probabilities[:, k], sample_weight) for k in positives]
-    else:
-        scores = [_binary_auc(y == k, probabilities[:, k]) for k in positives]
+    scores = [_auc(y == k, probabilities[:, k], sample_weight) for k in positives]
     if any(s is None for s in scores):
         return None
     return float(np.mean(scores))
@@ -92,38 +89,22 @@ def confusion_metrics(matrix: np.ndarray) -> dict[str, object]:
     }
 
 
-def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float | None:
-    n_pos = int(is_positive.sum())
-    n_neg = len(is_positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = _average_ranks(score)
-    # Mann-Whitney U: the chance that a random positive scores above a random negative, ties counting half.
-    return float((ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _weighted_auc(is_positive: np.ndarray, score: np.ndarray, weight: np.ndarray) -> float | None:
-    """The chance that a positive outscores a negative, each row counted ``weight`` times, ties counting half."""
-    order = np.argsort(score, kind="mergesort")
-    score, positive, weight = score[order], is_positive[order], np.asarray(weight, dtype=np.float64)[order]
+def _auc(is_positive: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float | None:
+    """The chance that a random positive outscores a random negative, ties counting half (Mann-Whitney U over the
+    tie groups of the sorted scores), each row counted ``weight`` times (None: once); None without both classes."""
+    order = np.argsort(score)  # ties are grouped below, so the sort need not be stable
+    score, positive = score[order], is_positive[order]
     starts = np.r_[True, score[1:] != score[:-1]]
     group = np.cumsum(starts) - 1
-    pos = np.bincount(group, weights=np.where(positive, weight, 0.0))
-    neg = np.bincount(group, weights=np.where(positive, 0.0, weight))
+    if weight is None:
+        pos = np.bincount(group, weights=positive)
+        neg = np.bincount(group) - pos
+    else:
+        weight = np.asarray(weight, dtype=np.float64)[order]
+        pos = np.bincount(group, weights=np.where(positive, weight, 0.0))
+        neg = np.bincount(group, weights=np.where(positive, 0.0, weight))
     total_pos, total_neg = pos.sum(), neg.sum()
     if total_pos <= 0 or total_neg <= 0:
         return None
     below = np.cumsum(neg) - neg  # negatives strictly below each tie group
     return float((pos * (below + 0.5 * neg)).sum() / (total_pos * total_neg))
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values)  # ties are grouped below, so the sort need not be stable
-    sorted_values = values[order]
-    starts = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
-    group = np.cumsum(starts) - 1
-    bounds = np.r_[np.flatnonzero(starts), len(values)]
-    average = (bounds[:-1] + bounds[1:] + 1) / 2.0  # mean of 1-based ranks start+1 .. end
-    ranks = np.empty(len(values))
-    ranks[order] = average[group]
-    return ranks

@@ -74,23 +74,22 @@ def quasi_separated(
     def design(rows: np.ndarray) -> np.ndarray:  # float64 standardized rows and the intercept, a chunk at a time
         return np.hstack([(rows - mean) / scale, np.ones((len(rows), 1))])
 
-    # the other rows' null space from their Gram matrix, summed a chunk at a time: (params x params) memory, never a
-    # float64 copy of the rows (nor an SVD's rows x rows factor); an eigenvalue below 1e-14 of the largest is a
-    # singular value below 1e-7 of the largest, as near to 0 as float64's Gram matrix can tell
+    # the other rows' null space, by the 1e-9 relative rank of their singular values: from the R of a QR factorization
+    # taken a chunk at a time (R of [R; next chunk]), so (params x params) memory, never a float64 copy of the rows
+    # nor an SVD's rows x rows factor; most data show full rank from a sample first
     if _full_rank_by_sample(X, ~wide_rows, mean, scale):
         return False
-    gram = np.zeros((len(beta), len(beta)))
+    R = np.zeros((0, len(beta)))
     for start in range(0, len(X), _CHUNK_ROWS):
         chunk = slice(start, start + _CHUNK_ROWS)
         others = X[chunk][~wide_rows[chunk]]
-        if len(others):  # [S 1]'[S 1] without the column of ones: S'S, S'1 and the count
-            S = (others - mean) / scale
-            gram[:-1, :-1] += S.T @ S
-            gram[:-1, -1] += S.sum(axis=0)
-            gram[-1, -1] += len(S)
-    gram[-1, :-1] = gram[:-1, -1]
-    eigenvalues, vectors = np.linalg.eigh(gram)
-    null = vectors[:, eigenvalues <= eigenvalues[-1] * 1e-14].T if eigenvalues[-1] > 0 else np.eye(len(beta))
+        if len(others):
+            R = np.linalg.qr(np.vstack([R, design(others)]), mode="r")
+    if len(R):
+        _, singular, right = np.linalg.svd(R, full_matrices=True)
+        null = right[int((singular > singular[0] * _RANK_TOLERANCE).sum()) :]  # moving no other row's logit
+    else:
+        null = np.eye(len(beta))
     if not len(null):
         return False
     direction = null.T @ (null @ beta)  # the part of the parameters that moves no other row's logit
@@ -103,25 +102,25 @@ def quasi_separated(
 
 
 _SAMPLE_ROWS = 8192
+_RANK_TOLERANCE = 1e-9  # a singular value below this share of the largest counts as 0
 
 
 def _full_rank_by_sample(X: np.ndarray, others: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> bool:
-    """Whether the rows ``X[others]`` have no null space by :func:`quasi_separated`'s rule (no eigenvalue of their
-    Gram matrix ``G`` at or below 1e-14 of its largest), shown from a sample of them without summing ``G``: adding
-    rows adds a positive semidefinite term, so ``G``'s smallest eigenvalue is at least the sample's, and its largest is
-    at most its trace, at most ``rows * (1 + sum_j max_i z_ij^2)`` from each column's extremes. False when that
-    cannot show it (the whole Gram matrix then decides)."""
+    """Whether the rows ``X[others]`` (standardized, with the intercept's column) have no null space by
+    :func:`quasi_separated`'s rule (no singular value at or below 1e-9 of the largest), shown from a sample of them:
+    adding rows adds a positive semidefinite term to ``Z'Z``, so the rows' smallest singular value is at least the
+    sample's, and their largest is at most the square root of ``Z'Z``'s trace, at most ``rows * (1 + sum_j max_i
+    z_ij^2)`` from each column's extremes. A thousandfold margin covers rounding. False when that cannot show it
+    (the whole factorization then decides)."""
     rows = np.flatnonzero(others)
     if not len(rows):
         return False
     picked = rows[np.linspace(0, len(rows) - 1, min(len(rows), _SAMPLE_ROWS)).astype(np.int64)]
-    S = (X[picked] - mean) / scale
-    sample = np.zeros((len(mean) + 1, len(mean) + 1))
-    sample[:-1, :-1], sample[:-1, -1], sample[-1, -1] = S.T @ S, S.sum(axis=0), len(S)
-    sample[-1, :-1] = sample[:-1, -1]
+    sample = np.hstack([(X[picked] - mean) / scale, np.ones((len(picked), 1))])
+    smallest = np.linalg.svd(np.linalg.qr(sample, mode="r"), compute_uv=False)[-1] if len(picked) > len(mean) else 0.0
     reach = np.maximum(np.abs(X.max(axis=0) - mean), np.abs(X.min(axis=0) - mean)) / scale
-    largest = len(rows) * (1.0 + float((reach.astype(np.float64) ** 2).sum()))
-    return bool(np.linalg.eigvalsh(sample)[0] > largest * 1e-14)
+    largest = np.sqrt(len(rows) * (1.0 + float((reach.astype(np.float64) ** 2).sum())))
+    return bool(smallest > largest * _RANK_TOLERANCE * 1000)
 
 
 def separation_message(separated: list[str], class_names: list[str], quasi: bool = False) -> tuple:
