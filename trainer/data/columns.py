@@ -118,10 +118,13 @@ class Encoding:
         if self.is_identity:
             return table.numeric
         numeric = table.numeric
-        missing = np.isnan(numeric)
         indicators = [j for j, c in enumerate(self.numeric) if c.indicator]
-        if not self.categorical and not indicators and not missing.any():
+        # the sum is NaN when a cell is (or when infinities cancel: the mask then decides), without a mask's memory
+        if not self.categorical and not indicators and not np.isnan(numeric.sum()):
             return numeric  # imputation would change nothing: no copy
+        missing = np.isnan(numeric)
+        if not self.categorical and not indicators and not missing.any():
+            return numeric
         parts = []
         medians = np.array([np.nan if c.median is None else c.median for c in self.numeric], dtype=np.float32)
         parts.append(np.where(missing, medians, numeric))
