@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import OptionError, Setting
-from ..stats.hessian import hessian_sum
+from ..stats.hessian import hessian_sum, shift_ridge
 from .newton import MAX_NEWTON_PARAMS, newton_step
 from .optim import penalty, penalty_diagonal
 
@@ -123,9 +123,7 @@ class Folds:
         P = torch.sigmoid(Z) if self.binary else torch.softmax(Z, dim=2)
         H = hessian_sum(X, P, self.H_train, dtype=torch.float32)
         if not self.binary:
-            # a softmax's biases are defined up to a common shift (the gradient has no part along it): a ridge far
-            # below the curvature makes the systems solvable without moving the optimum
-            H += torch.eye(out * width, dtype=torch.float64) * (1e-10 * H.diagonal(dim1=1, dim2=2).amax())
+            H = shift_ridge(H)
         return H + penalty_diagonal(out, width, l2)
 
     def validation(self, point: Point) -> torch.Tensor:

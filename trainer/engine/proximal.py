@@ -17,7 +17,7 @@ import math
 import numpy as np
 import torch
 
-from ..stats.hessian import MAX_INFORMATION_WORK
+from ..stats.hessian import MAX_INFORMATION_WORK, shift_ridge
 from .newton import hessian
 from .optim import Objective, penalty_diagonal, report_iterate
 
@@ -49,10 +49,8 @@ def run_proximal_newton(state, objective: Objective, V: torch.Tensor, callbacks,
         H = objective.last_hessian / objective.total_weight if exact else hessian(objective, V)
         if exact:
             H = H + penalty_diagonal(*V.shape, objective.l2, V.device)
-        if not objective.binary:
-            # the biases of a softmax are defined up to a common shift: a ridge far below the curvature makes the
-            # quadratic model strictly convex along it without moving the optimum's probabilities
-            H = H + torch.eye(H.shape[0], dtype=H.dtype, device=H.device) * (1e-10 * float(H.diagonal().max()))
+        if not objective.binary:  # the quadratic model strictly convex along the biases' common shift
+            H = shift_ridge(H)
         step = (
             torch.from_numpy(
                 coordinate_descent(H.cpu().numpy(), grad.ravel().cpu().numpy(), V.ravel().cpu().numpy(), lam)

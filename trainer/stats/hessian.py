@@ -63,24 +63,62 @@ def hessian_sum(
         for a in range(m):
             for b in range(a, m):
                 c = probabilities[:, :, a] * ((1.0 if a == b else 0.0) - probabilities[:, :, b])  # (r, k)
-                if w is not None:
-                    c = c * w
-                block = H[:, a, :, b, :]  # (k, width, width)
-                if k == 1:
-                    block[0, :d, :d] += _gram(A * c, A)
-                else:
-                    block[:, :d, :d] += torch.matmul((A[None, :, :] * c.T[:, :, None]).transpose(1, 2), A).double()
-                moments = _gram(c, A)  # (k, d): sum of c x, in float64 over slices (not one float32 sum of the block)
-                block[:, d, :d] += moments
-                block[:, :d, d] += moments
-                block[:, d, d] += c.sum(dim=0, dtype=torch.float64)
+                _add_block(H[:, a, :, b, :], A, c if w is None else c * w)
+    H = _mirrored(H)
+    return H if batched else H[0]
+
+
+def score_sum(X: torch.Tensor, R: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``sum over rows of weight * (r r') kron [x, 1][x, 1]'`` in float64, from ``X``'s precision's products as
+    :func:`hessian_sum` takes them: the robust covariance's meat, ``r`` each row's scores' class factors (``y - p``,
+    shrunk for hc2 and hc3). ``X`` (n_rows, n_features) standardized, ``R`` (n_rows, m); returns (m * (n_features +
+    1),) * 2 in the solvers' layout."""
+    n, m = R.shape
+    d = X.shape[1]
+    H = torch.zeros((1, m, d + 1, m, d + 1), dtype=torch.float64, device=X.device)
+    for start in range(0, n, BLOCK_ROWS):
+        rows = slice(start, start + BLOCK_ROWS)
+        A, r = X[rows], R[rows].to(X.dtype)
+        w = None if weights is None else weights[rows].to(X.dtype)
+        for a in range(m):
+            for b in range(a, m):
+                c = r[:, a] * r[:, b]
+                _add_block(H[:, a, :, b, :], A, (c if w is None else c * w)[:, None])
+    return _mirrored(H)[0]
+
+
+def _add_block(block: torch.Tensor, A: torch.Tensor, c: torch.Tensor) -> None:
+    """Add ``sum_rows c * [x, 1][x, 1]'`` to ``block`` (k, width, width): ``A`` (r, d) the rows without the bias's
+    constant column (its products are the sums of ``c`` and of ``c x``: no padded copy of the rows), ``c`` (r, k)."""
+    d, k = A.shape[1], c.shape[1]
+    if k == 1:
+        block[0, :d, :d] += _gram(A * c, A)
+    else:
+        block[:, :d, :d] += torch.matmul((A[None, :, :] * c.T[:, :, None]).transpose(1, 2), A).double()
+    moments = _gram(c, A)  # (k, d): sum of c x, in float64 over slices (not one float32 sum of the block)
+    block[:, d, :d] += moments
+    block[:, :d, d] += moments
+    block[:, d, d] += c.sum(dim=0, dtype=torch.float64)
+
+
+def _mirrored(H: torch.Tensor) -> torch.Tensor:
+    """(k, m, width, m, width) with its blocks a <= b filled, as (k, m * width, m * width) with the others too."""
+    k, m, width = H.shape[:3]
     H = H.view(k, m * width, m * width)
     for a in range(m):
         for b in range(a + 1, m):
             H[:, b * width : (b + 1) * width, a * width : (a + 1) * width] = H[
                 :, a * width : (a + 1) * width, b * width : (b + 1) * width
             ].transpose(1, 2)
-    return H if batched else H[0]
+    return H
+
+
+def shift_ridge(H: torch.Tensor) -> torch.Tensor:
+    """``H`` (P, P), or a batch (k, P, P), plus 1e-10 of its largest diagonal entry on the diagonal. A softmax's
+    biases are defined up to a common shift (the gradient has no part along it): a ridge far below the curvature
+    makes the systems solvable without moving the optimum's probabilities."""
+    ridge = 1e-10 * H.diagonal(dim1=-2, dim2=-1).amax()
+    return H + torch.eye(H.shape[-1], dtype=H.dtype, device=H.device) * ridge
 
 
 def _gram(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

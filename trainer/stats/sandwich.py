@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..options import CLUSTER
+from .hessian import score_sum
 
 
 @dataclass(frozen=True)
@@ -83,22 +84,26 @@ def sandwich(
         codes, groups_of = np.unique(groups, return_inverse=True)
         n_groups = len(codes)
         sums = torch.zeros((n_groups, k), dtype=torch.float64)
+    mean32, scale32 = torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(scale.astype(np.float32))
     for start in range(0, n, chunk_rows):
         part = slice(start, start + chunk_rows)
+        r = torch.from_numpy(residuals[part]).double()  # (r, m)
+        w = None if frequency is None else torch.from_numpy(np.asarray(frequency[part], dtype=np.float64))
+        if rule.kind in ("hc0", "hc1"):  # the meat from float32 products summed in float64, as the information is
+            standardized = (torch.from_numpy(rows[part]) - mean32) / scale32
+            meat += score_sum(standardized, r, w)
+            continue
         x = (torch.from_numpy(rows[part]).double() - torch.from_numpy(mean)) / torch.from_numpy(scale)
         x = torch.cat([x, torch.ones((len(x), 1), dtype=torch.float64)], dim=1)  # (r, width)
-        r = torch.from_numpy(residuals[part]).double()  # (r, m)
         scores = (r[:, :, None] * x[:, None, :]).reshape(len(x), k)  # class by class, the bias last in each
-        w = None if frequency is None else torch.from_numpy(np.asarray(frequency[part], dtype=np.float64))
         if rule.kind == "cluster":
             sums.index_add_(0, torch.from_numpy(groups_of[part]), scores if w is None else scores * w[:, None])
             continue
-        if rule.kind in ("hc2", "hc3"):
-            leverage = torch.from_numpy(weights[part]).double() * ((x @ bread_t) * x).sum(dim=1)
-            if w is not None:
-                leverage = leverage * w
-            shrink = torch.sqrt(1.0 - leverage) if rule.kind == "hc2" else 1.0 - leverage
-            scores = scores / shrink[:, None]
+        leverage = torch.from_numpy(weights[part]).double() * ((x @ bread_t) * x).sum(dim=1)  # hc2, hc3
+        if w is not None:
+            leverage = leverage * w
+        shrink = torch.sqrt(1.0 - leverage) if rule.kind == "hc2" else 1.0 - leverage
+        scores = scores / shrink[:, None]
         meat += scores.T @ (scores if w is None else scores * w[:, None])
     if rule.kind == "cluster":
         meat = sums.T @ sums
