@@ -457,14 +457,21 @@ def take_column(dataset: Dataset, name: str, *, role: Setting) -> tuple[Dataset,
                               offset_name=dataset.offset_name), values  # fmt: skip
 
 
+def _one_number_per_row(values: object, n_rows: int, *, what: str, role: Setting | str, noun: str, got: str):
+    """``values`` as float64 of shape (n_rows,), or a :class:`DataError` saying they are not numbers (``got``: what
+    they are) or not one ``noun`` per row."""
+    try:
+        numbers = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{what}: expected numbers for ", role, f", got values that are {got}") from None
+    if numbers.shape != (n_rows,):
+        raise DataError(f"{what}: expected one {noun} per row ({n_rows}) for ", role, f", got shape {numbers.shape}")
+    return numbers
+
+
 def check_offsets(values: object, n_rows: int, *, what: str, role: Setting | str) -> np.ndarray:
     """Offsets as float64 of shape (n_rows,), every one a finite number. Raises :class:`DataError` naming ``role``."""
-    try:
-        offsets = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DataError(f"{what}: expected numbers for ", role, ", got values that are not (text?)") from None
-    if offsets.shape != (n_rows,):
-        raise DataError(f"{what}: expected one offset per row ({n_rows}) for ", role, f", got shape {offsets.shape}")
+    offsets = _one_number_per_row(values, n_rows, what=what, role=role, noun="offset", got="not (text?)")
     bad = ~np.isfinite(offsets)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -477,12 +484,7 @@ def check_offsets(values: object, n_rows: int, *, what: str, role: Setting | str
 def check_weights(values: object, n_rows: int, *, what: str, role: Setting | str) -> np.ndarray:
     """Frequency weights as float64 of shape (n_rows,): finite, non-negative numbers, not all zero. Raises
     :class:`DataError` saying which value is wrong (``what`` names where they come from)."""
-    try:
-        weights = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DataError(f"{what}: expected numbers for ", role, ", got values that are not") from None
-    if weights.shape != (n_rows,):
-        raise DataError(f"{what}: expected one weight per row ({n_rows}) for ", role, f", got shape {weights.shape}")
+    weights = _one_number_per_row(values, n_rows, what=what, role=role, noun="weight", got="not")
     bad = ~np.isfinite(weights) | (weights < 0)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])

@@ -13,9 +13,7 @@ import math
 import numpy as np
 import torch
 
-from ..errors import OptionError, Setting
-from .newton import MAX_NEWTON_PARAMS
-from .penalty import Folds, Point, stratified_folds
+from .penalty import Folds, Point, check_auto, chosen, stratified_folds
 from .proximal import coordinate_descent
 
 N_VALUES = 20
@@ -124,20 +122,7 @@ def cross_validate(
     ||W||^2)``. ``X``: standardized float32 training rows; ``weights``, ``offsets``: as :class:`Folds` takes them."""
     width = X.shape[1] + 1
     outputs = 1 if binary else n_classes
-    if outputs * width > MAX_NEWTON_PARAMS:
-        raise OptionError(
-            "l1",
-            f"auto is for models of at most {MAX_NEWTON_PARAMS} parameters (proximal Newton steps along the path); "
-            f"this one has {outputs * width}: give a value",
-        )
-    counts = np.bincount(y, minlength=n_classes)
-    if counts.min() < folds:
-        raise OptionError(
-            "l1",
-            f"auto needs at least {folds} rows of every class ({folds} folds); the smallest class has "
-            f"{counts.min()}: give a value, or fewer ",
-            Setting("folds"),
-        )
+    check_auto("l1", "proximal Newton", outputs * width, y, n_classes, folds)
     if grid is None:
         grid = l1_grid(X, y, binary=binary, n_classes=n_classes, share=share, weights=weights, offsets=offsets)
     grid = np.asarray(grid)
@@ -153,18 +138,4 @@ def cross_validate(
         losses[:, g] = problem.validation(point).numpy()
         zeros[:, g] = (point.V[:, :, :-1] == 0).sum(dim=(1, 2)).numpy()
         optima.append(point.V.mean(dim=0))
-    mean, spread = losses.mean(axis=0), losses.std(axis=0)
-    best = int(np.argmin(mean))
-    path = [
-        {
-            "l1": float(strength),
-            "mean": float(m),
-            "std": float(s),
-            "folds": [float(v) for v in losses[:, g]],
-            "zero_weights": float(zeros[:, g].mean()),
-        }
-        for g, (strength, m, s) in enumerate(zip(grid, mean, spread, strict=True))
-    ]
-    if not math.isfinite(mean[best]):
-        raise OptionError("l1", "auto: every value of the path gave a non-finite validation log-loss")
-    return float(grid[best]), path, optima[best]
+    return chosen("l1", grid, losses, optima, zero_weights=zeros)

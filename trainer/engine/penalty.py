@@ -194,20 +194,7 @@ def cross_validate(
     takes them."""
     width = X.shape[1] + 1
     outputs = 1 if binary else n_classes
-    if outputs * width > MAX_NEWTON_PARAMS:
-        raise OptionError(
-            "l2",
-            f"auto is for models of at most {MAX_NEWTON_PARAMS} parameters (Newton steps along the path); this one "
-            f"has {outputs * width}: give a value",
-        )
-    counts = np.bincount(y, minlength=n_classes)
-    if counts.min() < folds:
-        raise OptionError(
-            "l2",
-            f"auto needs at least {folds} rows of every class ({folds} folds); the smallest class has "
-            f"{counts.min()}: give a value, or fewer ",
-            Setting("folds"),
-        )
+    check_auto("l2", "Newton", outputs * width, y, n_classes, folds)
     fold = stratified_folds(y, folds, seed)
     problem = Folds(X, y, fold, folds, binary, n_classes, weights, offsets)
     losses = np.empty((folds, len(grid)))
@@ -217,12 +204,46 @@ def cross_validate(
         point = solve(problem, point, l2)  # warm: starts at the previous value's optima, logits and losses
         losses[:, g] = problem.validation(point).numpy()
         optima.append(point.V.mean(dim=0))
+    return chosen("l2", grid, losses, optima)
+
+
+def check_auto(parameter: str, solver: str, n_params: int, y: np.ndarray, n_classes: int, folds: int) -> None:
+    """``parameter="auto"``'s refusals, for a path of ``solver`` steps: too many parameters, or a class with fewer
+    rows than folds."""
+    if n_params > MAX_NEWTON_PARAMS:
+        raise OptionError(
+            parameter,
+            f"auto is for models of at most {MAX_NEWTON_PARAMS} parameters ({solver} steps along the path); this "
+            f"one has {n_params}: give a value",
+        )
+    counts = np.bincount(y, minlength=n_classes)
+    if counts.min() < folds:
+        raise OptionError(
+            parameter,
+            f"auto needs at least {folds} rows of every class ({folds} folds); the smallest class has "
+            f"{counts.min()}: give a value, or fewer ",
+            Setting("folds"),
+        )
+
+
+def chosen(
+    parameter: str, grid, losses: np.ndarray, optima: list[torch.Tensor], **columns: np.ndarray
+) -> tuple[float, list[dict], torch.Tensor]:
+    """(best value, path, start) from each fold's validation log-loss ``losses`` (folds, values) along ``grid``:
+    the value of lowest mean, each value's mean, spread (standard deviation over folds) and losses, plus each of
+    ``columns`` (folds, values) as its mean over folds; ``start``, the folds' mean parameters at the best value."""
     mean, spread = losses.mean(axis=0), losses.std(axis=0)
     best = int(np.argmin(mean))
     path = [
-        {"l2": float(l2), "mean": float(m), "std": float(s), "folds": [float(v) for v in losses[:, g]]}
-        for g, (l2, m, s) in enumerate(zip(grid, mean, spread, strict=True))
+        {
+            parameter: float(value),
+            "mean": float(m),
+            "std": float(s),
+            "folds": [float(v) for v in losses[:, g]],
+            **{name: float(column[:, g].mean()) for name, column in columns.items()},
+        }
+        for g, (value, m, s) in enumerate(zip(grid, mean, spread, strict=True))
     ]
     if not math.isfinite(mean[best]):
-        raise OptionError("l2", "auto: every value of the path gave a non-finite validation log-loss")
+        raise OptionError(parameter, "auto: every value of the path gave a non-finite validation log-loss")
     return float(grid[best]), path, optima[best]
